@@ -1,0 +1,3 @@
+export * from "./resources.js";
+export * from "./scopes.js";
+export * from "./jobs.js";

@@ -1,0 +1,99 @@
+// Public resource shapes, exactly as the REST API returns them (snake_case; absent values are
+// null, never missing). Routers declare these as .output(), so the OpenAPI document and the
+// responses cannot drift apart.
+import { z } from "zod";
+
+const timestamp = z.string().describe("ISO-8601 UTC timestamp");
+const nullableTimestamp = timestamp.nullable();
+
+export const JOB_TYPES = ["backup", "verify"] as const;
+export const JobType = z.enum(JOB_TYPES);
+export type JobType = z.infer<typeof JobType>;
+
+export const JOB_STATES = ["pending", "running", "completed", "failed", "canceled"] as const;
+export const JobState = z.enum(JOB_STATES);
+export type JobState = z.infer<typeof JobState>;
+export const TERMINAL_JOB_STATES: readonly JobState[] = ["completed", "failed", "canceled"];
+
+export const RETRY_CLASSIFICATIONS = [
+  "transient",
+  "permanent",
+  "worker_lost",
+  "timeout",
+  "verification",
+  "canceled",
+] as const;
+export const RetryClassification = z.enum(RETRY_CLASSIFICATIONS);
+export type RetryClassification = z.infer<typeof RetryClassification>;
+
+export const VERIFICATION_STATES = ["pending", "verified", "failed"] as const;
+export const VerificationState = z.enum(VERIFICATION_STATES);
+export type VerificationState = z.infer<typeof VerificationState>;
+
+export const BACKUP_STATES = ["completed", "failed"] as const;
+export const BackupState = z.enum(BACKUP_STATES);
+
+export const Job = z
+  .object({
+    id: z.string(),
+    type: JobType,
+    state: JobState,
+    attempts: z.number().int(),
+    max_attempts: z.number().int(),
+    claimed_at: nullableTimestamp,
+    claimed_by: z.string().nullable(),
+    cluster_id: z.string(),
+    locked_resource: z.string(),
+    preview_database_id: z.string().nullable(),
+    retry_classification: RetryClassification.nullable(),
+    last_exit_code: z.number().int().nullable(),
+    last_stdout: z.string().nullable(),
+    last_stderr: z.string().nullable(),
+    error: z.string().nullable(),
+    started_at: nullableTimestamp,
+    completed_at: nullableTimestamp,
+    organization_id: z.string(),
+    project_id: z.string(),
+    created_at: timestamp,
+    updated_at: timestamp,
+  })
+  .meta({ id: "Job" });
+export type Job = z.infer<typeof Job>;
+
+export const Backup = z
+  .object({
+    id: z.string(),
+    project_id: z.string(),
+    database_name: z.string(),
+    label: z.string().nullable(),
+    backup_key: z.string(),
+    size_bytes: z.number().int().describe("Artifact size in bytes"),
+    state: BackupState,
+    verification_state: VerificationState,
+    verification_error: z.string().nullable(),
+    verified_at: nullableTimestamp,
+    created_at: timestamp,
+  })
+  .meta({ id: "Backup" });
+export type Backup = z.infer<typeof Backup>;
+
+export const ScheduledBackup = z
+  .object({
+    id: z.string(),
+    organization_id: z.string(),
+    project_id: z.string(),
+    label: z.string().nullable(),
+    cron_hour: z.number().int(),
+    cron_minute: z.number().int(),
+    is_active: z.boolean(),
+    retention_days: z.number().int(),
+    last_job_id: z.string().nullable(),
+    last_run_at: nullableTimestamp,
+    created_at: timestamp,
+    updated_at: timestamp,
+  })
+  .meta({ id: "ScheduledBackup" });
+export type ScheduledBackup = z.infer<typeof ScheduledBackup>;
+
+export const ErrorBody = z.object({ error: z.string() }).meta({ id: "Error" });
+export type ErrorBody = z.infer<typeof ErrorBody>;

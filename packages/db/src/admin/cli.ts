@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+// Operator CLI (`pnpm --silent admin …`). Scripts rely on its exact flags and JSON output.
+import { Command, InvalidArgumentError } from "commander";
+import { Scope } from "@capy/contracts";
+import { createDb } from "../client.js";
+import { loadDbEnv } from "../env.js";
+import { createApiKey, createProject, revokeApiKey } from "../tenants.js";
+
+const env = loadDbEnv();
+
+function parseScopes(value: string): Scope[] {
+  return value.split(",").map((raw) => {
+    const parsed = Scope.safeParse(raw.trim());
+    if (!parsed.success) throw new InvalidArgumentError(`unknown scope "${raw.trim()}"`);
+    return parsed.data;
+  });
+}
+
+async function withDb<T>(work: (db: ReturnType<typeof createDb>) => Promise<T>): Promise<T> {
+  const db = createDb(env.DATABASE_URL, { maxConnections: 2 });
+  try {
+    return await work(db);
+  } finally {
+    await db.$disconnect();
+  }
+}
+
+function print(json: boolean, value: Record<string, unknown>, human: string): void {
+  console.log(json ? JSON.stringify(value) : human);
+}
+
+const program = new Command("admin").description("Capy Backups operator commands").showHelpAfterError();
+
+program
+  .command("create-project")
+  .description("create a project (and its organization if new) with a project-scoped API key")
+  .requiredOption("--org <name>", "organization name")
+  .requiredOption("--name <name>", "project name")
+  .requiredOption("--database-url <url>", "postgres://user:password@host:port/database of the project database")
+  .option("--json", "print JSON")
+  .action(async (opts: { org: string; name: string; databaseUrl: string; json?: boolean }) => {
+    if (!env.CAPY_ENCRYPTION_KEY) throw new Error("CAPY_ENCRYPTION_KEY is not set (run `pnpm dev` once to create a local key)");
+    const created = await withDb((db) =>
+      createProject(db, {
+        organizationName: opts.org,
+        projectName: opts.name,
+        databaseUrl: opts.databaseUrl,
+        encryptionKey: env.CAPY_ENCRYPTION_KEY!,
+      }),
+    );
+    const { organization_id, project_id, api_key } = created;
+    print(Boolean(opts.json), { organization_id, project_id, api_key },
+      `organization ${organization_id}\nproject      ${project_id}\napi key      ${api_key}  (shown once)`);
+  });
+
+program
+  .command("create-api-key")
+  .description("create an API key for an organization, optionally limited to one project")
+  .requiredOption("--org <organization_id>", "organization id")
+  .option("--project <project_id>", "limit the key to this project")
+  .option("--scopes <a,b>", "comma-separated scopes", parseScopes)
+  .option("--name <name>", "a name for the key", "admin")
+  .option("--json", "print JSON")
+  .action(async (opts: { org: string; project?: string; scopes?: Scope[]; name: string; json?: boolean }) => {
+    const key = await withDb((db) =>
+      createApiKey(db, { organizationId: opts.org, projectId: opts.project ?? null, scopes: opts.scopes, name: opts.name }),
+    );
+    print(Boolean(opts.json), { id: key.id, api_key: key.plaintext }, `${key.id}  ${key.plaintext}  (shown once)`);
+  });
+
+program
+  .command("revoke-api-key")
+  .description("revoke an API key at once")
+  .argument("<key_id>", "key id (key_…)")
+  .option("--json", "print JSON")
+  .action(async (keyId: string, opts: { json?: boolean }) => {
+    const revoked = await withDb((db) => revokeApiKey(db, keyId));
+    if (!revoked) throw new Error(`no active key ${keyId}`);
+    print(Boolean(opts.json), { id: keyId, revoked: true }, `revoked ${keyId}`);
+  });
+
+try {
+  await program.parseAsync();
+} catch (error) {
+  console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}

@@ -1,0 +1,87 @@
+// Local-filesystem storage under one root directory. Writes go to a temporary file beside the
+// target and are renamed into place after fsync, so a reader never sees a partial artifact and
+// a crashed writer leaves only a ".partial" file that `sweepPartials` removes.
+import { createHash } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
+import path from "node:path";
+import { Transform, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { ObjectNotFoundError, type ArtifactStorage, type StoredObject } from "./storage.js";
+
+const PARTIAL_SUFFIX = ".partial";
+
+export class FilesystemStorage implements ArtifactStorage {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+  }
+
+  private pathOf(key: string): string {
+    if (!/^[A-Za-z0-9._/-]+$/.test(key) || key.split("/").some((part) => part === "" || part === "." || part === "..")) {
+      throw new Error(`invalid storage key "${key}"`);
+    }
+    return path.join(this.root, key);
+  }
+
+  async put(key: string, body: Readable): Promise<StoredObject> {
+    const target = this.pathOf(key);
+    await mkdir(path.dirname(target), { recursive: true });
+    const temporary = `${target}.${process.pid}.${Date.now()}${PARTIAL_SUFFIX}`;
+    const hash = createHash("sha256");
+    let sizeBytes = 0;
+    const measure = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        hash.update(chunk);
+        sizeBytes += chunk.length;
+        done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(body, measure, createWriteStream(temporary, { flags: "wx", mode: 0o600 }));
+      const handle = await open(temporary, "r");
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temporary, target);
+    } catch (error) {
+      await rm(temporary, { force: true });
+      throw error;
+    }
+    return { key, sizeBytes, sha256: hash.digest("hex") };
+  }
+
+  async get(key: string): Promise<Readable> {
+    const file = this.pathOf(key);
+    await this.size(key);
+    return createReadStream(file);
+  }
+
+  async size(key: string): Promise<number> {
+    try {
+      return (await stat(this.pathOf(key))).size;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new ObjectNotFoundError(key);
+      throw error;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.pathOf(key), { force: true });
+  }
+
+  async *list(prefix: string): AsyncIterable<string> {
+    const entries = await readdir(this.root, { recursive: true, withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT") return [];
+      throw error;
+    });
+    for (const entry of entries) {
+      if (!entry.isFile() || entry.name.endsWith(PARTIAL_SUFFIX)) continue;
+      const key = path.relative(this.root, path.join(entry.parentPath, entry.name)).split(path.sep).join("/");
+      if (key.startsWith(prefix)) yield key;
+    }
+  }
+}

@@ -1,0 +1,5 @@
+export * from "./postgres.js";
+export * from "./redis.js";
+export * from "./wait.js";
+export * from "./processes.js";
+export * from "./stack.js";

@@ -1,0 +1,87 @@
+// Real API and worker processes, started from their built entry points exactly as
+// `pnpm start:api` / `pnpm start:worker` run them, with their logs captured for assertions.
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { freePort, waitFor } from "./wait.js";
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+
+export interface ServiceProcess {
+  child: ChildProcess;
+  /** Everything the process wrote to stdout and stderr so far. */
+  logs(): string;
+  /** Resolves with the exit code (or signal name) once the process has ended. */
+  exited: Promise<number | string>;
+  /** Sends `signal` and waits for the exit (SIGKILL after `graceMs`). */
+  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | string>;
+}
+
+function startProcess(entry: string, env: NodeJS.ProcessEnv): ServiceProcess {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, entry)], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, NODE_ENV: "test", LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | string>((resolve) =>
+    child.on("exit", (code, signal) => resolve(code ?? signal ?? "unknown")),
+  );
+  return {
+    child,
+    logs: () => output,
+    exited,
+    async stop(signal = "SIGTERM", graceMs = 15_000) {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill(signal);
+        const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+        try {
+          return await exited;
+        } finally {
+          clearTimeout(timer);
+        }
+      }
+      return exited;
+    },
+  };
+}
+
+export interface ApiProcess extends ServiceProcess {
+  baseUrl: string;
+  port: number;
+}
+
+export async function startApi(env: NodeJS.ProcessEnv): Promise<ApiProcess> {
+  const port = await freePort();
+  const service = startProcess("apps/api/dist/main.js", { ...env, PORT: String(port), HOST: "127.0.0.1" });
+  const baseUrl = `http://127.0.0.1:${port}`;
+  await waitFor(
+    async () => {
+      if (service.child.exitCode !== null) throw new Error(`api exited early:\n${service.logs()}`);
+      const response = await fetch(`${baseUrl}/healthz`).catch(() => undefined);
+      return response?.ok;
+    },
+    { timeoutMs: 30_000, what: "the API to answer /healthz" },
+  ).catch(async (error: Error) => {
+    await service.stop("SIGKILL");
+    throw new Error(`${error.message}\n${service.logs()}`);
+  });
+  return { ...service, baseUrl, port };
+}
+
+export async function startWorker(env: NodeJS.ProcessEnv): Promise<ServiceProcess> {
+  const service = startProcess("apps/worker/dist/main.js", env);
+  await waitFor(
+    () => {
+      if (service.child.exitCode !== null) throw new Error(`worker exited early:\n${service.logs()}`);
+      return service.logs().includes('"msg":"worker ready"');
+    },
+    { timeoutMs: 30_000, what: "the worker to log ready" },
+  ).catch(async (error: Error) => {
+    await service.stop("SIGKILL");
+    throw new Error(`${error.message}\n${service.logs()}`);
+  });
+  return service;
+}

@@ -1,0 +1,71 @@
+// A whole system for an integration test: its own metadata database, Redis prefix and storage
+// directory, real API and worker processes, and a seeded tenant whose project points at a real
+// source database.
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { createDb, createProject, generateEncryptionKey, type Db } from "@capy/db";
+import { createMetadataDatabase, type TestDatabase } from "./postgres.js";
+import { createTestRedis, type TestRedis } from "./redis.js";
+import { startApi, startWorker, type ApiProcess, type ServiceProcess } from "./processes.js";
+
+export interface TestStack {
+  metadata: TestDatabase;
+  redis: TestRedis;
+  storageDir: string;
+  encryptionKey: string;
+  /** Environment every API/worker process of this stack gets. */
+  env: NodeJS.ProcessEnv;
+  db: Db;
+  api?: ApiProcess;
+  workers: ServiceProcess[];
+  startApi(extraEnv?: NodeJS.ProcessEnv): Promise<ApiProcess>;
+  startWorker(extraEnv?: NodeJS.ProcessEnv): Promise<ServiceProcess>;
+  /** Creates an organization + project on `databaseUrl`, returning ids and a project key. */
+  createTenant(org: string, project: string, databaseUrl: string): ReturnType<typeof createProject>;
+  stop(): Promise<void>;
+}
+
+export async function createTestStack(extraEnv: NodeJS.ProcessEnv = {}): Promise<TestStack> {
+  const metadata = await createMetadataDatabase();
+  const redis = createTestRedis();
+  const storageDir = await mkdtemp(path.join(os.tmpdir(), "capy-storage-"));
+  const encryptionKey = generateEncryptionKey();
+  const env: NodeJS.ProcessEnv = {
+    DATABASE_URL: metadata.url,
+    REDIS_URL: redis.url,
+    CAPY_REDIS_PREFIX: redis.prefix,
+    STORAGE_DIR: storageDir,
+    CAPY_ENCRYPTION_KEY: encryptionKey,
+    ...extraEnv,
+  };
+  const db = createDb(metadata.url, { maxConnections: 3 });
+  const stack: TestStack = {
+    metadata,
+    redis,
+    storageDir,
+    encryptionKey,
+    env,
+    db,
+    workers: [],
+    async startApi(more = {}) {
+      stack.api = await startApi({ ...env, ...more });
+      return stack.api;
+    },
+    async startWorker(more = {}) {
+      const worker = await startWorker({ ...env, ...more });
+      stack.workers.push(worker);
+      return worker;
+    },
+    createTenant: (org, project, databaseUrl) =>
+      createProject(db, { organizationName: org, projectName: project, databaseUrl, encryptionKey }),
+    async stop() {
+      await Promise.all([stack.api?.stop(), ...stack.workers.map((w) => w.stop())]);
+      await db.$disconnect();
+      await redis.cleanup();
+      await metadata.drop();
+      await rm(storageDir, { recursive: true, force: true });
+    },
+  };
+  return stack;
+}

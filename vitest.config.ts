@@ -1,0 +1,14 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["apps/*/src/**/*.test.ts", "packages/*/src/**/*.test.ts", "tooling/*/src/**/*.test.ts", "bench/**/*.test.ts"],
+    // Integration tests start real processes and run real pg_dump/pg_restore (ms).
+    testTimeout: 180_000,
+    hookTimeout: 120_000,
+    pool: "forks",
+    // Two cores here: two test files at a time keeps pg_dump and the services from starving.
+    maxWorkers: 2,
+    reporters: ["default"],
+  },
+});
