@@ -1,0 +1,32 @@
+// Redis connections for BullMQ. Queues (producers) and workers get separate connections, as
+// BullMQ's guide asks: a worker's blocking commands must not stall a producer, and workers need
+// maxRetriesPerRequest: null so a Redis restart makes them wait and reconnect rather than throw.
+import { Redis, type RedisOptions } from "ioredis";
+
+export interface RedisConfig {
+  /** redis://host:port/db — the database index is honoured. */
+  url: string;
+  /** Key prefix for every BullMQ key, so deployments (and test runs) never collide. */
+  prefix: string;
+}
+
+function connect(url: string, options: RedisOptions): Redis {
+  const redis = new Redis(url, {
+    // Reconnect forever with a capped delay (ms); never give up on a restarted Redis.
+    retryStrategy: (attempt) => Math.min(attempt * 200, 5_000),
+    ...options,
+  });
+  // An unhandled 'error' event would crash the process; the reconnect loop handles recovery.
+  redis.on("error", () => {});
+  return redis;
+}
+
+/** For Queue (producers): commands fail fast when Redis is down, so the API can answer. */
+export function createProducerConnection(config: RedisConfig): Redis {
+  return connect(config.url, { maxRetriesPerRequest: 3, enableOfflineQueue: false });
+}
+
+/** For Worker and QueueEvents: block and wait through outages. */
+export function createWorkerConnection(config: RedisConfig): Redis {
+  return connect(config.url, { maxRetriesPerRequest: null });
+}
