@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["apps/*/src/**/*.test.ts", "packages/*/src/**/*.test.ts", "tooling/*/src/**/*.test.ts", "bench/**/*.test.ts"],
+    include: ["apps/*/src/**/*.test.ts", "packages/*/src/**/*.test.ts", "tooling/*/src/**/*.test.ts", "e2e/**/*.test.ts"],
     // Integration tests start real processes and run real pg_dump/pg_restore (ms).
     testTimeout: 180_000,
     hookTimeout: 120_000,

@@ -7,3 +7,4 @@ export { migrateDatabase, ensureDatabaseExists } from "./migrate.js";
 export { parsePostgresUrl, withDatabase, quoteIdent, type PgConnection } from "./postgres-url.js";
 export { createProject, createApiKey, revokeApiKey, TenantError } from "./tenants.js";
 export { loadDbEnv, readLocalEncryptionKey, LOCAL_ENCRYPTION_KEY_FILE } from "./env.js";
+export { seedDemo, type DemoSeedInput } from "./seed.js";

@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+// bench/backup-overhead: what a backup through Capy costs over a bare `pg_dump -Fc`.
+// On the reference database (../shared/bench/make-bench-db.sh, ~1.5 GB), each round times
+//   bare:   pg_dump -Fc -f <file>                                  (the baseline)
+//   system: POST /v1/projects/{id}/backups -> job `completed`       (API + queue + worker + storage)
+// in the same run, and prints per-round figures, the median ratio system/bare and the worker's
+// peak RSS (VmHWM). Targets: ratio <= 1.10, worker peak RSS < 200 MB.
+// Usage: pnpm run build && node bench/backup-overhead.mjs [--rounds 3]
+//        BENCH_DATABASE_URL=postgresql://…/capy_bench to use an existing database.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { REPO_ROOT, TEST_SERVER_URL, createTestStack, run, waitFor, withAdminClient } from "@capy/testing";
+import { withDatabase } from "@capy/db";
+
+const { values } = parseArgs({ options: { rounds: { type: "string", default: "3" } } });
+const rounds = Number(values.rounds);
+const benchUrl = process.env.BENCH_DATABASE_URL ?? withDatabase(TEST_SERVER_URL, "capy_bench");
+
+async function ensureBenchDatabase() {
+  const name = new URL(benchUrl).pathname.slice(1);
+  const exists = await withAdminClient((c) => c.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]));
+  if (exists.rowCount) return;
+  const script = path.resolve(REPO_ROOT, "..", "shared", "bench", "make-bench-db.sh");
+  if (!existsSync(script)) throw new Error(`no ${name} database and no ${script} to create it`);
+  console.log(`creating ${name} with ${script} (a few minutes)…`);
+  const server = benchUrl.replace(/\/[^/]*$/, "");
+  const result = spawnSync("bash", [script, server, name], { stdio: "inherit" });
+  if (result.status !== 0) throw new Error("make-bench-db.sh failed");
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const seconds = (ms) => (ms / 1000).toFixed(2);
+const megabytes = (kb) => (kb / 1024).toFixed(1);
+
+function peakRssKb(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
+}
+
+await ensureBenchDatabase();
+const size = await withAdminClient((c) => c.query("SELECT pg_size_pretty(pg_database_size($1)) AS s", [new URL(benchUrl).pathname.slice(1)]));
+console.log(`reference database: ${benchUrl.replace(/\/\/[^@]*@/, "//")} (${size.rows[0].s}), ${rounds} rounds`);
+
+const stack = await createTestStack();
+const scratch = mkdtempSync(path.join(os.tmpdir(), "capy-bench-"));
+try {
+  const tenant = await stack.createTenant("bench", "bench", benchUrl);
+  const api = await stack.startApi();
+  const worker = await stack.startWorker({ WORKER_CONCURRENCY: "1" });
+  const headers = { authorization: `Bearer ${tenant.api_key}`, "content-type": "application/json" };
+  const rows = [];
+  for (let round = 1; round <= rounds; round++) {
+    const file = path.join(scratch, `bare-${round}.dump`);
+    let started = performance.now();
+    await run("pg_dump", ["-Fc", "-f", file, benchUrl]);
+    const bareMs = performance.now() - started;
+    const bareBytes = statSync(file).size;
+    rmSync(file);
+
+    started = performance.now();
+    const created = await fetch(`${api.baseUrl}/v1/projects/${tenant.project_id}/backups`, { method: "POST", headers, body: JSON.stringify({ label: `bench ${round}` }) });
+    const { job } = await created.json();
+    const done = await waitFor(
+      async () => {
+        const response = await fetch(`${api.baseUrl}/v1/jobs/${job.id}`, { headers });
+        const body = await response.json();
+        return ["completed", "failed", "canceled"].includes(body.job.state) ? body.job : undefined;
+      },
+      { timeoutMs: 30 * 60_000, intervalMs: 50, what: `job ${job.id}` },
+    );
+    const systemMs = performance.now() - started;
+    if (done.state !== "completed") throw new Error(`backup job ended ${done.state}: ${done.error}`);
+    rows.push({ round, bareMs, systemMs, bareBytes, ratio: systemMs / bareMs });
+    console.log(`round ${round}: bare ${seconds(bareMs)} s (${(bareBytes / 1e6).toFixed(0)} MB)  system ${seconds(systemMs)} s  ratio ${(systemMs / bareMs).toFixed(3)}`);
+  }
+  const rss = peakRssKb(worker.child.pid);
+  console.log("\nround  bare_s  system_s  ratio");
+  for (const r of rows) console.log(`${String(r.round).padEnd(6)} ${seconds(r.bareMs).padStart(6)}  ${seconds(r.systemMs).padStart(8)}  ${r.ratio.toFixed(3)}`);
+  console.log(`\nmedian ratio system/bare: ${median(rows.map((r) => r.ratio)).toFixed(3)}  (target <= 1.10)`);
+  console.log(`worker peak RSS (VmHWM): ${megabytes(rss)} MB  (target < 200 MB)`);
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+  await stack.stop();
+}

@@ -1,0 +1,59 @@
+// The typed client for TypeScript users: the API's own tRPC router type over HTTP, plus the
+// one endpoint tRPC cannot carry (the binary artifact download, served as REST).
+import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
+import type { AppRouter } from "@capy/api";
+
+export interface CapyClientOptions {
+  /** e.g. http://127.0.0.1:3000 (no trailing /trpc). */
+  baseUrl: string;
+  /** capy_live_… */
+  apiKey: string;
+  /** Custom fetch (tests, proxies). */
+  fetch?: typeof fetch;
+}
+
+export class CapyApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = "CapyApiError";
+  }
+}
+
+export function createCapyClient(options: CapyClientOptions) {
+  const baseUrl = options.baseUrl.replace(/\/+$/, "");
+  const doFetch = options.fetch ?? fetch;
+  const authorization = { authorization: `Bearer ${options.apiKey}` };
+  const trpc = createTRPCClient<AppRouter>({
+    links: [httpLink({ url: `${baseUrl}/trpc`, headers: () => authorization, fetch: doFetch })],
+  });
+
+  return Object.assign(trpc, {
+    /** Streams a backup's artifact (a pg_restore-compatible archive). */
+    async downloadBackup(projectId: string, backupId: string): Promise<{ body: ReadableStream<Uint8Array>; sizeBytes: number; filename: string | null }> {
+      const url = `${baseUrl}/v1/projects/${encodeURIComponent(projectId)}/backups/${encodeURIComponent(backupId)}/download`;
+      const response = await doFetch(url, { headers: authorization });
+      if (!response.ok || !response.body) {
+        const body = (await response.json().catch(() => null)) as { error?: string } | null;
+        throw new CapyApiError(body?.error ?? `download failed with HTTP ${response.status}`, response.status);
+      }
+      const disposition = response.headers.get("content-disposition") ?? "";
+      return {
+        body: response.body,
+        sizeBytes: Number(response.headers.get("content-length") ?? "0"),
+        filename: /filename="([^"]+)"/.exec(disposition)?.[1] ?? null,
+      };
+    },
+  });
+}
+
+export type CapyClient = ReturnType<typeof createCapyClient>;
+
+/** HTTP status of a failed call, whichever transport raised it. */
+export function errorStatus(error: unknown): number | undefined {
+  if (error instanceof CapyApiError) return error.status;
+  if (error instanceof TRPCClientError) return (error.data as { httpStatus?: number } | undefined)?.httpStatus;
+  return undefined;
+}

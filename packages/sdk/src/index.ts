@@ -1,0 +1,2 @@
+export { createCapyClient, CapyApiError, errorStatus, type CapyClient, type CapyClientOptions } from "./client.js";
+export type { Job, Backup, ScheduledBackup, Scope } from "@capy/contracts";
