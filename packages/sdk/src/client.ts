@@ -1,6 +1,6 @@
 // The typed client for TypeScript users: the API's own tRPC router type over HTTP, plus the
 // one endpoint tRPC cannot carry (the binary artifact download, served as REST).
-import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
+import { createTRPCClient, httpLink, TRPCClientError, type TRPCClient } from "@trpc/client";
 import type { AppRouter } from "@capy/api";
 
 export interface CapyClientOptions {
@@ -22,7 +22,12 @@ export class CapyApiError extends Error {
   }
 }
 
-export function createCapyClient(options: CapyClientOptions) {
+export type CapyClient = TRPCClient<AppRouter> & {
+  /** Streams a backup's artifact (a pg_restore-compatible archive). */
+  downloadBackup(projectId: string, backupId: string): Promise<{ body: ReadableStream<Uint8Array>; sizeBytes: number; filename: string | null }>;
+};
+
+export function createCapyClient(options: CapyClientOptions): CapyClient {
   const baseUrl = options.baseUrl.replace(/\/+$/, "");
   const doFetch = options.fetch ?? fetch;
   const authorization = { authorization: `Bearer ${options.apiKey}` };
@@ -31,8 +36,7 @@ export function createCapyClient(options: CapyClientOptions) {
   });
 
   return Object.assign(trpc, {
-    /** Streams a backup's artifact (a pg_restore-compatible archive). */
-    async downloadBackup(projectId: string, backupId: string): Promise<{ body: ReadableStream<Uint8Array>; sizeBytes: number; filename: string | null }> {
+    async downloadBackup(projectId: string, backupId: string) {
       const url = `${baseUrl}/v1/projects/${encodeURIComponent(projectId)}/backups/${encodeURIComponent(backupId)}/download`;
       const response = await doFetch(url, { headers: authorization });
       if (!response.ok || !response.body) {
@@ -49,7 +53,6 @@ export function createCapyClient(options: CapyClientOptions) {
   });
 }
 
-export type CapyClient = ReturnType<typeof createCapyClient>;
 
 /** HTTP status of a failed call, whichever transport raised it. */
 export function errorStatus(error: unknown): number | undefined {

@@ -1,13 +1,15 @@
 // Local-filesystem storage under one root directory. Writes go to a temporary file beside the
 // target and are renamed into place after fsync, so a reader never sees a partial artifact and
 // a crashed writer leaves only a ".partial" file that `sweepPartials` removes.
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { ObjectNotFoundError, type ArtifactStorage, type StoredObject } from "./storage.js";
+import { assertSha256Hex, withSha256Check } from "./integrity.js";
+import { assertValidKey } from "./keys.js";
+import { ObjectNotFoundError, type ArtifactStorage, type GetOptions, type StoredObject } from "./storage.js";
 
 const PARTIAL_SUFFIX = ".partial";
 
@@ -19,16 +21,21 @@ export class FilesystemStorage implements ArtifactStorage {
   }
 
   private pathOf(key: string): string {
-    if (!/^[A-Za-z0-9._/-]+$/.test(key) || key.split("/").some((part) => part === "" || part === "." || part === "..")) {
-      throw new Error(`invalid storage key "${key}"`);
-    }
+    assertValidKey(key);
     return path.join(this.root, key);
   }
 
   async put(key: string, body: Readable): Promise<StoredObject> {
-    const target = this.pathOf(key);
-    await mkdir(path.dirname(target), { recursive: true });
-    const temporary = `${target}.${process.pid}.${Date.now()}${PARTIAL_SUFFIX}`;
+    let target: string;
+    try {
+      target = this.pathOf(key);
+      await mkdir(path.dirname(target), { recursive: true });
+    } catch (error) {
+      body.destroy();
+      throw error;
+    }
+    // Unique per call, so concurrent puts of one key never share a temporary file.
+    const temporary = `${target}.${process.pid}.${randomUUID()}${PARTIAL_SUFFIX}`;
     const hash = createHash("sha256");
     let sizeBytes = 0;
     const measure = new Transform({
@@ -54,10 +61,12 @@ export class FilesystemStorage implements ArtifactStorage {
     return { key, sizeBytes, sha256: hash.digest("hex") };
   }
 
-  async get(key: string): Promise<Readable> {
+  async get(key: string, options: GetOptions = {}): Promise<Readable> {
     const file = this.pathOf(key);
+    if (options.expectedSha256 !== undefined) assertSha256Hex(options.expectedSha256);
     await this.size(key);
-    return createReadStream(file);
+    const stream = createReadStream(file);
+    return options.expectedSha256 === undefined ? stream : withSha256Check(stream, key, options.expectedSha256);
   }
 
   async size(key: string): Promise<number> {
@@ -84,4 +93,6 @@ export class FilesystemStorage implements ArtifactStorage {
       if (key.startsWith(prefix)) yield key;
     }
   }
+
+  async close(): Promise<void> {}
 }

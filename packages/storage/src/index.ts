@@ -1,16 +1,39 @@
-export { ObjectNotFoundError, type ArtifactStorage, type StoredObject } from "./storage.js";
+export {
+  ChecksumMismatchError,
+  ObjectNotFoundError,
+  type ArtifactStorage,
+  type GetOptions,
+  type StoredObject,
+} from "./storage.js";
 export { FilesystemStorage } from "./filesystem.js";
+export {
+  DEFAULT_PART_SIZE_BYTES,
+  DEFAULT_QUEUE_SIZE,
+  S3Storage,
+  SHA256_TAG,
+  type IncompleteUpload,
+  type S3GetOptions,
+  type S3StorageOptions,
+  type S3StoredObject,
+} from "./s3.js";
+export { DEFAULT_S3_REGION, s3ConfigFromEnv, type S3Config } from "./s3-config.js";
+export type { UploadVerification } from "./s3-verify.js";
 
 import { FilesystemStorage } from "./filesystem.js";
+import { S3Storage } from "./s3.js";
+import type { S3Config } from "./s3-config.js";
 import type { ArtifactStorage } from "./storage.js";
 
 export interface StorageConfig {
-  /** Root directory of the filesystem backend. */
+  /** Root directory of the filesystem backend (used when no S3 bucket is configured). */
   storageDir: string;
+  /** S3-compatible backend; selected when `s3.bucket` is set (see `s3ConfigFromEnv`). */
+  s3?: S3Config | undefined;
 }
 
-/** The configured backend. Only the filesystem exists today; S3 joins here. */
+/** The configured backend: S3 when a bucket is configured, else the filesystem under `storageDir`. */
 export function createStorage(config: StorageConfig): ArtifactStorage {
+  if (config.s3?.bucket) return new S3Storage(config.s3);
   return new FilesystemStorage(config.storageDir);
 }
 

@@ -10,25 +10,52 @@ export interface StoredObject {
   sha256: string;
 }
 
+export interface GetOptions {
+  /**
+   * Hex SHA-256 the bytes must have, normally the `sha256` that `put` returned and the caller
+   * recorded. When set, the stream hashes what it delivers and, if the bytes differ, fails with
+   * ChecksumMismatchError at its end instead of ending: read it to the end before trusting it.
+   */
+  expectedSha256?: string;
+}
+
 export interface ArtifactStorage {
   /**
    * Streams `body` to `key`. The object becomes visible only once fully written; on any error
    * (including the body stream failing) nothing remains under `key` and the promise rejects.
+   * `put` owns `body`: it is consumed to its end, or destroyed when the put fails.
    */
   put(key: string, body: Readable): Promise<StoredObject>;
   /** A stream of the object's bytes; rejects with ObjectNotFoundError when missing. */
-  get(key: string): Promise<Readable>;
+  get(key: string, options?: GetOptions): Promise<Readable>;
   /** Size in bytes; rejects with ObjectNotFoundError when missing. */
   size(key: string): Promise<number>;
   /** Deletes the object; deleting a missing key is not an error (idempotent). */
   delete(key: string): Promise<void>;
-  /** Every key under a prefix, for sweeps that look for orphans. */
+  /** Every key under a prefix (plain string prefix, not a directory), for orphan sweeps. */
   list(prefix: string): AsyncIterable<string>;
+  /** Releases network resources (the S3 backend's sockets); a no-op for the filesystem. */
+  close?(): Promise<void>;
 }
 
 export class ObjectNotFoundError extends Error {
   constructor(readonly key: string) {
     super(`no stored object ${key}`);
     this.name = "ObjectNotFoundError";
+  }
+}
+
+/** Bytes that do not hash to what was expected: corruption in transit or at rest. */
+export class ChecksumMismatchError extends Error {
+  constructor(
+    readonly key: string,
+    /** What the check expected, in the notation of `what` (hex SHA-256, ETag, …). */
+    readonly expected: string,
+    readonly actual: string,
+    /** Which value was compared, e.g. "sha256" or "ETag". */
+    readonly what: string = "sha256",
+  ) {
+    super(`checksum mismatch for ${key}: ${what} is ${actual}, expected ${expected}`);
+    this.name = "ChecksumMismatchError";
   }
 }

@@ -3,3 +3,4 @@ export * from "./redis.js";
 export * from "./wait.js";
 export * from "./processes.js";
 export * from "./stack.js";
+export * from "./private-postgres.js";

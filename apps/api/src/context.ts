@@ -1,0 +1,27 @@
+// The tRPC context, built per request by both adapters (native /trpc and REST /v1). It carries
+// services and the request's own logger (whose lines carry reqId); authentication happens
+// lazily in protectedProcedure, so unknown routes and public calls never touch the database.
+import type { IncomingHttpHeaders } from "node:http";
+import type { FastifyBaseLogger, FastifyRequest } from "fastify";
+import type { Db } from "@capy/db";
+import type { BackupQueue } from "@capy/queue";
+import type { ArtifactStorage } from "@capy/storage";
+import type { AppDeps } from "./deps.js";
+
+export interface Context {
+  db: Db;
+  queue: BackupQueue;
+  storage: ArtifactStorage;
+  log: FastifyBaseLogger;
+  headers: IncomingHttpHeaders;
+}
+
+export function createContextFactory(deps: Pick<AppDeps, "db" | "queue" | "storage">) {
+  return ({ req }: { req: FastifyRequest }): Context => ({
+    db: deps.db,
+    queue: deps.queue,
+    storage: deps.storage,
+    log: req.log,
+    headers: req.headers,
+  });
+}

@@ -1,0 +1,38 @@
+// Everything the server needs from the outside world, built once by main.ts and injected into
+// buildServer, so tests and other entry points can supply their own.
+import type { FastifyBaseLogger } from "fastify";
+import type { Redis } from "ioredis";
+import { createDb, type Db } from "@capy/db";
+import { createBackupQueue, createProducerConnection, type BackupQueue } from "@capy/queue";
+import { createStorage, type ArtifactStorage } from "@capy/storage";
+import type { Config } from "./env.js";
+
+export interface AppDeps {
+  config: Config;
+  /** The process logger (pino); Fastify derives per-request children from it. */
+  logger: FastifyBaseLogger;
+  db: Db;
+  /** The producer connection the queue uses; also pinged by /readyz. */
+  redis: Redis;
+  queue: BackupQueue;
+  storage: ArtifactStorage;
+}
+
+export function createDeps(config: Config, logger: FastifyBaseLogger): AppDeps {
+  const redis = createProducerConnection(config.redis);
+  return {
+    config,
+    logger,
+    db: createDb(config.databaseUrl),
+    redis,
+    queue: createBackupQueue(redis, config.redis.prefix),
+    storage: createStorage({ storageDir: config.storageDir }),
+  };
+}
+
+/** Closes what createDeps opened. The queue does not own the connection it was given. */
+export async function closeDeps(deps: AppDeps): Promise<void> {
+  await deps.queue.close();
+  await deps.redis.quit().catch(() => deps.redis.disconnect());
+  await deps.db.$disconnect();
+}

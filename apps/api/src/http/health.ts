@@ -1,0 +1,34 @@
+// Probes. /healthz: the process is alive. /readyz: it can serve, i.e. Postgres and Redis both
+// answer within the deadline. Probes are frequent, so their request logs are suppressed.
+import type { FastifyInstance } from "fastify";
+import type { AppDeps } from "../deps.js";
+import { AppError } from "../errors.js";
+import { withTimeout } from "../timeout.js";
+
+/** Longest a dependency may take to answer a readiness check (ms). */
+const CHECK_TIMEOUT_MS = 2_000;
+
+export function registerHealthRoutes(app: FastifyInstance, deps: Pick<AppDeps, "db" | "redis">): void {
+  app.get("/healthz", { logLevel: "warn" }, async () => ({ status: "ok" }));
+
+  app.get("/readyz", { logLevel: "warn" }, async (request) => {
+    const checks = {
+      postgres: () => deps.db.$queryRaw`SELECT 1`,
+      redis: () => deps.redis.ping(),
+    };
+    const results = await Promise.all(
+      Object.entries(checks).map(async ([name, check]) => {
+        try {
+          await withTimeout(check(), CHECK_TIMEOUT_MS, name);
+          return undefined;
+        } catch (err) {
+          request.log.warn({ err, dependency: name }, "readiness check failed");
+          return name;
+        }
+      }),
+    );
+    const down = results.filter((name) => name !== undefined);
+    if (down.length > 0) throw new AppError("SERVICE_UNAVAILABLE", `not ready: ${down.join(", ")} unreachable`);
+    return { status: "ok" };
+  });
+}

@@ -1,0 +1,167 @@
+// The server as a whole, against the built API process: OpenAPI document, reference page,
+// probes, unknown routes, native tRPC, logging and graceful shutdown.
+import { Validator } from "@seriousme/openapi-schema-validator";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mintApiKey } from "@capy/db";
+import { createTestStack, startApi, waitFor } from "@capy/testing";
+import { expectError, request, startHarness, type Harness } from "../test/harness.js";
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => {
+  await h?.stop();
+});
+
+describe("OpenAPI document and reference", () => {
+  it("serves a valid OpenAPI 3.1 document listing every /v1 endpoint", async () => {
+    const response = await request(h.api, "GET", "/v1/openapi.json");
+    expect(response.status).toBe(200);
+    const doc = response.body as {
+      openapi: string;
+      info: { title: string };
+      servers: unknown[];
+      paths: Record<string, Record<string, { security?: unknown[]; responses: Record<string, unknown> }>>;
+      components: { securitySchemes: Record<string, unknown> };
+    };
+    const validation = await new Validator().validate(doc as unknown as Record<string, unknown>);
+    expect(validation.errors).toBeUndefined();
+    expect(validation.valid).toBe(true);
+    expect(doc.openapi).toMatch(/^3\.1\./);
+    expect(doc.info.title).toBe("Capy Backups API");
+    expect(doc.servers.length).toBeGreaterThan(0);
+
+    const operations = Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`));
+    expect(operations.sort()).toEqual(
+      [
+        "GET /v1/projects/{id}/scheduled-backups",
+        "PUT /v1/projects/{id}/scheduled-backups/default",
+        "GET /v1/projects/{id}/backups",
+        "POST /v1/projects/{id}/backups",
+        "GET /v1/projects/{id}/jobs",
+        "GET /v1/jobs/{jobID}",
+        "GET /v1/projects/{id}/backups/{backupID}/download",
+      ].sort(),
+    );
+    expect(doc.components.securitySchemes).toEqual({
+      bearerAuth: expect.objectContaining({ type: "http", scheme: "bearer" }),
+      apiKeyHeader: expect.objectContaining({ type: "apiKey", in: "header", name: "X-API-Key" }),
+    });
+    for (const item of Object.values(doc.paths)) {
+      for (const operation of Object.values(item)) {
+        expect(operation.security).toEqual([{ bearerAuth: [] }, { apiKeyHeader: [] }]);
+        expect(operation.responses["401"]).toMatchObject({ content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } });
+      }
+    }
+    expect(Object.keys(doc.paths["/v1/projects/{id}/backups"]!.post!.responses)).toContain("201");
+  });
+
+  it("renders the reference at /docs from local assets only", async () => {
+    const page = await fetch(`${h.api.baseUrl}/docs`);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain("/v1/openapi.json");
+    expect(html).not.toMatch(/https?:\/\//);
+    const script = /<script src="([^"]+)"/.exec(html)?.[1];
+    expect(script).toBe("js/scalar.js");
+    const asset = await fetch(new URL(script!, page.url));
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get("content-type")).toMatch(/javascript/);
+  });
+});
+
+describe("probes and routing", () => {
+  it("answers /healthz and /readyz", async () => {
+    expect(await request(h.api, "GET", "/healthz")).toMatchObject({ status: 200, body: { status: "ok" } });
+    expect(await request(h.api, "GET", "/readyz")).toMatchObject({ status: 200, body: { status: "ok" } });
+  });
+
+  it("answers unknown routes with 404 { error }", async () => {
+    expectError(await request(h.api, "GET", "/v1/nope", { key: h.tenant.api_key }), 404);
+    expectError(await request(h.api, "DELETE", `/v1/projects/${h.tenant.project_id}/backups`, { key: h.tenant.api_key }), 404);
+    expectError(await request(h.api, "GET", "/nope"), 404);
+  });
+
+  it("serves the same router as native tRPC at /trpc", async () => {
+    const input = encodeURIComponent(JSON.stringify({ id: h.tenant.project_id }));
+    const ok = await request(h.api, "GET", `/trpc/backups.list?input=${input}`, { key: h.tenant.api_key });
+    expect(ok).toMatchObject({ status: 200, body: { result: { data: { backups: [] } } } });
+    const denied = await request(h.api, "GET", `/trpc/backups.list?input=${input}`);
+    expect(denied.status).toBe(401);
+    expect(JSON.stringify(denied.body)).not.toMatch(/stack|\.js:\d/);
+  });
+
+  it("tags responses and log lines with the request id, and never logs keys", async () => {
+    const response = await request(h.api, "GET", `/v1/projects/${h.tenant.project_id}/jobs`, { key: h.tenant.api_key });
+    const requestId = response.headers.get("x-request-id");
+    expect(requestId).toBeTruthy();
+    const lines = await waitFor(() => {
+      const matching = h.api.logs().split("\n").filter((line) => line.includes(requestId!));
+      return matching.length >= 2 ? matching : undefined;
+    });
+    for (const line of lines) expect(JSON.parse(line)).toMatchObject({ reqId: requestId });
+    expect(h.api.logs()).not.toContain(h.tenant.api_key);
+    expect(h.api.logs()).toMatch(/"port":\d+,"msg":"api listening"/);
+  });
+});
+
+describe("with Redis unreachable", () => {
+  it("still records a backup job (left pending for the reconciler) and reports not ready", async () => {
+    const stack = await createTestStack({ REDIS_URL: "redis://127.0.0.1:1/0" });
+    try {
+      const tenant = await stack.createTenant("acme", "shop", h.source.url);
+      const api = await startApi(stack.env);
+      try {
+        const created = await request(api, "POST", `/v1/projects/${tenant.project_id}/backups`, { key: tenant.api_key });
+        expect(created.status).toBe(201);
+        const jobId = (created.body as { job: { id: string } }).job.id;
+        expect(await stack.db.job.findUniqueOrThrow({ where: { id: jobId } })).toMatchObject({ state: "pending" });
+        expectError(await request(api, "GET", "/readyz"), 503, /redis/);
+      } finally {
+        await api.stop();
+      }
+    } finally {
+      await stack.stop();
+    }
+  });
+});
+
+describe("with the metadata database unreachable", () => {
+  it("answers 500 { error } without internals, even in development", async () => {
+    const stack = await createTestStack();
+    try {
+      const api = await startApi({ ...stack.env, NODE_ENV: "development", DATABASE_URL: "postgresql://postgres@127.0.0.1:5432/capy_no_such_db" });
+      try {
+        const key = mintApiKey().plaintext;
+        for (const path of [`/v1/projects/${h.tenant.project_id}/jobs`, `/v1/projects/${h.tenant.project_id}/backups/bkp_x/download`]) {
+          expectError(await request(api, "GET", path, { key }), 500, "internal server error");
+        }
+        const trpc = await request(api, "GET", `/trpc/jobs.get?input=${encodeURIComponent(JSON.stringify({ jobID: "job_x" }))}`, { key });
+        expect(trpc.status).toBe(500);
+        expect(JSON.stringify(trpc.body)).not.toMatch(/capy_no_such_db|stack|\.js:\d/);
+        expectError(await request(api, "GET", "/readyz"), 503, /postgres/);
+        // The details go to the log, with the request id.
+        await waitFor(() => api.logs().includes("capy_no_such_db") && api.logs().includes('"msg":"procedure failed"'));
+      } finally {
+        await api.stop();
+      }
+    } finally {
+      await stack.stop();
+    }
+  });
+});
+
+describe("shutdown", () => {
+  it("exits 0 on SIGTERM after closing its connections", async () => {
+    const stack = await createTestStack();
+    try {
+      const api = await startApi(stack.env);
+      expect(await api.stop("SIGTERM")).toBe(0);
+      expect(api.logs()).toContain('"msg":"api stopped"');
+    } finally {
+      await stack.stop();
+    }
+  });
+});

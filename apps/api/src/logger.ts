@@ -1,0 +1,21 @@
+// The process logger: JSON lines on stdout. Fastify derives a child per request carrying reqId.
+// Credentials are redacted wherever a request's headers get logged.
+import { hostname } from "node:os";
+import { pino, type Logger } from "pino";
+import type { Config } from "./env.js";
+
+const REDACTED_PATHS = [
+  "req.headers.authorization",
+  'req.headers["x-api-key"]',
+  "headers.authorization",
+  'headers["x-api-key"]',
+];
+
+export function createLogger(config: Pick<Config, "logLevel">): Logger {
+  return pino({
+    level: config.logLevel,
+    base: { service: "capy-api", pid: process.pid, hostname: hostname() },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
+  });
+}

@@ -1,0 +1,46 @@
+// Entry point: configuration, dependencies, listen; on SIGTERM/SIGINT stop accepting requests,
+// let in-flight ones finish, then close the queue and the database pool.
+import type { AddressInfo } from "node:net";
+import { closeDeps, createDeps } from "./deps.js";
+import { loadConfig } from "./env.js";
+import { createLogger } from "./logger.js";
+import { buildServer } from "./server.js";
+
+/** Longest a graceful shutdown may take before the process exits anyway (ms). */
+const SHUTDOWN_TIMEOUT_MS = 10_000;
+
+const config = loadConfig();
+const logger = createLogger(config);
+const deps = createDeps(config, logger);
+const app = buildServer(deps);
+
+let stopping = false;
+async function shutdown(signal: NodeJS.Signals): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, "api shutting down");
+  setTimeout(() => {
+    logger.error({ timeoutMs: SHUTDOWN_TIMEOUT_MS }, "shutdown timed out");
+    process.exit(1);
+  }, SHUTDOWN_TIMEOUT_MS).unref();
+  try {
+    await app.close();
+    await closeDeps(deps);
+    logger.info("api stopped");
+    process.exit(0);
+  } catch (err) {
+    logger.error({ err }, "shutdown failed");
+    process.exit(1);
+  }
+}
+process.once("SIGTERM", (signal) => void shutdown(signal));
+process.once("SIGINT", (signal) => void shutdown(signal));
+
+try {
+  await app.listen({ host: config.host, port: config.port });
+  logger.info({ port: (app.server.address() as AddressInfo).port }, "api listening");
+} catch (err) {
+  logger.fatal({ err }, "api failed to start");
+  await closeDeps(deps).catch(() => {});
+  process.exit(1);
+}

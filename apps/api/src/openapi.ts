@@ -1,0 +1,112 @@
+// The OpenAPI 3.1 document of /v1: generated from the router's procedures by trpc-to-openapi,
+// plus the download route (not a procedure), then given this API's conventions: paths under
+// /v1, every error as `{ "error": "…" }`, and each operation's real success status.
+import { ErrorBody } from "@capy/contracts";
+import { generateOpenApiDocument, type OpenAPIObject, type SecuritySchemeObject } from "trpc-to-openapi";
+import { z } from "zod";
+import type { ZodOpenApiPathsObject } from "zod-openapi";
+import { restOperations } from "./rest-operations.js";
+import { appRouter } from "./router.js";
+import { projectId } from "./routers/fields.js";
+
+const SECURITY_SCHEMES: Record<string, SecuritySchemeObject> = {
+  bearerAuth: { type: "http", scheme: "bearer", description: "`Authorization: Bearer capy_live_…`" },
+  apiKeyHeader: { type: "apiKey", in: "header", name: "X-API-Key", description: "`X-API-Key: capy_live_…`" },
+};
+/** Either scheme is enough (OpenAPI lists alternatives). */
+const SECURITY = Object.keys(SECURITY_SCHEMES).map((name) => ({ [name]: [] }));
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: "Invalid input",
+  401: "Missing, invalid, revoked or expired API key",
+  403: "The API key lacks the required scope",
+  404: "Unknown, or not visible to this API key",
+  409: "Conflicts with the resource's state",
+  500: "Internal error",
+};
+
+const errorResponses = (statuses: number[]) =>
+  Object.fromEntries(
+    statuses.map((status) => [
+      String(status),
+      {
+        description: ERROR_DESCRIPTIONS[status] ?? "Error",
+        content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+      },
+    ]),
+  );
+
+const COMMON_ERRORS = [400, 401, 403, 404, 500];
+
+const downloadPath: ZodOpenApiPathsObject = {
+  "/projects/{id}/backups/{backupID}/download": {
+    get: {
+      operationId: "downloadBackup",
+      tags: ["backups"],
+      summary: "Download a backup's artifact",
+      description: "Streams the backup's pg_dump archive (custom format). Requires backups:read.",
+      security: SECURITY,
+      requestParams: { path: z.object({ id: projectId, backupID: z.string().min(1).describe("Backup id (`bkp_…`)") }) },
+      responses: {
+        200: {
+          description: "The artifact's bytes",
+          headers: {
+            "Content-Length": { description: "Artifact size in bytes", schema: { type: "integer" } },
+            "Content-Disposition": { description: 'attachment; filename="<database>-<backup id>.dump"', schema: { type: "string" } },
+          },
+          content: { "application/octet-stream": { schema: { type: "string", contentMediaType: "application/octet-stream" } } },
+        },
+        // The common error responses are added to every operation below.
+        ...errorResponses([409]),
+      },
+    },
+  },
+};
+
+export function buildOpenApiDocument(): OpenAPIObject {
+  const generated = generateOpenApiDocument(appRouter, {
+    title: "Capy Backups API",
+    description: "Backups of managed PostgreSQL databases: on-demand backups, a daily schedule, jobs and downloads.",
+    version: "1.0.0",
+    baseUrl: "/",
+    securitySchemes: SECURITY_SCHEMES,
+    defs: { Error: ErrorBody },
+    paths: downloadPath,
+  });
+  return applyRestConventions(generated);
+}
+
+const METHODS = ["get", "put", "post", "patch", "delete"] as const;
+
+/** The part of a generated request body this file reads. */
+interface JsonRequestBody {
+  required?: boolean;
+  content: Record<string, { schema?: { required?: string[] } }>;
+}
+
+function applyRestConventions(doc: OpenAPIObject): OpenAPIObject {
+  const successStatus = new Map(restOperations.map((operation) => [operation.operationId, operation.successStatus]));
+  const paths: NonNullable<OpenAPIObject["paths"]> = {};
+  for (const [path, item] of Object.entries(doc.paths ?? {})) {
+    for (const method of METHODS) {
+      const operation = item[method];
+      if (!operation) continue;
+      const responses = operation.responses as Record<string, unknown>;
+      const codes = Object.keys(responses).map(Number);
+      const successes = codes.filter((code) => code < 400);
+      const errors = new Set([...COMMON_ERRORS, ...codes.filter((code) => code >= 400)]);
+      const status = successStatus.get(operation.operationId) ?? 200;
+      // The REST layer reads an absent body as `{}`: a body with no required field is optional.
+      const body = operation.requestBody as JsonRequestBody | undefined;
+      if (body?.required && !body.content["application/json"]?.schema?.required?.length) body.required = false;
+      operation.responses = {
+        ...Object.fromEntries(successes.map((code) => [code === 200 ? String(status) : String(code), responses[code]])),
+        ...errorResponses([...errors].sort((a, b) => a - b)),
+      };
+    }
+    paths[`/v1${path}`] = item;
+  }
+  // trpc-to-openapi's own error schemas (`{ message, code, issues }`) describe nothing we send.
+  const schemas = Object.fromEntries(Object.entries(doc.components?.schemas ?? {}).filter(([name]) => !name.startsWith("error.")));
+  return { ...doc, paths, components: { ...doc.components, schemas } };
+}

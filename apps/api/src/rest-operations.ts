@@ -1,0 +1,21 @@
+// The REST operations the router declares (meta.openapi), read once from the router so the REST
+// adapter and the OpenAPI document agree on each operation's success status.
+import type { AnyProcedure } from "@trpc/server";
+import { appRouter } from "./router.js";
+import type { Meta } from "./trpc.js";
+
+export interface RestOperation {
+  /** tRPC procedure path, e.g. "backups.create". */
+  procedure: string;
+  operationId: string | undefined;
+  successStatus: number;
+}
+
+// tRPC types `_def.procedures` as the nested record, but it holds every procedure by full path.
+const procedures = appRouter._def.procedures as unknown as Record<string, AnyProcedure>;
+
+export const restOperations: readonly RestOperation[] = Object.entries(procedures).flatMap(([procedure, definition]) => {
+  const meta = definition._def.meta as Meta | undefined;
+  if (!meta?.openapi) return [];
+  return [{ procedure, operationId: meta.openapi.operationId, successStatus: meta.successStatus ?? 200 }];
+});

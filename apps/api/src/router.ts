@@ -1,0 +1,13 @@
+// The one application router, served as native tRPC at /trpc and as REST at /v1.
+import { backupsRouter } from "./routers/backups/index.js";
+import { jobsRouter } from "./routers/jobs/index.js";
+import { schedulesRouter } from "./routers/schedules/index.js";
+import { router } from "./trpc.js";
+
+export const appRouter = router({
+  scheduledBackups: schedulesRouter,
+  backups: backupsRouter,
+  jobs: jobsRouter,
+});
+
+export type AppRouter = typeof appRouter;

@@ -1,0 +1,8 @@
+import { router } from "../../trpc.js";
+import { getJobProcedure } from "./get.js";
+import { listJobsProcedure } from "./list.js";
+
+export const jobsRouter = router({
+  list: listJobsProcedure,
+  get: getJobProcedure,
+});

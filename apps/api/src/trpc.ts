@@ -1,0 +1,63 @@
+// tRPC setup: the one place where errors become tRPC errors and where procedures get their
+// authentication and scope checks.
+import { initTRPC, TRPCError } from "@trpc/server";
+import type { OpenApiMeta } from "trpc-to-openapi";
+import { ZodError } from "zod";
+import type { Scope } from "@capy/contracts";
+import { authenticateApiKey } from "./auth/api-key.js";
+import { requireScope } from "./auth/principal.js";
+import type { Context } from "./context.js";
+import { AppError, ERROR_CODES, INTERNAL_MESSAGE, describeIssues } from "./errors.js";
+
+export type Meta = OpenApiMeta<{
+  /** HTTP status of a successful REST call; 200 unless set. */
+  successStatus?: 200 | 201;
+}>;
+
+/** The message a client may see: readable validation issues, never internals. */
+function publicMessage(error: TRPCError): string {
+  if (error.cause instanceof ZodError) return describeIssues(error.cause.issues);
+  if (error.code === "INTERNAL_SERVER_ERROR") return INTERNAL_MESSAGE;
+  return error.message;
+}
+
+const t = initTRPC
+  .context<Context>()
+  .meta<Meta>()
+  .create({
+    // No stack, no cause, in any NODE_ENV.
+    errorFormatter: ({ shape, error }) => ({
+      message: publicMessage(error),
+      code: shape.code,
+      data: { code: shape.data.code, httpStatus: shape.data.httpStatus, path: shape.data.path },
+    }),
+  });
+
+export const router = t.router;
+
+/** Turns AppErrors into tRPC errors with the mapped code, and logs unexpected failures. */
+const baseProcedure = t.procedure.use(async ({ ctx, path, next }) => {
+  const result = await next();
+  if (result.ok) return result;
+  const cause = result.error.cause;
+  const error =
+    cause instanceof AppError
+      ? new TRPCError({ code: ERROR_CODES[cause.code].trpc, message: cause.message, cause })
+      : result.error;
+  if (error.code === "INTERNAL_SERVER_ERROR") ctx.log.error({ err: cause ?? error, path }, "procedure failed");
+  if (error !== result.error) throw error;
+  return result;
+});
+
+/** Requires a valid API key; adds `ctx.principal`. */
+export const protectedProcedure = baseProcedure.use(async ({ ctx, next }) => {
+  const principal = await authenticateApiKey(ctx.db, ctx.headers);
+  return next({ ctx: { principal } });
+});
+
+/** Requires a valid API key holding `scope` (403 otherwise). */
+export const scopedProcedure = (scope: Scope) =>
+  protectedProcedure.use(({ ctx, next }) => {
+    requireScope(ctx.principal, scope);
+    return next();
+  });

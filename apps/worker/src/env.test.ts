@@ -1,0 +1,36 @@
+import os from "node:os";
+import { describe, expect, it } from "vitest";
+import { loadWorkerEnv } from "./env.js";
+
+describe("loadWorkerEnv", () => {
+  it("has a working local default for everything", () => {
+    const env = loadWorkerEnv({});
+    expect(env.PG_BIN_DIR).toBeUndefined();
+    expect(env).toMatchObject({
+      DATABASE_URL: "postgresql://postgres:postgres@127.0.0.1:5432/capy",
+      REDIS_URL: "redis://127.0.0.1:6379/0",
+      CAPY_REDIS_PREFIX: "capy",
+      STORAGE_DIR: "./.data/storage",
+      WORKER_ID: `${os.hostname()}:${process.pid}`,
+      WORKER_CONCURRENCY: 2,
+      LOG_LEVEL: "info",
+      WORKER_SHUTDOWN_GRACE_MS: 30_000,
+      WORKER_HEARTBEAT_INTERVAL_MS: 5_000,
+    });
+  });
+
+  it("reads and coerces what is set, treating empty values as unset", () => {
+    const key = "ab".repeat(32);
+    const env = loadWorkerEnv({ WORKER_CONCURRENCY: "5", WORKER_SHUTDOWN_GRACE_MS: "0", CAPY_ENCRYPTION_KEY: key, PG_BIN_DIR: "", WORKER_ID: "w1" });
+    expect(env).toMatchObject({ WORKER_CONCURRENCY: 5, WORKER_SHUTDOWN_GRACE_MS: 0, CAPY_ENCRYPTION_KEY: key, WORKER_ID: "w1" });
+    expect(env.PG_BIN_DIR).toBeUndefined();
+  });
+
+  it("rejects invalid settings, naming each one", () => {
+    const load = () => loadWorkerEnv({ WORKER_CONCURRENCY: "zero", CAPY_ENCRYPTION_KEY: "short", REDIS_URL: "http://x" });
+    expect(load).toThrow(/^invalid worker configuration: /);
+    expect(load).toThrow(/WORKER_CONCURRENCY: /);
+    expect(load).toThrow(/CAPY_ENCRYPTION_KEY: must be 64 hex characters/);
+    expect(load).toThrow(/REDIS_URL: /);
+  });
+});

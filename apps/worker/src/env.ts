@@ -1,0 +1,51 @@
+// The worker's configuration: the only module that reads process.env. Every setting has a
+// working local default, so `pnpm start:worker` runs against the local services as is.
+import os from "node:os";
+import { z } from "zod";
+import { readLocalEncryptionKey } from "@capy/db";
+
+const positiveInt = z.coerce.number().int().positive();
+
+const schema = z.object({
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default("postgresql://postgres:postgres@127.0.0.1:5432/capy"),
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).default("redis://127.0.0.1:6379/0"),
+  /** Prefix of every BullMQ key; the API must use the same one. */
+  CAPY_REDIS_PREFIX: z.string().min(1).default("capy"),
+  /** Root directory of the filesystem artifact storage. */
+  STORAGE_DIR: z.string().min(1).default("./.data/storage"),
+  /** 32 bytes as 64 hex characters; needed only to decrypt project passwords. */
+  CAPY_ENCRYPTION_KEY: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, "must be 64 hex characters")
+    .optional(),
+  /** Recorded as claimed_by on every job this process claims. */
+  WORKER_ID: z.string().min(1).default(`${os.hostname()}:${process.pid}`),
+  /** Jobs this process runs at once (each one is a pg_dump child). */
+  WORKER_CONCURRENCY: positiveInt.max(64).default(2),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Directory holding pg_dump and pg_restore; unset means "look them up on PATH". */
+  PG_BIN_DIR: z.string().min(1).optional(),
+  /** Where PG_BIN_DIR is unset, the directories searched for the PostgreSQL tools. */
+  PATH: z.string().default("/usr/local/bin:/usr/bin:/bin"),
+  /** After SIGTERM/SIGINT, how long running jobs may continue before they are stopped (ms). */
+  WORKER_SHUTDOWN_GRACE_MS: z.coerce.number().int().nonnegative().default(30_000),
+  /** How often a running job refreshes heartbeat_at (ms). */
+  WORKER_HEARTBEAT_INTERVAL_MS: positiveInt.min(50).default(5_000),
+});
+
+export type WorkerEnv = z.infer<typeof schema>;
+
+/**
+ * Parses the worker's configuration. Empty variables count as unset (a blank line in an env
+ * file should mean "default", not "invalid"). The encryption key falls back to the local
+ * development key file; a missing key only fails the jobs that need one.
+ */
+export function loadWorkerEnv(source: NodeJS.ProcessEnv = process.env): WorkerEnv {
+  const present = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== undefined && value !== ""));
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ");
+    throw new Error(`invalid worker configuration: ${problems}`);
+  }
+  return { ...parsed.data, CAPY_ENCRYPTION_KEY: parsed.data.CAPY_ENCRYPTION_KEY ?? readLocalEncryptionKey() };
+}

@@ -1,0 +1,55 @@
+import { describe, expect, it } from "vitest";
+import { ProcessExitError } from "../process/run.js";
+import { classifyFailure } from "./classify.js";
+import { ConfigurationError, ShutdownInterruptError, StorageError } from "./errors.js";
+
+const pgDumpFailure = (message: string, exitCode: number | null = 1, signal: NodeJS.Signals | null = null) =>
+  new ProcessExitError("pg_dump", exitCode, signal, `pg_dump: error: ${message}\n`, null);
+
+const server = 'connection to server at "db.internal" (10.0.0.5), port 5432 failed:';
+
+describe("classifyFailure", () => {
+  it.each([
+    ["a wrong password", `${server} FATAL:  password authentication failed for user "app"`],
+    ["another rejected authentication", `${server} FATAL:  Ident authentication failed for user "app"`],
+    ["a missing password", `${server} fe_sendauth: no password supplied`],
+    ["a refusing pg_hba.conf", `${server} FATAL:  no pg_hba.conf entry for host "10.0.0.9", user "app", database "app"`],
+    ["a missing database", `${server} FATAL:  database "shop" does not exist`],
+    ["a missing role", `${server} FATAL:  role "app" does not exist`],
+    ["a missing privilege", 'query failed: ERROR:  permission denied for table secrets'],
+    ["a pg_dump older than the server", "aborting because of server version mismatch"],
+  ])("calls %s permanent", (_name, message) => {
+    expect(classifyFailure(pgDumpFailure(message))).toBe("permanent");
+  });
+
+  it("calls invalid configuration permanent", () => {
+    expect(classifyFailure(new ConfigurationError("CAPY_ENCRYPTION_KEY is not set"))).toBe("permanent");
+  });
+
+  it.each([
+    ["a refused connection", `${server} Connection refused\n\tIs the server running on that host and accepting TCP/IP connections?`],
+    ["a reset connection", "could not receive data from server: Connection reset by peer"],
+    ["a connect timeout", `${server} timeout expired`],
+    ["too many connections", `${server} FATAL:  sorry, too many clients already`],
+    ["reserved connection slots", `${server} FATAL:  remaining connection slots are reserved for non-replication superuser connections`],
+    ["a server starting up", `${server} FATAL:  the database system is starting up`],
+    ["a server crash mid-dump", "Dumping the contents of table \"t\" failed: PQgetResult() failed.\nserver closed the connection unexpectedly"],
+    ["an unrecognised error", "something nobody has seen before"],
+  ])("calls %s transient", (_name, message) => {
+    expect(classifyFailure(pgDumpFailure(message))).toBe("transient");
+  });
+
+  it("calls pg_dump killed by a signal transient", () => {
+    expect(classifyFailure(new ProcessExitError("pg_dump", null, "SIGKILL", "", null))).toBe("transient");
+  });
+
+  it("calls storage failures transient, whatever their message", () => {
+    const cause = Object.assign(new Error("EACCES: permission denied, open '/data/x.dump'"), { code: "EACCES" });
+    expect(classifyFailure(new StorageError(cause))).toBe("transient");
+    expect(classifyFailure(new StorageError(new Error("ENOSPC: no space left on device")))).toBe("transient");
+  });
+
+  it("calls a shutdown interruption transient", () => {
+    expect(classifyFailure(new ShutdownInterruptError())).toBe("transient");
+  });
+});

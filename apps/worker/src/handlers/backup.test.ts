@@ -1,0 +1,131 @@
+// Backups end to end through a real worker process (the built dist), real Postgres, Redis and
+// pg_dump: the artifact restores to identical data; failures are recorded, classified and leave
+// nothing behind.
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  createEmptyDatabase,
+  createPgbenchDatabase,
+  pgbenchFingerprint,
+  run,
+  startPrivatePostgres,
+  type PrivatePostgres,
+  type TestDatabase,
+} from "@capy/testing";
+import { createHarness, projectFiles, submitJob, waitForJob, type Harness } from "../test-helpers.js";
+
+let harness: Harness;
+let source: TestDatabase;
+const cleanups: Array<() => Promise<unknown>> = [];
+
+beforeAll(async () => {
+  [harness, source] = await Promise.all([createHarness(), createPgbenchDatabase(1)]);
+  await harness.stack.startWorker();
+});
+
+afterAll(async () => {
+  await Promise.all(cleanups.map((cleanup) => cleanup()));
+  await harness?.close();
+  await source?.drop();
+});
+
+async function sha256(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+/** A job that must fail at once: no backup row, nothing in storage, pg_dump's words recorded. */
+async function expectPermanentFailure(jobId: string, projectId: string, pgDumpMessage: string) {
+  const { stack } = harness;
+  const job = await waitForJob(stack, jobId, ["completed", "failed"]);
+  expect(job).toMatchObject({ state: "failed", retryClassification: "permanent", attempts: 1, lastStdout: null });
+  expect(job.lastExitCode).not.toBe(0);
+  expect(job.lastExitCode).not.toBeNull();
+  expect(job.completedAt).not.toBeNull();
+  expect(job.lastStderr).toContain(pgDumpMessage);
+  expect(job.error).toMatch(new RegExp(`^pg_dump exited with code ${job.lastExitCode}: pg_dump: error: `));
+  expect(job.error).toContain(pgDumpMessage);
+  expect(job.error).not.toContain("\n");
+  expect(await stack.db.backup.findUnique({ where: { jobId } })).toBeNull();
+  expect(await projectFiles(stack.storageDir, projectId)).toEqual([]);
+  return job;
+}
+
+describe("backup jobs", () => {
+  it("store an artifact that restores to identical data, and record it", async () => {
+    const { stack } = harness;
+    const tenant = await stack.createTenant("acme", "shop", source.url);
+    const submitted = await submitJob(harness, tenant.project_id, "backup", "before-migration");
+
+    const job = await waitForJob(stack, submitted.id, ["completed", "failed"]);
+    expect(job).toMatchObject({ state: "completed", attempts: 1, lastExitCode: 0, error: null, retryClassification: null, lastStdout: null, lastStderr: "" });
+    expect(job.claimedBy).toMatch(/.+:\d+$/);
+    for (const time of [job.claimedAt, job.startedAt, job.completedAt]) expect(time).not.toBeNull();
+
+    const backup = await stack.db.backup.findUniqueOrThrow({ where: { jobId: job.id } });
+    expect(backup).toMatchObject({
+      organizationId: tenant.organization_id,
+      projectId: tenant.project_id,
+      databaseName: source.name,
+      label: "before-migration",
+      backupKey: `projects/${tenant.project_id}/backups/${backup.id}.dump`,
+      state: "completed",
+      verificationState: "pending",
+    });
+    expect(backup.id).toMatch(/^bkp_/);
+
+    const artifact = path.join(stack.storageDir, backup.backupKey);
+    expect(await projectFiles(stack.storageDir, tenant.project_id)).toEqual([artifact]);
+    expect(backup.sizeBytes).toBe(BigInt((await stat(artifact)).size));
+    expect(backup.sha256).toBe(await sha256(artifact));
+
+    const restored = await createEmptyDatabase("capy_restore");
+    cleanups.push(() => restored.drop());
+    await run("pg_restore", ["--no-owner", "--exit-on-error", "-d", restored.url, artifact]);
+    expect(await pgbenchFingerprint(restored.url)).toEqual(await pgbenchFingerprint(source.url));
+  });
+
+  it("fail permanently when the database no longer exists", async () => {
+    const { stack } = harness;
+    const doomed = await createEmptyDatabase("capy_gone");
+    const tenant = await stack.createTenant("acme", "dropped", doomed.url);
+    await doomed.drop();
+
+    const job = await submitJob(harness, tenant.project_id);
+    await expectPermanentFailure(job.id, tenant.project_id, `database "${doomed.name}" does not exist`);
+  });
+
+  describe("on a server with password authentication", () => {
+    const password = "correct horse:battery\\staple";
+    let server: PrivatePostgres;
+
+    beforeAll(async () => {
+      server = await startPrivatePostgres({ password });
+      cleanups.push(() => server.stop());
+    });
+
+    it("fail permanently with a wrong password, which appears nowhere", async () => {
+      const { stack } = harness;
+      const wrong = "not-the-password";
+      const tenant = await stack.createTenant("acme", "locked-out", `postgresql://postgres:${wrong}@127.0.0.1:${server.port}/postgres`);
+
+      const job = await expectPermanentFailure((await submitJob(harness, tenant.project_id)).id, tenant.project_id, 'password authentication failed for user "postgres"');
+      expect(JSON.stringify(job)).not.toContain(wrong);
+      expect(stack.workers[0]!.logs()).not.toContain(wrong);
+    });
+
+    it("succeed with the right password, passed through the passfile", async () => {
+      const { stack } = harness;
+      const tenant = await stack.createTenant("acme", "locked-in", server.url);
+
+      const job = await waitForJob(stack, (await submitJob(harness, tenant.project_id)).id, ["completed", "failed"]);
+      expect(job).toMatchObject({ state: "completed", lastExitCode: 0, error: null });
+      expect(await stack.db.backup.count({ where: { jobId: job.id } })).toBe(1);
+      expect(stack.workers[0]!.logs()).not.toContain(password);
+    });
+  });
+});

@@ -1,0 +1,92 @@
+// The job row's fencing, against a real Postgres: a stale attempt's writes change nothing.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDb, type Db } from "@capy/db";
+import { insertJobRow } from "@capy/queue";
+import { createMetadataDatabase, type TestDatabase } from "@capy/testing";
+import type { FailureReport } from "../failures/report.js";
+import { StaleAttemptError } from "../failures/errors.js";
+import { claimJob, completeAttempt, failAttempt, failUnclaimed, touchHeartbeat } from "./attempt.js";
+
+let metadata: TestDatabase;
+let db: Db;
+
+beforeAll(async () => {
+  metadata = await createMetadataDatabase();
+  db = createDb(metadata.url, { maxConnections: 2 });
+});
+
+afterAll(async () => {
+  await db?.$disconnect();
+  await metadata?.drop();
+});
+
+// Job rows have no foreign keys, so made-up owners do for these tests.
+const newJob = () => insertJobRow(db, { type: "backup", organizationId: "org_test", projectId: "prj_test", clusterId: "cls_test", databaseName: "app" });
+
+const transientFailure: FailureReport = { classification: "transient", message: "pg_dump exited with code 1: boom", exitCode: 1, stderr: "boom\n", stdout: null };
+
+describe("job attempts", () => {
+  it("claims a pending job: running, one more attempt, a new fencing token, claimant and times", async () => {
+    const job = await newJob();
+    const attempt = await claimJob(db, job.id, "worker-a");
+    expect(attempt).toEqual({ jobId: job.id, fencingToken: 1, number: 1 });
+    const row = await db.job.findUniqueOrThrow({ where: { id: job.id } });
+    expect(row).toMatchObject({ state: "running", attempts: 1, fencingToken: 1, claimedBy: "worker-a" });
+    expect(row.claimedAt).not.toBeNull();
+    expect(row.startedAt).not.toBeNull();
+    expect(row.heartbeatAt).not.toBeNull();
+  });
+
+  it("lets a new claim fence off the previous attempt", async () => {
+    const job = await newJob();
+    const first = (await claimJob(db, job.id, "worker-a"))!;
+    const startedAt = (await db.job.findUniqueOrThrow({ where: { id: job.id } })).startedAt;
+    const second = (await claimJob(db, job.id, "worker-b"))!;
+    expect(second).toEqual({ jobId: job.id, fencingToken: 2, number: 2 });
+
+    expect(await touchHeartbeat(db, first)).toBe(false);
+    expect(await failAttempt(db, first, transientFailure, true)).toBe(false);
+    await expect(db.$transaction((tx) => completeAttempt(tx, first, { stderr: "", stdout: null }))).rejects.toBeInstanceOf(StaleAttemptError);
+    const row = await db.job.findUniqueOrThrow({ where: { id: job.id } });
+    expect(row).toMatchObject({ state: "running", claimedBy: "worker-b", error: null, lastExitCode: null });
+    expect(row.startedAt).toEqual(startedAt);
+
+    expect(await touchHeartbeat(db, second)).toBe(true);
+  });
+
+  it("puts a non-final failure back to pending and a final one to failed", async () => {
+    const job = await newJob();
+    const first = (await claimJob(db, job.id, "worker-a"))!;
+    expect(await failAttempt(db, first, transientFailure, false)).toBe(true);
+    expect(await db.job.findUniqueOrThrow({ where: { id: job.id } })).toMatchObject({
+      state: "pending",
+      retryClassification: "transient",
+      error: "pg_dump exited with code 1: boom",
+      lastExitCode: 1,
+      lastStderr: "boom\n",
+      completedAt: null,
+    });
+
+    const second = (await claimJob(db, job.id, "worker-a"))!;
+    expect(await failAttempt(db, second, transientFailure, true)).toBe(true);
+    const row = await db.job.findUniqueOrThrow({ where: { id: job.id } });
+    expect(row).toMatchObject({ state: "failed", attempts: 2 });
+    expect(row.completedAt).not.toBeNull();
+  });
+
+  it("does not claim a finished job", async () => {
+    const job = await newJob();
+    const attempt = (await claimJob(db, job.id, "worker-a"))!;
+    await db.$transaction((tx) => completeAttempt(tx, attempt, { stderr: "", stdout: null }));
+    expect(await claimJob(db, job.id, "worker-b")).toBeNull();
+    expect(await db.job.findUniqueOrThrow({ where: { id: job.id } })).toMatchObject({ state: "completed", lastExitCode: 0, claimedBy: "worker-a" });
+  });
+
+  it("fails a job no handler can run without claiming it, and never a finished one", async () => {
+    const job = await newJob();
+    await failUnclaimed(db, job.id, "no handler");
+    expect(await db.job.findUniqueOrThrow({ where: { id: job.id } })).toMatchObject({ state: "failed", retryClassification: "permanent", error: "no handler", attempts: 0 });
+    await failUnclaimed(db, job.id, "again");
+    expect(await db.job.findUniqueOrThrow({ where: { id: job.id } })).toMatchObject({ error: "no handler" });
+  });
+});

@@ -1,0 +1,83 @@
+// Entry point of a worker process (`pnpm start:worker`). Any number of these may run, on any
+// number of hosts; Postgres arbitrates who owns each job.
+import { BACKUP_QUEUE } from "@capy/contracts";
+import { createDb } from "@capy/db";
+import { createWorkerConnection } from "@capy/queue";
+import { createStorage } from "@capy/storage";
+import { loadWorkerEnv } from "./env.js";
+import { createHandlers } from "./handlers/index.js";
+import { createLogger, type Logger } from "./logger.js";
+import { pgToolVersion, resolvePgTool } from "./postgres/tools.js";
+import { ProcessRunner } from "./process/run.js";
+import { createShutdown } from "./shutdown.js";
+import { createJobWorker } from "./worker.js";
+
+async function main(): Promise<void> {
+  const env = loadWorkerEnv();
+  const log = createLogger(env.LOG_LEVEL, { service: "capy-worker", worker_id: env.WORKER_ID });
+  const runner = new ProcessRunner();
+  installCrashHandlers(log, () => runner.killAll());
+
+  const pgDump = resolvePgTool("pg_dump", { binDir: env.PG_BIN_DIR, searchPath: env.PATH });
+  log.info({ path: pgDump, version: await pgToolVersion(runner, pgDump) }, "using pg_dump");
+
+  // Per running job: its own queries plus a heartbeat, and room for the worker's own.
+  const db = createDb(env.DATABASE_URL, { maxConnections: env.WORKER_CONCURRENCY * 2 + 2 });
+  const storage = createStorage({ storageDir: env.STORAGE_DIR });
+  const connection = createWorkerConnection({ url: env.REDIS_URL, prefix: env.CAPY_REDIS_PREFIX });
+  connection.on("error", (error: Error) => log.warn({ err: error.message }, "redis connection error"));
+
+  const handlers = createHandlers({
+    db,
+    storage,
+    runner,
+    pgDump,
+    workerId: env.WORKER_ID,
+    encryptionKey: env.CAPY_ENCRYPTION_KEY,
+    heartbeatIntervalMs: env.WORKER_HEARTBEAT_INTERVAL_MS,
+  });
+  const worker = createJobWorker({
+    connection,
+    prefix: env.CAPY_REDIS_PREFIX,
+    concurrency: env.WORKER_CONCURRENCY,
+    workerId: env.WORKER_ID,
+    handlers,
+    db,
+    log,
+  });
+
+  const shutdown = createShutdown(
+    {
+      drain: () => worker.close(),
+      interrupt: () => worker.cancelAllJobs("worker shutting down"),
+      killChildren: () => runner.killAll(),
+      release: async () => {
+        connection.disconnect();
+        await db.$disconnect();
+      },
+    },
+    { graceMs: env.WORKER_SHUTDOWN_GRACE_MS, log, exit: (code) => process.exit(code) },
+  );
+  for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => void shutdown.begin(signal));
+
+  await worker.waitUntilReady();
+  // worker_id is on every line (the logger's base).
+  log.info({ queue: BACKUP_QUEUE, concurrency: env.WORKER_CONCURRENCY, job_types: Object.keys(handlers) }, "worker ready");
+}
+
+/** A crash must not leave pg_dump children running without a parent that records them. */
+function installCrashHandlers(log: Logger, killChildren: () => void): void {
+  const crash = (kind: string) => (error: unknown) => {
+    log.fatal({ err: error }, kind);
+    killChildren();
+    process.exit(1);
+  };
+  process.on("uncaughtException", crash("uncaught exception"));
+  process.on("unhandledRejection", crash("unhandled rejection"));
+}
+
+main().catch((error: unknown) => {
+  // Logging may not be set up yet (e.g. invalid configuration): write one JSON line directly.
+  process.stderr.write(`${JSON.stringify({ level: "fatal", msg: "worker failed to start", error: error instanceof Error ? error.message : String(error) })}\n`);
+  process.exit(1);
+});

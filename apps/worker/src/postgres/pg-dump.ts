@@ -1,0 +1,83 @@
+// One logical backup: pg_dump's custom-format archive streamed from its stdout straight into
+// artifact storage. Memory stays flat whatever the database size; storage computes the size
+// and SHA-256 on the way through.
+import type { ArtifactStorage, StoredObject } from "@capy/storage";
+import { ConfigurationError, StorageError } from "../failures/errors.js";
+import { ProcessStartError, type ProcessRunner, type ProcessSpec } from "../process/run.js";
+import { withPassfile } from "./passfile.js";
+
+/** Where and as whom to connect. The password is only ever written to the passfile. */
+export interface DumpTarget {
+  host: string;
+  port: number;
+  user: string;
+  database: string;
+  password: string | null;
+}
+
+/** How long libpq may take to connect before pg_dump gives up (seconds). */
+export const PG_CONNECT_TIMEOUT_SECONDS = 10;
+
+/**
+ * pg_dump's argument array and its entire environment. Neither holds the password: libpq reads
+ * it from `passfile`, and --no-password makes pg_dump fail rather than prompt if that is wrong.
+ */
+export function pgDumpSpec(pgDump: string, target: DumpTarget, passfile: string): ProcessSpec {
+  // libpq reads a dbname containing "=" or starting with a URI scheme as a whole connection
+  // string, which could silently point pg_dump somewhere else.
+  if (target.database.includes("=") || /^postgres(ql)?:\/\//i.test(target.database)) {
+    throw new ConfigurationError(`database name "${target.database}" would be read as a connection string`);
+  }
+  return {
+    command: pgDump,
+    args: ["-Fc", "--no-password", "-h", target.host, "-p", String(target.port), "-U", target.user, "-d", target.database],
+    env: {
+      PGPASSFILE: passfile,
+      PGCONNECT_TIMEOUT: String(PG_CONNECT_TIMEOUT_SECONDS),
+      PGAPPNAME: "capy-backups",
+      // Untranslated client messages, which the failure classifier recognises.
+      LC_ALL: "C",
+    },
+  };
+}
+
+export interface DumpRequest {
+  runner: ProcessRunner;
+  /** Absolute path of pg_dump. */
+  pgDump: string;
+  target: DumpTarget;
+  storage: ArtifactStorage;
+  /** Storage key of the artifact. On failure the caller deletes it (storage may hold part of it). */
+  key: string;
+  /** Aborting stops pg_dump. */
+  signal: AbortSignal;
+}
+
+export interface DumpResult {
+  stored: StoredObject;
+  /** pg_dump's stderr (warnings, or nothing), not yet redacted. */
+  stderrTail: string;
+}
+
+/**
+ * Runs pg_dump into storage. Resolves only when pg_dump exited 0 AND storage has the whole
+ * artifact; rejects with ProcessStartError, StorageError or ProcessExitError otherwise.
+ */
+export async function dumpToStorage(request: DumpRequest): Promise<DumpResult> {
+  const { target } = request;
+  return withPassfile(target.user, target.password, async (passfile) => {
+    const child = request.runner.start(pgDumpSpec(request.pgDump, target, passfile), { stdout: "stream", signal: request.signal });
+    const storing = request.storage.put(request.key, child.stdout).catch((error: unknown) => {
+      // pg_dump would otherwise block on a pipe nobody reads any more.
+      child.stop();
+      throw new StorageError(error);
+    });
+    const [exit, put] = await Promise.allSettled([child.done, storing]);
+    // Precedence follows causality: a child that never started breaks the stream; a storage
+    // failure stops the child; only then is pg_dump's own exit status the cause.
+    if (exit.status === "rejected" && exit.reason instanceof ProcessStartError) throw exit.reason;
+    if (put.status === "rejected") throw put.reason;
+    if (exit.status === "rejected") throw exit.reason;
+    return { stored: put.value, stderrTail: exit.value.stderrTail };
+  });
+}
