@@ -35,7 +35,7 @@ export function createCapyClient(options: CapyClientOptions): CapyClient {
     links: [httpLink({ url: `${baseUrl}/trpc`, headers: () => authorization, fetch: doFetch })],
   });
 
-  return Object.assign(trpc, {
+  const extras = {
     async downloadBackup(projectId: string, backupId: string) {
       const url = `${baseUrl}/v1/projects/${encodeURIComponent(projectId)}/backups/${encodeURIComponent(backupId)}/download`;
       const response = await doFetch(url, { headers: authorization });
@@ -50,7 +50,13 @@ export function createCapyClient(options: CapyClientOptions): CapyClient {
         filename: /filename="([^"]+)"/.exec(disposition)?.[1] ?? null,
       };
     },
-  });
+  };
+  // The tRPC client is a Proxy (every property is a procedure path), so the extras are layered
+  // in front of it with another Proxy rather than assigned onto it.
+  return new Proxy(trpc, {
+    get: (target, property, receiver) =>
+      Object.hasOwn(extras, property) ? extras[property as keyof typeof extras] : Reflect.get(target, property, receiver),
+  }) as CapyClient;
 }
 
 
