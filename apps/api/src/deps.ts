@@ -26,7 +26,7 @@ export function createDeps(config: Config, logger: FastifyBaseLogger): AppDeps {
     db: createDb(config.databaseUrl),
     redis,
     queue: createBackupQueue(redis, config.redis.prefix),
-    storage: createStorage({ storageDir: config.storageDir }),
+    storage: createStorage({ storageDir: config.storageDir, s3: config.s3 }),
   };
 }
 
@@ -35,4 +35,5 @@ export async function closeDeps(deps: AppDeps): Promise<void> {
   await deps.queue.close();
   await deps.redis.quit().catch(() => deps.redis.disconnect());
   await deps.db.$disconnect();
+  await deps.storage.close?.();
 }

@@ -1,6 +1,7 @@
 // The API's configuration: the only module that reads process.env. Every setting has a working
 // local default so `pnpm start:api` runs against the local Postgres and Redis with no setup.
 import { readLocalEncryptionKey } from "@capy/db";
+import { s3ConfigFromEnv, type S3Config } from "@capy/storage";
 import { z } from "zod";
 import { describeIssues } from "./errors.js";
 
@@ -29,6 +30,8 @@ export interface Config {
   port: number;
   host: string;
   storageDir: string;
+  /** S3-compatible storage (S3_* variables); unset means the filesystem under storageDir. */
+  s3: S3Config | undefined;
   /**
    * For database credentials at rest; no current endpoint decrypts any. Unset when neither
    * CAPY_ENCRYPTION_KEY nor the local development key file exists.
@@ -44,12 +47,19 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const parsed = schema.safeParse(Object.fromEntries(Object.entries(source).filter(([, value]) => value !== "")));
   if (!parsed.success) throw new Error(`invalid configuration: ${describeIssues(parsed.error.issues)}`);
   const env = parsed.data;
+  let s3: S3Config | undefined;
+  try {
+    s3 = s3ConfigFromEnv(source);
+  } catch (error) {
+    throw new Error(`invalid configuration: ${(error as Error).message}`);
+  }
   return {
     databaseUrl: env.DATABASE_URL,
     redis: { url: env.REDIS_URL, prefix: env.CAPY_REDIS_PREFIX },
     port: env.PORT,
     host: env.HOST,
     storageDir: env.STORAGE_DIR,
+    s3,
     encryptionKey: env.CAPY_ENCRYPTION_KEY ?? readLocalEncryptionKey(),
     logLevel: env.LOG_LEVEL,
     nodeEnv: env.NODE_ENV,

@@ -3,6 +3,7 @@
 import os from "node:os";
 import { z } from "zod";
 import { readLocalEncryptionKey } from "@capy/db";
+import { s3ConfigFromEnv, type S3Config } from "@capy/storage";
 
 const positiveInt = z.coerce.number().int().positive();
 
@@ -33,7 +34,10 @@ const schema = z.object({
   WORKER_HEARTBEAT_INTERVAL_MS: positiveInt.min(50).default(5_000),
 });
 
-export type WorkerEnv = z.infer<typeof schema>;
+export type WorkerEnv = z.infer<typeof schema> & {
+  /** S3-compatible storage (S3_* variables); unset means the filesystem under STORAGE_DIR. */
+  s3: S3Config | undefined;
+};
 
 /**
  * Parses the worker's configuration. Empty variables count as unset (a blank line in an env
@@ -47,5 +51,11 @@ export function loadWorkerEnv(source: NodeJS.ProcessEnv = process.env): WorkerEn
     const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ");
     throw new Error(`invalid worker configuration: ${problems}`);
   }
-  return { ...parsed.data, CAPY_ENCRYPTION_KEY: parsed.data.CAPY_ENCRYPTION_KEY ?? readLocalEncryptionKey() };
+  let s3: S3Config | undefined;
+  try {
+    s3 = s3ConfigFromEnv(present);
+  } catch (error) {
+    throw new Error(`invalid worker configuration: ${(error as Error).message}`);
+  }
+  return { ...parsed.data, CAPY_ENCRYPTION_KEY: parsed.data.CAPY_ENCRYPTION_KEY ?? readLocalEncryptionKey(), s3 };
 }

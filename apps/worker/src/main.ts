@@ -23,7 +23,7 @@ async function main(): Promise<void> {
 
   // Per running job: its own queries plus a heartbeat, and room for the worker's own.
   const db = createDb(env.DATABASE_URL, { maxConnections: env.WORKER_CONCURRENCY * 2 + 2 });
-  const storage = createStorage({ storageDir: env.STORAGE_DIR });
+  const storage = createStorage({ storageDir: env.STORAGE_DIR, s3: env.s3 });
   const connection = createWorkerConnection({ url: env.REDIS_URL, prefix: env.CAPY_REDIS_PREFIX });
   connection.on("error", (error: Error) => log.warn({ err: error.message }, "redis connection error"));
 
@@ -54,6 +54,7 @@ async function main(): Promise<void> {
       release: async () => {
         connection.disconnect();
         await db.$disconnect();
+        await storage.close?.();
       },
     },
     { graceMs: env.WORKER_SHUTDOWN_GRACE_MS, log, exit: (code) => process.exit(code) },
