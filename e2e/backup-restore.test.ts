@@ -78,7 +78,8 @@ describe("on-demand backup over REST", () => {
     const backups = (listed.body.backups as unknown[]).map((b) => Backup.strict().parse(b));
     expect(backups).toHaveLength(1);
     const backup = backups[0]!;
-    expect(backup).toMatchObject({ state: "completed", label: "nightly", database_name: source.name, verification_state: "pending" });
+    expect(backup).toMatchObject({ state: "completed", label: "nightly", database_name: source.name, verification_state: "verified" });
+    expect(backup.verified_at).not.toBeNull();
     expect(backup.size_bytes).toBeGreaterThan(100_000);
     expect(backup.backup_key).toContain(backup.id);
 

@@ -6,6 +6,7 @@ import type { FastifyBaseLogger, FastifyRequest } from "fastify";
 import type { Db } from "@capy/db";
 import type { BackupQueue } from "@capy/queue";
 import type { ArtifactStorage } from "@capy/storage";
+import type { Authenticate } from "./auth/authenticate.js";
 import type { AppDeps } from "./deps.js";
 
 export interface Context {
@@ -14,14 +15,16 @@ export interface Context {
   storage: ArtifactStorage;
   log: FastifyBaseLogger;
   headers: IncomingHttpHeaders;
+  authenticate: Authenticate;
 }
 
-export function createContextFactory(deps: Pick<AppDeps, "db" | "queue" | "storage">) {
+export function createContextFactory(deps: Pick<AppDeps, "db" | "queue" | "storage" | "authenticate">) {
   return ({ req }: { req: FastifyRequest }): Context => ({
     db: deps.db,
     queue: deps.queue,
     storage: deps.storage,
     log: req.log,
     headers: req.headers,
+    authenticate: deps.authenticate,
   });
 }

@@ -5,6 +5,8 @@ import type { Redis } from "ioredis";
 import { createDb, type Db } from "@capy/db";
 import { createBackupQueue, createProducerConnection, type BackupQueue } from "@capy/queue";
 import { createStorage, type ArtifactStorage } from "@capy/storage";
+import { createAuthenticator, type Authenticate } from "./auth/authenticate.js";
+import { createSessionVerifier, type SessionVerifier } from "./auth/session.js";
 import type { Config } from "./env.js";
 
 export interface AppDeps {
@@ -16,14 +18,22 @@ export interface AppDeps {
   redis: Redis;
   queue: BackupQueue;
   storage: ArtifactStorage;
+  /** API keys and session tokens to a Principal (throws AppError UNAUTHORIZED). */
+  authenticate: Authenticate;
+  /** Session tokens alone (also used to key rate limits by user). */
+  verifySession: SessionVerifier;
 }
 
 export function createDeps(config: Config, logger: FastifyBaseLogger): AppDeps {
   const redis = createProducerConnection(config.redis);
+  const db = createDb(config.databaseUrl);
+  const verifySession = createSessionVerifier(config.sessions);
   return {
     config,
     logger,
-    db: createDb(config.databaseUrl),
+    db,
+    verifySession,
+    authenticate: createAuthenticator({ db, verifySession }),
     redis,
     queue: createBackupQueue(redis, config.redis.prefix),
     storage: createStorage({ storageDir: config.storageDir, s3: config.s3 }),

@@ -12,12 +12,37 @@ describe("loadConfig", () => {
       encryptionKey: "a".repeat(64),
       logLevel: "info",
       nodeEnv: "development",
+      sessions: undefined,
+      rateLimit: { perMinute: 600 },
+      bodyLimitBytes: 65_536,
+      trustProxy: false,
     });
   });
 
   it("reads the environment and treats empty variables as unset", () => {
     const config = loadConfig({ REDIS_URL: "redis://cache:6380/4", PORT: "8080", CAPY_REDIS_PREFIX: "", LOG_LEVEL: "debug" });
     expect(config).toMatchObject({ redis: { url: "redis://cache:6380/4", prefix: "capy" }, port: 8080, logLevel: "debug" });
+  });
+
+  it("reads limits and proxy trust", () => {
+    expect(loadConfig({ RATE_LIMIT_PER_MINUTE: "30", BODY_LIMIT_BYTES: "2048", TRUST_PROXY: "10.0.0.0/8,127.0.0.1" })).toMatchObject({
+      rateLimit: { perMinute: 30 },
+      bodyLimitBytes: 2048,
+      trustProxy: "10.0.0.0/8,127.0.0.1",
+    });
+    expect(loadConfig({ TRUST_PROXY: "true" }).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: "1" }).trustProxy).toBe(1);
+  });
+
+  it("enables session tokens only with a key and an issuer", () => {
+    expect(loadConfig({ CAPY_JWT_PUBLIC_KEY_FILE: "/k.pem", CAPY_JWT_ISSUER: "https://id.example" }).sessions).toEqual({
+      publicKeyFile: "/k.pem",
+      jwksFile: undefined,
+      issuer: "https://id.example",
+      audience: undefined,
+    });
+    expect(() => loadConfig({ CAPY_JWT_JWKS_FILE: "/k.json" })).toThrow(/CAPY_JWT_ISSUER: required/);
+    expect(() => loadConfig({ CAPY_JWT_JWKS_FILE: "/k.json", CAPY_JWT_PUBLIC_KEY_FILE: "/k.pem", CAPY_JWT_ISSUER: "i" })).toThrow(/set only one/);
   });
 
   it("names every invalid variable", () => {

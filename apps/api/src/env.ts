@@ -22,6 +22,23 @@ const schema = z.object({
     .optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
+  /** Session tokens: a PEM (SPKI) public key file, or a local JWKS JSON file; unset = sessions off. */
+  CAPY_JWT_PUBLIC_KEY_FILE: z.string().min(1).optional(),
+  CAPY_JWT_JWKS_FILE: z.string().min(1).optional(),
+  /** Required `iss` of session tokens; required when sessions are on. */
+  CAPY_JWT_ISSUER: z.string().min(1).optional(),
+  /** Required `aud` of session tokens, when set. */
+  CAPY_JWT_AUDIENCE: z.string().min(1).optional(),
+  /** Requests per minute per API key / session user, and per client address when unauthenticated. */
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
+  /**
+   * Behind a reverse proxy: "true" (trust X-Forwarded-For from anyone), a hop count, or
+   * comma-separated proxy addresses/CIDRs. Unset: the socket's address is the client's, which
+   * is what per-address rate limits use.
+   */
+  TRUST_PROXY: z.string().min(1).optional(),
+  /** Largest accepted request body (bytes); larger ones get 413. */
+  BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(65_536),
 });
 
 export interface Config {
@@ -39,6 +56,20 @@ export interface Config {
   encryptionKey: string | undefined;
   logLevel: z.infer<typeof schema>["LOG_LEVEL"];
   nodeEnv: z.infer<typeof schema>["NODE_ENV"];
+  /** Session-token (JWT) verification; undefined when no key is configured (sessions rejected). */
+  sessions: SessionConfig | undefined;
+  rateLimit: { perMinute: number };
+  bodyLimitBytes: number;
+  /** Fastify's trustProxy; false unless TRUST_PROXY is set. */
+  trustProxy: boolean | number | string;
+}
+
+export interface SessionConfig {
+  /** Exactly one of publicKeyFile and jwksFile is set. */
+  publicKeyFile: string | undefined;
+  jwksFile: string | undefined;
+  issuer: string;
+  audience: string | undefined;
 }
 
 /** Parses the environment; throws one readable error listing every invalid variable. */
@@ -53,6 +84,22 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   } catch (error) {
     throw new Error(`invalid configuration: ${(error as Error).message}`);
   }
+  let sessions: SessionConfig | undefined;
+  if (env.CAPY_JWT_PUBLIC_KEY_FILE !== undefined || env.CAPY_JWT_JWKS_FILE !== undefined) {
+    const problems = [
+      env.CAPY_JWT_PUBLIC_KEY_FILE !== undefined && env.CAPY_JWT_JWKS_FILE !== undefined
+        ? "CAPY_JWT_PUBLIC_KEY_FILE, CAPY_JWT_JWKS_FILE: set only one"
+        : undefined,
+      env.CAPY_JWT_ISSUER === undefined ? "CAPY_JWT_ISSUER: required when session tokens are enabled" : undefined,
+    ].filter((problem) => problem !== undefined);
+    if (problems.length > 0) throw new Error(`invalid configuration: ${problems.join("; ")}`);
+    sessions = {
+      publicKeyFile: env.CAPY_JWT_PUBLIC_KEY_FILE,
+      jwksFile: env.CAPY_JWT_JWKS_FILE,
+      issuer: env.CAPY_JWT_ISSUER!,
+      audience: env.CAPY_JWT_AUDIENCE,
+    };
+  }
   return {
     databaseUrl: env.DATABASE_URL,
     redis: { url: env.REDIS_URL, prefix: env.CAPY_REDIS_PREFIX },
@@ -63,5 +110,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     encryptionKey: env.CAPY_ENCRYPTION_KEY ?? readLocalEncryptionKey(),
     logLevel: env.LOG_LEVEL,
     nodeEnv: env.NODE_ENV,
+    sessions,
+    rateLimit: { perMinute: env.RATE_LIMIT_PER_MINUTE },
+    bodyLimitBytes: env.BODY_LIMIT_BYTES,
+    trustProxy:
+      env.TRUST_PROXY === undefined ? false
+      : env.TRUST_PROXY === "true" ? true
+      : /^\d+$/.test(env.TRUST_PROXY) ? Number(env.TRUST_PROXY)
+      : env.TRUST_PROXY,
   };
 }

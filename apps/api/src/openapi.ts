@@ -10,7 +10,7 @@ import { appRouter } from "./router.js";
 import { projectId } from "./routers/fields.js";
 
 const SECURITY_SCHEMES: Record<string, SecuritySchemeObject> = {
-  bearerAuth: { type: "http", scheme: "bearer", description: "`Authorization: Bearer capy_live_…`" },
+  bearerAuth: { type: "http", scheme: "bearer", description: "`Authorization: Bearer capy_live_…` (API key) or `Authorization: Bearer <session JWT>`" },
   apiKeyHeader: { type: "apiKey", in: "header", name: "X-API-Key", description: "`X-API-Key: capy_live_…`" },
 };
 /** Either scheme is enough (OpenAPI lists alternatives). */
@@ -18,10 +18,12 @@ const SECURITY = Object.keys(SECURITY_SCHEMES).map((name) => ({ [name]: [] }));
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: "Invalid input",
-  401: "Missing, invalid, revoked or expired API key",
-  403: "The API key lacks the required scope",
-  404: "Unknown, or not visible to this API key",
+  401: "Missing, invalid, revoked or expired API key or session token",
+  403: "The credential lacks the required scope",
+  404: "Unknown, or not visible to this credential",
   409: "Conflicts with the resource's state",
+  413: "Request body too large",
+  429: "Rate limited; see Retry-After",
   500: "Internal error",
 };
 
@@ -36,7 +38,10 @@ const errorResponses = (statuses: number[]) =>
     ]),
   );
 
-const COMMON_ERRORS = [400, 401, 403, 404, 500];
+const COMMON_ERRORS = [400, 401, 403, 404, 429, 500];
+
+/** Operations that are not procedures, with the scope they require. */
+const EXTRA_SCOPES: Record<string, string> = { downloadBackup: "backups:read" };
 
 const downloadPath: ZodOpenApiPathsObject = {
   "/projects/{id}/backups/{backupID}/download": {
@@ -44,7 +49,7 @@ const downloadPath: ZodOpenApiPathsObject = {
       operationId: "downloadBackup",
       tags: ["backups"],
       summary: "Download a backup's artifact",
-      description: "Streams the backup's pg_dump archive (custom format). Requires backups:read.",
+      description: "Streams the backup's pg_dump archive (custom format).",
       security: SECURITY,
       requestParams: { path: z.object({ id: projectId, backupID: z.string().min(1).describe("Backup id (`bkp_…`)") }) },
       responses: {
@@ -86,6 +91,10 @@ interface JsonRequestBody {
 
 function applyRestConventions(doc: OpenAPIObject): OpenAPIObject {
   const successStatus = new Map(restOperations.map((operation) => [operation.operationId, operation.successStatus]));
+  const scopes = new Map<string | undefined, string | undefined>([
+    ...restOperations.map((operation) => [operation.operationId, operation.scope] as const),
+    ...Object.entries(EXTRA_SCOPES),
+  ]);
   const paths: NonNullable<OpenAPIObject["paths"]> = {};
   for (const [path, item] of Object.entries(doc.paths ?? {})) {
     for (const method of METHODS) {
@@ -99,6 +108,13 @@ function applyRestConventions(doc: OpenAPIObject): OpenAPIObject {
       // The REST layer reads an absent body as `{}`: a body with no required field is optional.
       const body = operation.requestBody as JsonRequestBody | undefined;
       if (body?.required && !body.content["application/json"]?.schema?.required?.length) body.required = false;
+      // Machine-readable required scope (absent: any authenticated caller); the authorization
+      // matrix test reads it, so new operations are covered automatically.
+      const scope = scopes.get(operation.operationId);
+      if (scope) {
+        (operation as Record<string, unknown>)["x-required-scope"] = scope;
+        operation.description = [operation.description, `Requires scope \`${scope}\`.`].filter(Boolean).join(" ");
+      }
       operation.responses = {
         ...Object.fromEntries(successes.map((code) => [code === 200 ? String(status) : String(code), responses[code]])),
         ...errorResponses([...errors].sort((a, b) => a - b)),

@@ -1,6 +1,7 @@
 // The REST operations the router declares (meta.openapi), read once from the router so the REST
 // adapter and the OpenAPI document agree on each operation's success status.
 import type { AnyProcedure } from "@trpc/server";
+import type { Scope } from "@capy/contracts";
 import { appRouter } from "./router.js";
 import type { Meta } from "./trpc.js";
 
@@ -9,6 +10,8 @@ export interface RestOperation {
   procedure: string;
   operationId: string | undefined;
   successStatus: number;
+  /** The scope the procedure requires; undefined for any authenticated caller (e.g. /v1/me). */
+  scope: Scope | undefined;
 }
 
 // tRPC types `_def.procedures` as the nested record, but it holds every procedure by full path.
@@ -17,5 +20,5 @@ const procedures = appRouter._def.procedures as unknown as Record<string, AnyPro
 export const restOperations: readonly RestOperation[] = Object.entries(procedures).flatMap(([procedure, definition]) => {
   const meta = definition._def.meta as Meta | undefined;
   if (!meta?.openapi) return [];
-  return [{ procedure, operationId: meta.openapi.operationId, successStatus: meta.successStatus ?? 200 }];
+  return [{ procedure, operationId: meta.openapi.operationId, successStatus: meta.successStatus ?? 200, scope: meta.scope }];
 });

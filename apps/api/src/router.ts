@@ -1,6 +1,9 @@
 // The one application router, served as native tRPC at /trpc and as REST at /v1.
+import { apiKeysRouter } from "./routers/api-keys/index.js";
+import { auditRouter } from "./routers/audit/index.js";
 import { backupsRouter } from "./routers/backups/index.js";
 import { jobsRouter } from "./routers/jobs/index.js";
+import { meRouter } from "./routers/me/index.js";
 import { schedulesRouter } from "./routers/schedules/index.js";
 import { router } from "./trpc.js";
 
@@ -8,6 +11,9 @@ export const appRouter = router({
   scheduledBackups: schedulesRouter,
   backups: backupsRouter,
   jobs: jobsRouter,
+  me: meRouter,
+  apiKeys: apiKeysRouter,
+  auditEvents: auditRouter,
 });
 
 export type AppRouter = typeof appRouter;

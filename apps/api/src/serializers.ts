@@ -1,8 +1,14 @@
 // Prisma rows (camelCase, Date, BigInt) to the public snake_case shapes of @capy/contracts:
 // ISO-8601 UTC strings, absent values as null. Routers declare the contracts as .output(), so a
 // row that drifts from them fails loudly instead of reaching a client.
-import type { Backup, Job, JobState, JobType, RetryClassification, ScheduledBackup, VerificationState } from "@capy/contracts";
-import type { Backup as BackupRow, Job as JobRow, ScheduledBackup as ScheduleRow } from "@capy/db";
+import type { ApiKey, AuditEvent, Backup, Job, JobState, JobType, RetryClassification, ScheduledBackup, VerificationState } from "@capy/contracts";
+import type {
+  ApiKey as ApiKeyRow,
+  AuditEvent as AuditEventRow,
+  Backup as BackupRow,
+  Job as JobRow,
+  ScheduledBackup as ScheduleRow,
+} from "@capy/db";
 
 const iso = (date: Date): string => date.toISOString();
 const isoOrNull = (date: Date | null): string | null => (date ? date.toISOString() : null);
@@ -64,5 +70,38 @@ export function serializeSchedule(schedule: ScheduleRow): ScheduledBackup {
     last_run_at: isoOrNull(schedule.lastRunAt),
     created_at: iso(schedule.createdAt),
     updated_at: iso(schedule.updatedAt),
+  };
+}
+
+/** Never the hash: only the display prefix identifies the key. */
+export function serializeApiKey(key: ApiKeyRow, now = new Date()): ApiKey {
+  return {
+    id: key.id,
+    name: key.name,
+    key_prefix: key.keyPrefix,
+    organization_id: key.organizationId,
+    project_id: key.projectId,
+    scopes: key.scopes,
+    is_active: key.revokedAt === null && (key.expiresAt === null || key.expiresAt > now),
+    expires_at: isoOrNull(key.expiresAt),
+    revoked_at: isoOrNull(key.revokedAt),
+    last_used_at: isoOrNull(key.lastUsedAt),
+    created_at: iso(key.createdAt),
+  };
+}
+
+export function serializeAuditEvent(event: AuditEventRow): AuditEvent {
+  const metadata = event.metadata;
+  return {
+    id: event.id,
+    organization_id: event.organizationId,
+    project_id: event.projectId,
+    actor_type: event.actorType as AuditEvent["actor_type"],
+    actor_id: event.actorId,
+    action: event.action,
+    target_type: event.targetType,
+    target_id: event.targetId,
+    metadata: metadata !== null && typeof metadata === "object" && !Array.isArray(metadata) ? (metadata as Record<string, unknown>) : {},
+    created_at: iso(event.createdAt),
   };
 }

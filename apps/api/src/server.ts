@@ -11,6 +11,7 @@ import { registerDownloadRoute } from "./http/download.js";
 import { registerErrorHandlers } from "./http/errors.js";
 import { registerHealthRoutes } from "./http/health.js";
 import { registerRestApi } from "./http/rest.js";
+import { registerSecurity } from "./http/security.js";
 import { buildOpenApiDocument } from "./openapi.js";
 import { appRouter, type AppRouter } from "./router.js";
 
@@ -19,20 +20,30 @@ export function buildServer(deps: AppDeps): FastifyInstance {
     loggerInstance: deps.logger,
     // Unique across processes, so a request can be followed through aggregated logs.
     genReqId: () => randomUUID(),
+    // Larger bodies get 413 { error } before any parsing.
+    bodyLimit: deps.config.bodyLimitBytes,
+    // Whose X-Forwarded-For to believe for request.ip (per-address rate limits).
+    trustProxy: deps.config.trustProxy,
   });
   app.addHook("onSend", async (request, reply) => {
     reply.header("x-request-id", request.id);
   });
   registerErrorHandlers(app);
+  registerSecurity(app, deps);
 
   const createContext = createContextFactory(deps);
-  app.register(fastifyTRPCPlugin, {
-    prefix: "/trpc",
-    trpcOptions: { router: appRouter, createContext } satisfies FastifyTRPCPluginOptions<AppRouter>["trpcOptions"],
+  // Every route is defined inside this plugin, i.e. after the security plugins have loaded, so
+  // their route hooks (rate limits) apply to all of them; a route defined on `app` directly
+  // would be added before and escape them.
+  app.register(async (routes) => {
+    routes.register(fastifyTRPCPlugin, {
+      prefix: "/trpc",
+      trpcOptions: { router: appRouter, createContext } satisfies FastifyTRPCPluginOptions<AppRouter>["trpcOptions"],
+    });
+    registerRestApi(routes, createContext);
+    registerDownloadRoute(routes, deps);
+    registerDocsRoutes(routes, buildOpenApiDocument());
+    registerHealthRoutes(routes, deps);
   });
-  registerRestApi(app, createContext);
-  registerDownloadRoute(app, deps);
-  registerDocsRoutes(app, buildOpenApiDocument());
-  registerHealthRoutes(app, deps);
   return app;
 }

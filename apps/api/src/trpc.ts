@@ -4,7 +4,6 @@ import { initTRPC, TRPCError } from "@trpc/server";
 import type { OpenApiMeta } from "trpc-to-openapi";
 import { ZodError } from "zod";
 import type { Scope } from "@capy/contracts";
-import { authenticateApiKey } from "./auth/api-key.js";
 import { requireScope } from "./auth/principal.js";
 import type { Context } from "./context.js";
 import { AppError, ERROR_CODES, INTERNAL_MESSAGE, describeIssues } from "./errors.js";
@@ -12,6 +11,8 @@ import { AppError, ERROR_CODES, INTERNAL_MESSAGE, describeIssues } from "./error
 export type Meta = OpenApiMeta<{
   /** HTTP status of a successful REST call; 200 unless set. */
   successStatus?: 200 | 201;
+  /** The scope the procedure requires (set by scopedProcedure); none for any authenticated caller. */
+  scope?: Scope;
 }>;
 
 /** The message a client may see: readable validation issues, never internals. */
@@ -49,15 +50,19 @@ const baseProcedure = t.procedure.use(async ({ ctx, path, next }) => {
   return result;
 });
 
-/** Requires a valid API key; adds `ctx.principal`. */
+/** Requires a valid API key or session token; adds `ctx.principal`. */
 export const protectedProcedure = baseProcedure.use(async ({ ctx, next }) => {
-  const principal = await authenticateApiKey(ctx.db, ctx.headers);
+  const principal = await ctx.authenticate(ctx.headers);
   return next({ ctx: { principal } });
 });
 
-/** Requires a valid API key holding `scope` (403 otherwise). */
+/**
+ * Requires a valid API key or session token holding `scope` (403 otherwise). The scope is also
+ * recorded in the procedure's meta (`scope`), from which the OpenAPI document and the
+ * authorization matrix test read it.
+ */
 export const scopedProcedure = (scope: Scope) =>
-  protectedProcedure.use(({ ctx, next }) => {
+  protectedProcedure.meta({ scope }).use(({ ctx, next }) => {
     requireScope(ctx.principal, scope);
     return next();
   });

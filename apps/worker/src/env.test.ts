@@ -16,6 +16,12 @@ describe("loadWorkerEnv", () => {
       LOG_LEVEL: "info",
       WORKER_SHUTDOWN_GRACE_MS: 30_000,
       WORKER_HEARTBEAT_INTERVAL_MS: 5_000,
+      VERIFY_TEMPLATE_DATABASE: "template0",
+      VERIFY_TIMEOUT_MS: 7_200_000,
+      VERIFY_CONCURRENCY: 2,
+      VERIFY_JANITOR_INTERVAL_MS: 600_000,
+      VERIFY_JANITOR_MARGIN_MS: 300_000,
+      VERIFY_DATABASE_PREFIX: "capy_verify",
     });
   });
 
@@ -32,5 +38,12 @@ describe("loadWorkerEnv", () => {
     expect(load).toThrow(/WORKER_CONCURRENCY: /);
     expect(load).toThrow(/CAPY_ENCRYPTION_KEY: must be 64 hex characters/);
     expect(load).toThrow(/REDIS_URL: /);
+  });
+});
+
+describe("verification settings", () => {
+  it("refuses a throwaway-database prefix that would need quoting or hide other databases", () => {
+    expect(() => loadWorkerEnv({ VERIFY_DATABASE_PREFIX: "Capy-Verify" })).toThrow(/VERIFY_DATABASE_PREFIX: /);
+    expect(loadWorkerEnv({ VERIFY_DATABASE_PREFIX: "capy_vt1" }).VERIFY_DATABASE_PREFIX).toBe("capy_vt1");
   });
 });

@@ -32,6 +32,29 @@ const schema = z.object({
   WORKER_SHUTDOWN_GRACE_MS: z.coerce.number().int().nonnegative().default(30_000),
   /** How often a running job refreshes heartbeat_at (ms). */
   WORKER_HEARTBEAT_INTERVAL_MS: positiveInt.min(50).default(5_000),
+  /** How often the storage recovery sweep runs (ms); also once at start. See maintenance/storage-sweep.ts. */
+  STORAGE_SWEEP_INTERVAL_MS: positiveInt.min(50).default(10 * 60_000),
+  /**
+   * Leftovers of killed uploads (S3 incomplete multipart uploads, filesystem .partial files) are
+   * removed once at least this old (ms). Must exceed the longest upload: an S3 upload's age counts
+   * from its start, so a smaller value aborts other workers' live uploads.
+   */
+  STORAGE_SWEEP_MIN_AGE_MS: z.coerce.number().int().nonnegative().default(6 * 3_600_000),
+  /** Template of the throwaway databases backups are restored into for verification. */
+  VERIFY_TEMPLATE_DATABASE: z.string().min(1).max(63).default("template0"),
+  /** pg_restore (and the check of the restored copy) is stopped after this long (ms). */
+  VERIFY_TIMEOUT_MS: positiveInt.default(2 * 3_600_000),
+  /** Verifications at once per cluster, across all workers. */
+  VERIFY_CONCURRENCY: positiveInt.max(64).default(2),
+  /** How often leftover throwaway databases are looked for (ms); also once at start. */
+  VERIFY_JANITOR_INTERVAL_MS: positiveInt.min(100).default(10 * 60_000),
+  /** Past VERIFY_TIMEOUT_MS, how much older a throwaway database must be before it is dropped (ms; covers clock skew). */
+  VERIFY_JANITOR_MARGIN_MS: z.coerce.number().int().nonnegative().default(5 * 60_000),
+  /** Throwaway databases are named `<prefix>_<epoch ms>_<random>`; the janitor drops only those. */
+  VERIFY_DATABASE_PREFIX: z
+    .string()
+    .regex(/^[a-z][a-z0-9_]{0,31}$/, "must be lowercase letters, digits and underscores (at most 32)")
+    .default("capy_verify"),
 });
 
 export type WorkerEnv = z.infer<typeof schema> & {

@@ -2,14 +2,17 @@
 // number of hosts; Postgres arbitrates who owns each job.
 import { BACKUP_QUEUE } from "@capy/contracts";
 import { createDb } from "@capy/db";
-import { createWorkerConnection } from "@capy/queue";
+import { createWorkerConnection, LeaseSemaphore } from "@capy/queue";
 import { createStorage } from "@capy/storage";
 import { loadWorkerEnv } from "./env.js";
 import { createHandlers } from "./handlers/index.js";
 import { createLogger, type Logger } from "./logger.js";
+import { startStorageSweep } from "./maintenance/storage-sweep.js";
 import { pgToolVersion, resolvePgTool } from "./postgres/tools.js";
 import { ProcessRunner } from "./process/run.js";
 import { createShutdown } from "./shutdown.js";
+import { startJanitor } from "./verify/janitor.js";
+import { Verifier } from "./verify/verifier.js";
 import { createJobWorker } from "./worker.js";
 
 async function main(): Promise<void> {
@@ -20,14 +23,51 @@ async function main(): Promise<void> {
 
   const pgDump = resolvePgTool("pg_dump", { binDir: env.PG_BIN_DIR, searchPath: env.PATH });
   log.info({ path: pgDump, version: await pgToolVersion(runner, pgDump) }, "using pg_dump");
+  const pgRestore = resolvePgTool("pg_restore", { binDir: env.PG_BIN_DIR, searchPath: env.PATH });
+  log.info({ path: pgRestore, version: await pgToolVersion(runner, pgRestore) }, "using pg_restore");
 
   // Per running job: its own queries plus a heartbeat, and room for the worker's own.
   const db = createDb(env.DATABASE_URL, { maxConnections: env.WORKER_CONCURRENCY * 2 + 2 });
   const storage = createStorage({ storageDir: env.STORAGE_DIR, s3: env.s3 });
+  // Removes what writers killed mid-upload left in storage: now, then every interval.
+  const storageSweep = startStorageSweep({
+    storage,
+    intervalMs: env.STORAGE_SWEEP_INTERVAL_MS,
+    minAgeMs: env.STORAGE_SWEEP_MIN_AGE_MS,
+    log,
+  });
   const connection = createWorkerConnection({ url: env.REDIS_URL, prefix: env.CAPY_REDIS_PREFIX });
   connection.on("error", (error: Error) => log.warn({ err: error.message }, "redis connection error"));
 
+  // Verification slots per cluster are leases in Redis, on a connection of their own.
+  const leaseConnection = createWorkerConnection({ url: env.REDIS_URL, prefix: env.CAPY_REDIS_PREFIX });
+  const verifyConfig = {
+    timeoutMs: env.VERIFY_TIMEOUT_MS,
+    templateDatabase: env.VERIFY_TEMPLATE_DATABASE,
+    concurrency: env.VERIFY_CONCURRENCY,
+    databasePrefix: env.VERIFY_DATABASE_PREFIX,
+  };
+  const verifier = new Verifier({
+    db,
+    storage,
+    runner,
+    pgRestore,
+    semaphore: new LeaseSemaphore(leaseConnection, env.CAPY_REDIS_PREFIX),
+    workerId: env.WORKER_ID,
+    encryptionKey: env.CAPY_ENCRYPTION_KEY,
+    config: verifyConfig,
+  });
+  // Drops throwaway databases that dead workers left behind: now, then every interval.
+  const stopJanitor = startJanitor({
+    db,
+    encryptionKey: env.CAPY_ENCRYPTION_KEY,
+    databasePrefix: env.VERIFY_DATABASE_PREFIX,
+    maxAgeMs: env.VERIFY_TIMEOUT_MS + env.VERIFY_JANITOR_MARGIN_MS,
+    intervalMs: env.VERIFY_JANITOR_INTERVAL_MS,
+    log: log.child({ component: "verify-janitor" }),
+  });
   const handlers = createHandlers({
+    verifier,
     db,
     storage,
     runner,
@@ -52,8 +92,11 @@ async function main(): Promise<void> {
       interrupt: () => worker.cancelAllJobs("worker shutting down"),
       killChildren: () => runner.killAll(),
       release: async () => {
+        await stopJanitor();
         connection.disconnect();
+        leaseConnection.disconnect();
         await db.$disconnect();
+        await storageSweep.stop();
         await storage.close?.();
       },
     },

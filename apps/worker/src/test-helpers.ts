@@ -29,7 +29,13 @@ export async function createHarness(extraEnv: NodeJS.ProcessEnv = {}): Promise<H
 }
 
 /** Inserts a job row for the project and enqueues it, as the API does. */
-export async function insertJob(stack: TestStack, projectId: string, type: "backup" | "verify" = "backup", label: string | null = null): Promise<Job> {
+export async function insertJob(
+  stack: TestStack,
+  projectId: string,
+  type: "backup" | "verify" = "backup",
+  label: string | null = null,
+  backupId: string | null = null,
+): Promise<Job> {
   const project = await stack.db.project.findUniqueOrThrow({ where: { id: projectId } });
   return insertJobRow(stack.db, {
     type,
@@ -38,11 +44,18 @@ export async function insertJob(stack: TestStack, projectId: string, type: "back
     clusterId: project.clusterId,
     databaseName: project.databaseName,
     label,
+    backupId,
   });
 }
 
-export async function submitJob(harness: Harness, projectId: string, type: "backup" | "verify" = "backup", label: string | null = null): Promise<Job> {
-  const job = await insertJob(harness.stack, projectId, type, label);
+export async function submitJob(
+  harness: Harness,
+  projectId: string,
+  type: "backup" | "verify" = "backup",
+  label: string | null = null,
+  backupId: string | null = null,
+): Promise<Job> {
+  const job = await insertJob(harness.stack, projectId, type, label, backupId);
   await enqueueJob(harness.queue, job);
   return job;
 }

@@ -1,7 +1,9 @@
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, expect } from "vitest";
+import { PassThrough } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "@capy/testing";
 import { FilesystemStorage } from "./filesystem.js";
 import { flipByte } from "./testing/bytes.js";
 import { describeStorageContract, type ContractSubject } from "./testing/contract.js";
@@ -30,3 +32,42 @@ afterAll(async () => {
 });
 
 describeStorageContract("filesystem", () => subject);
+
+describe("FilesystemStorage.sweepPartials", () => {
+  it("removes stale .partial files of dead writers and spares live puts and stored objects", async () => {
+    const sweepRoot = await mkdtemp(path.join(tmpdir(), "capy-storage-sweep-"));
+    try {
+      const storage = new FilesystemStorage(sweepRoot);
+      await storage.put("projects/p1/backups/done.dump", PassThrough.from(Buffer.from("complete")));
+      // What a writer SIGKILLed an hour ago left: its temporary file, never renamed.
+      const stale = "projects/p1/backups/dead.dump.4242.0b9e2a4c-6b1e-4a57-9d8e-1f1e2d3c4b5a.partial";
+      await writeFile(path.join(sweepRoot, stale), "half a dump");
+      const anHourAgo = new Date(Date.now() - 3_600_000);
+      await utimes(path.join(sweepRoot, stale), anHourAgo, anHourAgo);
+      // A put still in progress: its body is open, its temporary file fresh.
+      const body = new PassThrough();
+      const live = storage.put("projects/p2/backups/live.dump", body);
+      body.write("first bytes");
+      const partials = async () =>
+        (await readdir(sweepRoot, { recursive: true })).filter((entry) => entry.endsWith(".partial")).sort();
+      await waitFor(async () => (await partials()).length === 2, { intervalMs: 10, what: "the live put's temporary file" });
+
+      const swept = await storage.sweepPartials(60_000);
+      expect(swept).toEqual([{ path: stale, modified: anHourAgo }]);
+      expect(await partials()).toEqual([expect.stringMatching(/^projects\/p2\/backups\/live\.dump\..+\.partial$/)]);
+
+      body.end("last bytes");
+      expect(await live).toMatchObject({ key: "projects/p2/backups/live.dump", sizeBytes: 21 });
+      expect(await partials()).toEqual([]);
+      expect(await readFile(path.join(sweepRoot, "projects/p1/backups/done.dump"), "utf8")).toBe("complete");
+      expect(await storage.sweepPartials(0)).toEqual([]);
+    } finally {
+      await rm(sweepRoot, { recursive: true, force: true });
+    }
+  });
+
+  it("finds nothing to sweep under a root that does not exist yet", async () => {
+    const missing = path.join(tmpdir(), `capy-storage-missing-${process.pid}-${Date.now()}`);
+    expect(await new FilesystemStorage(missing).sweepPartials(0)).toEqual([]);
+  });
+});

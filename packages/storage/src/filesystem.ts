@@ -13,6 +13,14 @@ import { ObjectNotFoundError, type ArtifactStorage, type GetOptions, type Stored
 
 const PARTIAL_SUFFIX = ".partial";
 
+/** A temporary file that `sweepPartials` removed. */
+export interface SweptPartial {
+  /** Path relative to the storage root, "/"-separated. */
+  path: string;
+  /** Last modification (the writer's last byte). */
+  modified: Date;
+}
+
 export class FilesystemStorage implements ArtifactStorage {
   readonly root: string;
 
@@ -92,6 +100,33 @@ export class FilesystemStorage implements ArtifactStorage {
       const key = path.relative(this.root, path.join(entry.parentPath, entry.name)).split(path.sep).join("/");
       if (key.startsWith(prefix)) yield key;
     }
+  }
+
+  /**
+   * Recovery sweep: removes the temporary ".partial" files of puts that never finished (their
+   * writer crashed or was killed) whose last write is at least `olderThanMs` ms before `now`, and
+   * returns them. A live put keeps writing its file, so any `olderThanMs` above the longest
+   * pause in a dump's output spares it; the worker uses its STORAGE_SWEEP_MIN_AGE_MS.
+   */
+  async sweepPartials(olderThanMs: number, options: { now?: Date } = {}): Promise<SweptPartial[]> {
+    const cutoffMs = (options.now ?? new Date()).getTime() - olderThanMs;
+    const entries = await readdir(this.root, { recursive: true, withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT") return [];
+      throw error;
+    });
+    const swept: SweptPartial[] = [];
+    for (const entry of entries) {
+      if (!entry.isFile() || !entry.name.endsWith(PARTIAL_SUFFIX)) continue;
+      const file = path.join(entry.parentPath, entry.name);
+      const info = await stat(file).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === "ENOENT") return undefined; // renamed into place or removed meanwhile
+        throw error;
+      });
+      if (!info || info.mtimeMs > cutoffMs) continue;
+      await rm(file, { force: true });
+      swept.push({ path: path.relative(this.root, file).split(path.sep).join("/"), modified: info.mtime });
+    }
+    return swept;
   }
 
   async close(): Promise<void> {}

@@ -5,7 +5,7 @@ export {
   type GetOptions,
   type StoredObject,
 } from "./storage.js";
-export { FilesystemStorage } from "./filesystem.js";
+export { FilesystemStorage, type SweptPartial } from "./filesystem.js";
 export {
   DEFAULT_PART_SIZE_BYTES,
   DEFAULT_QUEUE_SIZE,

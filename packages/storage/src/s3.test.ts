@@ -1,4 +1,4 @@
-// S3Storage against a real S3-protocol HTTP server (s3rver, see testing/s3-server.ts), directly
+// S3Storage against a real S3-protocol HTTP server (s3rver in a child process: startS3Server from @capy/testing), directly
 // and through a fault-injecting proxy (testing/fault-proxy.ts). No mocked SDK.
 import {
   AbortMultipartUploadCommand,
@@ -14,7 +14,7 @@ import { ChecksumMismatchError, ObjectNotFoundError } from "./storage.js";
 import { drain, expectedSha256, firstDifference, flipByte, generatedBody, MiB } from "./testing/bytes.js";
 import { describeStorageContract, type ContractSubject } from "./testing/contract.js";
 import { startFaultProxy, type FaultProxy } from "./testing/fault-proxy.js";
-import { S3RVER_CREDENTIALS, startS3TestServer, type S3TestServer } from "./testing/s3-server.js";
+import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from "@capy/testing";
 
 const KEY_PREFIX = "capy/test";
 /** S3's smallest part size: multi-part uploads with a few MiB of test data. */
@@ -64,7 +64,7 @@ async function expectNothingStored(storage: S3Storage, key: string): Promise<voi
 }
 
 beforeAll(async () => {
-  server = await startS3TestServer();
+  server = await startS3Server();
   proxy = await startFaultProxy(server.port);
 });
 
@@ -238,12 +238,12 @@ describe("S3Storage", () => {
   });
 });
 
-describe("stock s3rver 3.7.1 (why testing/s3-server.ts adds two operations)", () => {
+describe("stock s3rver 3.7.1 (why the @capy/testing harness adds two operations)", () => {
   let stock: S3TestServer;
   let client: S3Client;
 
   beforeAll(async () => {
-    stock = await startS3TestServer({ multipartCleanup: false });
+    stock = await startS3Server({ multipartCleanup: false });
     client = new S3Client({
       endpoint: stock.endpoint,
       region: "us-east-1",

@@ -4,3 +4,4 @@ export * from "./wait.js";
 export * from "./processes.js";
 export * from "./stack.js";
 export * from "./private-postgres.js";
+export * from "./s3-server.js";

@@ -47,6 +47,8 @@ export async function authenticateApiKey(db: Db, headers: IncomingHttpHeaders, n
   return {
     source: "api_key",
     keyId: key.id,
+    userId: null,
+    role: null,
     organizationId: key.organizationId,
     projectId: key.projectId,
     // Scopes unknown to this build (newer rows) grant nothing here.

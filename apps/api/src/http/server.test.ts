@@ -43,6 +43,12 @@ describe("OpenAPI document and reference", () => {
         "GET /v1/projects/{id}/jobs",
         "GET /v1/jobs/{jobID}",
         "GET /v1/projects/{id}/backups/{backupID}/download",
+        "POST /v1/projects/{id}/backups/{backupID}/verify",
+        "GET /v1/me",
+        "GET /v1/organizations/{orgID}/api-keys",
+        "POST /v1/organizations/{orgID}/api-keys",
+        "DELETE /v1/organizations/{orgID}/api-keys/{keyID}",
+        "GET /v1/organizations/{orgID}/audit-events",
       ].sort(),
     );
     expect(doc.components.securitySchemes).toEqual({

@@ -14,3 +14,5 @@ export const label = z.string().trim().max(200).nullable().describe("Free-form l
 export function exact<T extends z.ZodType>(schema: T) {
   return schema.pipe(z.transform((value: z.output<T>) => value));
 }
+
+export const organizationId = z.string().min(1).describe("Organization id (`org_…`)");

@@ -16,7 +16,8 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(): Promise<Harness> {
+/** `apiEnv` is added to the API process's environment (e.g. session-token settings). */
+export async function startHarness(apiEnv: NodeJS.ProcessEnv = {}): Promise<Harness> {
   const stack = await createTestStack();
   // Leave nothing behind when setup fails half way.
   const source = await createEmptyDatabase().catch(async (error: unknown) => {
@@ -25,7 +26,7 @@ export async function startHarness(): Promise<Harness> {
   });
   try {
     const tenant = await stack.createTenant("acme", "shop", source.url);
-    const api = await stack.startApi();
+    const api = await stack.startApi(apiEnv);
     const stop = async () => {
       await stack.stop();
       await source.drop();

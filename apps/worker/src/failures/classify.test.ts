@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { ProcessExitError } from "../process/run.js";
 import { classifyFailure } from "./classify.js";
-import { ConfigurationError, ShutdownInterruptError, StorageError } from "./errors.js";
+import { ConfigurationError, ShutdownInterruptError, StorageError, VerificationFailedError, VerificationTimeoutError } from "./errors.js";
+import { describeFailure } from "./report.js";
 
 const pgDumpFailure = (message: string, exitCode: number | null = 1, signal: NodeJS.Signals | null = null) =>
   new ProcessExitError("pg_dump", exitCode, signal, `pg_dump: error: ${message}\n`, null);
@@ -51,5 +52,24 @@ describe("classifyFailure", () => {
 
   it("calls a shutdown interruption transient", () => {
     expect(classifyFailure(new ShutdownInterruptError())).toBe("transient");
+  });
+
+  it("calls a failed verification `verification`, even when its words look transient, and a slow one `timeout`", () => {
+    expect(classifyFailure(new VerificationFailedError("restored copy differs from the source: connection refused"))).toBe("verification");
+    expect(classifyFailure(new VerificationTimeoutError(500))).toBe("timeout");
+  });
+});
+
+describe("describeFailure of a verification failure caused by pg_restore", () => {
+  it("keeps pg_restore's exit code and output under the verification's own message", () => {
+    const restore = new ProcessExitError("pg_restore", 1, null, 'pg_restore: error: could not execute query: ERROR:  type "x" does not exist\n', null);
+    const report = describeFailure(new VerificationFailedError("artifact does not restore: pg_restore failed", { cause: restore }), []);
+    expect(report).toEqual({
+      classification: "verification",
+      message: "artifact does not restore: pg_restore failed",
+      exitCode: 1,
+      stderr: 'pg_restore: error: could not execute query: ERROR:  type "x" does not exist\n',
+      stdout: null,
+    });
   });
 });

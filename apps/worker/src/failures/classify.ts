@@ -4,9 +4,9 @@
 // a backup that the next attempt would have taken.
 import type { RetryClassification } from "@capy/contracts";
 import { ProcessExitError } from "../process/run.js";
-import { ConfigurationError, ShutdownInterruptError, StorageError } from "./errors.js";
+import { ConfigurationError, ShutdownInterruptError, StorageError, VerificationFailedError, VerificationTimeoutError } from "./errors.js";
 
-export type FailureClass = Extract<RetryClassification, "permanent" | "transient">;
+export type FailureClass = Extract<RetryClassification, "permanent" | "transient" | "verification" | "timeout">;
 
 /** Messages (from libpq, the server or pg_dump) that the same request will keep getting. */
 const PERMANENT_PATTERNS: readonly RegExp[] = [
@@ -20,6 +20,9 @@ const PERMANENT_PATTERNS: readonly RegExp[] = [
 ];
 
 export function classifyFailure(error: unknown): FailureClass {
+  // A backup that fails its verification fails for good; so does one too slow to verify in time.
+  if (error instanceof VerificationFailedError) return "verification";
+  if (error instanceof VerificationTimeoutError) return "timeout";
   if (error instanceof ConfigurationError) return "permanent";
   // Storage trouble (disk full, I/O errors, an unreachable bucket) and shutdowns pass.
   if (error instanceof StorageError || error instanceof ShutdownInterruptError) return "transient";

@@ -35,3 +35,20 @@ export class ShutdownInterruptError extends Error {
     super("interrupted: the worker shut down before the job finished");
   }
 }
+
+/**
+ * The backup did not prove itself: its artifact is not the one recorded, does not restore, or
+ * restores to something other than the source held. Retrying cannot change that.
+ */
+export class VerificationFailedError extends Error {
+  override readonly name = "VerificationFailedError";
+}
+
+/** The restore (or the inventory of the restored copy) took longer than VERIFY_TIMEOUT_MS. */
+export class VerificationTimeoutError extends Error {
+  override readonly name = "VerificationTimeoutError";
+
+  constructor(timeoutMs: number) {
+    super(`verification timed out after ${timeoutMs} ms (VERIFY_TIMEOUT_MS); pg_restore was stopped`);
+  }
+}

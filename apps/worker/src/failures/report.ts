@@ -20,14 +20,17 @@ export function describeFailure(error: unknown, secrets: ReadonlyArray<string | 
   // Redact before reshaping the text, so a secret is still matched literally.
   const clean = (text: string) => storable(redactSecrets(text, secrets));
   const classification = classifyFailure(error);
-  if (error instanceof ProcessExitError) {
-    const cause = stderrSummary(error.stderrTail);
+  // A verification failure caused by a tool (pg_restore) keeps that tool's exit code and output.
+  const processError = error instanceof ProcessExitError ? error : error instanceof Error && error.cause instanceof ProcessExitError ? error.cause : null;
+  if (processError) {
+    const cause = error === processError ? stderrSummary(processError.stderrTail) : "";
+    const message = error === processError ? processError.message : (error as Error).message;
     return {
       classification,
-      message: oneLine(clean(cause ? `${error.message}: ${cause}` : error.message)),
-      exitCode: error.exitCode,
-      stderr: clean(error.stderrTail),
-      stdout: error.stdoutTail === null ? null : clean(error.stdoutTail),
+      message: oneLine(clean(cause ? `${message}: ${cause}` : message)),
+      exitCode: processError.exitCode,
+      stderr: clean(processError.stderrTail),
+      stdout: processError.stdoutTail === null ? null : clean(processError.stdoutTail),
     };
   }
   const message = error instanceof Error ? error.message : String(error);

@@ -1,21 +1,26 @@
-// The `backup` job: claim the job row, pg_dump the project's database into storage, then record
-// the backup and complete the job in one transaction. The artifact is stored before its row
-// exists, so a backup row never points at a missing artifact; a failed or stale attempt removes
-// whatever it stored.
-import { UnrecoverableError } from "bullmq";
-import { TERMINAL_JOB_STATES, type JobState } from "@capy/contracts";
-import { newId, type Db, type Job } from "@capy/db";
+// The `backup` job: claim the job row; open a REPEATABLE READ transaction on the source that
+// exports its snapshot; pg_dump the project's database in that snapshot into storage while the
+// same transaction counts what the snapshot holds (the source inventory); record the backup
+// (verification pending); then verify it by a real restore, and only then complete the job.
+// The artifact is stored before its row exists, so a backup row never points at a missing
+// artifact; a failed or stale dump removes whatever it stored. A retried job whose backup is
+// already recorded goes straight to verification.
+import type { Backup, Db, Job, Prisma } from "@capy/db";
+import { newId } from "@capy/db";
 import { backupArtifactKey, type ArtifactStorage } from "@capy/storage";
-import { ShutdownInterruptError, StaleAttemptError } from "../failures/errors.js";
-import { describeFailure } from "../failures/report.js";
-import { claimJob, completeAttempt, failAttempt, type Attempt } from "../jobs/attempt.js";
-import { startHeartbeat } from "../jobs/heartbeat.js";
+import { ConfigurationError, ShutdownInterruptError, StaleAttemptError } from "../failures/errors.js";
+import { ownedBy, type Attempt } from "../jobs/attempt.js";
 import type { Logger } from "../logger.js";
+import { Inventory } from "../postgres/inventory.js";
 import { dumpToStorage } from "../postgres/pg-dump.js";
+import { openSourceSnapshot } from "../postgres/session.js";
 import { loadDumpTarget } from "../postgres/target.js";
 import type { ProcessRunner } from "../process/run.js";
 import { redactSecrets } from "../redact.js";
-import type { JobContext, JobHandler } from "./handler.js";
+import type { Verifier } from "../verify/verifier.js";
+import { recordFailure, runClaimed, type AttemptContext } from "./claimed.js";
+import type { JobHandler } from "./handler.js";
+import { verifyAndComplete } from "./verification.js";
 
 export interface BackupDependencies {
   db: Db;
@@ -29,42 +34,34 @@ export interface BackupDependencies {
   encryptionKey: string | undefined;
   /** Between heartbeats (ms). */
   heartbeatIntervalMs: number;
+  /** Restores and checks every backup before its job completes. */
+  verifier: Verifier;
 }
 
 export function createBackupHandler(deps: BackupDependencies): JobHandler {
-  return async (context) => {
-    const { jobId, log } = context;
-    const job = await deps.db.job.findUnique({ where: { id: jobId } });
-    if (!job) throw new UnrecoverableError(`job ${jobId} has no row in Postgres`);
-    if (job.type !== "backup") throw new UnrecoverableError(`job ${jobId} is a ${job.type} job, not a backup`);
-    // BullMQ delivers at least once: a redelivered finished job is a no-op.
-    if (TERMINAL_JOB_STATES.includes(job.state as JobState)) {
-      log.info({ state: job.state }, "job already finished; nothing to do");
-      return;
-    }
-    const attempt = await claimJob(deps.db, jobId, deps.workerId);
-    if (!attempt) {
-      log.info("job finished before it could be claimed; nothing to do");
-      return;
-    }
-    log.info({ attempt: attempt.number, fencing_token: attempt.fencingToken }, "job claimed");
-
-    const lost = new AbortController();
-    const stopHeartbeat = startHeartbeat(deps.db, attempt, { intervalMs: deps.heartbeatIntervalMs, log, onLost: () => lost.abort() });
-    try {
-      await runAttempt(deps, job, attempt, { ...context, stop: AbortSignal.any([context.signal, lost.signal]) });
-    } finally {
-      stopHeartbeat();
-    }
-  };
-}
-
-interface AttemptContext extends JobContext {
-  /** Stops pg_dump: the worker is shutting down (`signal`) or the attempt lost the job. */
-  stop: AbortSignal;
+  return (context) => runClaimed(deps, context, "backup", (job, attempt, attemptContext) => runAttempt(deps, job, attempt, attemptContext));
 }
 
 async function runAttempt(deps: BackupDependencies, job: Job, attempt: Attempt, context: AttemptContext): Promise<void> {
+  let backup = await deps.db.backup.findUnique({ where: { jobId: job.id } });
+  let dumpStderr = "";
+  if (backup) {
+    context.log.info({ backup_id: backup.id }, "backup already recorded by an earlier attempt; verifying it");
+  } else {
+    const dumped = await dumpAndRecord(deps, job, attempt, context);
+    if (!dumped) return;
+    ({ backup, stderr: dumpStderr } = dumped);
+  }
+  const reference = Inventory.safeParse(backup.sourceInventory);
+  if (!reference.success) {
+    await recordFailure(deps.db, attempt, new ConfigurationError(`backup ${backup.id} has no usable source inventory`), [], context, backup.id);
+    return;
+  }
+  await verifyAndComplete(deps, job, attempt, backup, reference.data, context, dumpStderr);
+}
+
+/** Dumps in an exported snapshot and records the backup; null when the attempt lost the job. */
+async function dumpAndRecord(deps: BackupDependencies, job: Job, attempt: Attempt, context: AttemptContext): Promise<{ backup: Backup; stderr: string } | null> {
   const { log } = context;
   const backupId = newId("bkp");
   const key = backupArtifactKey(job.projectId, backupId);
@@ -72,10 +69,40 @@ async function runAttempt(deps: BackupDependencies, job: Job, attempt: Attempt, 
   try {
     const target = await loadDumpTarget(deps.db, job.projectId, deps.encryptionKey);
     password = target.password;
-    const { stored, stderrTail } = await dumpToStorage({ runner: deps.runner, pgDump: deps.pgDump, target, storage: deps.storage, key, signal: context.stop });
-    await deps.db.$transaction(async (tx) => {
-      await completeAttempt(tx, attempt, { stderr: redactSecrets(stderrTail, [password]), stdout: null });
-      await tx.backup.create({
+    const started = Date.now();
+    const snapshot = await openSourceSnapshot(target).catch(async (sessionError: unknown) => {
+      // pg_dump is what users read diagnostics from (exit code, stderr): when our snapshot
+      // session cannot connect, let pg_dump try the same connection and report why it fails.
+      // Should pg_dump succeed where the session failed, its artifact is discarded below and
+      // the session's error decides the retry.
+      await dumpToStorage({ runner: deps.runner, pgDump: deps.pgDump, target, storage: deps.storage, key, signal: context.stop });
+      throw sessionError;
+    });
+    let inventory: Inventory;
+    let dumped: Awaited<ReturnType<typeof dumpToStorage>>;
+    let inventoryMs = 0;
+    try {
+      // Counting runs beside pg_dump, in the snapshot pg_dump imports, on the exporting session.
+      const counting = snapshot.inventory().then((value) => {
+        inventoryMs = Date.now() - started;
+        return value;
+      });
+      const dumping = dumpToStorage({ runner: deps.runner, pgDump: deps.pgDump, target, storage: deps.storage, key, signal: context.stop, snapshot: snapshot.id });
+      const [counted, dump] = await Promise.allSettled([counting, dumping]);
+      if (dump.status === "rejected") throw dump.reason;
+      if (counted.status === "rejected") throw counted.reason;
+      inventory = counted.value;
+      dumped = dump.value;
+    } finally {
+      // Only now, with pg_dump gone, may the snapshot's transaction end.
+      await snapshot.close();
+    }
+    const { stored, stderrTail } = dumped;
+    const stderr = redactSecrets(stderrTail, [password]);
+    const backup = await deps.db.$transaction(async (tx) => {
+      const { count } = await tx.job.updateMany({ where: ownedBy(attempt), data: { phase: "verifying", lastStderr: stderr } });
+      if (count === 0) throw new StaleAttemptError(attempt.jobId, attempt.fencingToken);
+      return tx.backup.create({
         data: {
           id: backupId,
           organizationId: job.organizationId,
@@ -89,37 +116,32 @@ async function runAttempt(deps: BackupDependencies, job: Job, attempt: Attempt, 
           sha256: stored.sha256,
           state: "completed",
           verificationState: "pending",
+          sourceInventory: inventory as unknown as Prisma.InputJsonValue,
         },
       });
     });
-    log.info({ backup_id: backupId, backup_key: key, size_bytes: stored.sizeBytes, sha256: stored.sha256 }, "backup completed");
+    log.info(
+      {
+        backup_id: backupId,
+        backup_key: key,
+        size_bytes: stored.sizeBytes,
+        sha256: stored.sha256,
+        dump_ms: Date.now() - started,
+        inventory_ms: inventoryMs,
+        tables: inventory.tables.length,
+      },
+      "backup stored and recorded; verifying it",
+    );
+    return { backup, stderr };
   } catch (error) {
     await removeArtifact(deps.storage, key, log);
     if (error instanceof StaleAttemptError) {
       log.warn({ fencing_token: attempt.fencingToken }, "attempt no longer owns the job; its backup was discarded");
-      return;
+      return null;
     }
-    await recordFailure(deps.db, attempt, context.signal.aborted ? new ShutdownInterruptError() : error, password, context);
+    await recordFailure(deps.db, attempt, context.signal.aborted ? new ShutdownInterruptError() : error, [password], context);
+    return null;
   }
-}
-
-/** Records the failed attempt on the job row, then throws what tells BullMQ whether to retry. */
-async function recordFailure(db: Db, attempt: Attempt, error: unknown, password: string | null, context: JobContext): Promise<void> {
-  const interrupted = error instanceof ShutdownInterruptError;
-  const report = describeFailure(error, [password]);
-  // A shutdown does not use up an attempt (the job goes back to the queue), so it is never final.
-  const terminal = report.classification === "permanent" || (context.finalAttempt && !interrupted);
-  if (!(await failAttempt(db, attempt, report, terminal))) {
-    context.log.warn({ fencing_token: attempt.fencingToken, error: report.message }, "attempt no longer owns the job; its failure was not recorded");
-    return;
-  }
-  context.log.warn(
-    { error: report.message, exit_code: report.exitCode, retry_classification: report.classification, terminal },
-    terminal ? "backup failed" : "backup attempt failed; the job will run again",
-  );
-  if (interrupted) throw error;
-  if (report.classification === "permanent") throw new UnrecoverableError(report.message);
-  throw new Error(report.message);
 }
 
 async function removeArtifact(storage: ArtifactStorage, key: string, log: Logger): Promise<void> {

@@ -22,7 +22,7 @@ export const PG_CONNECT_TIMEOUT_SECONDS = 10;
  * pg_dump's argument array and its entire environment. Neither holds the password: libpq reads
  * it from `passfile`, and --no-password makes pg_dump fail rather than prompt if that is wrong.
  */
-export function pgDumpSpec(pgDump: string, target: DumpTarget, passfile: string): ProcessSpec {
+export function pgDumpSpec(pgDump: string, target: DumpTarget, passfile: string, snapshot?: string): ProcessSpec {
   // libpq reads a dbname containing "=" or starting with a URI scheme as a whole connection
   // string, which could silently point pg_dump somewhere else.
   if (target.database.includes("=") || /^postgres(ql)?:\/\//i.test(target.database)) {
@@ -30,7 +30,21 @@ export function pgDumpSpec(pgDump: string, target: DumpTarget, passfile: string)
   }
   return {
     command: pgDump,
-    args: ["-Fc", "--no-password", "-h", target.host, "-p", String(target.port), "-U", target.user, "-d", target.database],
+    args: [
+      "-Fc",
+      "--no-password",
+      // The snapshot another session exported and keeps open, so the dump sees exactly what
+      // that session counts for the backup's source inventory.
+      ...(snapshot ? [`--snapshot=${snapshot}`] : []),
+      "-h",
+      target.host,
+      "-p",
+      String(target.port),
+      "-U",
+      target.user,
+      "-d",
+      target.database,
+    ],
     env: {
       PGPASSFILE: passfile,
       PGCONNECT_TIMEOUT: String(PG_CONNECT_TIMEOUT_SECONDS),
@@ -51,6 +65,8 @@ export interface DumpRequest {
   key: string;
   /** Aborting stops pg_dump. */
   signal: AbortSignal;
+  /** A snapshot exported by a transaction the caller holds open until pg_dump exits. */
+  snapshot?: string;
 }
 
 export interface DumpResult {
@@ -66,7 +82,7 @@ export interface DumpResult {
 export async function dumpToStorage(request: DumpRequest): Promise<DumpResult> {
   const { target } = request;
   return withPassfile(target.user, target.password, async (passfile) => {
-    const child = request.runner.start(pgDumpSpec(request.pgDump, target, passfile), { stdout: "stream", signal: request.signal });
+    const child = request.runner.start(pgDumpSpec(request.pgDump, target, passfile, request.snapshot), { stdout: "stream", signal: request.signal });
     const storing = request.storage.put(request.key, child.stdout).catch((error: unknown) => {
       // pg_dump would otherwise block on a pipe nobody reads any more.
       child.stop();

@@ -2,6 +2,7 @@ import { Job } from "@capy/contracts";
 import { z } from "zod";
 import { findAccessibleProject } from "../../auth/access.js";
 import { serializeJob } from "../../serializers.js";
+import { recordAudit } from "../../services/audit.js";
 import { requestBackup } from "../../services/backups.js";
 import { scopedProcedure } from "../../trpc.js";
 import { label, projectId } from "../fields.js";
@@ -27,5 +28,12 @@ export const createBackupProcedure = scopedProcedure("backups:write")
   .mutation(async ({ ctx, input }) => {
     const project = await findAccessibleProject(ctx.db, ctx.principal, input.id);
     const job = await requestBackup(ctx, project, input.label ?? null);
+    await recordAudit(ctx, ctx.principal, {
+      action: "backup.created",
+      targetType: "job",
+      targetId: job.id,
+      projectId: project.id,
+      metadata: { label: job.label ?? null },
+    });
     return { job: serializeJob(job) };
   });

@@ -2,6 +2,7 @@ import { ScheduledBackup } from "@capy/contracts";
 import { z } from "zod";
 import { findAccessibleProject } from "../../auth/access.js";
 import { serializeSchedule } from "../../serializers.js";
+import { recordAudit } from "../../services/audit.js";
 import { putDefaultSchedule } from "../../services/schedules.js";
 import { scopedProcedure } from "../../trpc.js";
 import { exact, label, projectId } from "../fields.js";
@@ -38,6 +39,19 @@ export const putDefaultScheduleProcedure = scopedProcedure("backups:write")
       isActive: input.is_active,
       retentionDays: input.retention_days,
       label: input.label ?? null,
+    });
+    await recordAudit(ctx, ctx.principal, {
+      action: "schedule.updated",
+      targetType: "schedule",
+      targetId: schedule.id,
+      projectId: project.id,
+      metadata: {
+        cron_hour: schedule.cronHour,
+        cron_minute: schedule.cronMinute,
+        is_active: schedule.isActive,
+        retention_days: schedule.retentionDays,
+        label: schedule.label,
+      },
     });
     return { scheduled_backup: serializeSchedule(schedule) };
   });

@@ -1,0 +1,6 @@
+import { router } from "../../trpc.js";
+import { listAuditEventsProcedure } from "./list.js";
+
+export const auditRouter = router({
+  list: listAuditEventsProcedure,
+});

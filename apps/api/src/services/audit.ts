@@ -1,0 +1,49 @@
+// The audit log: one AuditEvent row per security-relevant action, written after the action
+// succeeded. Actors are API key ids or user ids (sessions); never secrets. Metadata holds only
+// non-secret facts (names, scopes, labels, settings). A failed audit write is logged and does not
+// undo or fail the action it records.
+import type { AuditAction } from "@capy/contracts";
+import { newId, type AuditEvent, type Db } from "@capy/db";
+import type { FastifyBaseLogger } from "fastify";
+import { actorOf, type Principal } from "../auth/principal.js";
+
+export interface AuditEntry {
+  action: AuditAction;
+  targetType: "api_key" | "backup" | "job" | "schedule";
+  targetId: string;
+  projectId?: string | null;
+  metadata?: Record<string, string | number | boolean | null | string[]>;
+}
+
+export interface AuditDeps {
+  db: Db;
+  log: FastifyBaseLogger;
+}
+
+export async function recordAudit({ db, log }: AuditDeps, principal: Principal, entry: AuditEntry): Promise<void> {
+  try {
+    await db.auditEvent.create({
+      data: {
+        id: newId("aud"),
+        organizationId: principal.organizationId,
+        projectId: entry.projectId ?? null,
+        ...actorOf(principal),
+        action: entry.action,
+        targetType: entry.targetType,
+        targetId: entry.targetId,
+        metadata: entry.metadata ?? {},
+      },
+    });
+  } catch (err) {
+    log.error({ err, action: entry.action, targetId: entry.targetId }, "audit event not recorded");
+  }
+}
+
+/** Newest first; ids are ULIDs, so they break ties between equal timestamps. */
+export function listAuditEvents(db: Db, organizationId: string, limit: number): Promise<AuditEvent[]> {
+  return db.auditEvent.findMany({
+    where: { organizationId },
+    orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+    take: limit,
+  });
+}

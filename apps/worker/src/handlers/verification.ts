@@ -1,0 +1,55 @@
+// The verification step shared by `backup` jobs (right after the artifact is recorded) and
+// `verify` jobs (re-verifying an existing backup): restore and compare, then complete the job and
+// mark the backup verified in one transaction, or record the failure on both.
+import type { Backup, Db, Job } from "@capy/db";
+import { ShutdownInterruptError, StaleAttemptError } from "../failures/errors.js";
+import { completeAttempt, type Attempt } from "../jobs/attempt.js";
+import type { Inventory } from "../postgres/inventory.js";
+import { redactSecrets } from "../redact.js";
+import type { Verifier } from "../verify/verifier.js";
+import { recordFailure, type AttemptContext } from "./claimed.js";
+
+export interface VerificationDependencies {
+  db: Db;
+  verifier: Verifier;
+}
+
+export async function verifyAndComplete(
+  deps: VerificationDependencies,
+  job: Job,
+  attempt: Attempt,
+  backup: Backup,
+  reference: Inventory,
+  context: AttemptContext,
+  /** Output of earlier steps of this attempt (pg_dump's stderr), kept on the job row. */
+  earlierStderr = "",
+): Promise<void> {
+  const { log } = context;
+  try {
+    const result = await deps.verifier.verify({
+      jobId: job.id,
+      clusterId: job.clusterId,
+      backupKey: backup.backupKey,
+      sha256: backup.sha256,
+      reference,
+      signal: context.stop,
+      log,
+    });
+    const stderr = [earlierStderr, result.pgRestoreStderr].filter(Boolean).join("\n");
+    const verifiedAt = new Date();
+    await deps.db.$transaction(async (tx) => {
+      await completeAttempt(tx, attempt, { stderr: redactSecrets(stderr), stdout: null });
+      await tx.backup.update({ where: { id: backup.id }, data: { verificationState: "verified", verificationError: null, verifiedAt } });
+    });
+    log.info(
+      { backup_id: backup.id, size_bytes: result.sizeBytes, restore_ms: result.restoreMs, verify_ms: result.totalMs },
+      "backup verified: it restores to what the source held",
+    );
+  } catch (error) {
+    if (error instanceof StaleAttemptError) {
+      log.warn({ fencing_token: attempt.fencingToken }, "attempt no longer owns the job; its verification was not recorded");
+      return;
+    }
+    await recordFailure(deps.db, attempt, context.signal.aborted ? new ShutdownInterruptError() : error, [], context, backup.id);
+  }
+}

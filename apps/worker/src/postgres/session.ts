@@ -1,0 +1,67 @@
+// The worker's own SQL sessions with tenant clusters (besides the pg_dump/pg_restore children):
+// the snapshot transaction a backup dumps and counts in, and admin sessions that create, inspect
+// and drop throwaway verification databases. Passwords go straight to the driver, never to a log.
+import pg from "pg";
+import { PG_CONNECT_TIMEOUT_SECONDS, type DumpTarget } from "./pg-dump.js";
+import { collectInventory, type Inventory } from "./inventory.js";
+
+/** Opens a session to `target` (its database unless `database` is given). */
+export async function connectTo(target: DumpTarget, database: string = target.database): Promise<pg.Client> {
+  const client = new pg.Client({
+    host: target.host,
+    port: target.port,
+    user: target.user,
+    database,
+    ...(target.password === null ? {} : { password: target.password }),
+    connectionTimeoutMillis: PG_CONNECT_TIMEOUT_SECONDS * 1_000,
+    application_name: "capy-backups",
+  });
+  // A connection the server ends (e.g. DROP DATABASE … WITH (FORCE)) must not crash the worker;
+  // the pending query, if any, rejects on its own.
+  client.on("error", () => {});
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => {});
+    throw error;
+  }
+  return client;
+}
+
+export interface SourceSnapshot {
+  /** What pg_export_snapshot() returned; pg_dump --snapshot imports it. */
+  id: string;
+  /** Collects the inventory in the snapshot (runs beside pg_dump, on this session). */
+  inventory(): Promise<Inventory>;
+  /** Ends the transaction and the session; call only after pg_dump has exited. */
+  close(): Promise<void>;
+}
+
+/**
+ * A REPEATABLE READ, READ ONLY transaction on the source that exports its snapshot. It must stay
+ * open while pg_dump imports and uses the snapshot.
+ */
+export async function openSourceSnapshot(target: DumpTarget): Promise<SourceSnapshot> {
+  const client = await connectTo(target).catch((error: unknown) => {
+    throw new Error(`could not connect to the source database: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  });
+  try {
+    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+    const { rows } = await client.query<{ id: string }>("SELECT pg_catalog.pg_export_snapshot() AS id");
+    const id = rows[0]!.id;
+    let closed = false;
+    return {
+      id,
+      inventory: () => collectInventory(client),
+      async close() {
+        if (closed) return;
+        closed = true;
+        await client.query("ROLLBACK").catch(() => {});
+        await client.end().catch(() => {});
+      },
+    };
+  } catch (error) {
+    await client.end().catch(() => {});
+    throw error;
+  }
+}

@@ -1,0 +1,82 @@
+// Throwaway verification databases outlive their verification only when a worker dies mid-way
+// (SIGKILL, OOM, a lost host). At start and then periodically, every worker drops, on every
+// cluster known to the metadata database, the throwaway databases whose embedded creation time is
+// older than the longest a verification may take (VERIFY_TIMEOUT_MS) plus a margin.
+import { quoteIdent, type Db } from "@capy/db";
+import type { Logger } from "../logger.js";
+import { connectTo } from "../postgres/session.js";
+import { clusterAdmin } from "../postgres/target.js";
+import { throwawayCreatedAt } from "./verifier.js";
+
+export interface JanitorOptions {
+  db: Db;
+  encryptionKey: string | undefined;
+  databasePrefix: string;
+  /** Databases older than this (ms since their embedded creation time) are dropped. */
+  maxAgeMs: number;
+  intervalMs: number;
+  log: Logger;
+}
+
+export interface JanitorPass {
+  dropped: string[];
+  failedClusters: number;
+}
+
+/** One pass over every cluster. */
+export async function sweepThrowawayDatabases(options: Omit<JanitorOptions, "intervalMs">, now = Date.now()): Promise<JanitorPass> {
+  const { db, log, databasePrefix } = options;
+  const clusters = await db.cluster.findMany({ orderBy: { id: "asc" } });
+  const dropped: string[] = [];
+  let failedClusters = 0;
+  for (const cluster of clusters) {
+    try {
+      const admin = clusterAdmin(cluster, options.encryptionKey);
+      const client = await connectTo(admin);
+      try {
+        const { rows } = await client.query<{ datname: string }>(
+          "SELECT datname FROM pg_catalog.pg_database WHERE starts_with(datname, $1) ORDER BY datname",
+          [`${databasePrefix}_`],
+        );
+        for (const { datname } of rows) {
+          const createdAt = throwawayCreatedAt(databasePrefix, datname);
+          if (createdAt === null || now - createdAt <= options.maxAgeMs) continue;
+          await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(datname)} WITH (FORCE)`);
+          dropped.push(datname);
+          log.warn({ cluster_id: cluster.id, database: datname, age_ms: now - createdAt }, "janitor dropped a leftover throwaway database");
+        }
+      } finally {
+        await client.end().catch(() => {});
+      }
+    } catch (error) {
+      failedClusters += 1;
+      log.warn({ cluster_id: cluster.id, err: error instanceof Error ? error.message : String(error) }, "janitor could not sweep a cluster");
+    }
+  }
+  return { dropped, failedClusters };
+}
+
+/** Sweeps now and every `intervalMs`; the returned function stops it (and waits for a running pass). */
+export function startJanitor(options: JanitorOptions): () => Promise<void> {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  const pass = async () => {
+    try {
+      const result = await sweepThrowawayDatabases(options);
+      options.log.info({ dropped: result.dropped.length, failed_clusters: result.failedClusters }, "verification janitor pass finished");
+    } catch (error) {
+      options.log.warn({ err: error instanceof Error ? error.message : String(error) }, "verification janitor pass failed");
+    }
+    if (!stopped) {
+      timer = setTimeout(() => (running = pass()), options.intervalMs);
+      timer.unref();
+    }
+  };
+  running = pass();
+  return async () => {
+    stopped = true;
+    clearTimeout(timer);
+    await running;
+  };
+}

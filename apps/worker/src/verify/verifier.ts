@@ -1,0 +1,255 @@
+// Proving a backup by restoring it. The artifact is read back from storage and its SHA-256
+// checked against the recorded one before anything is restored; then it is restored with
+// pg_restore into a throwaway database on the same cluster (created by the cluster's admin from
+// VERIFY_TEMPLATE_DATABASE), the restored copy's inventory is compared with the source's, and
+// the throwaway database is always dropped. At most VERIFY_CONCURRENCY verifications run per
+// cluster at once (a Redis lease semaphore shared by every worker).
+import { createHash, randomBytes } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { quoteIdent, type Db } from "@capy/db";
+import type { LeaseSemaphore } from "@capy/queue";
+import { ObjectNotFoundError, type ArtifactStorage } from "@capy/storage";
+import { ShutdownInterruptError, StorageError, VerificationFailedError, VerificationTimeoutError } from "../failures/errors.js";
+import type { Logger } from "../logger.js";
+import { collectInventory, compareInventories, describeDifferences, type Inventory } from "../postgres/inventory.js";
+import type { DumpTarget } from "../postgres/pg-dump.js";
+import { restoreArchive } from "../postgres/pg-restore.js";
+import { connectTo } from "../postgres/session.js";
+import { loadClusterAdmin } from "../postgres/target.js";
+import { ProcessExitError, type ProcessRunner } from "../process/run.js";
+
+export interface VerifyConfig {
+  /** Kills pg_restore (and bounds the inventory of the restored copy) after this long (ms). */
+  timeoutMs: number;
+  /** The template throwaway databases are created from. */
+  templateDatabase: string;
+  /** Verifications at once per cluster, across all workers. */
+  concurrency: number;
+  /** Throwaway databases are named `<prefix>_<epoch ms>_<random hex>`. */
+  databasePrefix: string;
+}
+
+export interface VerifierDependencies {
+  db: Db;
+  storage: ArtifactStorage;
+  runner: ProcessRunner;
+  /** Absolute path of pg_restore. */
+  pgRestore: string;
+  semaphore: LeaseSemaphore;
+  workerId: string;
+  encryptionKey: string | undefined;
+  config: VerifyConfig;
+}
+
+export interface VerifyRequest {
+  /** The job doing the verification (holder of the concurrency lease). */
+  jobId: string;
+  clusterId: string;
+  backupKey: string;
+  /** What the artifact must hash to (recorded when it was stored). */
+  sha256: string;
+  /** What the restored copy must hold. */
+  reference: Inventory;
+  /** Shutdown or a lost attempt. */
+  signal: AbortSignal;
+  log: Logger;
+}
+
+export interface VerifyResult {
+  database: string;
+  sizeBytes: number;
+  restoreMs: number;
+  totalMs: number;
+  pgRestoreStderr: string;
+}
+
+/** A lease is renewed this often; it lapses LEASE_MS after its holder stops renewing (ms). */
+const LEASE_MS = 30_000;
+const LEASE_RENEW_MS = 10_000;
+const LEASE_POLL_MS = 500;
+
+/** pg_restore failures that say nothing about the artifact: the next attempt may succeed. */
+const TRANSIENT_RESTORE = [
+  /could not connect to server|connection to server .* failed/i,
+  /connection refused/i,
+  /server closed the connection unexpectedly/i,
+  /terminating connection/i,
+  /the database system is (starting up|shutting down|in recovery mode)/i,
+  /too many clients|remaining connection slots/i,
+  /timeout expired/i,
+  /out of memory|could not extend file|no space left on device/i,
+];
+
+export function throwawayDatabaseName(prefix: string, now = Date.now()): string {
+  return `${prefix}_${now}_${randomBytes(4).toString("hex")}`;
+}
+
+/** The creation time embedded in a throwaway database's name, or null when it is not one. */
+export function throwawayCreatedAt(prefix: string, name: string): number | null {
+  if (!name.startsWith(`${prefix}_`)) return null;
+  const match = /^(\d{13})_[0-9a-f]{8}$/.exec(name.slice(prefix.length + 1));
+  return match ? Number(match[1]) : null;
+}
+
+export class Verifier {
+  constructor(private readonly deps: VerifierDependencies) {}
+
+  get config(): VerifyConfig {
+    return this.deps.config;
+  }
+
+  /** Resolves when the backup is proven; rejects with VerificationFailedError when it is not. */
+  async verify(request: VerifyRequest): Promise<VerifyResult> {
+    const started = Date.now();
+    const release = await this.acquireSlot(request);
+    const workDir = await mkdtemp(path.join(os.tmpdir(), "capy-verify-"));
+    try {
+      const archive = path.join(workDir, "artifact.dump");
+      const sizeBytes = await this.fetchChecked(request, archive);
+      const admin = await loadClusterAdmin(this.deps.db, request.clusterId, this.deps.encryptionKey);
+      const database = throwawayDatabaseName(this.deps.config.databasePrefix);
+      await this.createDatabase(admin, database);
+      request.log.info({ database, size_bytes: sizeBytes }, "restoring into a throwaway database");
+      try {
+        const restoreStarted = Date.now();
+        const timeout = AbortSignal.timeout(this.deps.config.timeoutMs);
+        const stop = AbortSignal.any([request.signal, timeout]);
+        let stderr = "";
+        try {
+          stderr = (await restoreArchive({ runner: this.deps.runner, pgRestore: this.deps.pgRestore, admin, database, archive, signal: stop })).stderrTail;
+        } catch (error) {
+          if (request.signal.aborted) throw new ShutdownInterruptError();
+          if (timeout.aborted) throw new VerificationTimeoutError(this.deps.config.timeoutMs);
+          if (error instanceof ProcessExitError && !TRANSIENT_RESTORE.some((pattern) => pattern.test(error.stderrTail))) {
+            throw new VerificationFailedError("artifact does not restore: pg_restore failed", { cause: error });
+          }
+          throw error;
+        }
+        const restoreMs = Date.now() - restoreStarted;
+        const remainingMs = this.deps.config.timeoutMs - (Date.now() - restoreStarted);
+        if (remainingMs <= 0) throw new VerificationTimeoutError(this.deps.config.timeoutMs);
+        const restored = await this.inventoryOf(admin, database, remainingMs);
+        const differences = compareInventories(request.reference, restored);
+        if (differences.length > 0) throw new VerificationFailedError(describeDifferences(differences));
+        return { database, sizeBytes, restoreMs, totalMs: Date.now() - started, pgRestoreStderr: stderr };
+      } finally {
+        await this.dropDatabase(admin, database, request.log);
+      }
+    } finally {
+      await rm(workDir, { recursive: true, force: true });
+      await release();
+    }
+  }
+
+  /**
+   * Waits for one of the cluster's verification slots and keeps its lease renewed; the returned
+   * function gives it back.
+   */
+  private async acquireSlot(request: VerifyRequest): Promise<() => Promise<void>> {
+    const { semaphore, workerId, config } = this.deps;
+    const resource = `verify:${request.clusterId}`;
+    const holder = `${workerId}/${request.jobId}`;
+    let waitedLogged = false;
+    while (!(await semaphore.acquire(resource, holder, config.concurrency, LEASE_MS))) {
+      if (request.signal.aborted) throw new ShutdownInterruptError();
+      if (!waitedLogged) {
+        request.log.info({ concurrency: config.concurrency }, "waiting for a verification slot on the cluster");
+        waitedLogged = true;
+      }
+      await new Promise((resolve) => setTimeout(resolve, LEASE_POLL_MS));
+    }
+    const renew = setInterval(() => {
+      semaphore.acquire(resource, holder, config.concurrency, LEASE_MS).catch((error: unknown) => request.log.warn({ err: error }, "could not renew the verification lease"));
+    }, LEASE_RENEW_MS);
+    renew.unref();
+    return async () => {
+      clearInterval(renew);
+      await semaphore.release(resource, holder).catch((error: unknown) => request.log.warn({ err: error }, "could not release the verification lease"));
+    };
+  }
+
+  /** Copies the artifact to `file`, hashing it; rejects unless it is exactly the recorded one. */
+  private async fetchChecked(request: VerifyRequest, file: string): Promise<number> {
+    let body;
+    try {
+      body = await this.deps.storage.get(request.backupKey);
+    } catch (error) {
+      if (error instanceof ObjectNotFoundError) throw new VerificationFailedError(`artifact missing: no stored object ${request.backupKey}`);
+      throw new StorageError(error);
+    }
+    const hash = createHash("sha256");
+    let sizeBytes = 0;
+    const meter = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        hash.update(chunk);
+        sizeBytes += chunk.length;
+        done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(body, meter, createWriteStream(file, { mode: 0o600 }), { signal: request.signal });
+    } catch (error) {
+      if (request.signal.aborted) throw new ShutdownInterruptError();
+      throw new StorageError(error);
+    }
+    const actual = hash.digest("hex");
+    if (actual !== request.sha256.toLowerCase()) {
+      throw new VerificationFailedError(`artifact checksum mismatch: expected ${request.sha256}, stored object hashes to ${actual} (${sizeBytes} bytes)`);
+    }
+    return sizeBytes;
+  }
+
+  private async createDatabase(admin: DumpTarget, database: string): Promise<void> {
+    try {
+      const client = await connectTo(admin);
+      try {
+        await client.query(`CREATE DATABASE ${quoteIdent(database)} TEMPLATE ${quoteIdent(this.deps.config.templateDatabase)}`);
+      } finally {
+        await client.end().catch(() => {});
+      }
+    } catch (error) {
+      // Named so that a failure of the cluster's admin login is not mistaken for the project's.
+      throw new Error(`could not create a throwaway database as the cluster admin: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+  }
+
+  private async inventoryOf(admin: DumpTarget, database: string, timeoutMs: number): Promise<Inventory> {
+    const client = await connectTo(admin, database);
+    try {
+      await client.query(`SET statement_timeout = ${Math.max(1, Math.floor(timeoutMs))}`);
+      await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+      const inventory = await collectInventory(client);
+      await client.query("COMMIT");
+      return inventory;
+    } catch (error) {
+      if ((error as { code?: string }).code === "57014") throw new VerificationTimeoutError(this.deps.config.timeoutMs);
+      throw error;
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+
+  /** Drops the throwaway database, whoever is still connected; failures are left to the janitor. */
+  private async dropDatabase(admin: DumpTarget, database: string, log: Logger): Promise<void> {
+    try {
+      await dropThrowaway(admin, database);
+      log.info({ database }, "dropped the throwaway database");
+    } catch (error) {
+      log.error({ err: error, database }, "could not drop the throwaway database; the janitor will");
+    }
+  }
+}
+
+export async function dropThrowaway(admin: DumpTarget, database: string): Promise<void> {
+  const client = await connectTo(admin);
+  try {
+    await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}

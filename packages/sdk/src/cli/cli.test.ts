@@ -1,0 +1,266 @@
+// The built `capy` binary as a user runs it: a child process configured by CAPY_API_URL and
+// CAPY_API_KEY, against a real API and worker.
+import { spawn } from "node:child_process";
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Backup, Job, ScheduledBackup } from "@capy/contracts";
+import {
+  createEmptyDatabase,
+  createPgbenchDatabase,
+  createTestStack,
+  freePort,
+  pgbenchFingerprint,
+  REPO_ROOT,
+  run,
+  startApi,
+  type TestDatabase,
+  type TestStack,
+} from "@capy/testing";
+
+const BIN = path.join(REPO_ROOT, "packages", "sdk", "dist", "cli", "main.js");
+
+let stack: TestStack;
+let source: TestDatabase;
+let tenant: Awaited<ReturnType<TestStack["createTenant"]>>;
+let dir: string;
+const cleanups: Array<() => Promise<unknown>> = [];
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built binary with a clean CAPY_* environment; never rejects on a non-zero exit. */
+function capy(args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): Promise<Result> {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith("CAPY_")) env[key] = value;
+  Object.assign(env, { CAPY_API_URL: stack.api!.baseUrl, CAPY_API_KEY: tenant.api_key, CAPY_PROJECT_ID: tenant.project_id }, options.env);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env, cwd: options.cwd ?? dir, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const noStackTrace = (result: Result) => expect(result.stderr + result.stdout).not.toMatch(/\n\s+at .+[(:]\d+/);
+const json = (result: Result) => JSON.parse(result.stdout) as Record<string, unknown>;
+
+beforeAll(async () => {
+  [stack, source] = await Promise.all([createTestStack(), createPgbenchDatabase(1)]);
+  await Promise.all([stack.startApi(), stack.startWorker()]);
+  tenant = await stack.createTenant("cli-org", "cli-project", source.url);
+  dir = await mkdtemp(path.join(os.tmpdir(), "capy-cli-"));
+});
+
+afterAll(async () => {
+  await Promise.all(cleanups.map((fn) => fn()));
+  await stack?.stop();
+  await Promise.all([source?.drop(), dir && rm(dir, { recursive: true, force: true })]);
+});
+
+describe("capy backups", () => {
+  let jobId: string;
+  let backupId: string;
+
+  it("create --wait follows the job to completion with plain progress lines", async () => {
+    const result = await capy(["backups", "create", "--label", "via cli", "--wait", "--interval", "0.2"]);
+    expect(result.code, result.stderr).toBe(0);
+    jobId = /^id:\s+(job_\S+)$/m.exec(result.stdout)?.[1] ?? "";
+    expect(jobId).toMatch(/^job_/);
+    expect(result.stdout).toMatch(/^state:\s+completed$/m);
+    expect(result.stdout).toMatch(/^attempts:\s+1\/3$/m);
+    // Not a TTY: one plain line per state change, no carriage-return redraws.
+    expect(result.stderr).toContain(`${jobId}: pending (queued)`);
+    expect(result.stderr).toContain(`${jobId}: completed`);
+    expect(result.stderr).not.toContain("\r");
+  });
+
+  it("create --wait --json prints the finished job for scripts", async () => {
+    const result = await capy(["backups", "create", "--wait", "--json", "--interval", "0.2"]);
+    expect(result.code, result.stderr).toBe(0);
+    const job = Job.strict().parse(json(result).job);
+    expect(job).toMatchObject({ state: "completed", type: "backup", project_id: tenant.project_id, last_exit_code: 0 });
+  });
+
+  it("list shows a table, and --json the API's backups", async () => {
+    const table = await capy(["backups", "list"]);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/ID\s+│\s+CREATED\s+│\s+SIZE/);
+    expect(table.stdout).toContain("via cli");
+    expect(table.stdout).toMatch(/\d+(\.\d)? (KiB|MiB)/);
+
+    const listed = await capy(["backups", "list", "--json"]);
+    expect(listed.code, listed.stderr).toBe(0);
+    const backups = (json(listed).backups as unknown[]).map((b) => Backup.strict().parse(b));
+    expect(backups).toHaveLength(2);
+    const labelled = backups.find((b) => b.label === "via cli");
+    expect(labelled).toMatchObject({ state: "completed", project_id: tenant.project_id, database_name: source.name });
+    backupId = labelled!.id;
+  });
+
+  it("download streams a restorable artifact under the server's file name", async () => {
+    const downloads = await mkdtemp(path.join(dir, "dl-"));
+    const result = await capy(["backups", "download", backupId], { cwd: downloads });
+    expect(result.code, result.stderr).toBe(0);
+    const files = await readdir(downloads);
+    expect(files).toHaveLength(1); // no .part left behind
+    const file = path.join(downloads, files[0]!);
+    expect(files[0]).not.toMatch(/\.part$/);
+    expect(result.stdout).toContain(`saved ${file}`);
+    expect(result.stderr).toContain(`downloading ${backupId}`);
+
+    const again = await capy(["backups", "download", backupId, "--json"], { cwd: downloads });
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("already exists; pass --force");
+
+    const explicit = path.join(dir, "explicit.dump");
+    const named = await capy(["backups", "download", backupId, "-o", explicit, "--json"]);
+    expect(named.code, named.stderr).toBe(0);
+    expect(json(named)).toEqual({ backup_id: backupId, path: explicit, size_bytes: (await stat(explicit)).size });
+    expect((await stat(file)).size).toBe((await stat(explicit)).size);
+
+    const target = await createEmptyDatabase("capy_cli_restore");
+    cleanups.push(() => target.drop());
+    await run("pg_restore", ["--no-owner", "--exit-on-error", "-d", target.url, file]);
+    expect(await pgbenchFingerprint(target.url)).toEqual(await pgbenchFingerprint(source.url));
+  });
+
+  it("create --wait exits 3 with the job's error and stderr tail when the job fails", async () => {
+    const doomed = await createEmptyDatabase("capy_cli_doomed");
+    const broken = await stack.createTenant("cli-org", "dropped-db", doomed.url);
+    await doomed.drop();
+    const result = await capy(["backups", "create", "--wait", "--interval", "0.2"], {
+      env: { CAPY_API_KEY: broken.api_key, CAPY_PROJECT_ID: broken.project_id },
+    });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toMatch(/capy: job job_\S+ failed after \d\/3 attempts \(permanent\): .*does not exist/);
+    noStackTrace(result);
+
+    const failedId = /job (job_\S+) failed/.exec(result.stderr)![1]!;
+    const watched = await capy(["jobs", "watch", failedId, "--json"], { env: { CAPY_API_KEY: broken.api_key } });
+    expect(watched.code).toBe(3);
+    expect(Job.parse(json(watched).job)).toMatchObject({ id: failedId, state: "failed" });
+  });
+
+  it("jobs list and get, as tables and as JSON", async () => {
+    const table = await capy(["jobs", "list", "--limit", "5"]);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toContain(jobId);
+    expect(table.stdout).toMatch(/STATE\s+│\s+ATTEMPTS/);
+
+    const listed = await capy(["jobs", "list", "--limit", "1", "--json"]);
+    const jobs = (json(listed).jobs as unknown[]).map((j) => Job.strict().parse(j));
+    expect(jobs).toHaveLength(1);
+
+    const one = await capy(["jobs", "get", jobId]);
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.stdout).toMatch(new RegExp(`^id:\\s+${jobId}$`, "m"));
+    expect(one.stdout).toMatch(/^exit code:\s+0$/m);
+    expect(one.stdout).toMatch(/^completed:\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(.+ ago\)$/m);
+
+    const raw = await capy(["--json", "jobs", "get", jobId]);
+    expect(Job.strict().parse(json(raw).job)).toMatchObject({ id: jobId, state: "completed" });
+
+    const watched = await capy(["jobs", "watch", jobId]);
+    expect(watched.code, watched.stderr).toBe(0);
+    expect(watched.stderr).toContain(`${jobId}: completed`);
+  });
+});
+
+describe("capy schedule", () => {
+  it("says when there is no schedule, then sets and shows it", async () => {
+    const none = await capy(["schedule", "get"]);
+    expect(none.code, none.stderr).toBe(0);
+    expect(none.stdout).toContain("no schedule set");
+
+    const set = await capy(["schedule", "set", "--hour", "3", "--minute", "5", "--retention-days", "14", "--label", "nightly", "--inactive"]);
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.stdout).toMatch(/^runs:\s+daily at 03:05 UTC$/m);
+    expect(set.stdout).toMatch(/^active:\s+no \(paused\)$/m);
+
+    const got = await capy(["schedule", "get", "--json"]);
+    expect(got.code, got.stderr).toBe(0);
+    const schedules = (json(got).scheduled_backups as unknown[]).map((s) => ScheduledBackup.strict().parse(s));
+    expect(schedules).toHaveLength(1);
+    expect(schedules[0]).toMatchObject({ cron_hour: 3, cron_minute: 5, retention_days: 14, label: "nightly", is_active: false });
+
+    const replaced = await capy(["schedule", "set", "--hour", "23", "--minute", "59", "--json"]);
+    expect(ScheduledBackup.parse(json(replaced).scheduled_backup)).toMatchObject({
+      cron_hour: 23,
+      cron_minute: 59,
+      is_active: true,
+      retention_days: 7,
+      label: null,
+    });
+
+    const bad = await capy(["schedule", "set", "--hour", "24", "--minute", "0"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--hour must be an integer from 0 to 23");
+  });
+});
+
+describe("capy failures", () => {
+  it("a bad key exits 4 with a clear message", async () => {
+    const result = await capy(["backups", "list"], { env: { CAPY_API_KEY: "capy_live_not-a-real-key" } });
+    expect(result.code).toBe(4);
+    expect(result.stderr).toMatch(/^capy: authentication failed \(401\): .+CAPY_API_KEY/);
+    expect(result.stdout).toBe("");
+    noStackTrace(result);
+  });
+
+  it("a missing key exits 4 before any request", async () => {
+    const result = await capy(["backups", "list"], { env: { CAPY_API_KEY: "" } });
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain("no API key: set CAPY_API_KEY or pass --api-key");
+  });
+
+  it("a key without the needed scope exits 5", async () => {
+    const limited = await stack.createTenant("cli-org", "read-only", source.url);
+    await stack.db.apiKey.update({ where: { id: limited.api_key_id }, data: { scopes: ["backups:read"] } });
+    const env = { CAPY_API_KEY: limited.api_key, CAPY_PROJECT_ID: limited.project_id };
+    expect((await capy(["backups", "list"], { env })).code).toBe(0);
+    const result = await capy(["jobs", "list"], { env });
+    expect(result.code).toBe(5);
+    expect(result.stderr).toMatch(/^capy: permission denied \(403\): .*jobs:read.*lacks the scope/);
+    noStackTrace(result);
+  });
+
+  it("a rate-limited key exits 7 and says when to retry", async () => {
+    const limitedApi = await startApi({ ...stack.env, RATE_LIMIT_PER_MINUTE: "2" });
+    cleanups.push(() => limitedApi.stop());
+    const busy = await stack.createTenant("cli-org", "busy", source.url);
+    const env = { CAPY_API_URL: limitedApi.baseUrl, CAPY_API_KEY: busy.api_key, CAPY_PROJECT_ID: busy.project_id };
+    const results: Result[] = [];
+    for (let i = 0; i < 3; i++) results.push(await capy(["backups", "list"], { env }));
+    expect(results.map((r) => r.code)).toEqual([0, 0, 7]);
+    expect(results[2]!.stderr).toMatch(/^capy: rate limited \(429\): .+\. Retry after \d+ s\.\n$/);
+  });
+
+  it("an unknown job exits 6", async () => {
+    const result = await capy(["jobs", "get", "job_does_not_exist"]);
+    expect(result.code).toBe(6);
+    expect(result.stderr).toBe("capy: not found (404): job not found\n");
+  });
+
+  it("an unreachable server exits 8 and names the URL", async () => {
+    const url = `http://127.0.0.1:${await freePort()}`;
+    for (const args of [["backups", "list"], ["--api-url", url, "backups", "download", "bkp_x"]]) {
+      const result = await capy(args, { env: { CAPY_API_URL: url } });
+      expect(result.code).toBe(8);
+      expect(result.stderr).toBe(`capy: cannot reach the Capy API at ${url}: connection refused\n`);
+    }
+  });
+
+  it("a missing project is a usage error", async () => {
+    const result = await capy(["backups", "list"], { env: { CAPY_PROJECT_ID: "" } });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("no project: pass --project prj_… or set CAPY_PROJECT_ID");
+  });
+});

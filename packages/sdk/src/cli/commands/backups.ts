@@ -1,0 +1,76 @@
+// capy backups create | list | download
+import type { Command } from "commander";
+import type { CliEnvironment } from "../env.js";
+import { printJson, printTable, humanBytes, shortTime } from "../output.js";
+import { printJobDetails } from "../jobs-view.js";
+import { parseInterval, reportFinishedJob, watchJob } from "../watch.js";
+import { downloadBackup } from "../download.js";
+import { withContext } from "./shared.js";
+
+export function registerBackups(program: Command, env: CliEnvironment): void {
+  const backups = program.command("backups").description("on-demand backups, the backup list, artifact downloads");
+
+  backups
+    .command("create")
+    .description("start an on-demand backup of the project's database")
+    .option("--label <label>", "free-form label (up to 200 characters)")
+    .option("--wait", "follow the job until it finishes; exit 3 if it fails")
+    .option("--interval <seconds>", "polling interval with --wait", "1")
+    .action(
+      withContext<[], { label?: string; wait?: boolean; interval: string }>(env, async (ctx, options) => {
+        const intervalMs = parseInterval(options.interval);
+        const client = ctx.client();
+        const { job } = await client.backups.create.mutate({ id: ctx.projectId(), ...(options.label !== undefined ? { label: options.label } : {}) });
+        if (!options.wait) {
+          if (ctx.output.json) printJson(ctx.output, { job });
+          else {
+            printJobDetails(ctx.output, job);
+            ctx.output.err(`follow it with: capy jobs watch ${job.id}`);
+          }
+          return;
+        }
+        const finished = await watchJob(client, ctx.output, job, { intervalMs });
+        reportFinishedJob(ctx.output, finished);
+      }),
+    );
+
+  backups
+    .command("list")
+    .description("list the project's backups, newest first")
+    .action(
+      withContext<[], object>(env, async (ctx) => {
+        const result = await ctx.client().backups.list.query({ id: ctx.projectId() });
+        if (ctx.output.json) return printJson(ctx.output, result);
+        if (result.backups.length === 0) return ctx.output.out("no backups yet");
+        printTable(
+          ctx.output,
+          ["ID", "CREATED", "SIZE", "STATE", "VERIFIED", "DATABASE", "LABEL"],
+          result.backups.map((b) => [
+            b.id,
+            shortTime(b.created_at),
+            humanBytes(b.size_bytes),
+            b.state,
+            b.verification_state,
+            b.database_name,
+            b.label ?? "",
+          ]),
+        );
+      }),
+    );
+
+  backups
+    .command("download")
+    .description("download a backup's artifact (a pg_restore archive)")
+    .argument("<backupID>", "backup id (bkp_…)")
+    .option("-o, --output <file>", "where to write it; - for stdout (default: the server's file name)")
+    .option("-f, --force", "overwrite an existing file")
+    .action(
+      withContext<[string], { output?: string; force?: boolean }>(env, async (ctx, options, backupId) => {
+        const client = ctx.client();
+        const result = await downloadBackup(client, ctx.output, ctx.projectId(), backupId, options);
+        if (result === undefined) return;
+        if (ctx.output.json) printJson(ctx.output, { backup_id: backupId, path: result.path, size_bytes: result.bytes });
+        else ctx.output.out(`saved ${result.path} (${humanBytes(result.bytes)})`);
+      }),
+    );
+}

@@ -1,0 +1,166 @@
+// Every failure the CLI can end with, mapped once to a message and an exit code. Nothing here
+// prints a stack trace: unknown errors are reduced to their message.
+import { InvalidArgumentError } from "commander";
+import { TRPCClientError } from "@trpc/client";
+import { errorStatus } from "../client.js";
+
+export const EXIT = {
+  OK: 0,
+  /** Any other API or local failure (400, 409, 500, I/O …). */
+  ERROR: 1,
+  /** Bad flags or arguments, missing configuration. */
+  USAGE: 2,
+  /** The job ended failed or canceled (create --wait, jobs watch). */
+  JOB_FAILED: 3,
+  /** 401: missing, invalid, expired or revoked API key. */
+  UNAUTHORIZED: 4,
+  /** 403: the key lacks a scope. */
+  FORBIDDEN: 5,
+  /** 404: unknown id, or not visible to this key. */
+  NOT_FOUND: 6,
+  /** 429: rate limited. */
+  RATE_LIMITED: 7,
+  /** The API could not be reached at all. */
+  UNREACHABLE: 8,
+} as const;
+
+export const EXIT_CODES_HELP = `
+Exit codes:
+  0  success
+  1  other error (bad request, conflict, server error, local I/O)
+  2  usage error (bad flag, missing --project / API URL)
+  3  the job failed or was canceled (backups create --wait, jobs watch)
+  4  401: missing or invalid API key
+  5  403: the API key lacks a required scope
+  6  404: not found
+  7  429: rate limited
+  8  the Capy API could not be reached`;
+
+/** A failure the CLI itself decided on, with its exit code. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+    this.name = "CliError";
+  }
+}
+
+const NETWORK_CODES: Record<string, string> = {
+  ECONNREFUSED: "connection refused",
+  ENOTFOUND: "host not found",
+  EAI_AGAIN: "host name lookup failed",
+  ECONNRESET: "connection reset",
+  ETIMEDOUT: "connection timed out",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+  UND_ERR_CONNECT_TIMEOUT: "connection timed out",
+  UND_ERR_SOCKET: "connection closed unexpectedly",
+  CERT_HAS_EXPIRED: "TLS certificate has expired",
+  DEPTH_ZERO_SELF_SIGNED_CERT: "self-signed TLS certificate",
+};
+
+/** The first network error code found along the cause chain (fetch wraps them in TypeError). */
+function networkCode(error: unknown): string | undefined {
+  for (let current: unknown = error, depth = 0; current && depth < 8; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && (code in NETWORK_CODES || code.startsWith("E"))) return code;
+    const nested = (current as { errors?: unknown[] }).errors;
+    if (Array.isArray(nested) && nested.length > 0) return networkCode(nested[0]);
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** The message of the innermost cause (e.g. "bad port"), for failures without an error code. */
+function rootMessage(error: unknown): string | undefined {
+  let message: string | undefined;
+  for (let current: unknown = error, depth = 0; current && depth < 8; depth++) {
+    if (current instanceof Error && current.message) message = current.message;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return message;
+}
+
+function isFetchFailure(error: unknown): boolean {
+  for (let current: unknown = error, depth = 0; current && depth < 8; depth++) {
+    if (current instanceof TypeError && current.message === "fetch failed") return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+interface ResponseMeta {
+  response?: { status?: number; headers?: { get(name: string): string | null } };
+  responseJSON?: unknown;
+}
+
+/** The raw HTTP response behind a tRPC failure (httpLink keeps it in `meta`). */
+function responseMeta(error: unknown): ResponseMeta | undefined {
+  return error instanceof TRPCClientError ? (error.meta as ResponseMeta | undefined) : undefined;
+}
+
+/**
+ * The HTTP status of a failed call. Answers produced before tRPC runs (rate limits, auth hooks)
+ * carry the REST `{ error }` body rather than a tRPC error, so fall back to the response status.
+ */
+function httpStatus(error: unknown): number | undefined {
+  const status = errorStatus(error) ?? responseMeta(error)?.response?.status;
+  return status !== undefined && status >= 400 ? status : undefined;
+}
+
+function retryAfter(error: unknown): string | undefined {
+  return responseMeta(error)?.response?.headers?.get("retry-after") ?? undefined;
+}
+
+function serverMessage(error: unknown): string {
+  const body = responseMeta(error)?.responseJSON as { error?: unknown } | undefined;
+  if (error instanceof TRPCClientError && !error.data && typeof body?.error === "string") return body.error;
+  return error instanceof Error && error.message ? error.message : String(error);
+}
+
+/** Turns anything thrown while running a command into the line to print and the exit code. */
+export function describeFailure(error: unknown, apiUrl: string | undefined): { message: string; exitCode: number } {
+  if (error instanceof CliError) return { message: error.message, exitCode: error.exitCode };
+  if (error instanceof InvalidArgumentError) return { message: error.message, exitCode: EXIT.USAGE };
+
+  const status = httpStatus(error);
+  if (status !== undefined) {
+    const detail = serverMessage(error);
+    switch (status) {
+      case 401:
+        return {
+          message: `authentication failed (401): ${detail}. Check CAPY_API_KEY / --api-key: the key may be mistyped, expired or revoked.`,
+          exitCode: EXIT.UNAUTHORIZED,
+        };
+      case 403:
+        return { message: `permission denied (403): ${detail}. The API key lacks the scope this command needs.`, exitCode: EXIT.FORBIDDEN };
+      case 404:
+        return { message: `not found (404): ${detail}`, exitCode: EXIT.NOT_FOUND };
+      case 429: {
+        const after = retryAfter(error);
+        return {
+          message: `rate limited (429): ${detail}${after ? `. Retry after ${after} s.` : ". Retry later."}`,
+          exitCode: EXIT.RATE_LIMITED,
+        };
+      }
+      default:
+        return { message: `the Capy API answered ${status}: ${detail}`, exitCode: EXIT.ERROR };
+    }
+  }
+
+  const code = networkCode(error);
+  if (isFetchFailure(error) || (code !== undefined && code in NETWORK_CODES)) {
+    const reason = code ? (NETWORK_CODES[code] ?? code) : (rootMessage(error) ?? "network error");
+    return { message: `cannot reach the Capy API at ${apiUrl ?? "(no URL)"}: ${reason}`, exitCode: EXIT.UNREACHABLE };
+  }
+  if (error instanceof TRPCClientError) {
+    // No HTTP status: the answer was not the API's (e.g. an HTML page from a proxy, or the wrong URL).
+    return {
+      message: `unexpected answer from ${apiUrl ?? "the API"} (is CAPY_API_URL the Capy API's base URL?): ${serverMessage(error)}`,
+      exitCode: EXIT.ERROR,
+    };
+  }
+  return { message: serverMessage(error), exitCode: EXIT.ERROR };
+}

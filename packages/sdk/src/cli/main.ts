@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+// `capy`: the Capy Backups command-line tool. Wiring only: global options, command modules, and
+// the single place where failures become a message on stderr and an exit code.
+import { Command, CommanderError } from "commander";
+import { registerBackups } from "./commands/backups.js";
+import { registerJobs } from "./commands/jobs.js";
+import { registerSchedule } from "./commands/schedule.js";
+import { lastApiUrl } from "./context.js";
+import { readEnvironment } from "./env.js";
+import { describeFailure, EXIT, EXIT_CODES_HELP } from "./errors.js";
+
+const HELP_FOOTER = `
+Configuration:
+  CAPY_API_URL     API base URL, e.g. https://backups.example.com (or --api-url)
+  CAPY_API_KEY     API key capy_live_… (or --api-key)
+  CAPY_PROJECT_ID  project id prj_… (or --project)
+
+Examples:
+  capy backups create --project prj_123 --label "before migration" --wait
+  capy backups list --json | jq -r '.backups[0].id'
+  capy backups download bkp_123 -o shop.dump && pg_restore -d "$TARGET_URL" shop.dump
+  capy schedule set --hour 3 --minute 30 --retention-days 14
+  capy jobs watch job_123
+${EXIT_CODES_HELP}`;
+
+export function buildProgram(): Command {
+  const env = readEnvironment();
+  const program = new Command("capy")
+    .description("Capy Backups: on-demand and scheduled backups of your CapyDB PostgreSQL databases")
+    .option("--api-url <url>", "API base URL (default: $CAPY_API_URL)")
+    .option("--api-key <key>", "API key (default: $CAPY_API_KEY)")
+    .option("--project <id>", "project id (default: $CAPY_PROJECT_ID)")
+    .option("--json", "print the API's JSON objects instead of tables (for scripts)")
+    .showHelpAfterError("(run with --help for usage)")
+    .addHelpText("after", HELP_FOOTER)
+    .exitOverride();
+  registerBackups(program, env);
+  registerSchedule(program, env);
+  registerJobs(program, env);
+  for (const command of program.commands) {
+    command.exitOverride();
+    for (const sub of command.commands) sub.exitOverride();
+  }
+  return program;
+}
+
+/** A closed pipe on stdout (`capy backups list | head -1`) ends the command quietly. */
+const isBrokenPipe = (error: unknown) => (error as { code?: unknown } | null)?.code === "EPIPE";
+
+async function main(argv: string[]): Promise<number> {
+  process.stdout.on("error", (error) => {
+    if (isBrokenPipe(error)) process.exit(EXIT.ERROR);
+    throw error;
+  });
+  try {
+    await buildProgram().parseAsync(argv);
+    return EXIT.OK;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has already printed the message (or the help / version text).
+      return error.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+    }
+    if (isBrokenPipe(error)) return EXIT.ERROR;
+    const failure = describeFailure(error, lastApiUrl.value);
+    process.stderr.write(`capy: ${failure.message}\n`);
+    return failure.exitCode;
+  }
+}
+
+process.exitCode = await main(process.argv);
