@@ -32,8 +32,8 @@ const schema = z.object({
   /** Requests per minute per API key / session user, and per client address when unauthenticated. */
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
   /**
-   * Behind a reverse proxy: "true" (trust X-Forwarded-For from anyone), a hop count, or
-   * comma-separated proxy addresses/CIDRs. Unset: the socket's address is the client's, which
+   * Behind a reverse proxy: "true" (trust X-Forwarded-For from anyone) or comma-separated
+   * proxy addresses/CIDRs. Unset: the socket's address is the client's, which
    * is what per-address rate limits use.
    */
   TRUST_PROXY: z.string().min(1).optional(),
@@ -61,7 +61,7 @@ export interface Config {
   rateLimit: { perMinute: number };
   bodyLimitBytes: number;
   /** Fastify's trustProxy; false unless TRUST_PROXY is set. */
-  trustProxy: boolean | number | string;
+  trustProxy: boolean | string;
 }
 
 export interface SessionConfig {
@@ -113,10 +113,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     sessions,
     rateLimit: { perMinute: env.RATE_LIMIT_PER_MINUTE },
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
-    trustProxy:
-      env.TRUST_PROXY === undefined ? false
-      : env.TRUST_PROXY === "true" ? true
-      : /^\d+$/.test(env.TRUST_PROXY) ? Number(env.TRUST_PROXY)
-      : env.TRUST_PROXY,
+    trustProxy: env.TRUST_PROXY === undefined ? false : env.TRUST_PROXY === "true" ? true : env.TRUST_PROXY,
   };
 }

@@ -132,7 +132,7 @@ describe("capy backups", () => {
     expect(await pgbenchFingerprint(target.url)).toEqual(await pgbenchFingerprint(source.url));
   });
 
-  it("create --wait exits 3 with the job's error and stderr tail when the job fails", async () => {
+  it("create --wait exits 3 with the job's error when the job fails (database dropped), and jobs watch agrees", async () => {
     const doomed = await createEmptyDatabase("capy_cli_doomed");
     const broken = await stack.createTenant("cli-org", "dropped-db", doomed.url);
     await doomed.drop();
