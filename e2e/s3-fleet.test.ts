@@ -75,7 +75,7 @@ async function pollJob(key: string, jobId: string) {
 describe("S3 storage with one API and two workers", () => {
   it("backs up two tenants with both workers; every backup downloads and restores identically", async () => {
     // One after the other: both tenants' databases share a cluster row, which createTenant upserts.
-    const tenants = [];
+    const tenants: Array<Awaited<ReturnType<TestStack["createTenant"]>>> = [];
     for (const [index, source] of sources.entries()) tenants.push(await stack.createTenant(`fleet-org-${index}`, `fleet-${index}`, source.url));
     // Four jobs at once, alternating tenants: both idle workers take one each straight away.
     const requests = [0, 1, 2, 3].map((n) => ({ tenant: tenants[n % 2]!, source: sources[n % 2]!, label: `fleet ${n}` }));
