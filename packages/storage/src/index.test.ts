@@ -57,4 +57,11 @@ describe("createStorage", () => {
     expect((storage as S3Storage).keyPrefix).toBe("capy/");
     await storage.close?.();
   });
+
+  it("takes the multipart part size from S3_PART_SIZE_MIB, and rejects one below S3's 5 MiB minimum", async () => {
+    const storage = createStorage({ storageDir: "./.data", s3: s3ConfigFromEnv({ ...minimal, S3_PART_SIZE_MIB: "32" }) }) as S3Storage;
+    expect(storage.partSizeBytes).toBe(32 * 1024 * 1024);
+    await storage.close?.();
+    expect(() => s3ConfigFromEnv({ ...minimal, S3_PART_SIZE_MIB: "4" })).toThrow(/S3_PART_SIZE_MIB must be a whole number from 5 to 5120/);
+  });
 });

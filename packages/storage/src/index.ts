@@ -33,7 +33,10 @@ export interface StorageConfig {
 
 /** The configured backend: S3 when a bucket is configured, else the filesystem under `storageDir`. */
 export function createStorage(config: StorageConfig): ArtifactStorage {
-  if (config.s3?.bucket) return new S3Storage(config.s3);
+  if (config.s3?.bucket) {
+    const partSizeBytes = config.s3.partSizeMiB === undefined ? undefined : config.s3.partSizeMiB * 1024 * 1024;
+    return new S3Storage(config.s3, { partSizeBytes });
+  }
   return new FilesystemStorage(config.storageDir);
 }
 

@@ -13,6 +13,8 @@ export interface S3Config {
   forcePathStyle: boolean;
   /** Namespace inside the bucket, e.g. "capy/prod": key K is stored as "capy/prod/K". */
   keyPrefix?: string;
+  /** Multipart part size in MiB (default 8; the largest object is 10,000 parts). */
+  partSizeMiB?: number;
 }
 
 /** Default region when S3_REGION is unset: what AWS's own tools assume and S3-compatible stores accept. */
@@ -57,6 +59,11 @@ export function s3ConfigFromEnv(env: Record<string, string | undefined>): S3Conf
     throw new Error(`invalid S3 configuration: ${problems.join("; ")}`);
   }
   const keyPrefix = read("S3_KEY_PREFIX");
+  const partSize = read("S3_PART_SIZE_MIB");
+  const partSizeMiB = partSize === undefined ? undefined : Number(partSize);
+  if (partSizeMiB !== undefined && !(Number.isInteger(partSizeMiB) && partSizeMiB >= 5 && partSizeMiB <= 5120)) {
+    throw new Error(`invalid S3 configuration: S3_PART_SIZE_MIB must be a whole number from 5 to 5120, got "${partSize}"`);
+  }
   return {
     ...(endpoint !== undefined && { endpoint }),
     region: read("S3_REGION") ?? DEFAULT_S3_REGION,
@@ -65,6 +72,7 @@ export function s3ConfigFromEnv(env: Record<string, string | undefined>): S3Conf
     secretAccessKey,
     forcePathStyle,
     ...(keyPrefix !== undefined && { keyPrefix }),
+    ...(partSizeMiB !== undefined && { partSizeMiB }),
   };
 }
 

@@ -62,17 +62,19 @@ import {
 const MiB = 1024 * 1024;
 
 /**
- * Part size 16 MiB × 4 parts in flight. lib-storage keeps `queueSize` parts in flight plus the one
- * it is assembling (held twice while it concatenates), i.e. (4 + 2) × 16 MiB = 96 MiB by design
- * (its docs say queueSize × partSize = 64 MiB). Measured on this machine, buffers alive after a
- * forced GC peaked at 145 MiB (≈ 9 parts; the SDK/HTTP layers hold some sent parts a little
- * longer) for a 320 MiB and a 1 GiB upload alike: bounded by part size × queue size, flat in the
- * artifact size. Budget ≈ (queueSize + 5) × partSize per concurrent upload.
- * The largest object is 10,000 parts × 16 MiB = 156.25 GiB; raise `partSizeBytes` for bigger
- * artifacts (memory grows with it).
+ * Part size 8 MiB × 2 parts in flight. lib-storage keeps `queueSize` parts in flight plus the one
+ * it is assembling (held twice while it concatenates). Measured on this machine with 16 MiB × 4,
+ * buffers alive after a forced GC peaked at 145 MiB (≈ 9 parts; the SDK/HTTP layers hold some
+ * sent parts a little longer) for a 320 MiB and a 1 GiB upload alike: bounded by part size ×
+ * queue size, flat in the artifact size. Budget ≈ (queueSize + 5) × partSize per concurrent
+ * upload, so these defaults cost ≈ 56 MiB and keep a worker under its 200 MB RSS target (16 × 4
+ * measured 265 MB peak RSS on the reference database). Two parts in flight saturate a
+ * pg_dump -Fc stream (tens of MB/s) on any store a worker is near.
+ * The largest object is 10,000 parts × 8 MiB = 78 GiB; raise the part size (S3_PART_SIZE_MIB)
+ * for bigger artifacts; memory grows with it.
  */
-export const DEFAULT_PART_SIZE_BYTES = 16 * MiB;
-export const DEFAULT_QUEUE_SIZE = 4;
+export const DEFAULT_PART_SIZE_BYTES = 8 * MiB;
+export const DEFAULT_QUEUE_SIZE = 2;
 /** S3's limits: parts per multipart upload, and the smallest part but the last (bytes). */
 const S3_MAX_PARTS = 10_000;
 const S3_MIN_PART_SIZE_BYTES = 5 * MiB;
