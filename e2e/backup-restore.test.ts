@@ -15,15 +15,17 @@ import {
   createTestStack,
   pgbenchFingerprint,
   run,
-  waitFor,
   withAdminClient,
   type TestDatabase,
   type TestStack,
 } from "@capy/testing";
+import { e2eApi } from "./support.js";
 
 let stack: TestStack;
 let source: TestDatabase;
 const cleanups: Array<() => Promise<unknown>> = [];
+
+const { api, pollJob } = e2eApi(() => stack.api!.baseUrl);
 
 beforeAll(async () => {
   [stack, source] = await Promise.all([createTestStack(), createPgbenchDatabase(2)]);
@@ -35,26 +37,6 @@ afterAll(async () => {
   await stack?.stop();
   await source?.drop();
 });
-
-async function api(key: string, method: string, route: string, body?: unknown) {
-  const response = await fetch(`${stack.api!.baseUrl}${route}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
-
-async function pollJob(key: string, jobId: string) {
-  return waitFor(
-    async () => {
-      const { body } = await api(key, "GET", `/v1/jobs/${jobId}`);
-      const job = Job.parse(body.job);
-      return ["completed", "failed", "canceled"].includes(job.state) ? job : undefined;
-    },
-    { timeoutMs: 120_000, intervalMs: 200, what: `job ${jobId} to finish` },
-  );
-}
 
 describe("on-demand backup over REST", () => {
   it("backs up, lists, downloads and restores to identical data", async () => {

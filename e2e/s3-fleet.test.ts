@@ -17,11 +17,11 @@ import {
   pgbenchFingerprint,
   run,
   startS3Server,
-  waitFor,
   type S3TestServer,
   type TestDatabase,
   type TestStack,
 } from "@capy/testing";
+import { e2eApi } from "./support.js";
 
 const KEY_PREFIX = "capy/fleet";
 const WORKER_IDS = ["fleet-worker-a", "fleet-worker-b"] as const;
@@ -30,6 +30,8 @@ let s3: S3TestServer;
 let stack: TestStack;
 let sources: TestDatabase[] = [];
 const cleanups: Array<() => Promise<unknown>> = [];
+
+const { api, pollJob } = e2eApi(() => stack.api!.baseUrl);
 
 beforeAll(async () => {
   s3 = await startS3Server();
@@ -51,26 +53,6 @@ afterAll(async () => {
   await Promise.all(sources.map((source) => source.drop()));
   await s3?.close();
 });
-
-async function api(key: string, method: string, route: string, body?: unknown) {
-  const response = await fetch(`${stack.api!.baseUrl}${route}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
-
-async function pollJob(key: string, jobId: string) {
-  return waitFor(
-    async () => {
-      const { body } = await api(key, "GET", `/v1/jobs/${jobId}`);
-      const job = Job.parse(body.job);
-      return ["completed", "failed", "canceled"].includes(job.state) ? job : undefined;
-    },
-    { timeoutMs: 120_000, intervalMs: 200, what: `job ${jobId} to finish` },
-  );
-}
 
 describe("S3 storage with one API and two workers", () => {
   it("backs up two tenants with both workers; every backup downloads and restores identically", async () => {

@@ -16,6 +16,7 @@ import {
   type TestDatabase,
   type TestStack,
 } from "@capy/testing";
+import { e2eApi } from "./support.js";
 
 const KEY_PREFIX = "capy/recovery";
 /** Incompressible bytes added to the source, so its dump (~80 MB) spans several 16 MiB parts. */
@@ -24,6 +25,8 @@ const RANDOM_MIB = 64;
 let s3: S3TestServer;
 let stack: TestStack;
 let source: TestDatabase;
+
+const { api } = e2eApi(() => stack.api!.baseUrl);
 
 beforeAll(async () => {
   s3 = await startS3Server();
@@ -43,15 +46,6 @@ afterAll(async () => {
   await source?.drop();
   await s3?.close();
 });
-
-async function api(key: string, method: string, route: string, body?: unknown) {
-  const response = await fetch(`${stack.api!.baseUrl}${route}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
 
 /** The worker's "storage sweep finished" log lines, parsed. */
 function sweepLines(worker: ServiceProcess): Array<{ backend: string; removed_count: number; removed: string[] }> {
