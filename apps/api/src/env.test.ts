@@ -11,6 +11,8 @@ describe("loadConfig", () => {
       storageDir: "./.data/storage",
       encryptionKey: "a".repeat(64),
       logLevel: "info",
+      logPretty: false,
+      operatorToken: undefined,
       nodeEnv: "development",
       sessions: undefined,
       rateLimit: { perMinute: 600 },

@@ -20,6 +20,13 @@ const schema = z.object({
     .string()
     .regex(/^[0-9a-fA-F]{64}$/, "must be 64 hex characters")
     .optional(),
+  /** "1": human-readable logs through pino-pretty (pnpm dev); otherwise JSON lines. */
+  LOG_PRETTY: z.enum(["0", "1", "true", "false"]).default("0"),
+  /**
+   * Operator token for the queue dashboard at /admin/queues (at least 16 characters); unset =
+   * the dashboard is not mounted.
+   */
+  CAPY_OPERATOR_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
   /** Session tokens: a PEM (SPKI) public key file, or a local JWKS JSON file; unset = sessions off. */
@@ -55,6 +62,10 @@ export interface Config {
    */
   encryptionKey: string | undefined;
   logLevel: z.infer<typeof schema>["LOG_LEVEL"];
+  /** pino-pretty instead of JSON lines. */
+  logPretty: boolean;
+  /** Token guarding /admin/queues; undefined = no dashboard. */
+  operatorToken: string | undefined;
   nodeEnv: z.infer<typeof schema>["NODE_ENV"];
   /** Session-token (JWT) verification; undefined when no key is configured (sessions rejected). */
   sessions: SessionConfig | undefined;
@@ -109,6 +120,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     s3,
     encryptionKey: env.CAPY_ENCRYPTION_KEY ?? readLocalEncryptionKey(),
     logLevel: env.LOG_LEVEL,
+    logPretty: env.LOG_PRETTY === "1" || env.LOG_PRETTY === "true",
+    operatorToken: env.CAPY_OPERATOR_TOKEN,
     nodeEnv: env.NODE_ENV,
     sessions,
     rateLimit: { perMinute: env.RATE_LIMIT_PER_MINUTE },

@@ -11,11 +11,15 @@ const REDACTED_PATHS = [
   'headers["x-api-key"]',
 ];
 
-export function createLogger(config: Pick<Config, "logLevel">): Logger {
+export function createLogger(config: Pick<Config, "logLevel"> & Partial<Pick<Config, "logPretty">>): Logger {
   return pino({
     level: config.logLevel,
     base: { service: "capy-api", pid: process.pid, hostname: hostname() },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
+    // `pnpm dev` (LOG_PRETTY=1): readable lines through pino-pretty, in a worker thread.
+    ...(config.logPretty
+      ? { transport: { target: "pino-pretty", options: { colorize: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname" } } }
+      : {}),
   });
 }

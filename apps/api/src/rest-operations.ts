@@ -12,6 +12,9 @@ export interface RestOperation {
   successStatus: number;
   /** The scope the procedure requires; undefined for any authenticated caller (e.g. /v1/me). */
   scope: Scope | undefined;
+  /** HTTP method and path under /v1 in OpenAPI form, e.g. "GET", "/jobs/{jobID}". */
+  method: string;
+  path: string;
 }
 
 // tRPC types `_def.procedures` as the nested record, but it holds every procedure by full path.
@@ -20,5 +23,5 @@ const procedures = appRouter._def.procedures as unknown as Record<string, AnyPro
 export const restOperations: readonly RestOperation[] = Object.entries(procedures).flatMap(([procedure, definition]) => {
   const meta = definition._def.meta as Meta | undefined;
   if (!meta?.openapi) return [];
-  return [{ procedure, operationId: meta.openapi.operationId, successStatus: meta.successStatus ?? 200, scope: meta.scope }];
+  return [{ procedure, operationId: meta.openapi.operationId, successStatus: meta.successStatus ?? 200, scope: meta.scope, method: meta.openapi.method, path: meta.openapi.path }];
 });

@@ -6,10 +6,12 @@ import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from "@trpc/server/a
 import Fastify, { type FastifyInstance } from "fastify";
 import { createContextFactory } from "./context.js";
 import type { AppDeps } from "./deps.js";
+import { registerAdminQueues } from "./http/admin.js";
 import { registerDocsRoutes } from "./http/docs.js";
 import { registerDownloadRoute } from "./http/download.js";
 import { registerErrorHandlers } from "./http/errors.js";
 import { registerHealthRoutes } from "./http/health.js";
+import { registerMetrics, registerMetricsRoute } from "./http/metrics.js";
 import { registerRestApi } from "./http/rest.js";
 import { registerSecurity } from "./http/security.js";
 import { buildOpenApiDocument } from "./openapi.js";
@@ -29,6 +31,7 @@ export function buildServer(deps: AppDeps): FastifyInstance {
     reply.header("x-request-id", request.id);
   });
   registerErrorHandlers(app);
+  const metrics = registerMetrics(app);
   registerSecurity(app, deps);
 
   const createContext = createContextFactory(deps);
@@ -44,6 +47,8 @@ export function buildServer(deps: AppDeps): FastifyInstance {
     registerDownloadRoute(routes, deps);
     registerDocsRoutes(routes, buildOpenApiDocument());
     registerHealthRoutes(routes, deps);
+    registerMetricsRoute(routes, metrics);
+    registerAdminQueues(routes, deps);
   });
   return app;
 }

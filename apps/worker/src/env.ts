@@ -23,6 +23,12 @@ const schema = z.object({
   WORKER_ID: z.string().min(1).default(`${os.hostname()}:${process.pid}`),
   /** Jobs this process runs at once (each one is a pg_dump child). */
   WORKER_CONCURRENCY: positiveInt.max(64).default(2),
+  /** Port of the worker's HTTP server (/metrics, /healthz, /readyz); 0 picks a free one. */
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65_535).default(9464),
+  /** Address that server listens on. */
+  WORKER_METRICS_HOST: z.string().min(1).default("0.0.0.0"),
+  /** "1": human-readable logs through pino-pretty (pnpm dev); otherwise JSON lines. */
+  LOG_PRETTY: z.enum(["0", "1", "true", "false"]).default("0"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** Directory holding pg_dump and pg_restore; unset means "look them up on PATH". */
   PG_BIN_DIR: z.string().min(1).optional(),

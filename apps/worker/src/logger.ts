@@ -3,11 +3,19 @@ import { pino, type Logger } from "pino";
 
 export type { Logger };
 
-export function createLogger(level: string, base: Record<string, unknown>): Logger {
+export interface LoggerOptions {
+  /** Human-readable lines through pino-pretty (a worker thread) instead of JSON; for `pnpm dev`. */
+  pretty?: boolean;
+}
+
+export function createLogger(level: string, base: Record<string, unknown>, options: LoggerOptions = {}): Logger {
   return pino({
     level,
     base,
     timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
+    // pino rejects custom level formatters with transports; pino-pretty shows labels anyway.
+    ...(options.pretty
+      ? { transport: { target: "pino-pretty", options: { colorize: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname" } } }
+      : { formatters: { level: (label: string) => ({ level: label }) } }),
   });
 }

@@ -2,11 +2,12 @@
 // number of hosts; Postgres arbitrates who owns each job.
 import { BACKUP_QUEUE } from "@capy/contracts";
 import { createDb } from "@capy/db";
-import { createWorkerConnection, LeaseSemaphore } from "@capy/queue";
+import { createBackupQueue, createProducerConnection, createWorkerConnection, LeaseSemaphore } from "@capy/queue";
 import { createStorage } from "@capy/storage";
 import { loadWorkerEnv } from "./env.js";
 import { createHandlers } from "./handlers/index.js";
 import { createLogger, type Logger } from "./logger.js";
+import { startMetricsServer, WorkerMetrics } from "./metrics.js";
 import { startStorageSweep } from "./maintenance/storage-sweep.js";
 import { pgToolVersion, resolvePgTool } from "./postgres/tools.js";
 import { ProcessRunner } from "./process/run.js";
@@ -17,7 +18,7 @@ import { createJobWorker } from "./worker.js";
 
 async function main(): Promise<void> {
   const env = loadWorkerEnv();
-  const log = createLogger(env.LOG_LEVEL, { service: "capy-worker", worker_id: env.WORKER_ID });
+  const log = createLogger(env.LOG_LEVEL, { service: "capy-worker", worker_id: env.WORKER_ID }, { pretty: env.LOG_PRETTY === "1" || env.LOG_PRETTY === "true" });
   const runner = new ProcessRunner();
   installCrashHandlers(log, () => runner.killAll());
 
@@ -66,7 +67,21 @@ async function main(): Promise<void> {
     intervalMs: env.VERIFY_JANITOR_INTERVAL_MS,
     log: log.child({ component: "verify-janitor" }),
   });
+  // Metrics and probes: their own producer connection (fails fast when Redis is down) and a
+  // queue handle that only reads counts.
+  const metricsConnection = createProducerConnection({ url: env.REDIS_URL, prefix: env.CAPY_REDIS_PREFIX });
+  const metricsQueue = createBackupQueue(metricsConnection, env.CAPY_REDIS_PREFIX);
+  const metrics = new WorkerMetrics({ db, queue: metricsQueue, log });
+  const metricsServer = await startMetricsServer({
+    metrics,
+    db,
+    redis: metricsConnection,
+    port: env.WORKER_METRICS_PORT,
+    host: env.WORKER_METRICS_HOST,
+    log,
+  });
   const handlers = createHandlers({
+    metrics,
     verifier,
     db,
     storage,
@@ -84,6 +99,7 @@ async function main(): Promise<void> {
     handlers,
     db,
     log,
+    metrics,
   });
 
   const shutdown = createShutdown(
@@ -93,6 +109,9 @@ async function main(): Promise<void> {
       killChildren: () => runner.killAll(),
       release: async () => {
         await stopJanitor();
+        await metricsServer.close();
+        await metricsQueue.close().catch(() => {});
+        metricsConnection.disconnect();
         connection.disconnect();
         leaseConnection.disconnect();
         await db.$disconnect();
@@ -106,7 +125,7 @@ async function main(): Promise<void> {
 
   await worker.waitUntilReady();
   // worker_id is on every line (the logger's base).
-  log.info({ queue: BACKUP_QUEUE, concurrency: env.WORKER_CONCURRENCY, job_types: Object.keys(handlers) }, "worker ready");
+  log.info({ queue: BACKUP_QUEUE, concurrency: env.WORKER_CONCURRENCY, job_types: Object.keys(handlers), metrics_port: metricsServer.port }, "worker ready");
 }
 
 /** A crash must not leave pg_dump children running without a parent that records them. */

@@ -8,6 +8,7 @@ import { ShutdownInterruptError } from "./failures/errors.js";
 import { handlerFor, type HandlerTable } from "./handlers/index.js";
 import { failUnclaimed } from "./jobs/attempt.js";
 import type { Logger } from "./logger.js";
+import type { WorkerMetrics } from "./metrics.js";
 
 export type BackupWorker = Worker<JobPayload, void, string>;
 
@@ -21,10 +22,12 @@ export interface JobWorkerOptions {
   handlers: HandlerTable;
   db: Db;
   log: Logger;
+  /** Counts job outcomes when given. */
+  metrics?: WorkerMetrics;
 }
 
 export function createJobWorker(options: JobWorkerOptions): BackupWorker {
-  const { handlers, db, log } = options;
+  const { handlers, db, log, metrics } = options;
 
   // Three declared parameters: BullMQ passes an AbortSignal only to processors that take one.
   const processor = async (job: Job<JobPayload, void, string>, token?: string, signal?: AbortSignal): Promise<void> => {
@@ -45,16 +48,20 @@ export function createJobWorker(options: JobWorkerOptions): BackupWorker {
 
     const attempts = job.opts.attempts ?? 1;
     const startedAt = Date.now();
+    const finalAttempt = job.attemptsMade + 1 >= attempts;
     jobLog.info({ queue_attempt: job.attemptsMade + 1, max_attempts: attempts }, "job started");
     try {
       await handler({
         jobId,
         log: jobLog,
         signal: signal ?? new AbortController().signal,
-        finalAttempt: job.attemptsMade + 1 >= attempts,
+        finalAttempt,
       });
+      metrics?.jobs.inc({ type: job.name, outcome: "completed" });
       jobLog.info({ duration_ms: Date.now() - startedAt }, "job finished");
     } catch (error) {
+      const outcome = error instanceof ShutdownInterruptError ? "interrupted" : error instanceof UnrecoverableError || finalAttempt ? "failed" : "retrying";
+      metrics?.jobs.inc({ type: job.name, outcome });
       if (error instanceof ShutdownInterruptError && token) {
         // Back to the queue without using up an attempt: being interrupted is not a failure.
         await job.moveToWait(token);

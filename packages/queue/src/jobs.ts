@@ -34,6 +34,7 @@ export async function insertJobRow(db: Db, input: NewJob): Promise<Job> {
       id: newId("job"),
       type: input.type,
       state: "pending",
+      phase: "queued",
       maxAttempts: kind.maxAttempts,
       clusterId: input.clusterId,
       lockedResource: databaseResource(input.clusterId, input.databaseName),

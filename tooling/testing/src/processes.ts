@@ -20,7 +20,8 @@ export interface ServiceProcess {
 function startProcess(entry: string, env: NodeJS.ProcessEnv): ServiceProcess {
   const child = spawn(process.execPath, [path.join(REPO_ROOT, entry)], {
     cwd: REPO_ROOT,
-    env: { ...process.env, NODE_ENV: "test", LOG_LEVEL: "info", ...env },
+    // JSON logs (the helpers read them) and a free metrics port per worker, unless a test says otherwise.
+    env: { ...process.env, NODE_ENV: "test", LOG_LEVEL: "info", LOG_PRETTY: "0", WORKER_METRICS_PORT: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

@@ -1,6 +1,7 @@
 // Request hardening for every route: security headers (helmet, with a strict Content Security
-// Policy for API answers and one the /docs reference page works under), rate limits kept in
-// Redis (shared by every API process of the deployment), and the 429 answer.
+// Policy for API answers, one the /docs reference page works under and one for the
+// /admin/queues dashboard), rate limits kept in Redis (shared by every API process of the
+// deployment; probes and /metrics exempt), and the 429 answer.
 import { createHash } from "node:crypto";
 import helmet from "@fastify/helmet";
 import rateLimit from "@fastify/rate-limit";
@@ -39,14 +40,35 @@ function inlineScriptHashes(html: string): string[] {
     .map(([, , body]) => createHash("sha256").update(body!).digest("base64"));
 }
 
+/** The queue dashboard (bull-board): its scripts, styles and images from this origin only. */
+const ADMIN_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "font-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+const isAdminPath = (path: string) => path === "/admin/queues" || path.startsWith("/admin/queues/");
+
 const isDocsPath = (path: string) => path === "/docs" || path.startsWith("/docs/");
 
-const UNLIMITED_PATHS = new Set(["/healthz", "/readyz"]);
+const UNLIMITED_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
 
 export function registerSecurity(app: FastifyInstance, deps: Pick<AppDeps, "config" | "redis" | "verifySession">): void {
   app.register(helmet, { global: true, contentSecurityPolicy: false });
   app.addHook("onSend", async (request, reply, payload) => {
-    if (!isDocsPath(request.url.split("?", 1)[0]!)) {
+    const path = request.url.split("?", 1)[0]!;
+    if (isAdminPath(path)) {
+      reply.header("content-security-policy", ADMIN_CSP);
+      return;
+    }
+    if (!isDocsPath(path)) {
       reply.header("content-security-policy", API_CSP);
       return;
     }

@@ -9,8 +9,9 @@ import type { Backup, Db, Job, Prisma } from "@capy/db";
 import { newId } from "@capy/db";
 import { backupArtifactKey, type ArtifactStorage } from "@capy/storage";
 import { ConfigurationError, ShutdownInterruptError, StaleAttemptError } from "../failures/errors.js";
-import { ownedBy, type Attempt } from "../jobs/attempt.js";
+import { ownedBy, progressRecorder, setPhase, type Attempt } from "../jobs/attempt.js";
 import type { Logger } from "../logger.js";
+import type { WorkerMetrics } from "../metrics.js";
 import { Inventory } from "../postgres/inventory.js";
 import { dumpToStorage } from "../postgres/pg-dump.js";
 import { openSourceSnapshot } from "../postgres/session.js";
@@ -36,6 +37,8 @@ export interface BackupDependencies {
   heartbeatIntervalMs: number;
   /** Restores and checks every backup before its job completes. */
   verifier: Verifier;
+  /** Dump durations and sizes, job and verification outcomes, when given. */
+  metrics?: WorkerMetrics;
 }
 
 export function createBackupHandler(deps: BackupDependencies): JobHandler {
@@ -47,6 +50,8 @@ async function runAttempt(deps: BackupDependencies, job: Job, attempt: Attempt, 
   let dumpStderr = "";
   if (backup) {
     context.log.info({ backup_id: backup.id }, "backup already recorded by an earlier attempt; verifying it");
+    // A lost job is noticed (and nothing recorded) by the verification's own fenced writes.
+    await setPhase(deps.db, attempt, "verifying", Number(backup.sizeBytes));
   } else {
     const dumped = await dumpAndRecord(deps, job, attempt, context);
     if (!dumped) return;
@@ -70,6 +75,8 @@ async function dumpAndRecord(deps: BackupDependencies, job: Job, attempt: Attemp
     const target = await loadDumpTarget(deps.db, job.projectId, deps.encryptionKey);
     password = target.password;
     const started = Date.now();
+    if (!(await setPhase(deps.db, attempt, "dumping"))) throw new StaleAttemptError(attempt.jobId, attempt.fencingToken);
+    const progress = progressRecorder(deps.db, attempt);
     const snapshot = await openSourceSnapshot(target).catch(async (sessionError: unknown) => {
       // pg_dump is what users read diagnostics from (exit code, stderr): when our snapshot
       // session cannot connect, let pg_dump try the same connection and report why it fails.
@@ -81,13 +88,29 @@ async function dumpAndRecord(deps: BackupDependencies, job: Job, attempt: Attemp
     let inventory: Inventory;
     let dumped: Awaited<ReturnType<typeof dumpToStorage>>;
     let inventoryMs = 0;
+    let dumpSeconds = 0;
     try {
       // Counting runs beside pg_dump, in the snapshot pg_dump imports, on the exporting session.
       const counting = snapshot.inventory().then((value) => {
         inventoryMs = Date.now() - started;
         return value;
       });
-      const dumping = dumpToStorage({ runner: deps.runner, pgDump: deps.pgDump, target, storage: deps.storage, key, signal: context.stop, snapshot: snapshot.id });
+      const dumpStarted = Date.now();
+      const dumping = dumpToStorage({
+        runner: deps.runner,
+        pgDump: deps.pgDump,
+        target,
+        storage: deps.storage,
+        key,
+        signal: context.stop,
+        snapshot: snapshot.id,
+        onProgress: (bytes) => progress.update(bytes),
+      })
+        .then((result) => {
+          dumpSeconds = (Date.now() - dumpStarted) / 1_000;
+          return result;
+        })
+        .finally(() => progress.flush());
       const [counted, dump] = await Promise.allSettled([counting, dumping]);
       if (dump.status === "rejected") throw dump.reason;
       if (counted.status === "rejected") throw counted.reason;
@@ -98,9 +121,11 @@ async function dumpAndRecord(deps: BackupDependencies, job: Job, attempt: Attemp
       await snapshot.close();
     }
     const { stored, stderrTail } = dumped;
+    deps.metrics?.dumpDuration.observe(dumpSeconds);
+    deps.metrics?.dumpBytes.observe(stored.sizeBytes);
     const stderr = redactSecrets(stderrTail, [password]);
     const backup = await deps.db.$transaction(async (tx) => {
-      const { count } = await tx.job.updateMany({ where: ownedBy(attempt), data: { phase: "verifying", lastStderr: stderr } });
+      const { count } = await tx.job.updateMany({ where: ownedBy(attempt), data: { phase: "verifying", progressBytes: BigInt(stored.sizeBytes), lastStderr: stderr } });
       if (count === 0) throw new StaleAttemptError(attempt.jobId, attempt.fencingToken);
       return tx.backup.create({
         data: {

@@ -4,6 +4,7 @@
 import type { Backup, Db, Job } from "@capy/db";
 import { ShutdownInterruptError, StaleAttemptError } from "../failures/errors.js";
 import { completeAttempt, type Attempt } from "../jobs/attempt.js";
+import type { WorkerMetrics } from "../metrics.js";
 import type { Inventory } from "../postgres/inventory.js";
 import { redactSecrets } from "../redact.js";
 import type { Verifier } from "../verify/verifier.js";
@@ -12,6 +13,8 @@ import { recordFailure, type AttemptContext } from "./claimed.js";
 export interface VerificationDependencies {
   db: Db;
   verifier: Verifier;
+  /** Counts verification outcomes when given. */
+  metrics?: WorkerMetrics;
 }
 
 export async function verifyAndComplete(
@@ -41,6 +44,7 @@ export async function verifyAndComplete(
       await completeAttempt(tx, attempt, { stderr: redactSecrets(stderr), stdout: null });
       await tx.backup.update({ where: { id: backup.id }, data: { verificationState: "verified", verificationError: null, verifiedAt } });
     });
+    deps.metrics?.verifications.inc({ outcome: "verified" });
     log.info(
       { backup_id: backup.id, size_bytes: result.sizeBytes, restore_ms: result.restoreMs, verify_ms: result.totalMs },
       "backup verified: it restores to what the source held",
@@ -50,6 +54,7 @@ export async function verifyAndComplete(
       log.warn({ fencing_token: attempt.fencingToken }, "attempt no longer owns the job; its verification was not recorded");
       return;
     }
+    deps.metrics?.verifications.inc({ outcome: context.signal.aborted ? "interrupted" : "failed" });
     await recordFailure(deps.db, attempt, context.signal.aborted ? new ShutdownInterruptError() : error, [], context, backup.id);
   }
 }

@@ -3,7 +3,8 @@
 // restored into a throwaway database and compared. The backup ends `verified` or `failed`.
 import type { Db, Job } from "@capy/db";
 import { ConfigurationError } from "../failures/errors.js";
-import type { Attempt } from "../jobs/attempt.js";
+import { setPhase, type Attempt } from "../jobs/attempt.js";
+import type { WorkerMetrics } from "../metrics.js";
 import { Inventory } from "../postgres/inventory.js";
 import type { Verifier } from "../verify/verifier.js";
 import { recordFailure, runClaimed, type AttemptContext } from "./claimed.js";
@@ -15,6 +16,7 @@ export interface VerifyDependencies {
   workerId: string;
   heartbeatIntervalMs: number;
   verifier: Verifier;
+  metrics?: WorkerMetrics;
 }
 
 export function createVerifyHandler(deps: VerifyDependencies): JobHandler {
@@ -39,5 +41,7 @@ async function runAttempt(deps: VerifyDependencies, job: Job, attempt: Attempt, 
     return;
   }
   context.log.info({ backup_id: backup.id }, "re-verifying backup");
+  // A lost job is noticed (and nothing recorded) by verifyAndComplete's own fenced writes.
+  await setPhase(deps.db, attempt, "verifying");
   await verifyAndComplete(deps, job, attempt, backup, reference.data, context);
 }

@@ -62,6 +62,7 @@ export async function completeAttempt(tx: Prisma.TransactionClient, attempt: Att
     where: ownedBy(attempt),
     data: {
       state: "completed",
+      phase: "done",
       completedAt: new Date(),
       lastExitCode: 0,
       lastStderr: output.stderr,
@@ -82,6 +83,8 @@ export async function failAttempt(db: Db, attempt: Attempt, report: FailureRepor
     where: ownedBy(attempt),
     data: {
       state: terminal ? "failed" : "pending",
+      // Waiting for its next attempt, or finished.
+      phase: terminal ? "done" : "queued",
       completedAt: terminal ? new Date() : null,
       retryClassification: report.classification,
       error: report.message,
@@ -97,6 +100,70 @@ export async function failAttempt(db: Db, attempt: Attempt, report: FailureRepor
 export async function failUnclaimed(db: Db, jobId: string, message: string): Promise<void> {
   await db.job.updateMany({
     where: { id: jobId, state: { in: ["pending", "running"] } },
-    data: { state: "failed", completedAt: new Date(), retryClassification: "permanent", error: message },
+    data: { state: "failed", phase: "done", completedAt: new Date(), retryClassification: "permanent", error: message },
   });
+}
+
+/** Records what the attempt is doing now (`dumping`, `verifying`); false once it no longer owns the job. */
+export async function setPhase(db: Db, attempt: Attempt, phase: string, progressBytes: number | null = null): Promise<boolean> {
+  const { count } = await db.job.updateMany({ where: ownedBy(attempt), data: { phase, progressBytes: progressBytes === null ? null : BigInt(progressBytes) } });
+  return count === 1;
+}
+
+/**
+ * Records the bytes streamed so far, at most once per `intervalMs` and never two writes at once;
+ * a value held back by the interval is written when it ends (so a stalled stream still shows
+ * what arrived), and `flush` writes the last one. Writes are fenced like every other write of
+ * the attempt; a failed write is only progress lost.
+ */
+export function progressRecorder(db: Db, attempt: Attempt, intervalMs = 1_000): { update(bytes: number): void; flush(): Promise<void> } {
+  // Nothing is written until bytes flow (progress_bytes stays null if the dump never starts).
+  let latest = 0;
+  let written = 0;
+  let lastWriteAt = 0;
+  let inFlight: Promise<void> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let flushed = false;
+  const write = (): Promise<void> => {
+    const bytes = latest;
+    lastWriteAt = Date.now();
+    const done = db.job
+      .updateMany({ where: ownedBy(attempt), data: { progressBytes: BigInt(bytes) } })
+      .then(
+        () => {
+          written = Math.max(written, bytes);
+        },
+        () => {},
+      )
+      .finally(() => {
+        if (inFlight === done) inFlight = undefined;
+      });
+    inFlight = done;
+    return done;
+  };
+  const schedule = () => {
+    if (timer || flushed) return;
+    const wait = Math.max(0, lastWriteAt + intervalMs - Date.now());
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (flushed || latest === written) return;
+      if (inFlight) schedule();
+      else void write();
+    }, wait);
+    timer.unref();
+  };
+  return {
+    update(bytes) {
+      latest = bytes;
+      if (!inFlight && Date.now() - lastWriteAt >= intervalMs) void write();
+      else schedule();
+    },
+    async flush() {
+      flushed = true;
+      clearTimeout(timer);
+      timer = undefined;
+      await inFlight;
+      if (written !== latest) await write();
+    },
+  };
 }

@@ -1,6 +1,7 @@
 // One logical backup: pg_dump's custom-format archive streamed from its stdout straight into
 // artifact storage. Memory stays flat whatever the database size; storage computes the size
 // and SHA-256 on the way through.
+import { Transform, pipeline } from "node:stream";
 import type { ArtifactStorage, StoredObject } from "@capy/storage";
 import { ConfigurationError, StorageError } from "../failures/errors.js";
 import { ProcessStartError, type ProcessRunner, type ProcessSpec } from "../process/run.js";
@@ -67,6 +68,8 @@ export interface DumpRequest {
   signal: AbortSignal;
   /** A snapshot exported by a transaction the caller holds open until pg_dump exits. */
   snapshot?: string;
+  /** Called with the total bytes streamed so far, on every chunk (the caller throttles). */
+  onProgress?: (bytes: number) => void;
 }
 
 export interface DumpResult {
@@ -83,7 +86,18 @@ export async function dumpToStorage(request: DumpRequest): Promise<DumpResult> {
   const { target } = request;
   return withPassfile(target.user, target.password, async (passfile) => {
     const child = request.runner.start(pgDumpSpec(request.pgDump, target, passfile, request.snapshot), { stdout: "stream", signal: request.signal });
-    const storing = request.storage.put(request.key, child.stdout).catch((error: unknown) => {
+    // Counts the archive's bytes on their way to storage; backpressure passes through.
+    let bytes = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        bytes += chunk.length;
+        request.onProgress?.(bytes);
+        callback(null, chunk);
+      },
+    });
+    // Errors of either side reach storage (through `counter`) or are reported by child.done.
+    pipeline(child.stdout, counter, () => {});
+    const storing = request.storage.put(request.key, counter).catch((error: unknown) => {
       // pg_dump would otherwise block on a pipe nobody reads any more.
       child.stop();
       throw new StorageError(error);

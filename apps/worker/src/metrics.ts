@@ -1,0 +1,192 @@
+// The worker's Prometheus metrics and the small HTTP server that exposes them with probes:
+// GET /metrics, /healthz (the process is alive) and /readyz (Postgres and Redis answer).
+// Queue depth and the age of each project's newest verified backup are read on scrape.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { Db } from "@capy/db";
+import type { Logger } from "./logger.js";
+
+/** Outcome of one job attempt as the worker saw it. */
+export type JobOutcome = "completed" | "failed" | "retrying" | "interrupted";
+export type VerificationOutcome = "verified" | "failed" | "interrupted";
+
+/** Longest a dependency may take to answer, on /readyz or while collecting (ms). */
+const CHECK_TIMEOUT_MS = 2_000;
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export interface MetricsSources {
+  db: Db;
+  /** Counts of waiting/active/delayed jobs. */
+  queue: Pick<Queue, "getJobCounts">;
+  log: Logger;
+}
+
+export class WorkerMetrics {
+  readonly registry = new Registry();
+  readonly jobs: Counter<"type" | "outcome">;
+  readonly dumpDuration: Histogram;
+  readonly dumpBytes: Histogram;
+  readonly verifications: Counter<"outcome">;
+
+  constructor(sources: MetricsSources) {
+    const { registry } = this;
+    registry.setDefaultLabels({ service: "capy-worker" });
+    collectDefaultMetrics({ register: registry });
+    this.jobs = new Counter({
+      name: "capy_jobs_total",
+      help: "Job attempts finished by this worker, by job type and outcome.",
+      labelNames: ["type", "outcome"] as const,
+      registers: [registry],
+    });
+    this.dumpDuration = new Histogram({
+      name: "capy_dump_duration_seconds",
+      help: "Time pg_dump took to stream a backup into storage (seconds).",
+      buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3_600, 4 * 3_600],
+      registers: [registry],
+    });
+    this.dumpBytes = new Histogram({
+      name: "capy_dump_bytes",
+      help: "Size of stored backup artifacts (bytes).",
+      buckets: [1 << 10, 1 << 16, 1 << 20, 16 << 20, 256 << 20, 2 ** 30, 16 * 2 ** 30, 256 * 2 ** 30],
+      registers: [registry],
+    });
+    this.verifications = new Counter({
+      name: "capy_verifications_total",
+      help: "Backup verifications (restore and compare) finished, by outcome.",
+      labelNames: ["outcome"] as const,
+      registers: [registry],
+    });
+    new Gauge({
+      name: "capy_queue_depth",
+      help: "Jobs in the backup queue by state (read from Redis on scrape).",
+      labelNames: ["state"] as const,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        try {
+          const counts = await withTimeout(sources.queue.getJobCounts("waiting", "active", "delayed"), CHECK_TIMEOUT_MS, "redis");
+          for (const [state, count] of Object.entries(counts)) this.set({ state }, count);
+        } catch (error) {
+          sources.log.warn({ err: (error as Error).message }, "metrics: could not read queue depth");
+        }
+      },
+    });
+    new Gauge({
+      name: "capy_newest_good_backup_age_seconds",
+      help: "Per project, seconds since its newest completed and verified backup was taken (read from Postgres on scrape).",
+      labelNames: ["project_id"] as const,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        try {
+          const rows = await withTimeout(
+            sources.db.$queryRaw<Array<{ project_id: string; age_seconds: number }>>`
+              SELECT project_id, EXTRACT(EPOCH FROM (now() - max(created_at)))::float8 AS age_seconds
+                FROM backups
+               WHERE state = 'completed' AND verification_state = 'verified'
+               GROUP BY project_id`,
+            CHECK_TIMEOUT_MS,
+            "postgres",
+          );
+          for (const row of rows) this.set({ project_id: row.project_id }, Math.max(0, Number(row.age_seconds)));
+        } catch (error) {
+          sources.log.warn({ err: (error as Error).message }, "metrics: could not read backup ages");
+        }
+      },
+    });
+  }
+}
+
+export interface MetricsServer {
+  /** The bound port (the chosen one when configured as 0). */
+  port: number;
+  close(): Promise<void>;
+}
+
+export interface MetricsServerOptions {
+  metrics: WorkerMetrics;
+  db: Db;
+  redis: Pick<Redis, "ping">;
+  port: number;
+  host: string;
+  log: Logger;
+}
+
+export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
+  const { metrics, db, redis, log } = options;
+  const json = (status: number, body: unknown) => ({ status, type: "application/json; charset=utf-8", body: JSON.stringify(body) });
+  const answer = async (method: string, path: string): Promise<{ status: number; type: string; body: string }> => {
+    if (method !== "GET" && method !== "HEAD") return json(405, { error: "Method not allowed" });
+    switch (path) {
+      case "/metrics":
+        return { status: 200, type: metrics.registry.contentType, body: await metrics.registry.metrics() };
+      case "/healthz":
+        return json(200, { status: "ok" });
+      case "/readyz": {
+        const checks: Array<[string, () => Promise<unknown>]> = [
+          ["postgres", () => db.$queryRaw`SELECT 1`],
+          ["redis", () => redis.ping()],
+        ];
+        const down = (
+          await Promise.all(
+            checks.map(async ([name, check]) => {
+              try {
+                await withTimeout(check(), CHECK_TIMEOUT_MS, name);
+                return undefined;
+              } catch (error) {
+                log.warn({ err: (error as Error).message, dependency: name }, "readiness check failed");
+                return name;
+              }
+            }),
+          )
+        ).filter((name) => name !== undefined);
+        return down.length > 0 ? json(503, { error: `not ready: ${down.join(", ")} unreachable` }) : json(200, { status: "ok" });
+      }
+      default:
+        return json(404, { error: "Not found" });
+    }
+  };
+  const server: Server = createServer((request, response) => {
+    const path = (request.url ?? "/").split("?", 1)[0]!;
+    answer(request.method ?? "GET", path).then(
+      ({ status, type, body }) => {
+        response.writeHead(status, { "content-type": type, "cache-control": "no-store" });
+        response.end(request.method === "HEAD" ? undefined : body);
+      },
+      (error: unknown) => {
+        log.error({ err: error }, "metrics request failed");
+        response.writeHead(500, { "content-type": "application/json; charset=utf-8" });
+        response.end(JSON.stringify({ error: "Internal server error" }));
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
