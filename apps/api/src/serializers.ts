@@ -36,6 +36,8 @@ export function serializeJob(job: JobRow): Job {
     project_id: job.projectId,
     created_at: iso(job.createdAt),
     updated_at: iso(job.updatedAt),
+    phase: (job.phase as Job["phase"]) ?? null,
+    progress_bytes: job.progressBytes === null ? null : Number(job.progressBytes),
   };
 }
 

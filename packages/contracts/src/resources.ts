@@ -33,6 +33,9 @@ export type VerificationState = z.infer<typeof VerificationState>;
 export const BACKUP_STATES = ["completed", "failed"] as const;
 export const BackupState = z.enum(BACKUP_STATES);
 
+export const JOB_PHASES = ["queued", "dumping", "verifying", "done"] as const;
+export const JobPhase = z.enum(JOB_PHASES);
+
 export const Job = z
   .object({
     id: z.string(),
@@ -56,6 +59,9 @@ export const Job = z
     project_id: z.string(),
     created_at: timestamp,
     updated_at: timestamp,
+    // Beyond the platform's Job shape: live progress for pollers (the capy CLI's --wait).
+    phase: JobPhase.nullable().describe("queued | dumping | verifying | done"),
+    progress_bytes: z.number().int().nullable().describe("Bytes of the artifact written so far by the running attempt"),
   })
   .meta({ id: "Job" });
 export type Job = z.infer<typeof Job>;

@@ -3,7 +3,7 @@ import type { Job } from "@capy/contracts";
 import { humanBytes, humanDuration, humanTime, printKeyValue, shortTime, tail, type Output } from "./output.js";
 
 /** Fields newer APIs may add to a job; read when present, ignored otherwise. */
-export type JobWithProgress = Job & { progress_bytes?: number | null; phase?: string | null };
+export type JobWithProgress = Job;
 
 export const TERMINAL_STATES: ReadonlySet<string> = new Set(["completed", "failed", "canceled"]);
 
