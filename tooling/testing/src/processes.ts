@@ -69,6 +69,10 @@ export async function startApi(env: NodeJS.ProcessEnv): Promise<ApiProcess> {
     await service.stop("SIGKILL");
     throw new Error(`${error.message}\n${service.logs()}`);
   });
+  // Give its connections a moment to come up (/readyz: Postgres and Redis answer), so a test's
+  // first requests meet a fully connected API; tests that start it without a reachable Redis
+  // on purpose just wait out this short deadline.
+  await waitFor(async () => (await fetch(`${baseUrl}/readyz`).catch(() => undefined))?.ok, { timeoutMs: 5_000, what: "readiness" }).catch(() => {});
   return { ...service, baseUrl, port };
 }
 

@@ -5,7 +5,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiKey, AuditEvent, PrincipalInfo, SCOPES } from "@capy/contracts";
 import { createApiKey, hashApiKey } from "@capy/db";
-import { startApi } from "@capy/testing";
+import { startApi, waitFor } from "@capy/testing";
 import { expectError, request, startHarness, type Harness } from "../test/harness.js";
 import { createSessionIssuer, unsignedToken, type SessionIssuer } from "../test/sessions.js";
 
@@ -195,6 +195,9 @@ describe("limits and headers", () => {
     const prefix = `${h.stack.redis.prefix}:rl`;
     const api = await startApi({ ...h.stack.env, ...issuer.env, CAPY_REDIS_PREFIX: prefix, RATE_LIMIT_PER_MINUTE: "3" });
     try {
+      // Counting needs the API's Redis connection up (until then the limiter lets requests
+      // through rather than fail them); /readyz answers 200 once Redis does.
+      await waitFor(async () => (await fetch(`${api.baseUrl}/readyz`)).ok, { timeoutMs: 10_000, what: "the API to be ready" });
       const statuses = async (key?: string) => {
         const out: number[] = [];
         for (let i = 0; i < 4; i++) out.push((await request(api, "GET", "/v1/me", { key })).status);
