@@ -22,8 +22,10 @@ export function statusText(job: JobWithProgress): string {
   const details: string[] = [];
   if (job.state === "pending") details.push(job.attempts > 0 ? `retrying, ${job.attempts}/${job.max_attempts} attempts so far` : "queued");
   if (job.state === "running") details.push(`attempt ${Math.max(job.attempts, 1)}/${job.max_attempts}`);
-  if (job.phase) details.push(job.phase);
-  if (typeof job.progress_bytes === "number") details.push(humanBytes(job.progress_bytes));
+  // The phase and byte count say what a running attempt is doing; pending and finished jobs
+  // already say it with their state.
+  if (job.state === "running" && job.phase) details.push(job.phase);
+  if (job.state === "running" && job.phase === "dumping" && typeof job.progress_bytes === "number") details.push(humanBytes(job.progress_bytes));
   return details.length > 0 ? `${job.state} (${details.join(", ")})` : job.state;
 }
 
