@@ -3,8 +3,9 @@
 // and SHA-256 on the way through.
 import { Transform, pipeline } from "node:stream";
 import type { ArtifactStorage, StoredObject } from "@capy/storage";
-import { ConfigurationError, StorageError } from "../failures/errors.js";
+import { StorageError } from "../failures/errors.js";
 import { ProcessStartError, type ProcessRunner, type ProcessSpec } from "../process/run.js";
+import { clientToolEnv, connectionArgs } from "./libpq-args.js";
 import { withPassfile } from "./passfile.js";
 
 /** Where and as whom to connect. The password is only ever written to the passfile. */
@@ -16,43 +17,22 @@ export interface DumpTarget {
   password: string | null;
 }
 
-/** How long libpq may take to connect before pg_dump gives up (seconds). */
-export const PG_CONNECT_TIMEOUT_SECONDS = 10;
 
 /**
  * pg_dump's argument array and its entire environment. Neither holds the password: libpq reads
  * it from `passfile`, and --no-password makes pg_dump fail rather than prompt if that is wrong.
  */
 export function pgDumpSpec(pgDump: string, target: DumpTarget, passfile: string, snapshot?: string): ProcessSpec {
-  // libpq reads a dbname containing "=" or starting with a URI scheme as a whole connection
-  // string, which could silently point pg_dump somewhere else.
-  if (target.database.includes("=") || /^postgres(ql)?:\/\//i.test(target.database)) {
-    throw new ConfigurationError(`database name "${target.database}" would be read as a connection string`);
-  }
   return {
     command: pgDump,
     args: [
       "-Fc",
-      "--no-password",
       // The snapshot another session exported and keeps open, so the dump sees exactly what
       // that session counts for the backup's source inventory.
       ...(snapshot ? [`--snapshot=${snapshot}`] : []),
-      "-h",
-      target.host,
-      "-p",
-      String(target.port),
-      "-U",
-      target.user,
-      "-d",
-      target.database,
+      ...connectionArgs(target, target.database),
     ],
-    env: {
-      PGPASSFILE: passfile,
-      PGCONNECT_TIMEOUT: String(PG_CONNECT_TIMEOUT_SECONDS),
-      PGAPPNAME: "capy-backups",
-      // Untranslated client messages, which the failure classifier recognises.
-      LC_ALL: "C",
-    },
+    env: clientToolEnv(passfile, "capy-backups"),
   };
 }
 

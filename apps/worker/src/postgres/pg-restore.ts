@@ -1,32 +1,15 @@
 // pg_restore of a custom-format archive (a local file) into a throwaway database: argument array,
 // password through a passfile, stopped when the signal aborts (timeout or shutdown).
-import { ConfigurationError } from "../failures/errors.js";
 import type { ProcessResult, ProcessRunner, ProcessSpec } from "../process/run.js";
 import { withPassfile } from "./passfile.js";
-import { PG_CONNECT_TIMEOUT_SECONDS, type DumpTarget } from "./pg-dump.js";
+import { clientToolEnv, connectionArgs } from "./libpq-args.js";
+import type { DumpTarget } from "./pg-dump.js";
 
 export function pgRestoreSpec(pgRestore: string, target: DumpTarget, database: string, archive: string, passfile: string): ProcessSpec {
-  if (database.includes("=") || /^postgres(ql)?:\/\//i.test(database)) {
-    throw new ConfigurationError(`database name "${database}" would be read as a connection string`);
-  }
   return {
     command: pgRestore,
-    args: [
-      "--exit-on-error",
-      "--no-owner",
-      "--no-acl",
-      "--no-password",
-      "-h",
-      target.host,
-      "-p",
-      String(target.port),
-      "-U",
-      target.user,
-      "-d",
-      database,
-      archive,
-    ],
-    env: { PGPASSFILE: passfile, PGCONNECT_TIMEOUT: String(PG_CONNECT_TIMEOUT_SECONDS), PGAPPNAME: "capy-backups-verify", LC_ALL: "C" },
+    args: ["--exit-on-error", "--no-owner", "--no-acl", ...connectionArgs(target, database), archive],
+    env: clientToolEnv(passfile, "capy-backups-verify"),
   };
 }
 
