@@ -1,32 +1,17 @@
 // Backups: listing, requesting one (a job row, then its BullMQ job), and opening an artifact.
 import type { Readable } from "node:stream";
-import type { FastifyBaseLogger } from "fastify";
 import type { Backup, Db, Job, Project } from "@capy/db";
-import { enqueueJob, insertJobRow, type BackupQueue } from "@capy/queue";
 import { ObjectNotFoundError, type ArtifactStorage } from "@capy/storage";
 import { AppError } from "../errors.js";
-import { withTimeout } from "../timeout.js";
-
-/** How long a request waits for Redis to accept a job before leaving it to the reconciler (ms). */
-const ENQUEUE_TIMEOUT_MS = 2_000;
+import { createJob, type CreateJobDeps } from "./jobs.js";
 
 export function listBackups(db: Db, project: Project): Promise<Backup[]> {
   return db.backup.findMany({ where: { projectId: project.id }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] });
 }
 
-export interface RequestBackupDeps {
-  db: Db;
-  queue: BackupQueue;
-  log: FastifyBaseLogger;
-}
-
-/**
- * Records a pending backup job and enqueues it. Postgres is the source of truth: when Redis is
- * unreachable the row stays pending, the reconciler enqueues it later, and the caller still
- * gets the job to poll.
- */
-export async function requestBackup({ db, queue, log }: RequestBackupDeps, project: Project, label: string | null): Promise<Job> {
-  const job = await insertJobRow(db, {
+/** Records a pending backup job and enqueues it (see createJob). */
+export function requestBackup(deps: CreateJobDeps, project: Project, label: string | null): Promise<Job> {
+  return createJob(deps, {
     type: "backup",
     organizationId: project.organizationId,
     projectId: project.id,
@@ -34,12 +19,6 @@ export async function requestBackup({ db, queue, log }: RequestBackupDeps, proje
     databaseName: project.databaseName,
     label,
   });
-  try {
-    await withTimeout(enqueueJob(queue, job), ENQUEUE_TIMEOUT_MS, "enqueue");
-  } catch (err) {
-    log.warn({ err, jobId: job.id }, "enqueue failed; the job stays pending for the reconciler");
-  }
-  return job;
 }
 
 export interface BackupArtifact {

@@ -5,7 +5,7 @@
 // The artifact is stored before its row exists, so a backup row never points at a missing
 // artifact; a failed or stale dump removes whatever it stored. A retried job whose backup is
 // already recorded goes straight to verification.
-import type { Backup, Db, Job, Prisma } from "@capy/db";
+import type { Backup, Job, Prisma } from "@capy/db";
 import { newId } from "@capy/db";
 import { backupArtifactKey, type ArtifactStorage } from "@capy/storage";
 import { ConfigurationError, ShutdownInterruptError, StaleAttemptError } from "../failures/errors.js";
@@ -18,25 +18,19 @@ import { openSourceSnapshot } from "../postgres/session.js";
 import { loadDumpTarget } from "../postgres/target.js";
 import type { ProcessRunner } from "../process/run.js";
 import { redactSecrets } from "../redact.js";
-import type { Verifier } from "../verify/verifier.js";
 import { recordFailure, runClaimed, type AttemptContext } from "./claimed.js";
 import type { JobHandler } from "./handler.js";
 import { verifyAndComplete } from "./verification.js";
+import type { VerifyDependencies } from "./verify.js";
 
-export interface BackupDependencies {
-  db: Db;
+/** What a backup needs beyond what verification needs (it verifies its own backup too). */
+export interface BackupDependencies extends VerifyDependencies {
   storage: ArtifactStorage;
   runner: ProcessRunner;
   /** Absolute path of pg_dump. */
   pgDump: string;
-  /** Recorded as claimed_by. */
-  workerId: string;
   /** Decrypts project passwords; only needed for projects that have one. */
   encryptionKey: string | undefined;
-  /** Between heartbeats (ms). */
-  heartbeatIntervalMs: number;
-  /** Restores and checks every backup before its job completes. */
-  verifier: Verifier;
   /** Dump durations and sizes, job and verification outcomes, when given. */
   metrics?: WorkerMetrics;
 }
