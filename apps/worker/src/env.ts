@@ -61,6 +61,8 @@ const schema = z.object({
     .string()
     .regex(/^[a-z][a-z0-9_]{0,31}$/, "must be lowercase letters, digits and underscores (at most 32)")
     .default("capy_verify"),
+  /** How often every project's expired scheduled backups are deleted (ms); also once at start. See maintenance/retention.ts. */
+  RETENTION_SWEEP_INTERVAL_MS: positiveInt.min(50).default(3_600_000),
 });
 
 export type WorkerEnv = z.infer<typeof schema> & {

@@ -9,6 +9,7 @@ import { createHandlers } from "./handlers/index.js";
 import { createLogger, type Logger } from "./logger.js";
 import { startMetricsServer, WorkerMetrics } from "./metrics.js";
 import { startStorageSweep } from "./maintenance/storage-sweep.js";
+import { startRetentionSweep } from "./maintenance/retention.js";
 import { pgToolVersion, resolvePgTool } from "./postgres/tools.js";
 import { ProcessRunner } from "./process/run.js";
 import { createShutdown } from "./shutdown.js";
@@ -37,6 +38,9 @@ async function main(): Promise<void> {
     minAgeMs: env.STORAGE_SWEEP_MIN_AGE_MS,
     log,
   });
+  // Deletes scheduled backups past their schedule's retention: now, then every interval, and
+  // for a project right after one of its scheduled backups completed (see handlers).
+  const retention = startRetentionSweep({ db, storage, log, intervalMs: env.RETENTION_SWEEP_INTERVAL_MS, workerId: env.WORKER_ID });
   const connection = createWorkerConnection({ url: env.REDIS_URL, prefix: env.CAPY_REDIS_PREFIX });
   connection.on("error", (error: Error) => log.warn({ err: error.message }, "redis connection error"));
 
@@ -90,6 +94,7 @@ async function main(): Promise<void> {
     workerId: env.WORKER_ID,
     encryptionKey: env.CAPY_ENCRYPTION_KEY,
     heartbeatIntervalMs: env.WORKER_HEARTBEAT_INTERVAL_MS,
+    afterScheduledBackup: (projectId) => retention.sweepProject(projectId),
   });
   const worker = createJobWorker({
     connection,
@@ -109,6 +114,7 @@ async function main(): Promise<void> {
       killChildren: () => runner.killAll(),
       release: async () => {
         await stopJanitor();
+        await retention.stop();
         await metricsServer.close();
         await metricsQueue.close().catch(() => {});
         metricsConnection.disconnect();

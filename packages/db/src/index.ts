@@ -8,3 +8,12 @@ export { parsePostgresUrl, withDatabase, quoteIdent, type PgConnection } from ".
 export { createProject, createApiKey, revokeApiKey, TenantError } from "./tenants.js";
 export { loadDbEnv, readLocalEncryptionKey, LOCAL_ENCRYPTION_KEY_FILE } from "./env.js";
 export { seedDemo, type DemoSeedInput } from "./seed.js";
+export {
+  deleteIdleBackup,
+  deleteExpiredBackup,
+  findRetentionCandidates,
+  lockProjectBackups,
+  type DeleteBackupResult,
+  type DeletedBackupRow,
+  type RetentionCandidate,
+} from "./backup-deletion.js";

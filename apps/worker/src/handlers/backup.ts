@@ -33,6 +33,8 @@ export interface BackupDependencies extends VerifyDependencies {
   encryptionKey: string | undefined;
   /** Dump durations and sizes, job and verification outcomes, when given. */
   metrics?: WorkerMetrics;
+  /** After a scheduled backup's job is recorded completed: that project's retention sweep. */
+  afterScheduledBackup?: (projectId: string) => Promise<void>;
 }
 
 export function createBackupHandler(deps: BackupDependencies): JobHandler {

@@ -15,6 +15,8 @@ export interface VerificationDependencies {
   verifier: Verifier;
   /** Counts verification outcomes when given. */
   metrics?: WorkerMetrics;
+  /** Runs after a scheduled backup's job is recorded completed (the retention sweep); must not throw. */
+  afterScheduledBackup?: (projectId: string) => Promise<void>;
 }
 
 export async function verifyAndComplete(
@@ -49,6 +51,7 @@ export async function verifyAndComplete(
       { backup_id: backup.id, size_bytes: result.sizeBytes, restore_ms: result.restoreMs, verify_ms: result.totalMs },
       "backup verified: it restores to what the source held",
     );
+    if (job.type === "backup" && job.scheduleId) await deps.afterScheduledBackup?.(job.projectId).catch((err: unknown) => log.warn({ err }, "retention after a scheduled backup failed"));
   } catch (error) {
     if (error instanceof StaleAttemptError) {
       log.warn({ fencing_token: attempt.fencingToken }, "attempt no longer owns the job; its verification was not recorded");

@@ -1,5 +1,6 @@
 import { router } from "../../trpc.js";
 import { createBackupProcedure } from "./create.js";
+import { deleteBackupProcedure } from "./delete.js";
 import { listBackupsProcedure } from "./list.js";
 import { verifyBackupProcedure } from "./verify.js";
 
@@ -7,4 +8,5 @@ export const backupsRouter = router({
   list: listBackupsProcedure,
   create: createBackupProcedure,
   verify: verifyBackupProcedure,
+  delete: deleteBackupProcedure,
 });

@@ -1,4 +1,4 @@
-// capy backups create | list | download
+// capy backups create | list | download | delete
 import type { Command } from "commander";
 import type { CliEnvironment } from "../env.js";
 import { printJson, printTable, humanBytes, shortTime } from "../output.js";
@@ -71,6 +71,18 @@ export function registerBackups(program: Command, env: CliEnvironment): void {
         if (result === undefined) return;
         if (ctx.output.json) printJson(ctx.output, { backup_id: backupId, path: result.path, size_bytes: result.bytes });
         else ctx.output.out(`saved ${result.path} (${humanBytes(result.bytes)})`);
+      }),
+    );
+
+  backups
+    .command("delete")
+    .description("delete a backup and its artifact (refused while it is still being made or verified)")
+    .argument("<backupID>", "backup id (bkp_…)")
+    .action(
+      withContext<[string], object>(env, async (ctx, _options, backupId) => {
+        const result = await ctx.client().backups.delete.mutate({ id: ctx.projectId(), backupID: backupId });
+        if (ctx.output.json) return printJson(ctx.output, result);
+        ctx.output.out(`deleted ${result.backup.id} (${humanBytes(result.backup.size_bytes)}, created ${shortTime(result.backup.created_at)})`);
       }),
     );
 }
