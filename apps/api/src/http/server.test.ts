@@ -44,6 +44,7 @@ describe("OpenAPI document and reference", () => {
         "GET /v1/jobs/{jobID}",
         "GET /v1/projects/{id}/backups/{backupID}/download",
         "POST /v1/projects/{id}/backups/{backupID}/verify",
+        "DELETE /v1/projects/{id}/backups/{backupID}",
         "GET /v1/me",
         "GET /v1/organizations/{orgID}/api-keys",
         "POST /v1/organizations/{orgID}/api-keys",

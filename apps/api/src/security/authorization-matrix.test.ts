@@ -146,6 +146,17 @@ afterAll(async () => {
   await issuer?.cleanup();
 });
 
+/** A verified backup with its artifact in the target project, for DELETE. */
+async function disposableBackup(): Promise<string> {
+  const id = newId("bkp");
+  const key = backupArtifactKey(h.tenant.project_id, id);
+  await createStorage({ storageDir: h.stack.storageDir }).put(key, Readable.from([Buffer.from("dump")]));
+  await h.stack.db.backup.create({
+    data: { id, organizationId: h.tenant.organization_id, projectId: h.tenant.project_id, jobId: newId("job"), databaseName: h.source.name, backupKey: key, sizeBytes: 4n, sha256: "0".repeat(64), state: "completed", verificationState: "verified" },
+  });
+  return id;
+}
+
 function fill(path: string, values: Record<string, string>): string {
   return path.replace(/\{(\w+)\}/g, (_match, name: string) => {
     const value = values[name];
@@ -182,8 +193,9 @@ describe("authorization matrix", () => {
     for (const op of operations) {
       const label = `${op.method} ${op.path}`;
       rows[label] = {};
-      const path = fill(op.path, params);
       for (const credential of credentials) {
+        // A deleting operation gets a target of its own per request (success removes it).
+        const path = fill(op.path, op.operationId === "deleteBackup" ? { ...params, backupID: await disposableBackup() } : params);
         const outcome = credential.expect(op);
         const expected = outcome === "success" ? op.successStatus : outcome;
         const response = await send(op, path, headerFor(credential, op));
