@@ -10,6 +10,7 @@ import { createDb, deleteExpiredBackup, findRetentionCandidates, newId, type Db 
 import { enqueueJob, insertJobRow } from "@capy/queue";
 import { backupArtifactKey, FilesystemStorage } from "@capy/storage";
 import { createEmptyDatabase, waitFor, type TestDatabase } from "@capy/testing";
+import { loadWorkerEnv } from "../env.js";
 import { createHarness, waitForJob, type Harness } from "../test-helpers.js";
 import { sweepRetention } from "./retention.js";
 
@@ -226,6 +227,14 @@ describe("sweepRetention", () => {
     } finally {
       await Promise.all(pools.map((pool) => pool.$disconnect()));
     }
+  });
+});
+
+describe("RETENTION_SWEEP_INTERVAL_MS", () => {
+  it("defaults to an hour and rejects nonsense", () => {
+    expect(loadWorkerEnv({}).RETENTION_SWEEP_INTERVAL_MS).toBe(3_600_000);
+    expect(loadWorkerEnv({ RETENTION_SWEEP_INTERVAL_MS: "60000" }).RETENTION_SWEEP_INTERVAL_MS).toBe(60_000);
+    expect(() => loadWorkerEnv({ RETENTION_SWEEP_INTERVAL_MS: "0" })).toThrow(/RETENTION_SWEEP_INTERVAL_MS: /);
   });
 });
 

@@ -132,6 +132,22 @@ describe("capy backups", () => {
     expect(await pgbenchFingerprint(target.url)).toEqual(await pgbenchFingerprint(source.url));
   });
 
+  it("delete removes a backup (then it is not found: exit 6)", async () => {
+    const listed = (json(await capy(["backups", "list", "--json"])).backups as Array<{ id: string }>).map((b) => b.id);
+    const other = listed.find((id) => id !== backupId)!;
+    const result = await capy(["backups", "delete", other]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`^deleted ${other} \\(`));
+    const again = await capy(["backups", "delete", other, "--json"]);
+    expect(again.code).toBe(6);
+    expect(again.stderr).toContain("backup not found");
+    const remaining = (json(await capy(["backups", "list", "--json"])).backups as Array<{ id: string }>).map((b) => b.id);
+    expect(remaining).toEqual([backupId]);
+    const viaJson = await capy(["backups", "delete", backupId, "--json"]);
+    expect(viaJson.code, viaJson.stderr).toBe(0);
+    expect(Backup.strict().parse(json(viaJson).backup).id).toBe(backupId);
+  });
+
   it("create --wait exits 3 with the job's error when the job fails (database dropped), and jobs watch agrees", async () => {
     const doomed = await createEmptyDatabase("capy_cli_doomed");
     const broken = await stack.createTenant("cli-org", "dropped-db", doomed.url);
