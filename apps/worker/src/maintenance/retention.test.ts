@@ -185,6 +185,8 @@ describe("sweepRetention", () => {
     const now = new Date();
     const old = await addBackup(p, { ageDays: 30 }, now);
     await addBackup(p, { ageDays: 1 }, now);
+    // A stopped sweep (worker shutting down) deletes nothing more.
+    expect((await sweepRetention({ db, storage, log, projectId: p.projectId, now, signal: AbortSignal.abort() })).deleted).toEqual([]);
     const candidates = await findRetentionCandidates(db, { now, projectId: p.projectId, limit: 10 });
     expect(candidates.map((c) => c.id)).toEqual([old.id]);
     // A verify job for it is requested between the selection and the delete.

@@ -13,8 +13,8 @@ import { deleteExpiredBackup, findRetentionCandidates, newId, type Db, type Dele
 import type { ArtifactStorage } from "@capy/storage";
 import type { Logger } from "../logger.js";
 
-/** Candidates read per query, so a large backlog never sits in memory at once. */
-const PAGE_SIZE = 200;
+/** Candidates read per query (rows), so a large backlog never sits in memory at once. */
+const PAGE_SIZE = 500;
 
 export interface RetentionDeps {
   db: Db;
@@ -29,6 +29,8 @@ export interface SweepRetentionOptions extends RetentionDeps {
   now?: Date;
   /** Recorded as actor_id of the `backup.deleted` audit events (actor_type "system"). */
   actorId?: string;
+  /** Stops the sweep between two deletions (worker shutdown); what is left waits for the next one. */
+  signal?: AbortSignal;
 }
 
 export interface RetentionSweepResult {
@@ -48,6 +50,7 @@ export async function sweepRetention(options: SweepRetentionOptions): Promise<Re
   for (;;) {
     const page = await findRetentionCandidates(db, { now, projectId: options.projectId, after, limit: PAGE_SIZE });
     for (const candidate of page) {
+      if (options.signal?.aborted) return result;
       const row = await deleteExpiredBackup(db, candidate, now);
       if (!row) {
         result.skipped += 1;
@@ -109,7 +112,7 @@ export interface RetentionSweep {
   sweepProject(projectId: string): Promise<void>;
   /** Settles when the periodic sweep in progress (if any) has. */
   idle(): Promise<void>;
-  /** No further sweeps; resolves once those in progress have finished. */
+  /** No further sweeps; those in progress stop after their current deletion, and this resolves once they have. */
   stop(): Promise<void>;
 }
 
@@ -125,11 +128,12 @@ export function startRetentionSweep(options: RetentionSweepOptions): RetentionSw
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
   const projectSweeps = new Set<Promise<void>>();
+  const stopping = new AbortController();
 
   const sweep = async (projectId?: string): Promise<void> => {
     const startedAt = Date.now();
     try {
-      const result = await sweepRetention({ db, storage, log, projectId, actorId: workerId });
+      const result = await sweepRetention({ db, storage, log, projectId, actorId: workerId, signal: stopping.signal });
       log.info(
         {
           project_id: projectId ?? null,
@@ -166,6 +170,7 @@ export function startRetentionSweep(options: RetentionSweepOptions): RetentionSw
     async stop() {
       stopped = true;
       clearTimeout(timer);
+      stopping.abort();
       await Promise.all([running, ...projectSweeps]);
     },
   };
