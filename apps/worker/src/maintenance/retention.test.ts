@@ -201,6 +201,22 @@ describe("sweepRetention", () => {
     expect((await deleteExpiredBackup(db, candidates[0]!, now))?.id).toBe(old.id);
   });
 
+  it("logs (key and error, nothing else) an artifact it could not remove, after deleting the row", async () => {
+    const { db } = harness.stack;
+    const p = await newProject(7);
+    const now = new Date();
+    const old = await addBackup(p, { ageDays: 30 }, now);
+    await addBackup(p, { ageDays: 1 }, now);
+    const lines: Array<Record<string, unknown>> = [];
+    const capturing = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const failing = Object.assign(Object.create(storage) as FilesystemStorage, { delete: () => Promise.reject(new Error("store unreachable")) });
+    const result = await sweepRetention({ db, storage: failing, log: capturing, projectId: p.projectId, now });
+    expect(result.deleted.map((row) => row.id)).toEqual([old.id]);
+    expect(result.artifactErrors).toEqual([old.id]);
+    expect(await db.backup.findUnique({ where: { id: old.id } })).toBeNull();
+    expect(lines).toEqual([expect.objectContaining({ level: 50, err: "store unreachable", backup_id: old.id, backup_key: old.backupKey })]);
+  });
+
   it("concurrent sweeps (separate connection pools, like separate workers) delete each backup once", async () => {
     const p = await newProject(7);
     const now = new Date();
