@@ -140,7 +140,10 @@ describe("DELETE /v1/projects/{id}/backups/{backupID}", () => {
 
   it("is in the OpenAPI document with its scope", async () => {
     const response = await request(h.api, "GET", "/v1/openapi.json");
-    const doc = response.body as { paths: Record<string, Record<string, { operationId?: string; "x-required-scope"?: string }>> };
-    expect(doc.paths["/v1/projects/{id}/backups/{backupID}"]?.delete).toMatchObject({ operationId: "deleteBackup", "x-required-scope": "backups:write" });
+    const doc = response.body as { paths: Record<string, Record<string, { operationId?: string; "x-required-scope"?: string; responses: Record<string, unknown> }>> };
+    const operation = doc.paths["/v1/projects/{id}/backups/{backupID}"]?.delete;
+    expect(operation).toMatchObject({ operationId: "deleteBackup", "x-required-scope": "backups:write" });
+    expect(operation?.responses["409"]).toMatchObject({ content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } });
+    expect(Object.keys(operation?.responses ?? {})).toContain("200");
   });
 });

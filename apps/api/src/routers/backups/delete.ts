@@ -21,6 +21,7 @@ export const deleteBackupProcedure = scopedProcedure("backups:write")
       description:
         "Removes the backup's row and its stored artifact and answers with the backup as it was. 409 while the backup is still being made or verified (verification pending, or a backup or verify job for it pending or running).",
       protect: true,
+      errorResponses: [409],
     },
   })
   .input(DeleteBackupInput)
