@@ -61,6 +61,10 @@ const schema = z.object({
     .string()
     .regex(/^[a-z][a-z0-9_]{0,31}$/, "must be lowercase letters, digits and underscores (at most 32)")
     .default("capy_verify"),
+  /** How often the job reconciler compares job rows with the queue (ms); also once at start. See maintenance/job-reconciler.ts. */
+  JOB_RECONCILE_INTERVAL_MS: positiveInt.min(100).default(30_000),
+  /** A running job whose heartbeat_at is older than this (ms) and that no worker holds lost its worker; keep it well above WORKER_HEARTBEAT_INTERVAL_MS. */
+  JOB_HEARTBEAT_TIMEOUT_MS: positiveInt.min(100).default(60_000),
 });
 
 export type WorkerEnv = z.infer<typeof schema> & {
