@@ -25,6 +25,14 @@ export const createBackupProcedure = scopedProcedure("backups:write")
         "within 24 hours answers 201 with the job the first request created instead of creating another (concurrent repeats " +
         "create one job); after 24 hours the key may be used again.",
       protect: true,
+      // Documentation only: the procedure reads and validates the header itself (readIdempotencyKey).
+      requestHeaders: z.object({
+        "Idempotency-Key": z
+          .string()
+          .max(255)
+          .optional()
+          .describe("Makes retries safe: repeats with this key within 24 hours answer with the first request's job (printable ASCII, at most 255 characters)"),
+      }),
     },
     successStatus: 201,
   })

@@ -81,6 +81,13 @@ describe("Idempotency-Key", () => {
     expect(jobOf((await create(h.tenant, "daily-key")).body).id).toBe(jobOf(fresh.body).id);
   });
 
+  it("is documented as a header of the operation", async () => {
+    const document = (await request(h.api, "GET", "/v1/openapi.json")).body as {
+      paths: Record<string, Record<string, { parameters?: Array<{ in: string; name: string }> }>>;
+    };
+    expect(document.paths["/v1/projects/{id}/backups"]?.post?.parameters).toContainEqual(expect.objectContaining({ in: "header", name: "Idempotency-Key" }));
+  });
+
   it("applies to the native tRPC endpoint too", async () => {
     const call = () =>
       fetch(`${h.api.baseUrl}/trpc/backups.create`, {
