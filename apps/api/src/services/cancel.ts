@@ -7,9 +7,8 @@
 //   sees it, stops the attempt and writes `canceled` (or the job reconciler does, once the
 //   attempt's heartbeat is stale).
 // - completed, failed, canceled → 409.
-import type { Job } from "@capy/db";
+import type { Db, Job } from "@capy/db";
 import type { FastifyBaseLogger } from "fastify";
-import type { Db } from "@capy/db";
 import type { BackupQueue } from "@capy/queue";
 import { tenantScope } from "../auth/access.js";
 import type { Principal } from "../auth/principal.js";
@@ -59,12 +58,14 @@ export async function cancelJob({ db, queue, log }: CancelDeps, principal: Princ
       }
       return { job: await db.job.findUniqueOrThrow({ where: { id: jobId } }), effect: "canceled" };
     }
-    const requested = await db.$executeRaw`
-      UPDATE jobs SET cancel_requested_at = now(), updated_at = now()
-       WHERE id = ${jobId} AND state = 'running' AND cancel_requested_at IS NULL`;
+    // Tenant-scoped like every write here: another tenant's id matches no row.
+    const requested = await db.job.updateMany({
+      where: { ...scope, state: "running", cancelRequestedAt: null },
+      data: { cancelRequestedAt: new Date() },
+    });
     const job = await db.job.findFirst({ where: scope });
     if (!job) throw new AppError("NOT_FOUND", "job not found");
-    if (requested === 1) return { job, effect: "requested" };
+    if (requested.count === 1) return { job, effect: "requested" };
     if (job.state === "running") return { job, effect: "already_requested" };
     if (job.state !== "pending") throw new AppError("CONFLICT", `job is already ${job.state}`);
   }

@@ -88,6 +88,11 @@ describe("POST /v1/jobs/{jobID}/cancel", () => {
     expectError(foreign, 404, "job not found");
     expect(foreign.body).toEqual(unknown.body);
     expect((await h.stack.db.job.findUniqueOrThrow({ where: { id: job.id } })).state).toBe("pending");
+
+    // Nor can it request a stop of a running job.
+    await h.stack.db.job.update({ where: { id: job.id }, data: { state: "running", attempts: 1, heartbeatAt: new Date() } });
+    expectError(await cancel(job.id, stranger.api_key), 404, "job not found");
+    expect((await h.stack.db.job.findUniqueOrThrow({ where: { id: job.id } })).cancelRequestedAt).toBeNull();
   });
 
   it("answers 403 without backups:write", async () => {
