@@ -19,7 +19,7 @@
 // a pass over thousands of rows costs a few round trips.
 import type { Redis } from "ioredis";
 import type { Db } from "@capy/db";
-import { enqueueJob, type BackupQueue } from "@capy/queue";
+import { enqueueJob, waitForRedisReady, type BackupQueue } from "@capy/queue";
 import type { Logger } from "../logger.js";
 
 /** A pending row younger than this (ms, by updated_at) may still be on its way into Redis: left alone. */
@@ -27,6 +27,9 @@ export const PENDING_GRACE_MS = 5_000;
 
 /** Rows read (and looked up in Redis) per round trip. */
 export const RECONCILE_BATCH_SIZE = 500;
+
+/** At start, how long the first pass waits for its Redis connection before trying anyway (ms). */
+const FIRST_PASS_REDIS_WAIT_MS = 10_000;
 
 export const WORKER_LOST_ERROR = "worker lost: the attempt stopped sending heartbeats";
 
@@ -231,7 +234,10 @@ export function startJobReconciler(options: JobReconcilerOptions): JobReconciler
     }, options.intervalMs);
     timer.unref();
   };
-  running = pass().finally(schedule);
+  // The connection is new at start; the first pass waits for it rather than fail at once.
+  running = waitForRedisReady(options.redis, FIRST_PASS_REDIS_WAIT_MS)
+    .then(() => (stopped ? undefined : pass()))
+    .finally(schedule);
   return {
     async stop() {
       stopped = true;
