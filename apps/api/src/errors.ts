@@ -2,6 +2,7 @@
 // in this file only, to a tRPC error code (native /trpc and the REST adapter) and to an HTTP
 // status (plain Fastify routes). Every REST error body is `{ "error": "<message>" }`.
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
+import { isDatabaseUnavailable } from "./db-errors.js";
 
 export const ERROR_CODES = {
   BAD_REQUEST: { trpc: "BAD_REQUEST", status: 400 },
@@ -11,6 +12,8 @@ export const ERROR_CODES = {
   CONFLICT: { trpc: "CONFLICT", status: 409 },
   TOO_MANY_REQUESTS: { trpc: "TOO_MANY_REQUESTS", status: 429 },
   SERVICE_UNAVAILABLE: { trpc: "SERVICE_UNAVAILABLE", status: 503 },
+  /** The metadata database cannot be reached (down, restarting, pool exhausted): retry later. */
+  DATABASE_UNAVAILABLE: { trpc: "SERVICE_UNAVAILABLE", status: 503 },
   INTERNAL: { trpc: "INTERNAL_SERVER_ERROR", status: 500 },
 } as const satisfies Record<string, { trpc: TRPC_ERROR_CODE_KEY; status: number }>;
 
@@ -34,6 +37,20 @@ export class AppError extends Error {
   get status(): number {
     return ERROR_CODES[this.code].status;
   }
+}
+
+/** What a client sees while the metadata database is unreachable: no host, port or driver detail. */
+export const DATABASE_UNAVAILABLE_MESSAGE = "service temporarily unavailable; retry later";
+
+/**
+ * The AppError an error stands for: itself, or DATABASE_UNAVAILABLE (503) for a failure to
+ * reach the metadata database, whichever layer threw it (auth, services, routes); undefined for
+ * anything else (a 500).
+ */
+export function asAppError(error: unknown): AppError | undefined {
+  if (error instanceof AppError) return error;
+  if (isDatabaseUnavailable(error)) return new AppError("DATABASE_UNAVAILABLE", DATABASE_UNAVAILABLE_MESSAGE, { cause: error });
+  return undefined;
 }
 
 /** A Zod-like issue as it appears in errors and in JSON error bodies. */
@@ -64,7 +81,8 @@ export interface HttpError {
  * anything else is a 500 whose details stay in the log.
  */
 export function toHttpError(error: unknown): HttpError {
-  if (error instanceof AppError) return { status: error.status, message: error.message };
+  const appError = asAppError(error);
+  if (appError) return { status: appError.status, message: appError.message };
   const status = (error as { statusCode?: unknown } | null)?.statusCode;
   if (typeof status === "number" && status >= 400 && status < 500 && error instanceof Error) {
     return { status, message: error.message };

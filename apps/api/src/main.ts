@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { closeDeps, createDeps } from "./deps.js";
 import { loadConfig } from "./env.js";
 import { createLogger } from "./logger.js";
+import { guardRedisPolicy } from "./redis-policy.js";
 import { buildServer } from "./server.js";
 
 /** Longest a graceful shutdown may take before the process exits anyway (ms). */
@@ -37,6 +38,14 @@ process.once("SIGTERM", (signal) => void shutdown(signal));
 process.once("SIGINT", (signal) => void shutdown(signal));
 
 try {
+  // Refuse to run against a Redis that may evict queue keys (maxmemory-policy must be noeviction).
+  await guardRedisPolicy(deps.redis, logger, (error) => {
+    logger.fatal({ err: error }, "api stopping: Redis may evict queue keys");
+    void app
+      .close()
+      .then(() => closeDeps(deps))
+      .finally(() => process.exit(1));
+  });
   await app.listen({ host: config.host, port: config.port });
   logger.info({ port: (app.server.address() as AddressInfo).port }, "api listening");
 } catch (err) {

@@ -6,7 +6,7 @@ import { ZodError } from "zod";
 import type { Scope } from "@capy/contracts";
 import { requireScope } from "./auth/principal.js";
 import type { Context } from "./context.js";
-import { AppError, ERROR_CODES, INTERNAL_MESSAGE, describeIssues } from "./errors.js";
+import { ERROR_CODES, INTERNAL_MESSAGE, asAppError, describeIssues } from "./errors.js";
 
 export type Meta = OpenApiMeta<{
   /** HTTP status of a successful REST call; 200 unless set. */
@@ -41,11 +41,11 @@ const baseProcedure = t.procedure.use(async ({ ctx, path, next }) => {
   const result = await next();
   if (result.ok) return result;
   const cause = result.error.cause;
-  const error =
-    cause instanceof AppError
-      ? new TRPCError({ code: ERROR_CODES[cause.code].trpc, message: cause.message, cause })
-      : result.error;
+  // AppErrors, and database connection failures as DATABASE_UNAVAILABLE (503).
+  const appError = asAppError(cause);
+  const error = appError ? new TRPCError({ code: ERROR_CODES[appError.code].trpc, message: appError.message, cause: appError }) : result.error;
   if (error.code === "INTERNAL_SERVER_ERROR") ctx.log.error({ err: cause ?? error, path }, "procedure failed");
+  else if (appError?.code === "DATABASE_UNAVAILABLE") ctx.log.warn({ err: cause, path }, "metadata database unavailable");
   if (error !== result.error) throw error;
   return result;
 });

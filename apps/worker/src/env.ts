@@ -63,6 +63,10 @@ const schema = z.object({
     .default("capy_verify"),
   /** How often every project's expired scheduled backups are deleted (ms); also once at start. See maintenance/retention.ts. */
   RETENTION_SWEEP_INTERVAL_MS: positiveInt.min(50).default(3_600_000),
+  /** How often the job reconciler compares job rows with the queue (ms); also once at start. See maintenance/job-reconciler.ts. */
+  JOB_RECONCILE_INTERVAL_MS: positiveInt.min(100).default(30_000),
+  /** A running job whose heartbeat_at is older than this (ms) and that no worker holds lost its worker; keep it well above WORKER_HEARTBEAT_INTERVAL_MS. */
+  JOB_HEARTBEAT_TIMEOUT_MS: positiveInt.min(100).default(60_000),
 });
 
 export type WorkerEnv = z.infer<typeof schema> & {

@@ -2,12 +2,13 @@
 // number of hosts; Postgres arbitrates who owns each job.
 import { BACKUP_QUEUE } from "@capy/contracts";
 import { createDb } from "@capy/db";
-import { createBackupQueue, createProducerConnection, createWorkerConnection, LeaseSemaphore } from "@capy/queue";
+import { assertRedisKeepsQueueKeys, createBackupQueue, createProducerConnection, createWorkerConnection, LeaseSemaphore, RedisPolicyError } from "@capy/queue";
 import { createStorage } from "@capy/storage";
 import { loadWorkerEnv } from "./env.js";
 import { createHandlers } from "./handlers/index.js";
 import { createLogger, type Logger } from "./logger.js";
 import { startMetricsServer, WorkerMetrics } from "./metrics.js";
+import { startJobReconciler } from "./maintenance/job-reconciler.js";
 import { startStorageSweep } from "./maintenance/storage-sweep.js";
 import { startRetentionSweep } from "./maintenance/retention.js";
 import { pgToolVersion, resolvePgTool } from "./postgres/tools.js";
@@ -43,6 +44,14 @@ async function main(): Promise<void> {
   const retention = startRetentionSweep({ db, storage, log, intervalMs: env.RETENTION_SWEEP_INTERVAL_MS, workerId: env.WORKER_ID });
   const connection = createWorkerConnection({ url: env.REDIS_URL, prefix: env.CAPY_REDIS_PREFIX });
   connection.on("error", (error: Error) => log.warn({ err: error.message }, "redis connection error"));
+  // Refuse to start against a Redis that may evict queue keys (maxmemory-policy must be
+  // noeviction; waits for Redis like the worker itself); re-checked after every reconnect.
+  await assertRedisKeepsQueueKeys(connection);
+  connection.on("ready", () => {
+    assertRedisKeepsQueueKeys(connection).catch((error: unknown) => {
+      if (error instanceof RedisPolicyError) log.error({ err: error.message }, "Redis may evict queue keys");
+    });
+  });
 
   // Verification slots per cluster are leases in Redis, on a connection of their own.
   const leaseConnection = createWorkerConnection({ url: env.REDIS_URL, prefix: env.CAPY_REDIS_PREFIX });
@@ -96,6 +105,17 @@ async function main(): Promise<void> {
     heartbeatIntervalMs: env.WORKER_HEARTBEAT_INTERVAL_MS,
     afterScheduledBackup: (projectId) => retention.sweepProject(projectId),
   });
+  // Re-enqueues pending jobs Redis lost and recovers running jobs whose worker died: now, then every interval.
+  const reconcileConnection = createProducerConnection({ url: env.REDIS_URL, prefix: env.CAPY_REDIS_PREFIX });
+  const reconcileQueue = createBackupQueue(reconcileConnection, env.CAPY_REDIS_PREFIX);
+  const jobReconciler = startJobReconciler({
+    db,
+    queue: reconcileQueue,
+    redis: reconcileConnection,
+    heartbeatTimeoutMs: env.JOB_HEARTBEAT_TIMEOUT_MS,
+    intervalMs: env.JOB_RECONCILE_INTERVAL_MS,
+    log,
+  });
   const worker = createJobWorker({
     connection,
     prefix: env.CAPY_REDIS_PREFIX,
@@ -115,6 +135,9 @@ async function main(): Promise<void> {
       release: async () => {
         await stopJanitor();
         await retention.stop();
+        await jobReconciler.stop();
+        await reconcileQueue.close().catch(() => {});
+        reconcileConnection.disconnect();
         await metricsServer.close();
         await metricsQueue.close().catch(() => {});
         metricsConnection.disconnect();

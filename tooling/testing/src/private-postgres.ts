@@ -16,6 +16,10 @@ export interface PrivatePostgres {
   /** postgresql://postgres:<password>@127.0.0.1:<port>/postgres */
   url: string;
   port: number;
+  /** Shuts the server down (fast mode: sessions are terminated), keeping its data, for outage tests. */
+  halt(): Promise<void>;
+  /** Starts the server halt() stopped, same port and data. */
+  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -87,6 +91,8 @@ export async function startPrivatePostgres({ password }: { password: string }): 
     return {
       url: `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
       port,
+      halt: () => run("pg_ctl", ["stop", "-D", data, "-m", "fast", "-w", "-t", "60"]),
+      resume: () => run("pg_ctl", ["start", "-D", data, "-l", log, "-w", "-t", "60"]),
       async stop() {
         process.removeListener("exit", stopSync);
         stopSync();

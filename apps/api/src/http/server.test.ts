@@ -42,6 +42,7 @@ describe("OpenAPI document and reference", () => {
         "POST /v1/projects/{id}/backups",
         "GET /v1/projects/{id}/jobs",
         "GET /v1/jobs/{jobID}",
+        "POST /v1/jobs/{jobID}/cancel",
         "GET /v1/projects/{id}/backups/{backupID}/download",
         "POST /v1/projects/{id}/backups/{backupID}/verify",
         "DELETE /v1/projects/{id}/backups/{backupID}",

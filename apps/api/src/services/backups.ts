@@ -3,6 +3,8 @@ import type { Readable } from "node:stream";
 import type { Backup, Db, Job, Project } from "@capy/db";
 import { ObjectNotFoundError, type ArtifactStorage } from "@capy/storage";
 import { AppError } from "../errors.js";
+import type { NewJob } from "@capy/queue";
+import { createJobOnce, type CreatedJob } from "./idempotency.js";
 import { createJob, type CreateJobDeps } from "./jobs.js";
 
 export function listBackups(db: Db, project: Project): Promise<Backup[]> {
@@ -11,14 +13,23 @@ export function listBackups(db: Db, project: Project): Promise<Backup[]> {
 
 /** Records a pending backup job and enqueues it (see createJob). */
 export function requestBackup(deps: CreateJobDeps, project: Project, label: string | null): Promise<Job> {
-  return createJob(deps, {
+  return createJob(deps, backupJobInput(project, label));
+}
+
+/** requestBackup under an Idempotency-Key: the key's earlier job within 24 h, else a new one. */
+export function requestBackupOnce(deps: CreateJobDeps, project: Project, label: string | null, key: string | undefined): Promise<CreatedJob> {
+  return createJobOnce(deps, backupJobInput(project, label), key);
+}
+
+function backupJobInput(project: Project, label: string | null): NewJob {
+  return {
     type: "backup",
     organizationId: project.organizationId,
     projectId: project.id,
     clusterId: project.clusterId,
     databaseName: project.databaseName,
     label,
-  });
+  };
 }
 
 export interface BackupArtifact {

@@ -190,6 +190,26 @@ describe("capy backups", () => {
   });
 });
 
+describe("capy jobs cancel", () => {
+  it("cancels a pending job, then reports that it is already canceled", async () => {
+    const project = await stack.db.project.findUniqueOrThrow({ where: { id: tenant.project_id } });
+    // A pending row that is not in the queue, so no worker starts it before the cancel.
+    const jobId = `job_cli_cancel_${Date.now()}`;
+    await stack.db.job.create({
+      data: { id: jobId, type: "backup", state: "pending", clusterId: project.clusterId, lockedResource: "database:cli", organizationId: project.organizationId, projectId: project.id },
+    });
+    const canceled = await capy(["jobs", "cancel", jobId]);
+    expect(canceled.code, canceled.stderr).toBe(0);
+    expect(canceled.stdout.trim()).toBe(`${jobId} canceled`);
+    expect((await stack.db.job.findUniqueOrThrow({ where: { id: jobId } })).state).toBe("canceled");
+
+    const again = await capy(["jobs", "cancel", jobId, "--json"]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("job is already canceled");
+    noStackTrace(again);
+  });
+});
+
 describe("capy schedule", () => {
   it("says when there is no schedule, then sets and shows it", async () => {
     const none = await capy(["schedule", "get"]);

@@ -3,7 +3,8 @@ import { z } from "zod";
 import { findAccessibleProject } from "../../auth/access.js";
 import { serializeJob } from "../../serializers.js";
 import { recordAudit } from "../../services/audit.js";
-import { requestBackup } from "../../services/backups.js";
+import { requestBackupOnce } from "../../services/backups.js";
+import { readIdempotencyKey } from "../../services/idempotency.js";
 import { scopedProcedure } from "../../trpc.js";
 import { label, projectId } from "../fields.js";
 
@@ -18,16 +19,31 @@ export const createBackupProcedure = scopedProcedure("backups:write")
       operationId: "createBackup",
       tags: ["backups"],
       summary: "Start an on-demand backup",
-      description: "Creates a pending backup job and answers 201 with it; poll GET /v1/jobs/{jobID}. An empty body is valid.",
+      description:
+        "Creates a pending backup job and answers 201 with it; poll GET /v1/jobs/{jobID}. An empty body is valid. " +
+        "With an `Idempotency-Key` header (printable ASCII, at most 255 characters), a repeat of the request for the same project " +
+        "within 24 hours answers 201 with the job the first request created instead of creating another (concurrent repeats " +
+        "create one job); after 24 hours the key may be used again.",
       protect: true,
+      // Documentation only: the procedure reads and validates the header itself (readIdempotencyKey).
+      requestHeaders: z.object({
+        "Idempotency-Key": z
+          .string()
+          .max(255)
+          .optional()
+          .describe("Makes retries safe: repeats with this key within 24 hours answer with the first request's job (printable ASCII, at most 255 characters)"),
+      }),
     },
     successStatus: 201,
   })
   .input(CreateBackupInput)
   .output(CreateBackupOutput)
   .mutation(async ({ ctx, input }) => {
+    // Validated before any work, so a malformed key never creates a job.
+    const idempotencyKey = readIdempotencyKey(ctx.headers);
     const project = await findAccessibleProject(ctx.db, ctx.principal, input.id);
-    const job = await requestBackup(ctx, project, input.label ?? null);
+    const { job, replayed } = await requestBackupOnce(ctx, project, input.label ?? null, idempotencyKey);
+    if (replayed) return { job: serializeJob(job) };
     await recordAudit(ctx, ctx.principal, {
       action: "backup.created",
       targetType: "job",

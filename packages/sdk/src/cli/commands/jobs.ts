@@ -1,4 +1,4 @@
-// capy jobs list | get | watch
+// capy jobs list | get | watch | cancel
 import type { Command } from "commander";
 import type { CliEnvironment } from "../env.js";
 import { printJobDetails, JOB_TABLE_HEAD, jobRow } from "../jobs-view.js";
@@ -31,6 +31,22 @@ export function registerJobs(program: Command, env: CliEnvironment): void {
         const result = await ctx.client().jobs.get.query({ jobID: jobId });
         if (ctx.output.json) return printJson(ctx.output, result);
         printJobDetails(ctx.output, result.job);
+      }),
+    );
+
+  jobs
+    .command("cancel")
+    .description("cancel a job: a pending one at once, a running one as soon as its worker notices")
+    .argument("<jobID>", "job id (job_…)")
+    .action(
+      withContext<[string], object>(env, async (ctx, _options, jobId) => {
+        const result = await ctx.client().jobs.cancel.mutate({ jobID: jobId });
+        if (ctx.output.json) return printJson(ctx.output, result);
+        ctx.output.out(
+          result.job.state === "canceled"
+            ? `${result.job.id} canceled`
+            : `${result.job.id} cancel requested; it stops once its worker notices (capy jobs watch ${result.job.id})`,
+        );
       }),
     );
 

@@ -1,0 +1,71 @@
+// Idempotency-Key for job creation: a retried POST (lost answer, client timeout, double click)
+// with the same key, for the same project, within IDEMPOTENCY_WINDOW_MS gets the job the first
+// request created instead of a second job. jobs has a unique (project_id, idempotency_key)
+// index, so concurrent requests with one key insert one row: the losers hit the unique
+// violation and answer with the winner.
+import type { IncomingHttpHeaders } from "node:http";
+import { Prisma, type Job } from "@capy/db";
+import type { NewJob } from "@capy/queue";
+import { AppError } from "../errors.js";
+import { createJob, type CreateJobDeps } from "./jobs.js";
+
+/** How long a key names its job (ms): 24 hours. After that the key may create a new job. */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000;
+
+/** Longest accepted key (characters). */
+export const IDEMPOTENCY_KEY_MAX_LENGTH = 255;
+
+/** Printable ASCII only (space to tilde), so keys are safe to store, log and compare. */
+const PRINTABLE = /^[\x20-\x7e]+$/;
+
+/** The request's Idempotency-Key header, validated; undefined when absent (400 when malformed). */
+export function readIdempotencyKey(headers: IncomingHttpHeaders): string | undefined {
+  const raw = headers["idempotency-key"];
+  if (raw === undefined) return undefined;
+  // Node joins repeated headers of unknown names with ", "; two keys in one request is an error.
+  if (Array.isArray(raw)) throw new AppError("BAD_REQUEST", "Idempotency-Key header must be given once");
+  const key = raw.trim();
+  if (key === "") throw new AppError("BAD_REQUEST", "Idempotency-Key header must not be empty");
+  if (key.length > IDEMPOTENCY_KEY_MAX_LENGTH) {
+    throw new AppError("BAD_REQUEST", `Idempotency-Key header must be at most ${IDEMPOTENCY_KEY_MAX_LENGTH} characters`);
+  }
+  if (!PRINTABLE.test(key)) throw new AppError("BAD_REQUEST", "Idempotency-Key header must be printable ASCII");
+  return key;
+}
+
+export interface CreatedJob {
+  job: Job;
+  /** true when the job was created by an earlier request with the same key. */
+  replayed: boolean;
+}
+
+const isUniqueViolation = (error: unknown) => error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002";
+
+/**
+ * createJob, once per (project, key) per IDEMPOTENCY_WINDOW_MS. Without a key, always a new job.
+ */
+export async function createJobOnce(deps: CreateJobDeps, input: NewJob, key: string | undefined, now = new Date()): Promise<CreatedJob> {
+  if (key === undefined) return { job: await createJob(deps, { ...input, idempotencyKey: null }), replayed: false };
+  const where = { projectId_idempotencyKey: { projectId: input.projectId, idempotencyKey: key } };
+  const cutoff = new Date(now.getTime() - IDEMPOTENCY_WINDOW_MS);
+
+  const existing = await deps.db.job.findUnique({ where });
+  if (existing && existing.createdAt > cutoff) return { job: existing, replayed: true };
+  if (existing) {
+    // Expired: the old job gives the key up (conditional, so concurrent requests agree) and
+    // keeps everything else.
+    await deps.db.job.updateMany({
+      where: { id: existing.id, idempotencyKey: key, createdAt: { lte: cutoff } },
+      data: { idempotencyKey: null },
+    });
+  }
+  try {
+    return { job: await createJob(deps, { ...input, idempotencyKey: key }), replayed: false };
+  } catch (error) {
+    if (!isUniqueViolation(error)) throw error;
+    // A concurrent request with the same key won the insert: answer with its job.
+    const winner = await deps.db.job.findUnique({ where });
+    if (!winner) throw new AppError("CONFLICT", "a request with this Idempotency-Key is in progress; retry", { cause: error });
+    return { job: winner, replayed: true };
+  }
+}
