@@ -90,6 +90,12 @@ async function main(): Promise<void> {
     workerId: env.WORKER_ID,
     encryptionKey: env.CAPY_ENCRYPTION_KEY,
     heartbeatIntervalMs: env.WORKER_HEARTBEAT_INTERVAL_MS,
+    leases: {
+      semaphore: new LeaseSemaphore(leaseConnection, env.CAPY_REDIS_PREFIX),
+      leaseMs: env.WORKER_LOCK_DURATION_MS,
+      dumpConcurrencyPerCluster: env.DUMP_CONCURRENCY_PER_CLUSTER,
+    },
+    dumpTimeoutMs: env.DUMP_TIMEOUT_MS,
   });
   const worker = createJobWorker({
     connection,
@@ -100,6 +106,8 @@ async function main(): Promise<void> {
     db,
     log,
     metrics,
+    lockDurationMs: env.WORKER_LOCK_DURATION_MS,
+    stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,
   });
 
   const shutdown = createShutdown(

@@ -12,6 +12,8 @@ import { assertValidKey } from "./keys.js";
 import { ObjectNotFoundError, type ArtifactStorage, type GetOptions, type StoredObject } from "./storage.js";
 
 const PARTIAL_SUFFIX = ".partial";
+/** What put appends to a key for its temporary file. */
+const PARTIAL_NAME = /\.\d+\.[0-9a-f-]{36}\.partial$/;
 
 /** A temporary file that `sweepPartials` removed. */
 export interface SweptPartial {
@@ -127,6 +129,27 @@ export class FilesystemStorage implements ArtifactStorage {
       swept.push({ path: path.relative(this.root, file).split(path.sep).join("/"), modified: info.mtime });
     }
     return swept;
+  }
+
+  async discardIncomplete(prefix: string, shouldDiscard: (key: string) => boolean = () => true): Promise<string[]> {
+    // Only the directory the prefix names (or its parent, for a prefix that ends mid-name) is read.
+    const base = prefix.endsWith("/") ? prefix.slice(0, -1) : path.posix.dirname(prefix);
+    const dir = base === "" || base === "." ? this.root : this.pathOf(base);
+    const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT" || error.code === "ENOTDIR") return [];
+      throw error;
+    });
+    const discarded: string[] = [];
+    for (const entry of entries) {
+      if (!entry.isFile() || !entry.name.endsWith(PARTIAL_SUFFIX)) continue;
+      const file = path.join(entry.parentPath, entry.name);
+      // `<key>.<pid>.<uuid>.partial` (see put) names the key it was being written for.
+      const key = path.relative(this.root, file).split(path.sep).join("/").replace(PARTIAL_NAME, "");
+      if (!key.startsWith(prefix) || !shouldDiscard(key)) continue;
+      await rm(file, { force: true });
+      discarded.push(key);
+    }
+    return discarded;
   }
 
   async close(): Promise<void> {}

@@ -36,6 +36,8 @@ export interface SourceSnapshot {
   inventory(): Promise<Inventory>;
   /** Ends the transaction and the session; call only after pg_dump has exited. */
   close(): Promise<void>;
+  /** Drops the session at once (the dump was stopped): a running inventory query rejects. */
+  abort(): void;
 }
 
 /**
@@ -54,6 +56,11 @@ export async function openSourceSnapshot(target: DumpTarget): Promise<SourceSnap
     return {
       id,
       inventory: () => collectInventory(client),
+      abort() {
+        if (closed) return;
+        closed = true;
+        void client.end().catch(() => {});
+      },
       async close() {
         if (closed) return;
         closed = true;
