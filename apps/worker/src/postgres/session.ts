@@ -7,7 +7,7 @@ import type { DumpTarget } from "./pg-dump.js";
 import { collectInventory, type Inventory } from "./inventory.js";
 
 /** Opens a session to `target` (its database unless `database` is given). */
-export async function connectTo(target: DumpTarget, database: string = target.database): Promise<pg.Client> {
+export async function connectTo(target: DumpTarget, database: string = target.database, applicationName = "capy-backups"): Promise<pg.Client> {
   const client = new pg.Client({
     host: target.host,
     port: target.port,
@@ -15,7 +15,7 @@ export async function connectTo(target: DumpTarget, database: string = target.da
     database,
     ...(target.password === null ? {} : { password: target.password }),
     connectionTimeoutMillis: PG_CONNECT_TIMEOUT_SECONDS * 1_000,
-    application_name: "capy-backups",
+    application_name: applicationName,
   });
   // A connection the server ends (e.g. DROP DATABASE … WITH (FORCE)) must not crash the worker;
   // the pending query, if any, rejects on its own.
@@ -45,7 +45,8 @@ export interface SourceSnapshot {
  * open while pg_dump imports and uses the snapshot.
  */
 export async function openSourceSnapshot(target: DumpTarget): Promise<SourceSnapshot> {
-  const client = await connectTo(target).catch((error: unknown) => {
+  // Named apart from pg_dump's own session ("capy-backups"), so pg_stat_activity tells them apart.
+  const client = await connectTo(target, target.database, "capy-backups-snapshot").catch((error: unknown) => {
     throw new Error(`could not connect to the source database: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   });
   try {
