@@ -86,7 +86,8 @@ export function createJobWorker(options: JobWorkerOptions): BackupWorker {
       if (error instanceof ResourceBusyError && token) {
         // Wait, never reject: back to the queue, delayed, without using an attempt; the row stays as it is.
         await job.moveToDelayed(Date.now() + busyRetryDelayMs(), token);
-        jobLog.info({ resource: error.resource }, "waiting: the database's lock or the cluster's dump slots are taken");
+        // Debug: a job may wait like this for hours (a long dump of its database), every 1-3 s.
+        jobLog.debug({ resource: error.resource }, "waiting: the database's lock or the cluster's dump slots are taken");
         throw new DelayedError();
       }
       if (error instanceof AttemptCanceledError) {

@@ -178,13 +178,15 @@ describe("locks and caps", () => {
     const harness = await harnessFor();
     const source = await sourceCopy();
     const tenant = await harness.stack.createTenant("acme", "one-db", source.url);
-    const workers = [await harness.stack.startWorker({ WORKER_ID: "worker-a" }), await harness.stack.startWorker({ WORKER_ID: "worker-b" })];
+    const workers = [await harness.stack.startWorker({ WORKER_ID: "worker-a", LOG_LEVEL: "debug" }), await harness.stack.startWorker({ WORKER_ID: "worker-b", LOG_LEVEL: "debug" })];
     const jobs = [await submitJob(harness, tenant.project_id), await submitJob(harness, tenant.project_id)];
 
     const finished = Promise.all(jobs.map((job) => waitForJob(harness.stack, job.id, ["completed", "failed", "canceled"], 90_000)));
     const peak = await peakDumps([source.name], finished);
     expect(peak).toBe(1);
     for (const job of await finished) expect(job).toMatchObject({ state: "completed", attempts: 1 });
+    // Waiting used no BullMQ attempt either: each job's only counted run is the one that completed.
+    for (const job of jobs) expect((await harness.queue.getJob(job.id))?.attemptsMade).toBe(1);
     expect(workers.some((worker) => worker.logs().includes("waiting: the database's lock or the cluster's dump slots are taken"))).toBe(true);
   }, 90_000);
 
