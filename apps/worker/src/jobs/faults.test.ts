@@ -271,6 +271,28 @@ describe("canceling a running job", () => {
   }, 60_000);
 });
 
+describe("a cancel requested while the job's worker is dead", () => {
+  it("ends the job canceled at the next claim, without running pg_dump again, and removes the lost attempt's leftovers", async () => {
+    const harness = await harnessFor();
+    const source = await sourceCopy();
+    const tenant = await harness.stack.createTenant("acme", "cancel-dead", source.url);
+    const doomed = await harness.stack.startWorker({ WORKER_ID: "worker-a" });
+    const job = await submitJob(harness, tenant.project_id);
+    await partialWithBytes(harness, tenant.project_id);
+    expect(await doomed.stop("SIGKILL")).toBe("SIGKILL");
+    await waitFor(async () => (await dumpSessions([source.name])).length === 0, { timeoutMs: 10_000, what: "the orphaned pg_dump to end" });
+    await harness.stack.db.job.update({ where: { id: job.id }, data: { cancelRequestedAt: new Date() } });
+
+    const next = await harness.stack.startWorker({ WORKER_ID: "worker-b" });
+    const finished = waitForJob(harness.stack, job.id, ["completed", "failed", "canceled"]);
+    expect(await peakDumps([source.name], finished)).toBe(0);
+    expect(await finished).toMatchObject({ state: "canceled", attempts: 1, retryClassification: "canceled", claimedBy: "worker-b" });
+    expect(next.logs()).toContain("job claimed with its cancel already requested; not running it");
+    expect(await projectFiles(harness.stack.storageDir, tenant.project_id)).toEqual([]);
+    expect(await harness.stack.db.backup.count({ where: { jobId: job.id } })).toBe(0);
+  }, 60_000);
+});
+
 /** A TCP forwarder to the shared Postgres that can drop every connection and refuse new ones. */
 async function startOutageProxy(targetPort: number): Promise<{ port: number; breakDown(): Promise<void>; restore(): Promise<void>; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
