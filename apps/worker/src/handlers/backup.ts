@@ -15,7 +15,7 @@ import type { Logger } from "../logger.js";
 import type { WorkerMetrics } from "../metrics.js";
 import { Inventory } from "../postgres/inventory.js";
 import { dumpToStorage } from "../postgres/pg-dump.js";
-import { openSourceSnapshot } from "../postgres/session.js";
+import { endLostDumpSessions, openSourceSnapshot } from "../postgres/session.js";
 import { loadDumpTarget } from "../postgres/target.js";
 import type { ProcessRunner } from "../process/run.js";
 import { redactSecrets } from "../redact.js";
@@ -122,6 +122,15 @@ async function dumpAndRecord(deps: BackupDependencies, job: Job, attempt: Attemp
   try {
     const target = await loadDumpTarget(deps.db, job.projectId, deps.encryptionKey);
     password = target.password;
+    // A lost attempt (taken over here, or reset by the reconciler) may have left its pg_dump
+    // connected, e.g. a paused worker's: end those sessions before dumping (see endLostDumpSessions).
+    if (attempt.tookOver || job.retryClassification === "worker_lost") {
+      const ended = await endLostDumpSessions(target).catch((error: unknown) => {
+        log.warn({ err: redactSecrets(error instanceof Error ? error.message : String(error), [password]) }, "could not end the lost attempt's sessions on the source");
+        return 0;
+      });
+      if (ended > 0) log.warn({ sessions: ended }, "ended the lost attempt's sessions on the source database");
+    }
     const started = Date.now();
     if (!(await retryOnDisconnect(() => setPhase(deps.db, attempt, "dumping"), { log, what: "phase" }))) throw new StaleAttemptError(attempt.jobId, attempt.fencingToken);
     const progress = progressRecorder(deps.db, attempt);

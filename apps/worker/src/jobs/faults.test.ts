@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { quoteIdent } from "@capy/db";
 import { createEmptyDatabase, uniqueName, waitFor, withAdminClient, type ServiceProcess, type TestDatabase } from "@capy/testing";
 import { createHarness, projectFiles, submitJob, waitForJob, type Harness } from "../test-helpers.js";
@@ -37,11 +37,20 @@ afterAll(async () => {
   await template?.drop();
 });
 
+let current: Harness | undefined;
+
 async function harnessFor(extraEnv: NodeJS.ProcessEnv = {}): Promise<Harness> {
   const harness = await createHarness({ ...FAST, ...extraEnv });
   cleanups.push(() => harness.close());
+  current = harness;
   return harness;
 }
+
+// A failed test shows what its workers logged (the last lines of each).
+afterEach((context) => {
+  if (context.task.result?.state !== "fail" || !current) return;
+  for (const [index, worker] of current.stack.workers.entries()) console.error(`--- worker ${index} (pid ${worker.child.pid}) ---\n${worker.logs().split("\n").slice(-60).join("\n")}`);
+});
 
 /** A fresh copy of the template source. */
 async function sourceCopy(): Promise<TestDatabase> {
@@ -147,14 +156,22 @@ describe("a worker that dies mid-dump", () => {
     const tenant = await harness.stack.createTenant("acme", "paused", source.url);
     const paused = await harness.stack.startWorker({ WORKER_ID: "worker-a" });
     const pid = paused.child.pid!;
-    cleanups.push(async () => process.kill(pid, "SIGCONT"));
     const job = await submitJob(harness, tenant.project_id);
 
     await partialWithBytes(harness, tenant.project_id);
     process.kill(pid, "SIGSTOP");
-    await harness.stack.startWorker({ WORKER_ID: "worker-b" });
-
-    const done = await waitForJob(harness.stack, job.id, ["completed", "failed", "canceled"]);
+    let done;
+    let survivor;
+    try {
+      survivor = await harness.stack.startWorker({ WORKER_ID: "worker-b" });
+      done = await waitForJob(harness.stack, job.id, ["completed", "failed", "canceled"]);
+    } finally {
+      // Never leave a stopped worker behind, even when the test fails.
+      if (!done) process.kill(pid, "SIGCONT");
+    }
+    // The survivor ended the paused worker's pg_dump session, which would otherwise hold up every
+    // DROP DATABASE on the server (its backend blocks writing to a pg_dump nobody reads).
+    expect(survivor!.logs()).toContain("ended the lost attempt's sessions on the source database");
     expect(done).toMatchObject({ state: "completed", attempts: 2, claimedBy: "worker-b", retryClassification: null });
     const backup = await harness.stack.db.backup.findUniqueOrThrow({ where: { jobId: job.id } });
     const expectedFiles = [path.join(harness.stack.storageDir, backup.backupKey)];

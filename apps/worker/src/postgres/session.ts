@@ -74,3 +74,28 @@ export async function openSourceSnapshot(target: DumpTarget): Promise<SourceSnap
     throw error;
   }
 }
+
+/**
+ * Ends the sessions on the source database that a lost attempt of a backup left behind: its
+ * pg_dump ("capy-backups") and snapshot ("capy-backups-snapshot") sessions. The caller holds the
+ * database's lock, so any such session belongs to a fenced-off attempt. It matters beyond tidiness:
+ * a paused worker's pg_dump stops reading, its server backend then blocks writing to it, and on
+ * PostgreSQL 15 such a backend holds up every DROP DATABASE on the cluster (which waits for all
+ * backends to absorb a ProcSignalBarrier), verification's throwaway databases included. Ending a
+ * session of one's own role needs no extra privilege. Returns how many were ended.
+ */
+export async function endLostDumpSessions(target: DumpTarget): Promise<number> {
+  const client = await connectTo(target, target.database, "capy-backups-fence");
+  try {
+    const { rows } = await client.query<{ ended: number }>(
+      `SELECT count(*) FILTER (WHERE pg_catalog.pg_terminate_backend(pid))::int AS ended
+         FROM pg_catalog.pg_stat_activity
+        WHERE datname = current_database()
+          AND application_name IN ('capy-backups', 'capy-backups-snapshot')
+          AND pid <> pg_catalog.pg_backend_pid()`,
+    );
+    return rows[0]?.ended ?? 0;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
