@@ -57,7 +57,13 @@ async function sourceCopy(): Promise<TestDatabase> {
   const name = uniqueName("capy_faults_src");
   await withAdminClient((client) => client.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE ${quoteIdent(template.name)}`));
   const url = template.url.replace(/\/[^/]*$/, `/${name}`);
-  const copy = { name, url, drop: () => withAdminClient((client) => client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`)) };
+  const copy: TestDatabase = {
+    name,
+    url,
+    drop: async () => {
+      await withAdminClient((client) => client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`));
+    },
+  };
   cleanups.push(() => copy.drop());
   return copy;
 }
