@@ -8,7 +8,9 @@ import { stat } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { Redis } from "ioredis";
 import { quoteIdent } from "@capy/db";
+import { LeaseSemaphore } from "@capy/queue";
 import { createEmptyDatabase, uniqueName, waitFor, withAdminClient, type ServiceProcess, type TestDatabase } from "@capy/testing";
 import { createHarness, projectFiles, submitJob, waitForJob, type Harness } from "../test-helpers.js";
 
@@ -272,7 +274,7 @@ describe("canceling a running job", () => {
     console.info(`cancel of a running dump took ${cancelMs} ms`);
   }, 60_000);
 
-  it("while verifying: the recorded backup row and its artifact are removed too", async () => {
+  it("while verifying (the dump slot already given back): the recorded backup row and its artifact are removed too", async () => {
     const harness = await harnessFor();
     const source = await sourceCopy();
     const tenant = await harness.stack.createTenant("acme", "cancel-verify", source.url);
@@ -286,6 +288,15 @@ describe("canceling a running job", () => {
       },
       { timeoutMs: 30_000, intervalMs: 20, what: "the backup to be recorded and verifying" },
     );
+    // pg_dump has ended: the cluster's dump slot is already back, the database's lock still held.
+    const redis = new Redis(harness.stack.redis.url);
+    try {
+      const leases = new LeaseSemaphore(redis, harness.stack.redis.prefix);
+      expect(await leases.holders(`dump:${job.clusterId}`)).toEqual([]);
+      expect(await leases.holders(job.lockedResource)).toEqual([expect.stringContaining(`/${job.id}/`)]);
+    } finally {
+      redis.disconnect();
+    }
     await harness.stack.db.job.update({ where: { id: job.id }, data: { cancelRequestedAt: new Date() } });
     const canceled = await waitForJob(harness.stack, job.id, ["completed", "failed", "canceled"]);
     expect(canceled).toMatchObject({ state: "canceled", retryClassification: "canceled" });
