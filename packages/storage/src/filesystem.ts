@@ -8,7 +8,7 @@ import path from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { assertSha256Hex, withSha256Check } from "./integrity.js";
-import { assertValidKey } from "./keys.js";
+import { assertValidKey, isValidKey } from "./keys.js";
 import { ObjectNotFoundError, type ArtifactStorage, type GetOptions, type StoredObject } from "./storage.js";
 
 const PARTIAL_SUFFIX = ".partial";
@@ -93,8 +93,9 @@ export class FilesystemStorage implements ArtifactStorage {
   }
 
   async *list(prefix: string): AsyncIterable<string> {
-    const entries = await readdir(this.root, { recursive: true, withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === "ENOENT") return [];
+    // Only the directory the prefix lies in is read, not the whole store (a claim lists one job's keys).
+    const entries = await readdir(this.directoryOf(prefix), { recursive: true, withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT" || error.code === "ENOTDIR") return [];
       throw error;
     });
     for (const entry of entries) {
@@ -131,11 +132,14 @@ export class FilesystemStorage implements ArtifactStorage {
     return swept;
   }
 
-  async discardIncomplete(prefix: string, shouldDiscard: (key: string) => boolean = () => true): Promise<string[]> {
-    // Only the directory the prefix names (or its parent, for a prefix that ends mid-name) is read.
+  /** The deepest directory holding every key that starts with `prefix` (the root for "" or an invalid prefix). */
+  private directoryOf(prefix: string): string {
     const base = prefix.endsWith("/") ? prefix.slice(0, -1) : path.posix.dirname(prefix);
-    const dir = base === "" || base === "." ? this.root : this.pathOf(base);
-    const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+    return base === "" || base === "." || !isValidKey(base) ? this.root : path.join(this.root, base);
+  }
+
+  async discardIncomplete(prefix: string, shouldDiscard: (key: string) => boolean = () => true): Promise<string[]> {
+    const entries = await readdir(this.directoryOf(prefix), { recursive: true, withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
       if (error.code === "ENOENT" || error.code === "ENOTDIR") return [];
       throw error;
     });
