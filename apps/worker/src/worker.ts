@@ -44,9 +44,19 @@ export interface JobWorkerOptions {
  */
 export const MAX_STALLED_COUNT = 2;
 
-/** A job whose database lock or dump slot is taken is tried again after 1-3 s (ms, jittered). */
-function busyRetryDelayMs(): number {
-  return 1_000 + Math.floor(Math.random() * 2_000);
+/**
+ * How long a job whose database lock or dump slot is taken waits before it is tried again (ms):
+ * 1 s, growing by half with every consecutive wait up to 10 s, jittered by ±50 % so waiting jobs
+ * do not retry in step. A job may wait for hours behind a long dump; this keeps its polling cheap.
+ */
+function busyRetryDelayMs(waits: number): number {
+  const base = Math.min(10_000, 1_000 * 1.5 ** waits);
+  return Math.round(base * (0.5 + Math.random()));
+}
+
+/** Runs of this BullMQ job that ended neither in success nor in a counted failure: its waits (and stalls). */
+function waitsSoFar(job: Job): number {
+  return Math.max(0, (job.attemptsStarted ?? 1) - job.attemptsMade - 1);
 }
 
 export function createJobWorker(options: JobWorkerOptions): BackupWorker {
@@ -72,7 +82,8 @@ export function createJobWorker(options: JobWorkerOptions): BackupWorker {
     const attempts = job.opts.attempts ?? 1;
     const startedAt = Date.now();
     const finalAttempt = job.attemptsMade + 1 >= attempts;
-    jobLog.info({ queue_attempt: job.attemptsMade + 1, max_attempts: attempts }, "job started");
+    // A job that waited for its database lock or a dump slot starts again and again: those re-runs log at debug.
+    jobLog[waitsSoFar(job) === 0 ? "info" : "debug"]({ queue_attempt: job.attemptsMade + 1, max_attempts: attempts }, "job started");
     try {
       await handler({
         jobId,
@@ -85,7 +96,7 @@ export function createJobWorker(options: JobWorkerOptions): BackupWorker {
     } catch (error) {
       if (error instanceof ResourceBusyError && token) {
         // Wait, never reject: back to the queue, delayed, without using an attempt; the row stays as it is.
-        await job.moveToDelayed(Date.now() + busyRetryDelayMs(), token);
+        await job.moveToDelayed(Date.now() + busyRetryDelayMs(waitsSoFar(job)), token);
         // Debug: a job may wait like this for hours (a long dump of its database), every 1-3 s.
         jobLog.debug({ resource: error.resource }, "waiting: the database's lock or the cluster's dump slots are taken");
         throw new DelayedError();
