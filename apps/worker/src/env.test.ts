@@ -46,4 +46,20 @@ describe("verification settings", () => {
     expect(() => loadWorkerEnv({ VERIFY_DATABASE_PREFIX: "Capy-Verify" })).toThrow(/VERIFY_DATABASE_PREFIX: /);
     expect(loadWorkerEnv({ VERIFY_DATABASE_PREFIX: "capy_vt1" }).VERIFY_DATABASE_PREFIX).toBe("capy_vt1");
   });
+
+  it("has issue 5's fault settings, with their defaults", () => {
+    expect(loadWorkerEnv({})).toMatchObject({
+      DUMP_CONCURRENCY_PER_CLUSTER: 2,
+      DUMP_TIMEOUT_MS: 21_600_000,
+      WORKER_LOCK_DURATION_MS: 30_000,
+      WORKER_STALLED_INTERVAL_MS: 30_000,
+    });
+    expect(loadWorkerEnv({ DUMP_CONCURRENCY_PER_CLUSTER: "1", DUMP_TIMEOUT_MS: "500", WORKER_LOCK_DURATION_MS: "2000", WORKER_STALLED_INTERVAL_MS: "1000" })).toMatchObject({
+      DUMP_CONCURRENCY_PER_CLUSTER: 1,
+      DUMP_TIMEOUT_MS: 500,
+      WORKER_LOCK_DURATION_MS: 2_000,
+      WORKER_STALLED_INTERVAL_MS: 1_000,
+    });
+    expect(() => loadWorkerEnv({ DUMP_CONCURRENCY_PER_CLUSTER: "0" })).toThrow(/DUMP_CONCURRENCY_PER_CLUSTER/);
+  });
 });

@@ -67,6 +67,17 @@ const schema = z.object({
   JOB_RECONCILE_INTERVAL_MS: positiveInt.min(100).default(30_000),
   /** A running job whose heartbeat_at is older than this (ms) and that no worker holds lost its worker; keep it well above WORKER_HEARTBEAT_INTERVAL_MS. */
   JOB_HEARTBEAT_TIMEOUT_MS: positiveInt.min(100).default(60_000),
+  /** pg_dump runs at once per cluster, across all workers (a Redis lease semaphore); more wait. */
+  DUMP_CONCURRENCY_PER_CLUSTER: positiveInt.max(64).default(2),
+  /** A dump running longer is stopped (SIGTERM, then SIGKILL) and its job fails with `timeout` (ms; 6 h). */
+  DUMP_TIMEOUT_MS: positiveInt.default(6 * 3_600_000),
+  /**
+   * BullMQ lock of a running job, and the lease of its database lock and dump slot (ms): a worker
+   * that dies (or is paused) has its job taken over once this has passed without a renewal.
+   */
+  WORKER_LOCK_DURATION_MS: positiveInt.min(500).default(30_000),
+  /** How often each worker looks for jobs whose lock has expired (ms). */
+  WORKER_STALLED_INTERVAL_MS: positiveInt.min(100).default(30_000),
 });
 
 export type WorkerEnv = z.infer<typeof schema> & {

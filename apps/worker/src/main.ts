@@ -104,6 +104,12 @@ async function main(): Promise<void> {
     encryptionKey: env.CAPY_ENCRYPTION_KEY,
     heartbeatIntervalMs: env.WORKER_HEARTBEAT_INTERVAL_MS,
     afterScheduledBackup: (projectId) => retention.sweepProject(projectId),
+    leases: {
+      semaphore: new LeaseSemaphore(leaseConnection, env.CAPY_REDIS_PREFIX),
+      leaseMs: env.WORKER_LOCK_DURATION_MS,
+      dumpConcurrencyPerCluster: env.DUMP_CONCURRENCY_PER_CLUSTER,
+    },
+    dumpTimeoutMs: env.DUMP_TIMEOUT_MS,
   });
   // Re-enqueues pending jobs Redis lost and recovers running jobs whose worker died: now, then every interval.
   const reconcileConnection = createProducerConnection({ url: env.REDIS_URL, prefix: env.CAPY_REDIS_PREFIX });
@@ -125,6 +131,8 @@ async function main(): Promise<void> {
     db,
     log,
     metrics,
+    lockDurationMs: env.WORKER_LOCK_DURATION_MS,
+    stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,
   });
 
   const shutdown = createShutdown(

@@ -3,6 +3,7 @@
 import { chmod, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEmptyDatabase, freePort, waitFor, type TestDatabase } from "@capy/testing";
 import { resolvePgTool } from "./postgres/tools.js";
@@ -123,6 +124,15 @@ describe("a worker shutting down mid-dump", () => {
     expect(requeued.error).toMatch(/^interrupted: the worker shut down/);
     expect(await projectFiles(harness.stack.storageDir, tenant.project_id)).toEqual([]);
     expect(await harness.queue.getJobState(job.id)).toBe("waiting");
+    // The hand-back gave the job's leases back: its database lock and the cluster's dump slot are free.
+    const redis = new Redis(harness.stack.redis.url);
+    try {
+      for (const resource of [requeued.lockedResource, `dump:${requeued.clusterId}`]) {
+        expect(await redis.zcard(`${harness.stack.redis.prefix}:lease:${resource}`)).toBe(0);
+      }
+    } finally {
+      redis.disconnect();
+    }
 
     // The next worker (with the real pg_dump) finishes the job; the interruption cost no attempt.
     const next = await harness.stack.startWorker();

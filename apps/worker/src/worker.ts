@@ -1,10 +1,10 @@
 // The BullMQ worker: takes jobs from the backup queue, validates the payload (a pointer to the
 // job row) and hands each job to the handler for its type.
-import { UnrecoverableError, WaitingError, Worker, type Job } from "bullmq";
+import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import { BACKUP_QUEUE, JobPayload } from "@capy/contracts";
 import type { Db } from "@capy/db";
-import { ShutdownInterruptError } from "./failures/errors.js";
+import { AttemptCanceledError, ResourceBusyError, ShutdownInterruptError } from "./failures/errors.js";
 import { handlerFor, type HandlerTable } from "./handlers/index.js";
 import { failUnclaimed } from "./jobs/attempt.js";
 import type { Logger } from "./logger.js";
@@ -24,6 +24,39 @@ export interface JobWorkerOptions {
   log: Logger;
   /** Counts job outcomes when given. */
   metrics?: WorkerMetrics;
+  /**
+   * BullMQ lock of a running job (ms; WORKER_LOCK_DURATION_MS), renewed every half of it. A job
+   * whose worker died or is paused keeps its lock at most this long; then a stalled check (every
+   * `stalledIntervalMs`, WORKER_STALLED_INTERVAL_MS, in every worker) hands it to another worker,
+   * whose claim fences the lost attempt off. Takeover time: lockDurationMs + up to 2 x stalledIntervalMs.
+   */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+}
+
+/**
+ * How often BullMQ may hand a stalled job out again before failing it. Each stall is a lost
+ * attempt that Postgres counts (the claim bumps attempts); with 2, a job of max_attempts 3 gets
+ * all its attempts through takeovers, and the claim itself fails the job (`worker_lost`) once its
+ * last allowed attempt is lost. A larger value would only let BullMQ deliver a job Postgres has
+ * already ended; a smaller one would fail jobs in BullMQ while Postgres still allows an attempt,
+ * leaving the reconciler to re-enqueue them.
+ */
+export const MAX_STALLED_COUNT = 2;
+
+/**
+ * How long a job whose database lock or dump slot is taken waits before it is tried again (ms):
+ * 1 s, growing by half with every consecutive wait up to 10 s, jittered by ±50 % so waiting jobs
+ * do not retry in step. A job may wait for hours behind a long dump; this keeps its polling cheap.
+ */
+function busyRetryDelayMs(waits: number): number {
+  const base = Math.min(10_000, 1_000 * 1.5 ** waits);
+  return Math.round(base * (0.5 + Math.random()));
+}
+
+/** Runs of this BullMQ job that ended neither in success nor in a counted failure: its waits (and stalls). */
+function waitsSoFar(job: Job): number {
+  return Math.max(0, (job.attemptsStarted ?? 1) - job.attemptsMade - 1);
 }
 
 export function createJobWorker(options: JobWorkerOptions): BackupWorker {
@@ -49,7 +82,8 @@ export function createJobWorker(options: JobWorkerOptions): BackupWorker {
     const attempts = job.opts.attempts ?? 1;
     const startedAt = Date.now();
     const finalAttempt = job.attemptsMade + 1 >= attempts;
-    jobLog.info({ queue_attempt: job.attemptsMade + 1, max_attempts: attempts }, "job started");
+    // A job that waited for its database lock or a dump slot starts again and again: those re-runs log at debug.
+    jobLog[waitsSoFar(job) === 0 ? "info" : "debug"]({ queue_attempt: job.attemptsMade + 1, max_attempts: attempts }, "job started");
     try {
       await handler({
         jobId,
@@ -60,6 +94,17 @@ export function createJobWorker(options: JobWorkerOptions): BackupWorker {
       metrics?.jobs.inc({ type: job.name, outcome: "completed" });
       jobLog.info({ duration_ms: Date.now() - startedAt }, "job finished");
     } catch (error) {
+      if (error instanceof ResourceBusyError && token) {
+        // Wait, never reject: back to the queue, delayed, without using an attempt; the row stays as it is.
+        await job.moveToDelayed(Date.now() + busyRetryDelayMs(waitsSoFar(job)), token);
+        // Debug: a job may wait like this for hours (a long dump of its database), every 1-3 s.
+        jobLog.debug({ resource: error.resource }, "waiting: the database's lock or the cluster's dump slots are taken");
+        throw new DelayedError();
+      }
+      if (error instanceof AttemptCanceledError) {
+        metrics?.jobs.inc({ type: job.name, outcome: "canceled" });
+        throw new UnrecoverableError(error.message);
+      }
       const outcome = error instanceof ShutdownInterruptError ? "interrupted" : error instanceof UnrecoverableError || finalAttempt ? "failed" : "retrying";
       metrics?.jobs.inc({ type: job.name, outcome });
       if (error instanceof ShutdownInterruptError && token) {
@@ -79,6 +124,9 @@ export function createJobWorker(options: JobWorkerOptions): BackupWorker {
     prefix: options.prefix,
     concurrency: options.concurrency,
     name: options.workerId,
+    ...(options.lockDurationMs === undefined ? {} : { lockDuration: options.lockDurationMs }),
+    ...(options.stalledIntervalMs === undefined ? {} : { stalledInterval: options.stalledIntervalMs }),
+    maxStalledCount: MAX_STALLED_COUNT,
   });
   worker.on("error", (error) => log.error({ err: error }, "worker error"));
   worker.on("stalled", (jobId) => log.warn({ job_id: jobId }, "job stalled; BullMQ returned it to the queue"));

@@ -1,10 +1,11 @@
-import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "@capy/testing";
 import { FilesystemStorage } from "./filesystem.js";
+import { attemptArtifactKey, attemptOfArtifactKey, jobArtifactPrefix } from "./index.js";
 import { flipByte } from "./testing/bytes.js";
 import { describeStorageContract, type ContractSubject } from "./testing/contract.js";
 
@@ -69,5 +70,36 @@ describe("FilesystemStorage.sweepPartials", () => {
   it("finds nothing to sweep under a root that does not exist yet", async () => {
     const missing = path.join(tmpdir(), `capy-storage-missing-${process.pid}-${Date.now()}`);
     expect(await new FilesystemStorage(missing).sweepPartials(0)).toEqual([]);
+  });
+});
+
+describe("FilesystemStorage.discardIncomplete", () => {
+  it("removes the unfinished writes of chosen keys under a prefix, whatever their age, and nothing else", async () => {
+    const discardRoot = await mkdtemp(path.join(tmpdir(), "capy-storage-discard-"));
+    try {
+      const storage = new FilesystemStorage(discardRoot);
+      const prefix = attemptArtifactKey("p1", "job_1", 1, "bkp_a").replace(/[^/]+$/, "");
+      expect(prefix).toBe(jobArtifactPrefix("p1", "job_1"));
+      await storage.put(attemptArtifactKey("p1", "job_1", 3, "bkp_c"), PassThrough.from(Buffer.from("complete")));
+      // Fresh leftovers of attempts 1 and 2, one of another job (job_10 shares the text prefix "job_1").
+      const leftover = (key: string) => `${key}.4242.0b9e2a4c-6b1e-4a57-9d8e-1f1e2d3c4b5a.partial`;
+      const first = attemptArtifactKey("p1", "job_1", 1, "bkp_a");
+      const second = attemptArtifactKey("p1", "job_1", 2, "bkp_b");
+      const other = attemptArtifactKey("p1", "job_10", 1, "bkp_x");
+      for (const key of [first, second, other]) {
+        await mkdir(path.dirname(path.join(discardRoot, key)), { recursive: true });
+        await writeFile(path.join(discardRoot, leftover(key)), "half a dump");
+      }
+
+      const olderThan2 = (key: string) => (attemptOfArtifactKey(key) ?? Infinity) < 2;
+      expect(await storage.discardIncomplete(prefix, olderThan2)).toEqual([first]);
+      expect(await storage.discardIncomplete(prefix)).toEqual([second]);
+      const remaining = (await readdir(discardRoot, { recursive: true })).filter((entry) => entry.endsWith(".partial"));
+      expect(remaining).toEqual([leftover(other)]);
+      expect(await readFile(path.join(discardRoot, attemptArtifactKey("p1", "job_1", 3, "bkp_c")), "utf8")).toBe("complete");
+      expect(await storage.discardIncomplete(jobArtifactPrefix("p9", "job_9"))).toEqual([]);
+    } finally {
+      await rm(discardRoot, { recursive: true, force: true });
+    }
   });
 });

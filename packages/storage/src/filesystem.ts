@@ -8,10 +8,12 @@ import path from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { assertSha256Hex, withSha256Check } from "./integrity.js";
-import { assertValidKey } from "./keys.js";
+import { assertValidKey, isValidKey } from "./keys.js";
 import { ObjectNotFoundError, type ArtifactStorage, type GetOptions, type StoredObject } from "./storage.js";
 
 const PARTIAL_SUFFIX = ".partial";
+/** What put appends to a key for its temporary file. */
+const PARTIAL_NAME = /\.\d+\.[0-9a-f-]{36}\.partial$/;
 
 /** A temporary file that `sweepPartials` removed. */
 export interface SweptPartial {
@@ -91,8 +93,9 @@ export class FilesystemStorage implements ArtifactStorage {
   }
 
   async *list(prefix: string): AsyncIterable<string> {
-    const entries = await readdir(this.root, { recursive: true, withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === "ENOENT") return [];
+    // Only the directory the prefix lies in is read, not the whole store (a claim lists one job's keys).
+    const entries = await readdir(this.directoryOf(prefix), { recursive: true, withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT" || error.code === "ENOTDIR") return [];
       throw error;
     });
     for (const entry of entries) {
@@ -127,6 +130,30 @@ export class FilesystemStorage implements ArtifactStorage {
       swept.push({ path: path.relative(this.root, file).split(path.sep).join("/"), modified: info.mtime });
     }
     return swept;
+  }
+
+  /** The deepest directory holding every key that starts with `prefix` (the root for "" or an invalid prefix). */
+  private directoryOf(prefix: string): string {
+    const base = prefix.endsWith("/") ? prefix.slice(0, -1) : path.posix.dirname(prefix);
+    return base === "" || base === "." || !isValidKey(base) ? this.root : path.join(this.root, base);
+  }
+
+  async discardIncomplete(prefix: string, shouldDiscard: (key: string) => boolean = () => true): Promise<string[]> {
+    const entries = await readdir(this.directoryOf(prefix), { recursive: true, withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT" || error.code === "ENOTDIR") return [];
+      throw error;
+    });
+    const discarded: string[] = [];
+    for (const entry of entries) {
+      if (!entry.isFile() || !entry.name.endsWith(PARTIAL_SUFFIX)) continue;
+      const file = path.join(entry.parentPath, entry.name);
+      // `<key>.<pid>.<uuid>.partial` (see put) names the key it was being written for.
+      const key = path.relative(this.root, file).split(path.sep).join("/").replace(PARTIAL_NAME, "");
+      if (!key.startsWith(prefix) || !shouldDiscard(key)) continue;
+      await rm(file, { force: true });
+      discarded.push(key);
+    }
+    return discarded;
   }
 
   async close(): Promise<void> {}

@@ -44,3 +44,23 @@ export function createStorage(config: StorageConfig): ArtifactStorage {
 export function backupArtifactKey(projectId: string, backupId: string): string {
   return `projects/${projectId}/backups/${backupId}.dump`;
 }
+
+/** Prefix under which every artifact of one backup job lives, one key per attempt. */
+export function jobArtifactPrefix(projectId: string, jobId: string): string {
+  return `projects/${projectId}/backups/${jobId}/`;
+}
+
+/**
+ * Storage key of the artifact one attempt of a backup job writes: keyed by the attempt's fencing
+ * token, so a stale attempt never writes a key a newer attempt uses, and a newer attempt can find
+ * (and remove) what earlier ones left under jobArtifactPrefix.
+ */
+export function attemptArtifactKey(projectId: string, jobId: string, fencingToken: number, backupId: string): string {
+  return `${jobArtifactPrefix(projectId, jobId)}${fencingToken}-${backupId}.dump`;
+}
+
+/** The fencing token in an attemptArtifactKey (or its leftovers), or null for any other key. */
+export function attemptOfArtifactKey(key: string): number | null {
+  const match = /\/(\d+)-[^/]+\.dump$/.exec(key);
+  return match ? Number(match[1]) : null;
+}

@@ -8,6 +8,7 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { attemptArtifactKey, attemptOfArtifactKey, jobArtifactPrefix } from "./index.js";
 import { S3Storage, type S3StorageOptions } from "./s3.js";
 import type { S3Config } from "./s3-config.js";
 import { ChecksumMismatchError, ObjectNotFoundError } from "./storage.js";
@@ -229,6 +230,22 @@ describe("S3Storage", () => {
     await other.client.send(
       new AbortMultipartUploadCommand({ Bucket: server.bucket, Key: `${other.keyPrefix}crashed/x.dump`, UploadId: foreign }),
     );
+  });
+
+  it("discards the incomplete uploads of chosen keys under a prefix, whatever their age", async () => {
+    const storage = makeStorage();
+    const first = attemptArtifactKey("p1", "job_7", 1, "bkp_a");
+    const second = attemptArtifactKey("p1", "job_7", 2, "bkp_b");
+    const otherJob = attemptArtifactKey("p1", "job_70", 1, "bkp_x");
+    for (const key of [first, second, otherJob]) await startStrayUpload(storage.client, storage.keyPrefix + key);
+
+    const prefix = jobArtifactPrefix("p1", "job_7");
+    expect(await storage.discardIncomplete(prefix, (key) => (attemptOfArtifactKey(key) ?? Infinity) < 2)).toEqual([first]);
+    await expectNoUploadsLeft(storage, first);
+    expect(await storage.discardIncomplete(prefix)).toEqual([second]);
+    await expectNoUploadsLeft(storage, second);
+    // Another job's prefix only shares text with this one: untouched.
+    expect(await storage.discardIncomplete(jobArtifactPrefix("p1", "job_70"))).toEqual([otherJob]);
   });
 
   it("validates its tuning", () => {

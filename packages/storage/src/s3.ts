@@ -348,6 +348,16 @@ export class S3Storage implements ArtifactStorage {
     return stale;
   }
 
+  async discardIncomplete(prefix: string, shouldDiscard: (key: string) => boolean = () => true): Promise<string[]> {
+    const discarded: string[] = [];
+    for await (const upload of this.listIncompleteUploads(prefix)) {
+      if (!shouldDiscard(upload.key)) continue;
+      await this.#abortUpload(this.keyPrefix + upload.key, upload.uploadId);
+      discarded.push(upload.key);
+    }
+    return discarded;
+  }
+
   async close(): Promise<void> {
     this.client.destroy();
   }

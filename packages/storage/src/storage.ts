@@ -34,6 +34,13 @@ export interface ArtifactStorage {
   delete(key: string): Promise<void>;
   /** Every key under a prefix (plain string prefix, not a directory), for orphan sweeps. */
   list(prefix: string): AsyncIterable<string>;
+  /**
+   * Removes unfinished writes (filesystem `.partial` files, S3 incomplete multipart uploads) of
+   * keys under `prefix` for which `shouldDiscard(key)` holds, whatever their age, and returns
+   * those keys. For a caller that knows the writers are gone or fenced off (a job's earlier
+   * attempts); the age-based sweeps cover everything else.
+   */
+  discardIncomplete?(prefix: string, shouldDiscard?: (key: string) => boolean): Promise<string[]>;
   /** Releases network resources (the S3 backend's sockets); a no-op for the filesystem. */
   close?(): Promise<void>;
 }

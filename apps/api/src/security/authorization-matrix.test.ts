@@ -44,6 +44,7 @@ const FRESH_TARGETS: Record<string, () => Promise<Record<string, string>>> = {
     const created = await request(h.api, "POST", `/v1/projects/${h.tenant.project_id}/backups`, { key: h.tenant.api_key });
     return { jobID: (created.body as { job: { id: string } }).job.id };
   },
+  deleteBackup: async () => ({ backupID: await disposableBackup() }),
 };
 
 const MEMBER_SCOPES: readonly Scope[] = ["backups:read", "backups:write", "jobs:read", "projects:read"];
@@ -205,13 +206,8 @@ describe("authorization matrix", () => {
       const label = `${op.method} ${op.path}`;
       rows[label] = {};
       for (const credential of credentials) {
-<<<<<<< HEAD
-        // A deleting operation gets a target of its own per request (success removes it).
-        const path = fill(op.path, op.operationId === "deleteBackup" ? { ...params, backupID: await disposableBackup() } : params);
-=======
         const fresh = FRESH_TARGETS[op.operationId];
         const path = fill(op.path, fresh ? { ...params, ...(await fresh()) } : params);
->>>>>>> faults-api
         const outcome = credential.expect(op);
         const expected = outcome === "success" ? op.successStatus : outcome;
         const response = await send(op, path, headerFor(credential, op));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ProcessExitError } from "../process/run.js";
 import { classifyFailure } from "./classify.js";
-import { ConfigurationError, ShutdownInterruptError, StorageError, VerificationFailedError, VerificationTimeoutError } from "./errors.js";
+import { ConfigurationError, DumpTimeoutError, LeaseLostError, ShutdownInterruptError, StorageError, VerificationFailedError, VerificationTimeoutError } from "./errors.js";
 import { describeFailure } from "./report.js";
 
 const pgDumpFailure = (message: string, exitCode: number | null = 1, signal: NodeJS.Signals | null = null) =>
@@ -57,6 +57,34 @@ describe("classifyFailure", () => {
   it("calls a failed verification `verification`, even when its words look transient, and a slow one `timeout`", () => {
     expect(classifyFailure(new VerificationFailedError("restored copy differs from the source: connection refused"))).toBe("verification");
     expect(classifyFailure(new VerificationTimeoutError(500))).toBe("timeout");
+  });
+});
+
+describe("classifyFailure of connection trouble (issue 5)", () => {
+  it.each([
+    ["too many connections", `${server} FATAL:  too many connections for role "app"`],
+    ["too many clients", `${server} FATAL:  sorry, too many clients already`],
+    ["a connection reset", `${server} could not receive data from server: Connection reset by peer`],
+    ["could not connect", 'pg_dump: error: could not connect to server: No such file or directory\n\tIs the server running locally and accepting connections on Unix domain socket "/run/postgresql/.s.PGSQL.5432"?'],
+    ["a server gone mid-dump", "pg_dump: error: Dumping the contents of table \"orders\" failed: PQgetResult() failed.\npg_dump: error: Error message from server: server closed the connection unexpectedly\n\tThis probably means the server terminated abnormally"],
+    ["a connect timeout", `${server} timeout expired`],
+    ["an administrator's termination", "pg_dump: error: query failed: FATAL:  terminating connection due to administrator command"],
+    ["a server shutting down", `${server} FATAL:  the database system is shutting down`],
+    // A permanent-looking word inside connection trouble does not make it permanent.
+    ["a refused connection whose host name says 'permission denied'", 'connection to server at "permission-denied.internal" (10.0.0.5), port 5432 failed: Connection refused'],
+  ])("calls %s transient", (_name, message) => {
+    expect(classifyFailure(pgDumpFailure(message))).toBe("transient");
+  });
+
+  it("still calls a rejected login permanent when the message also names the connection", () => {
+    expect(classifyFailure(pgDumpFailure(`${server} FATAL:  password authentication failed for user "app"\nconnection to server closed`))).toBe("permanent");
+    expect(classifyFailure(pgDumpFailure(`${server} FATAL:  database "shop" does not exist`))).toBe("permanent");
+  });
+
+  it("calls a dump past DUMP_TIMEOUT_MS `timeout`, and a lost lease transient", () => {
+    expect(classifyFailure(new DumpTimeoutError(21_600_000))).toBe("timeout");
+    expect(describeFailure(new DumpTimeoutError(500), []).message).toBe("pg_dump timed out after 500 ms (DUMP_TIMEOUT_MS) and was stopped");
+    expect(classifyFailure(new LeaseLostError("database:cls_1/app"))).toBe("transient");
   });
 });
 

@@ -52,3 +52,50 @@ export class VerificationTimeoutError extends Error {
     super(`verification timed out after ${timeoutMs} ms (VERIFY_TIMEOUT_MS); pg_restore was stopped`);
   }
 }
+
+/**
+ * pg_dump ran past DUMP_TIMEOUT_MS and was stopped. Not retried: the next attempt would most
+ * likely take as long again, holding the database's lock and one of the cluster's dump slots for
+ * another DUMP_TIMEOUT_MS while other jobs wait; the limit (or the database) needs a look first.
+ */
+export class DumpTimeoutError extends Error {
+  override readonly name = "DumpTimeoutError";
+
+  constructor(timeoutMs: number) {
+    super(`pg_dump timed out after ${timeoutMs} ms (DUMP_TIMEOUT_MS) and was stopped`);
+  }
+}
+
+/** The job's cancel was requested (cancel_requested_at): the attempt stopped and ends `canceled`. */
+export class AttemptCanceledError extends Error {
+  override readonly name = "AttemptCanceledError";
+
+  constructor() {
+    super("canceled by request");
+  }
+}
+
+/**
+ * A lease this attempt holds (the database's lock, a dump slot) could not be renewed because
+ * another holder took the permit after ours expired: two attempts may now overlap, so this one
+ * stops. Retried: its job runs again once the other holder is done.
+ */
+export class LeaseLostError extends Error {
+  override readonly name = "LeaseLostError";
+
+  constructor(resource: string) {
+    super(`lost the lease on ${resource} to another holder; the attempt was stopped`);
+  }
+}
+
+/**
+ * The job's database lock or a dump slot of its cluster is taken: the job waits in the queue
+ * (delayed, no attempt used) and is tried again shortly.
+ */
+export class ResourceBusyError extends Error {
+  override readonly name = "ResourceBusyError";
+
+  constructor(readonly resource: string) {
+    super(`${resource} is busy`);
+  }
+}

@@ -73,7 +73,8 @@ describe("backup jobs", () => {
       projectId: tenant.project_id,
       databaseName: source.name,
       label: "before-migration",
-      backupKey: `projects/${tenant.project_id}/backups/${backup.id}.dump`,
+      // One key per attempt: the job, the attempt's fencing token, the backup.
+      backupKey: `projects/${tenant.project_id}/backups/${job.id}/1-${backup.id}.dump`,
       state: "completed",
       verificationState: "verified",
       verificationError: null,

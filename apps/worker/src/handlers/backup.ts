@@ -7,18 +7,19 @@
 // already recorded goes straight to verification.
 import type { Backup, Job, Prisma } from "@capy/db";
 import { newId } from "@capy/db";
-import { backupArtifactKey, type ArtifactStorage } from "@capy/storage";
-import { ConfigurationError, ShutdownInterruptError, StaleAttemptError } from "../failures/errors.js";
+import { attemptArtifactKey, attemptOfArtifactKey, jobArtifactPrefix, type ArtifactStorage } from "@capy/storage";
+import { ConfigurationError, DumpTimeoutError, StaleAttemptError } from "../failures/errors.js";
 import { ownedBy, progressRecorder, setPhase, type Attempt } from "../jobs/attempt.js";
+import { retryOnDisconnect } from "../jobs/db-retry.js";
 import type { Logger } from "../logger.js";
 import type { WorkerMetrics } from "../metrics.js";
 import { Inventory } from "../postgres/inventory.js";
 import { dumpToStorage } from "../postgres/pg-dump.js";
-import { openSourceSnapshot } from "../postgres/session.js";
+import { endLostDumpSessions, openSourceSnapshot } from "../postgres/session.js";
 import { loadDumpTarget } from "../postgres/target.js";
 import type { ProcessRunner } from "../process/run.js";
 import { redactSecrets } from "../redact.js";
-import { recordFailure, runClaimed, type AttemptContext } from "./claimed.js";
+import { interruptionOr, recordFailure, runClaimed, type AttemptContext } from "./claimed.js";
 import type { JobHandler } from "./handler.js";
 import { verifyAndComplete } from "./verification.js";
 import type { VerifyDependencies } from "./verify.js";
@@ -35,10 +36,59 @@ export interface BackupDependencies extends VerifyDependencies {
   metrics?: WorkerMetrics;
   /** After a scheduled backup's job is recorded completed: that project's retention sweep. */
   afterScheduledBackup?: (projectId: string) => Promise<void>;
+  /** pg_dump is stopped after this long and the job fails with `timeout` (ms; DUMP_TIMEOUT_MS). */
+  dumpTimeoutMs?: number;
 }
 
 export function createBackupHandler(deps: BackupDependencies): JobHandler {
-  return (context) => runClaimed(deps, context, "backup", (job, attempt, attemptContext) => runAttempt(deps, job, attempt, attemptContext));
+  return (context) =>
+    runClaimed(deps, context, "backup", (job, attempt, attemptContext) => runAttempt(deps, job, attempt, attemptContext), {
+      dumpSlot: true,
+      discardEarlier: (job, belowToken, log) => discardEarlierAttempts(deps, job, belowToken, log),
+      discardAll: (job, recordedKeys, log) => discardEverything(deps, job, recordedKeys, log),
+    });
+}
+
+/**
+ * Removes what attempts before `belowToken` left under the job's prefix: their artifacts (except
+ * the one a recorded backup row points at, which the retry verifies) and their unfinished writes
+ * (`.partial` files, incomplete multipart uploads), e.g. of an attempt whose worker was killed.
+ * Those attempts are fenced off; any of them still alive removes its own artifact once it notices.
+ */
+async function discardEarlierAttempts(deps: BackupDependencies, job: Job, belowToken: number, log: Logger): Promise<void> {
+  const prefix = jobArtifactPrefix(job.projectId, job.id);
+  const earlier = (key: string) => {
+    const token = attemptOfArtifactKey(key);
+    return token !== null && token < belowToken;
+  };
+  try {
+    const recorded = await deps.db.backup.findUnique({ where: { jobId: job.id }, select: { backupKey: true } });
+    const removed: string[] = [];
+    for await (const key of deps.storage.list(prefix)) {
+      if (key === recorded?.backupKey || !earlier(key)) continue;
+      await deps.storage.delete(key);
+      removed.push(key);
+    }
+    const unfinished = (await deps.storage.discardIncomplete?.(prefix, earlier)) ?? [];
+    if (removed.length + unfinished.length > 0) log.info({ removed, unfinished }, "removed what earlier attempts left in storage");
+  } catch (error) {
+    // Left for the storage sweep (by age); nothing refers to these keys.
+    log.warn({ err: error instanceof Error ? error.message : String(error), prefix }, "could not remove what earlier attempts left in storage");
+  }
+}
+
+/** A canceled job keeps nothing: every artifact and unfinished write under its prefix goes. */
+async function discardEverything(deps: BackupDependencies, job: Job, recordedKeys: string[], log: Logger): Promise<void> {
+  const prefix = jobArtifactPrefix(job.projectId, job.id);
+  try {
+    const keys = new Set(recordedKeys);
+    for await (const key of deps.storage.list(prefix)) keys.add(key);
+    for (const key of keys) await deps.storage.delete(key);
+    await deps.storage.discardIncomplete?.(prefix);
+    log.info({ removed: [...keys] }, "removed the canceled job's artifacts");
+  } catch (error) {
+    log.error({ err: error instanceof Error ? error.message : String(error), prefix }, "could not remove the canceled job's artifacts");
+  }
 }
 
 async function runAttempt(deps: BackupDependencies, job: Job, attempt: Attempt, context: AttemptContext): Promise<void> {
@@ -46,6 +96,7 @@ async function runAttempt(deps: BackupDependencies, job: Job, attempt: Attempt, 
   let dumpStderr = "";
   if (backup) {
     context.log.info({ backup_id: backup.id }, "backup already recorded by an earlier attempt; verifying it");
+    await context.releaseDumpSlot?.();
     // A lost job is noticed (and nothing recorded) by the verification's own fenced writes.
     await setPhase(deps.db, attempt, "verifying", Number(backup.sizeBytes));
   } else {
@@ -65,22 +116,39 @@ async function runAttempt(deps: BackupDependencies, job: Job, attempt: Attempt, 
 async function dumpAndRecord(deps: BackupDependencies, job: Job, attempt: Attempt, context: AttemptContext): Promise<{ backup: Backup; stderr: string } | null> {
   const { log } = context;
   const backupId = newId("bkp");
-  const key = backupArtifactKey(job.projectId, backupId);
+  const key = attemptArtifactKey(job.projectId, job.id, attempt.fencingToken, backupId);
   let password: string | null = null;
+  // DUMP_TIMEOUT_MS bounds pg_dump (and the inventory beside it), counted from the snapshot.
+  const timeoutMs = deps.dumpTimeoutMs ?? 6 * 3_600_000;
+  let timeout: AbortSignal | undefined;
   try {
     const target = await loadDumpTarget(deps.db, job.projectId, deps.encryptionKey);
     password = target.password;
+    // A lost attempt (taken over here, or reset by the reconciler) may have left its pg_dump
+    // connected, e.g. a paused worker's: end those sessions before dumping (see endLostDumpSessions).
+    if (attempt.tookOver || job.retryClassification === "worker_lost") {
+      const ended = await endLostDumpSessions(target).catch((error: unknown) => {
+        log.warn({ err: redactSecrets(error instanceof Error ? error.message : String(error), [password]) }, "could not end the lost attempt's sessions on the source");
+        return 0;
+      });
+      if (ended > 0) log.warn({ sessions: ended }, "ended the lost attempt's sessions on the source database");
+    }
     const started = Date.now();
-    if (!(await setPhase(deps.db, attempt, "dumping"))) throw new StaleAttemptError(attempt.jobId, attempt.fencingToken);
+    if (!(await retryOnDisconnect(() => setPhase(deps.db, attempt, "dumping"), { log, what: "phase" }))) throw new StaleAttemptError(attempt.jobId, attempt.fencingToken);
     const progress = progressRecorder(deps.db, attempt);
+    timeout = AbortSignal.timeout(timeoutMs);
+    const dumpSignal = AbortSignal.any([context.stop, timeout]);
     const snapshot = await openSourceSnapshot(target).catch(async (sessionError: unknown) => {
       // pg_dump is what users read diagnostics from (exit code, stderr): when our snapshot
       // session cannot connect, let pg_dump try the same connection and report why it fails.
       // Should pg_dump succeed where the session failed, its artifact is discarded below and
       // the session's error decides the retry.
-      await dumpToStorage({ runner: deps.runner, pgDump: deps.pgDump, target, storage: deps.storage, key, signal: context.stop });
+      await dumpToStorage({ runner: deps.runner, pgDump: deps.pgDump, target, storage: deps.storage, key, signal: dumpSignal });
       throw sessionError;
     });
+    // A stopped dump (timeout, cancel, lost job, shutdown) must not wait for the counting queries.
+    const abortSnapshot = () => snapshot.abort();
+    dumpSignal.addEventListener("abort", abortSnapshot, { once: true });
     let inventory: Inventory;
     let dumped: Awaited<ReturnType<typeof dumpToStorage>>;
     let inventoryMs = 0;
@@ -98,7 +166,7 @@ async function dumpAndRecord(deps: BackupDependencies, job: Job, attempt: Attemp
         target,
         storage: deps.storage,
         key,
-        signal: context.stop,
+        signal: dumpSignal,
         snapshot: snapshot.id,
         onProgress: (bytes) => progress.update(bytes),
       })
@@ -113,16 +181,22 @@ async function dumpAndRecord(deps: BackupDependencies, job: Job, attempt: Attemp
       inventory = counted.value;
       dumped = dump.value;
     } finally {
-      // Only now, with pg_dump gone, may the snapshot's transaction end.
+      dumpSignal.removeEventListener("abort", abortSnapshot);
+      // Only now, with pg_dump gone, may the snapshot's transaction end; and the cluster's dump
+      // slot goes back before verification.
       await snapshot.close();
+      await context.releaseDumpSlot?.();
     }
     const { stored, stderrTail } = dumped;
     deps.metrics?.dumpDuration.observe(dumpSeconds);
     deps.metrics?.dumpBytes.observe(stored.sizeBytes);
     const stderr = redactSecrets(stderrTail, [password]);
-    const backup = await deps.db.$transaction(async (tx) => {
+    // Retried through a metadata-database outage; a repeat of a transaction that did commit finds its row.
+    const backup = await retryOnDisconnect(() => deps.db.$transaction(async (tx) => {
       const { count } = await tx.job.updateMany({ where: ownedBy(attempt), data: { phase: "verifying", progressBytes: BigInt(stored.sizeBytes), lastStderr: stderr } });
       if (count === 0) throw new StaleAttemptError(attempt.jobId, attempt.fencingToken);
+      const existing = await tx.backup.findUnique({ where: { id: backupId } });
+      if (existing) return existing;
       return tx.backup.create({
         data: {
           id: backupId,
@@ -140,7 +214,7 @@ async function dumpAndRecord(deps: BackupDependencies, job: Job, attempt: Attemp
           sourceInventory: inventory as unknown as Prisma.InputJsonValue,
         },
       });
-    });
+    }), { log, what: "record backup" });
     log.info(
       {
         backup_id: backupId,
@@ -160,7 +234,9 @@ async function dumpAndRecord(deps: BackupDependencies, job: Job, attempt: Attemp
       log.warn({ fencing_token: attempt.fencingToken }, "attempt no longer owns the job; its backup was discarded");
       return null;
     }
-    await recordFailure(deps.db, attempt, context.signal.aborted ? new ShutdownInterruptError() : error, [password], context);
+    const cause = timeout?.aborted && !context.stop.aborted ? new DumpTimeoutError(timeoutMs) : error;
+    if (cause instanceof DumpTimeoutError) log.error({ timeout_ms: timeoutMs }, "pg_dump ran past DUMP_TIMEOUT_MS; stopped it");
+    await recordFailure(deps.db, attempt, interruptionOr(context, cause), [password], context);
     return null;
   }
 }

@@ -1,24 +1,60 @@
-// What every job handler does around its own work: load the job row, skip finished jobs, claim
-// it (fencing token), heartbeat while the work runs, and record a failure with the retry
-// decision BullMQ needs.
+// What every job handler does around its own work: load the job row, skip finished jobs, take
+// the job's leases (its database lock and, for dumps, a slot of its cluster) BEFORE claiming it,
+// claim it (fencing token), heartbeat and renew the leases while the work runs, and record a
+// failure with the retry decision BullMQ needs. A claim that takes over a lost attempt records
+// `worker_lost` and removes what that attempt left; a requested cancel ends the job `canceled`.
 import { UnrecoverableError } from "bullmq";
 import { TERMINAL_JOB_STATES, type JobState, type JobType } from "@capy/contracts";
 import type { Db, Job } from "@capy/db";
-import { ShutdownInterruptError } from "../failures/errors.js";
+import type { LeaseSemaphore } from "@capy/queue";
+import { AttemptCanceledError, LeaseLostError, ShutdownInterruptError } from "../failures/errors.js";
 import { describeFailure } from "../failures/report.js";
-import { claimJob, failAttempt, type Attempt } from "../jobs/attempt.js";
+import { cancelAttempt, claimJob, failAttempt, failLostJob, type Attempt } from "../jobs/attempt.js";
+import { retryOnDisconnect } from "../jobs/db-retry.js";
 import { startHeartbeat } from "../jobs/heartbeat.js";
+import { acquireLeases, dumpSlotResource, type HeldLeases } from "../jobs/leases.js";
+import type { Logger } from "../logger.js";
 import type { JobContext } from "./handler.js";
 
 export interface AttemptContext extends JobContext {
-  /** Stops the work: the worker is shutting down (`signal`) or the attempt lost the job. */
+  /** Stops the work: the worker is shutting down (`signal`), the attempt lost the job or a lease, or its cancel was requested. */
   stop: AbortSignal;
+  /** Aborted once the job's cancel was requested. */
+  canceled?: AbortSignal;
+  /** Aborted once a lease of the attempt went to another holder. */
+  leaseLost?: AbortSignal;
+  /** Gives the cluster's dump slot back (pg_dump has ended); a no-op without one. */
+  releaseDumpSlot?: () => Promise<void>;
+  /** The row's max_attempts: an attempt whose number reaches it is final. */
+  maxAttempts?: number;
+}
+
+export interface LeaseSettings {
+  semaphore: LeaseSemaphore;
+  /** Lease length (ms): WORKER_LOCK_DURATION_MS, like the BullMQ lock. */
+  leaseMs: number;
+  /** Dump slots per cluster (DUMP_CONCURRENCY_PER_CLUSTER). */
+  dumpConcurrencyPerCluster: number;
 }
 
 export interface ClaimDependencies {
   db: Db;
   workerId: string;
   heartbeatIntervalMs: number;
+  /** The database lock and dump slots; without it (tests of one worker) no leases are taken. */
+  leases?: LeaseSettings | undefined;
+}
+
+export interface ClaimHooks {
+  /** Take one of the cluster's dump slots too (backup jobs). */
+  dumpSlot?: boolean;
+  /**
+   * Removes what attempts fenced off before `belowToken` left in storage (best effort). Runs after
+   * every claim, and when a lost job is failed.
+   */
+  discardEarlier?: (job: Job, belowToken: number, log: Logger) => Promise<void>;
+  /** Removes everything the job stored (its cancel was requested); `recordedKeys` of deleted backup rows. */
+  discardAll?: (job: Job, recordedKeys: string[], log: Logger) => Promise<void>;
 }
 
 export async function runClaimed(
@@ -26,9 +62,10 @@ export async function runClaimed(
   context: JobContext,
   type: JobType,
   work: (job: Job, attempt: Attempt, context: AttemptContext) => Promise<void>,
+  hooks: ClaimHooks = {},
 ): Promise<void> {
   const { jobId, log } = context;
-  const job = await deps.db.job.findUnique({ where: { id: jobId } });
+  const job = await retryOnDisconnect(() => deps.db.job.findUnique({ where: { id: jobId } }), { log, what: "load job" });
   if (!job) throw new UnrecoverableError(`job ${jobId} has no row in Postgres`);
   if (job.type !== type) throw new UnrecoverableError(`job ${jobId} is a ${job.type} job, not a ${type}`);
   // BullMQ delivers at least once: a redelivered finished job is a no-op.
@@ -36,51 +73,139 @@ export async function runClaimed(
     log.info({ state: job.state }, "job already finished; nothing to do");
     return;
   }
-  const attempt = await claimJob(deps.db, jobId, deps.workerId);
-  if (!attempt) {
-    log.info("job finished before it could be claimed; nothing to do");
+
+  // Leases before the claim: a job that has to wait is not claimed, so it uses no attempt and its
+  // row stays as it is. ResourceBusyError sends it back to the queue, delayed.
+  let leases: HeldLeases | undefined;
+  let dumpSlot: string | undefined;
+  if (deps.leases) {
+    const resources = [{ resource: job.lockedResource, capacity: 1 }];
+    // A canceled job only needs its database lock (to be sure the lost attempt is gone), not a dump slot.
+    if (hooks.dumpSlot && !job.cancelRequestedAt) {
+      dumpSlot = dumpSlotResource(job.clusterId);
+      resources.push({ resource: dumpSlot, capacity: deps.leases.dumpConcurrencyPerCluster });
+    }
+    leases = await acquireLeases(deps.leases.semaphore, { resources, workerId: deps.workerId, jobId, leaseMs: deps.leases.leaseMs, log });
+  }
+  try {
+    // The running attempt was the last one allowed and its worker is gone (BullMQ only hands a
+    // running job out again once its holder lost the lock): a job that keeps losing its workers
+    // (e.g. one that gets them killed) fails rather than running forever.
+    if (job.state === "running" && !job.cancelRequestedAt && job.attempts >= job.maxAttempts) {
+      if (await retryOnDisconnect(() => failLostJob(deps.db, job), { log, what: "fail lost job" })) {
+        await hooks.discardEarlier?.(job, job.fencingToken + 1, log);
+        log.error({ attempts: job.attempts, max_attempts: job.maxAttempts, retry_classification: "worker_lost" }, "job failed: its last attempt was lost");
+        throw new UnrecoverableError(`attempt ${job.attempts} was lost and no attempts are left`);
+      }
+      log.info("job changed before it could be failed; nothing to do");
+      return;
+    }
+
+    const attempt = await retryOnDisconnect(() => claimJob(deps.db, jobId, deps.workerId), { log, what: "claim" });
+    if (!attempt) {
+      log.info("job finished before it could be claimed; nothing to do");
+      return;
+    }
+    if (attempt.cancelRequested) {
+      log.info({ fencing_token: attempt.fencingToken }, "job claimed with its cancel already requested; not running it");
+      await finishCanceled(deps, job, attempt, hooks, log);
+      throw new AttemptCanceledError();
+    }
+    log.info({ attempt: attempt.number, fencing_token: attempt.fencingToken, took_over: attempt.tookOver }, "job claimed");
+    if (attempt.tookOver) log.warn({ attempt: attempt.number, retry_classification: "worker_lost" }, "took over a job whose previous attempt was lost");
+    await hooks.discardEarlier?.(job, attempt.fencingToken, log);
+
+    const lost = new AbortController();
+    const canceled = new AbortController();
+    const leaseLost = new AbortController();
+    leases?.onLost(() => leaseLost.abort());
+    const stopHeartbeat = startHeartbeat(deps.db, attempt, {
+      intervalMs: deps.heartbeatIntervalMs,
+      log,
+      onLost: () => lost.abort(),
+      onCancel: () => canceled.abort(),
+    });
+    try {
+      await work(job, attempt, {
+        ...context,
+        maxAttempts: job.maxAttempts,
+        stop: AbortSignal.any([context.signal, lost.signal, canceled.signal, leaseLost.signal]),
+        canceled: canceled.signal,
+        leaseLost: leaseLost.signal,
+        releaseDumpSlot: async () => {
+          if (dumpSlot) await leases?.release(dumpSlot);
+        },
+      });
+    } catch (error) {
+      if (!(error instanceof AttemptCanceledError)) throw error;
+      await finishCanceled(deps, job, attempt, hooks, log);
+      throw error;
+    } finally {
+      stopHeartbeat();
+    }
+  } finally {
+    // On every way out (done, failed, canceled, interrupted by a shutdown): the leases go back.
+    await leases?.releaseAll();
+  }
+}
+
+/** Writes `canceled` (fenced), deletes the backup row the job recorded, then its artifacts. */
+async function finishCanceled(deps: ClaimDependencies, job: Job, attempt: Attempt, hooks: ClaimHooks, log: Logger): Promise<void> {
+  const recordedKeys = await retryOnDisconnect(() => cancelAttempt(deps.db, attempt, job.type === "backup"), { log, what: "cancel" });
+  if (recordedKeys === null) {
+    log.warn({ fencing_token: attempt.fencingToken }, "attempt no longer owns the job; its cancel was not recorded");
     return;
   }
-  log.info({ attempt: attempt.number, fencing_token: attempt.fencingToken }, "job claimed");
-  const lost = new AbortController();
-  const stopHeartbeat = startHeartbeat(deps.db, attempt, { intervalMs: deps.heartbeatIntervalMs, log, onLost: () => lost.abort() });
-  try {
-    await work(job, attempt, { ...context, stop: AbortSignal.any([context.signal, lost.signal]) });
-  } finally {
-    stopHeartbeat();
-  }
+  // Rows first, artifacts second: a backup row never points at a missing artifact.
+  await hooks.discardAll?.(job, recordedKeys, log);
+  log.info({ retry_classification: "canceled", removed_backups: recordedKeys.length }, "job canceled by request");
+}
+
+/** What a stopped attempt reports instead of the error its stopped child raised. */
+export function interruptionOr(context: AttemptContext, error: unknown): unknown {
+  if (context.canceled?.aborted) return new AttemptCanceledError();
+  if (context.signal.aborted) return new ShutdownInterruptError();
+  if (context.leaseLost?.aborted && !(error instanceof LeaseLostError)) return new LeaseLostError("a lease of the attempt");
+  return error;
 }
 
 /**
  * Records the failed attempt on the job row, then throws what tells BullMQ whether to retry.
  * When `backupId` is given (the failure happened while verifying that backup) and the failure is
- * final, the backup's verification is recorded as failed with the same message.
+ * final, the backup's verification is recorded as failed with the same message. A failure of an
+ * attempt whose cancel was requested is not recorded: AttemptCanceledError is thrown instead.
  */
 export async function recordFailure(
   db: Db,
   attempt: Attempt,
   error: unknown,
   secrets: ReadonlyArray<string | null>,
-  context: JobContext,
+  context: AttemptContext,
   backupId: string | null = null,
 ): Promise<void> {
+  if (error instanceof AttemptCanceledError || context.canceled?.aborted) throw new AttemptCanceledError();
   const interrupted = error instanceof ShutdownInterruptError;
   const report = describeFailure(error, secrets);
   const retryable = report.classification === "transient";
   // A shutdown does not use up an attempt (the job goes back to the queue), so it is never final.
-  const terminal = !retryable || (context.finalAttempt && !interrupted);
-  if (!(await failAttempt(db, attempt, report, terminal))) {
+  // Attempts are counted on the row too: takeovers use attempts BullMQ does not count.
+  const finalAttempt = context.finalAttempt || attempt.number >= (context.maxAttempts ?? Number.POSITIVE_INFINITY);
+  const terminal = !retryable || (finalAttempt && !interrupted);
+  if (!(await retryOnDisconnect(() => failAttempt(db, attempt, report, terminal), { log: context.log, what: "record failure" }))) {
     context.log.warn({ fencing_token: attempt.fencingToken, error: report.message }, "attempt no longer owns the job; its failure was not recorded");
     return;
   }
   if (terminal && backupId && !interrupted) {
-    await db.backup.update({ where: { id: backupId }, data: { verificationState: "failed", verificationError: report.message, verifiedAt: null } });
+    await retryOnDisconnect(() => db.backup.update({ where: { id: backupId }, data: { verificationState: "failed", verificationError: report.message, verifiedAt: null } }), {
+      log: context.log,
+      what: "record failed verification",
+    });
   }
   context.log.warn(
     { error: report.message, exit_code: report.exitCode, retry_classification: report.classification, terminal, backup_id: backupId ?? undefined },
     terminal ? "job failed" : "job attempt failed; the job will run again",
   );
   if (interrupted) throw error;
-  if (!retryable) throw new UnrecoverableError(report.message);
+  if (terminal) throw new UnrecoverableError(report.message);
   throw new Error(report.message);
 }

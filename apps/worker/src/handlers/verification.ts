@@ -2,13 +2,14 @@
 // `verify` jobs (re-verifying an existing backup): restore and compare, then complete the job and
 // mark the backup verified in one transaction, or record the failure on both.
 import type { Backup, Db, Job } from "@capy/db";
-import { ShutdownInterruptError, StaleAttemptError } from "../failures/errors.js";
+import { AttemptCanceledError, StaleAttemptError } from "../failures/errors.js";
 import { completeAttempt, type Attempt } from "../jobs/attempt.js";
+import { retryOnDisconnect } from "../jobs/db-retry.js";
 import type { WorkerMetrics } from "../metrics.js";
 import type { Inventory } from "../postgres/inventory.js";
 import { redactSecrets } from "../redact.js";
 import type { Verifier } from "../verify/verifier.js";
-import { recordFailure, type AttemptContext } from "./claimed.js";
+import { interruptionOr, recordFailure, type AttemptContext } from "./claimed.js";
 
 export interface VerificationDependencies {
   db: Db;
@@ -42,10 +43,14 @@ export async function verifyAndComplete(
     });
     const stderr = [earlierStderr, result.pgRestoreStderr].filter(Boolean).join("\n");
     const verifiedAt = new Date();
-    await deps.db.$transaction(async (tx) => {
-      await completeAttempt(tx, attempt, { stderr: redactSecrets(stderr), stdout: null });
-      await tx.backup.update({ where: { id: backup.id }, data: { verificationState: "verified", verificationError: null, verifiedAt } });
-    });
+    await retryOnDisconnect(
+      () =>
+        deps.db.$transaction(async (tx) => {
+          await completeAttempt(tx, attempt, { stderr: redactSecrets(stderr), stdout: null });
+          await tx.backup.update({ where: { id: backup.id }, data: { verificationState: "verified", verificationError: null, verifiedAt } });
+        }),
+      { log, what: "complete" },
+    );
     deps.metrics?.verifications.inc({ outcome: "verified" });
     log.info(
       { backup_id: backup.id, size_bytes: result.sizeBytes, restore_ms: result.restoreMs, verify_ms: result.totalMs },
@@ -57,7 +62,8 @@ export async function verifyAndComplete(
       log.warn({ fencing_token: attempt.fencingToken }, "attempt no longer owns the job; its verification was not recorded");
       return;
     }
-    deps.metrics?.verifications.inc({ outcome: context.signal.aborted ? "interrupted" : "failed" });
-    await recordFailure(deps.db, attempt, context.signal.aborted ? new ShutdownInterruptError() : error, [], context, backup.id);
+    if (error instanceof AttemptCanceledError) throw error;
+    deps.metrics?.verifications.inc({ outcome: context.stop.aborted ? "interrupted" : "failed" });
+    await recordFailure(deps.db, attempt, interruptionOr(context, error), [], context, backup.id);
   }
 }

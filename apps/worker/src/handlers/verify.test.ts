@@ -307,7 +307,12 @@ describe("a verification that takes long", () => {
     cleanups.push(() => dropDatabasesWithPrefix(prefix));
     const harness = await harnessWith({ VERIFY_DATABASE_PREFIX: prefix, VERIFY_CONCURRENCY: "1" });
     const worker = await harness.stack.startWorker({ WORKER_CONCURRENCY: "2" });
-    const tenants = [await harness.stack.createTenant("acme", "serial-one", source.url), await harness.stack.createTenant("acme", "serial-two", source.url)];
+    // Two databases: jobs on one database never run at once (its lock), so only different ones
+    // can meet at the cluster's verification slots.
+    const copy = uniqueName("capy_src_copy");
+    await withAdminClient((client) => client.query(`CREATE DATABASE ${quoteIdent(copy)} TEMPLATE ${quoteIdent(source.name)}`));
+    cleanups.push(() => withAdminClient((client) => client.query(`DROP DATABASE IF EXISTS ${quoteIdent(copy)} WITH (FORCE)`)));
+    const tenants = [await harness.stack.createTenant("acme", "serial-one", source.url), await harness.stack.createTenant("acme", "serial-two", withDatabase(TEST_SERVER_URL, copy))];
     const jobs = await Promise.all(tenants.map((tenant) => submitJob(harness, tenant.project_id)));
     for (const job of jobs) expect(await waitForJob(harness.stack, job.id, ["completed", "failed"], 120_000)).toMatchObject({ state: "completed" });
 

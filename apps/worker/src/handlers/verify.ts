@@ -7,7 +7,7 @@ import { setPhase, type Attempt } from "../jobs/attempt.js";
 import type { WorkerMetrics } from "../metrics.js";
 import { Inventory } from "../postgres/inventory.js";
 import type { Verifier } from "../verify/verifier.js";
-import { recordFailure, runClaimed, type AttemptContext } from "./claimed.js";
+import { recordFailure, runClaimed, type AttemptContext, type LeaseSettings } from "./claimed.js";
 import type { JobHandler } from "./handler.js";
 import { verifyAndComplete } from "./verification.js";
 
@@ -15,6 +15,8 @@ export interface VerifyDependencies {
   db: Db;
   workerId: string;
   heartbeatIntervalMs: number;
+  /** The database lock and dump slots (see claimed.ts). */
+  leases?: LeaseSettings | undefined;
   verifier: Verifier;
   metrics?: WorkerMetrics;
 }

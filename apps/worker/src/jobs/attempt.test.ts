@@ -4,8 +4,8 @@ import { createDb, type Db } from "@capy/db";
 import { insertJobRow } from "@capy/queue";
 import { createMetadataDatabase, type TestDatabase } from "@capy/testing";
 import type { FailureReport } from "../failures/report.js";
-import { StaleAttemptError } from "../failures/errors.js";
-import { claimJob, completeAttempt, failAttempt, failUnclaimed, touchHeartbeat } from "./attempt.js";
+import { AttemptCanceledError, StaleAttemptError } from "../failures/errors.js";
+import { beat, cancelAttempt, claimJob, completeAttempt, failAttempt, failLostJob, failUnclaimed, touchHeartbeat } from "./attempt.js";
 
 let metadata: TestDatabase;
 let db: Db;
@@ -29,7 +29,7 @@ describe("job attempts", () => {
   it("claims a pending job: running, one more attempt, a new fencing token, claimant and times", async () => {
     const job = await newJob();
     const attempt = await claimJob(db, job.id, "worker-a");
-    expect(attempt).toEqual({ jobId: job.id, fencingToken: 1, number: 1 });
+    expect(attempt).toEqual({ jobId: job.id, fencingToken: 1, number: 1, tookOver: false, cancelRequested: false });
     const row = await db.job.findUniqueOrThrow({ where: { id: job.id } });
     expect(row).toMatchObject({ state: "running", attempts: 1, fencingToken: 1, claimedBy: "worker-a" });
     expect(row.claimedAt).not.toBeNull();
@@ -42,13 +42,14 @@ describe("job attempts", () => {
     const first = (await claimJob(db, job.id, "worker-a"))!;
     const startedAt = (await db.job.findUniqueOrThrow({ where: { id: job.id } })).startedAt;
     const second = (await claimJob(db, job.id, "worker-b"))!;
-    expect(second).toEqual({ jobId: job.id, fencingToken: 2, number: 2 });
+    expect(second).toEqual({ jobId: job.id, fencingToken: 2, number: 2, tookOver: true, cancelRequested: false });
 
     expect(await touchHeartbeat(db, first)).toBe(false);
     expect(await failAttempt(db, first, transientFailure, true)).toBe(false);
     await expect(db.$transaction((tx) => completeAttempt(tx, first, { stderr: "", stdout: null }))).rejects.toBeInstanceOf(StaleAttemptError);
     const row = await db.job.findUniqueOrThrow({ where: { id: job.id } });
-    expect(row).toMatchObject({ state: "running", claimedBy: "worker-b", error: null, lastExitCode: null });
+    // The takeover recorded the lost attempt.
+    expect(row).toMatchObject({ state: "running", claimedBy: "worker-b", retryClassification: "worker_lost", error: "attempt 1 was lost: its worker stopped before finishing it", lastExitCode: null });
     expect(row.startedAt).toEqual(startedAt);
 
     expect(await touchHeartbeat(db, second)).toBe(true);
@@ -88,5 +89,35 @@ describe("job attempts", () => {
     expect(await db.job.findUniqueOrThrow({ where: { id: job.id } })).toMatchObject({ state: "failed", retryClassification: "permanent", error: "no handler", attempts: 0 });
     await failUnclaimed(db, job.id, "again");
     expect(await db.job.findUniqueOrThrow({ where: { id: job.id } })).toMatchObject({ error: "no handler" });
+  });
+
+  it("reads a requested cancel on the heartbeat, and never completes a job whose cancel was requested", async () => {
+    const job = await newJob();
+    const attempt = (await claimJob(db, job.id, "worker-a"))!;
+    expect(await beat(db, attempt)).toBe("owned");
+    await db.job.update({ where: { id: job.id }, data: { cancelRequestedAt: new Date() } });
+    expect(await beat(db, attempt)).toBe("cancel");
+    await expect(db.$transaction((tx) => completeAttempt(tx, attempt, { stderr: "", stdout: null }))).rejects.toBeInstanceOf(AttemptCanceledError);
+    expect(await cancelAttempt(db, attempt, true)).toEqual([]);
+    expect(await db.job.findUniqueOrThrow({ where: { id: job.id } })).toMatchObject({ state: "canceled", phase: "done", retryClassification: "canceled", error: "canceled by request" });
+    expect(await beat(db, attempt)).toBe("lost");
+    expect(await cancelAttempt(db, attempt, true)).toBeNull();
+  });
+
+  it("claims a running job with a requested cancel without counting an attempt", async () => {
+    const job = await newJob();
+    await claimJob(db, job.id, "worker-a");
+    await db.job.update({ where: { id: job.id }, data: { cancelRequestedAt: new Date() } });
+    const second = (await claimJob(db, job.id, "worker-b"))!;
+    expect(second).toMatchObject({ number: 1, fencingToken: 2, tookOver: true, cancelRequested: true });
+  });
+
+  it("fails a job whose last allowed attempt was lost, fenced by the token it read", async () => {
+    const job = await newJob();
+    const attempt = (await claimJob(db, job.id, "worker-a"))!;
+    expect(await failLostJob(db, { id: job.id, fencingToken: attempt.fencingToken + 1, attempts: 1 })).toBe(false);
+    expect(await failLostJob(db, { id: job.id, fencingToken: attempt.fencingToken, attempts: 1 })).toBe(true);
+    expect(await db.job.findUniqueOrThrow({ where: { id: job.id } })).toMatchObject({ state: "failed", retryClassification: "worker_lost" });
+    expect(await touchHeartbeat(db, attempt)).toBe(false);
   });
 });

@@ -4,50 +4,97 @@
 // changes nothing.
 import type { Db, Prisma } from "@capy/db";
 import type { FailureReport } from "../failures/report.js";
-import { StaleAttemptError } from "../failures/errors.js";
+import { AttemptCanceledError, StaleAttemptError } from "../failures/errors.js";
 
 export interface Attempt {
   jobId: string;
   fencingToken: number;
   /** The row's attempt count, this one included. */
   number: number;
+  /**
+   * The row was still `running` when claimed: the previous attempt never finished (its worker
+   * died or stalled past its lock). The claim recorded `worker_lost` for it.
+   */
+  tookOver: boolean;
+  /** cancel_requested_at was already set: the attempt must end the job `canceled` without running. */
+  cancelRequested: boolean;
 }
 
 /**
  * Claims the job for this worker in one statement, or returns null when the job has already
  * finished. A `running` job can be claimed too: BullMQ only hands it out again once the previous
- * holder lost its lock, and the new token fences that holder off.
+ * holder lost its lock, and the new token fences that holder off. Taking over such a row records
+ * `worker_lost` for the lost attempt (until this attempt's own outcome overwrites it). A row whose
+ * cancel was requested is claimed without counting an attempt: it is never run, only ended.
  */
 export async function claimJob(db: Db, jobId: string, workerId: string): Promise<Attempt | null> {
   // Lease timestamps use the database clock, the one any staleness check compares them with.
-  const rows = await db.$queryRaw<Array<{ fencing_token: number; attempts: number }>>`
+  const rows = await db.$queryRaw<Array<{ fencing_token: number; attempts: number; previous_state: string; cancel_requested: boolean }>>`
+    WITH previous AS (SELECT id, state, attempts FROM jobs WHERE id = ${jobId} FOR UPDATE)
     UPDATE jobs
        SET state = 'running',
-           attempts = attempts + 1,
-           fencing_token = fencing_token + 1,
+           attempts = jobs.attempts + CASE WHEN jobs.cancel_requested_at IS NULL THEN 1 ELSE 0 END,
+           fencing_token = jobs.fencing_token + 1,
            claimed_by = ${workerId},
            claimed_at = now(),
-           started_at = coalesce(started_at, now()),
+           started_at = coalesce(jobs.started_at, now()),
            heartbeat_at = now(),
+           retry_classification = CASE WHEN previous.state = 'running' THEN 'worker_lost' ELSE jobs.retry_classification END,
+           error = CASE WHEN previous.state = 'running'
+                        THEN 'attempt ' || previous.attempts || ' was lost: its worker stopped before finishing it'
+                        ELSE jobs.error END,
            updated_at = now()
-     WHERE id = ${jobId} AND state IN ('pending', 'running')
-    RETURNING fencing_token, attempts`;
+      FROM previous
+     WHERE jobs.id = previous.id AND previous.state IN ('pending', 'running')
+    RETURNING jobs.fencing_token, jobs.attempts, previous.state AS previous_state, (jobs.cancel_requested_at IS NOT NULL) AS cancel_requested`;
   const row = rows[0];
-  return row ? { jobId, fencingToken: row.fencing_token, number: row.attempts } : null;
+  return row
+    ? { jobId, fencingToken: row.fencing_token, number: row.attempts, tookOver: row.previous_state === "running", cancelRequested: row.cancel_requested }
+    : null;
+}
+
+/**
+ * Ends a job whose lost attempt was its last allowed one (attempts >= max_attempts) as `failed`
+ * with `worker_lost`, without claiming it: a job that keeps killing its workers must stop being
+ * handed out. Conditional on the row being exactly as read (`running` at `fencingToken`).
+ */
+export async function failLostJob(db: Db, job: { id: string; fencingToken: number; attempts: number }): Promise<boolean> {
+  const { count } = await db.job.updateMany({
+    where: { id: job.id, fencingToken: job.fencingToken, state: "running" },
+    data: {
+      state: "failed",
+      phase: "done",
+      completedAt: new Date(),
+      retryClassification: "worker_lost",
+      error: `attempt ${job.attempts} was lost: its worker stopped before finishing it, and no attempts are left`,
+      fencingToken: { increment: 1 },
+    },
+  });
+  return count === 1;
 }
 
 /** The rows an attempt may write: its job, at its token, still running. */
-export function ownedBy(attempt: Attempt) {
+export function ownedBy(attempt: Pick<Attempt, "jobId" | "fencingToken">) {
   return { id: attempt.jobId, fencingToken: attempt.fencingToken, state: "running" } satisfies Prisma.JobWhereInput;
 }
 
 /** Refreshes heartbeat_at; false once the attempt no longer owns the job. */
-export async function touchHeartbeat(db: Db, attempt: Attempt): Promise<boolean> {
+export async function touchHeartbeat(db: Db, attempt: Pick<Attempt, "jobId" | "fencingToken">): Promise<boolean> {
+  return (await beat(db, attempt)) !== "lost";
+}
+
+/**
+ * One heartbeat: refreshes heartbeat_at and reads cancel_requested_at in the same statement.
+ * "lost" once the attempt no longer owns the job; "cancel" once its cancel was requested.
+ */
+export async function beat(db: Db, attempt: Pick<Attempt, "jobId" | "fencingToken">): Promise<"owned" | "lost" | "cancel"> {
   // Raw, so a heartbeat moves heartbeat_at (database clock) without touching updated_at.
-  const count = await db.$executeRaw`
+  const rows = await db.$queryRaw<Array<{ cancel_requested: boolean }>>`
     UPDATE jobs SET heartbeat_at = now()
-     WHERE id = ${attempt.jobId} AND fencing_token = ${attempt.fencingToken} AND state = 'running'`;
-  return count === 1;
+     WHERE id = ${attempt.jobId} AND fencing_token = ${attempt.fencingToken} AND state = 'running'
+    RETURNING (cancel_requested_at IS NOT NULL) AS cancel_requested`;
+  const row = rows[0];
+  return !row ? "lost" : row.cancel_requested ? "cancel" : "owned";
 }
 
 export interface AttemptOutput {
@@ -56,10 +103,14 @@ export interface AttemptOutput {
   stdout: string | null;
 }
 
-/** Marks the job completed; throws StaleAttemptError (rolling back the caller's transaction) if it is no longer ours. */
-export async function completeAttempt(tx: Prisma.TransactionClient, attempt: Attempt, output: AttemptOutput): Promise<void> {
+/**
+ * Marks the job completed; throws (rolling back the caller's transaction) StaleAttemptError if it
+ * is no longer ours, AttemptCanceledError if its cancel was requested meanwhile (a canceled job
+ * never completes).
+ */
+export async function completeAttempt(tx: Prisma.TransactionClient, attempt: Pick<Attempt, "jobId" | "fencingToken">, output: AttemptOutput): Promise<void> {
   const { count } = await tx.job.updateMany({
-    where: ownedBy(attempt),
+    where: { ...ownedBy(attempt), cancelRequestedAt: null },
     data: {
       state: "completed",
       phase: "done",
@@ -71,7 +122,29 @@ export async function completeAttempt(tx: Prisma.TransactionClient, attempt: Att
       retryClassification: null,
     },
   });
-  if (count === 0) throw new StaleAttemptError(attempt.jobId, attempt.fencingToken);
+  if (count === 0) {
+    if ((await tx.job.count({ where: ownedBy(attempt) })) === 1) throw new AttemptCanceledError();
+    throw new StaleAttemptError(attempt.jobId, attempt.fencingToken);
+  }
+}
+
+/**
+ * Ends the job `canceled` (its cancel was requested) and, for a backup job, deletes the backup
+ * row it recorded, in one transaction. Returns the storage keys of the deleted backup rows, or
+ * null (and changes nothing) when the attempt no longer owns the job.
+ */
+export async function cancelAttempt(db: Db, attempt: Pick<Attempt, "jobId" | "fencingToken">, deleteBackup: boolean): Promise<string[] | null> {
+  return db.$transaction(async (tx) => {
+    const { count } = await tx.job.updateMany({
+      where: ownedBy(attempt),
+      data: { state: "canceled", phase: "done", completedAt: new Date(), retryClassification: "canceled", error: "canceled by request" },
+    });
+    if (count === 0) return null;
+    if (!deleteBackup) return [];
+    const backups = await tx.backup.findMany({ where: { jobId: attempt.jobId }, select: { backupKey: true } });
+    await tx.backup.deleteMany({ where: { jobId: attempt.jobId } });
+    return backups.map((backup) => backup.backupKey);
+  });
 }
 
 /**

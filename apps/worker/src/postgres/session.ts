@@ -7,7 +7,7 @@ import type { DumpTarget } from "./pg-dump.js";
 import { collectInventory, type Inventory } from "./inventory.js";
 
 /** Opens a session to `target` (its database unless `database` is given). */
-export async function connectTo(target: DumpTarget, database: string = target.database): Promise<pg.Client> {
+export async function connectTo(target: DumpTarget, database: string = target.database, applicationName = "capy-backups"): Promise<pg.Client> {
   const client = new pg.Client({
     host: target.host,
     port: target.port,
@@ -15,7 +15,7 @@ export async function connectTo(target: DumpTarget, database: string = target.da
     database,
     ...(target.password === null ? {} : { password: target.password }),
     connectionTimeoutMillis: PG_CONNECT_TIMEOUT_SECONDS * 1_000,
-    application_name: "capy-backups",
+    application_name: applicationName,
   });
   // A connection the server ends (e.g. DROP DATABASE … WITH (FORCE)) must not crash the worker;
   // the pending query, if any, rejects on its own.
@@ -36,6 +36,8 @@ export interface SourceSnapshot {
   inventory(): Promise<Inventory>;
   /** Ends the transaction and the session; call only after pg_dump has exited. */
   close(): Promise<void>;
+  /** Drops the session at once (the dump was stopped): a running inventory query rejects. */
+  abort(): void;
 }
 
 /**
@@ -43,7 +45,8 @@ export interface SourceSnapshot {
  * open while pg_dump imports and uses the snapshot.
  */
 export async function openSourceSnapshot(target: DumpTarget): Promise<SourceSnapshot> {
-  const client = await connectTo(target).catch((error: unknown) => {
+  // Named apart from pg_dump's own session ("capy-backups"), so pg_stat_activity tells them apart.
+  const client = await connectTo(target, target.database, "capy-backups-snapshot").catch((error: unknown) => {
     throw new Error(`could not connect to the source database: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   });
   try {
@@ -54,6 +57,11 @@ export async function openSourceSnapshot(target: DumpTarget): Promise<SourceSnap
     return {
       id,
       inventory: () => collectInventory(client),
+      abort() {
+        if (closed) return;
+        closed = true;
+        void client.end().catch(() => {});
+      },
       async close() {
         if (closed) return;
         closed = true;
@@ -64,5 +72,30 @@ export async function openSourceSnapshot(target: DumpTarget): Promise<SourceSnap
   } catch (error) {
     await client.end().catch(() => {});
     throw error;
+  }
+}
+
+/**
+ * Ends the sessions on the source database that a lost attempt of a backup left behind: its
+ * pg_dump ("capy-backups") and snapshot ("capy-backups-snapshot") sessions. The caller holds the
+ * database's lock, so any such session belongs to a fenced-off attempt. It matters beyond tidiness:
+ * a paused worker's pg_dump stops reading, its server backend then blocks writing to it, and on
+ * PostgreSQL 15 such a backend holds up every DROP DATABASE on the cluster (which waits for all
+ * backends to absorb a ProcSignalBarrier), verification's throwaway databases included. Ending a
+ * session of one's own role needs no extra privilege. Returns how many were ended.
+ */
+export async function endLostDumpSessions(target: DumpTarget): Promise<number> {
+  const client = await connectTo(target, target.database, "capy-backups-fence");
+  try {
+    const { rows } = await client.query<{ ended: number }>(
+      `SELECT count(*) FILTER (WHERE pg_catalog.pg_terminate_backend(pid))::int AS ended
+         FROM pg_catalog.pg_stat_activity
+        WHERE datname = current_database()
+          AND application_name IN ('capy-backups', 'capy-backups-snapshot')
+          AND pid <> pg_catalog.pg_backend_pid()`,
+    );
+    return rows[0]?.ended ?? 0;
+  } finally {
+    await client.end().catch(() => {});
   }
 }
