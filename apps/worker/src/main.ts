@@ -118,6 +118,7 @@ async function main(): Promise<void> {
     db,
     queue: reconcileQueue,
     redis: reconcileConnection,
+    storage,
     heartbeatTimeoutMs: env.JOB_HEARTBEAT_TIMEOUT_MS,
     intervalMs: env.JOB_RECONCILE_INTERVAL_MS,
     log,

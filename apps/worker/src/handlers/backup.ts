@@ -11,6 +11,7 @@ import { attemptArtifactKey, attemptOfArtifactKey, jobArtifactPrefix, type Artif
 import { ConfigurationError, DumpTimeoutError, StaleAttemptError } from "../failures/errors.js";
 import { ownedBy, progressRecorder, setPhase, type Attempt } from "../jobs/attempt.js";
 import { retryOnDisconnect } from "../jobs/db-retry.js";
+import { discardJobArtifacts } from "../jobs/leftovers.js";
 import type { Logger } from "../logger.js";
 import type { WorkerMetrics } from "../metrics.js";
 import { Inventory } from "../postgres/inventory.js";
@@ -45,7 +46,7 @@ export function createBackupHandler(deps: BackupDependencies): JobHandler {
     runClaimed(deps, context, "backup", (job, attempt, attemptContext) => runAttempt(deps, job, attempt, attemptContext), {
       dumpSlot: true,
       discardEarlier: (job, belowToken, log) => discardEarlierAttempts(deps, job, belowToken, log),
-      discardAll: (job, recordedKeys, log) => discardEverything(deps, job, recordedKeys, log),
+      discardAll: (job, recordedKeys, log) => discardJobArtifacts(deps.storage, job, recordedKeys, log),
     });
 }
 
@@ -74,20 +75,6 @@ async function discardEarlierAttempts(deps: BackupDependencies, job: Job, belowT
   } catch (error) {
     // Left for the storage sweep (by age); nothing refers to these keys.
     log.warn({ err: error instanceof Error ? error.message : String(error), prefix }, "could not remove what earlier attempts left in storage");
-  }
-}
-
-/** A canceled job keeps nothing: every artifact and unfinished write under its prefix goes. */
-async function discardEverything(deps: BackupDependencies, job: Job, recordedKeys: string[], log: Logger): Promise<void> {
-  const prefix = jobArtifactPrefix(job.projectId, job.id);
-  try {
-    const keys = new Set(recordedKeys);
-    for await (const key of deps.storage.list(prefix)) keys.add(key);
-    for (const key of keys) await deps.storage.delete(key);
-    await deps.storage.discardIncomplete?.(prefix);
-    log.info({ removed: [...keys] }, "removed the canceled job's artifacts");
-  } catch (error) {
-    log.error({ err: error instanceof Error ? error.message : String(error), prefix }, "could not remove the canceled job's artifacts");
   }
 }
 

@@ -11,6 +11,7 @@ import { AttemptCanceledError, LeaseLostError, ShutdownInterruptError } from "..
 import { describeFailure } from "../failures/report.js";
 import { cancelAttempt, claimJob, failAttempt, failLostJob, type Attempt } from "../jobs/attempt.js";
 import { retryOnDisconnect } from "../jobs/db-retry.js";
+import { failPendingVerification, LOST_BEFORE_VERIFIED } from "../jobs/leftovers.js";
 import { startHeartbeat } from "../jobs/heartbeat.js";
 import { acquireLeases, dumpSlotResource, type HeldLeases } from "../jobs/leases.js";
 import type { Logger } from "../logger.js";
@@ -94,6 +95,7 @@ export async function runClaimed(
     if (job.state === "running" && !job.cancelRequestedAt && job.attempts >= job.maxAttempts) {
       if (await retryOnDisconnect(() => failLostJob(deps.db, job), { log, what: "fail lost job" })) {
         await hooks.discardEarlier?.(job, job.fencingToken + 1, log);
+        await failPendingVerification(deps.db, job.id, LOST_BEFORE_VERIFIED);
         log.error({ attempts: job.attempts, max_attempts: job.maxAttempts, retry_classification: "worker_lost" }, "job failed: its last attempt was lost");
         throw new UnrecoverableError(`attempt ${job.attempts} was lost and no attempts are left`);
       }

@@ -2,6 +2,10 @@
 // restart Redis; the shared server is never touched): first its decisions, one pass at a time,
 // then whole processes — a Redis flush, a Redis restart and a dead worker's job, each ending in
 // a backup that a real worker completes.
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { Readable } from "node:stream";
 import { Redis } from "ioredis";
 import { Worker } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,6 +13,8 @@ import { BACKUP_QUEUE } from "@capy/contracts";
 import { newId, type Job } from "@capy/db";
 import { createBackupQueue, createProducerConnection, createWorkerConnection, waitForRedisReady, type BackupQueue } from "@capy/queue";
 import { createEmptyDatabase, createTestStack, startPrivateRedis, waitFor, type PrivateRedis, type TestDatabase, type TestStack } from "@capy/testing";
+import { attemptArtifactKey, FilesystemStorage } from "@capy/storage";
+import { LOST_BEFORE_VERIFIED } from "../jobs/leftovers.js";
 import { createLogger } from "../logger.js";
 import { insertJob, waitForJob } from "../test-helpers.js";
 import { reconcileJobs, WORKER_LOST_ERROR, type JobReconcilerDeps } from "./job-reconciler.js";
@@ -97,6 +103,28 @@ describe("one reconciliation pass", () => {
     expect(await row(canceled.id)).toMatchObject({ state: "canceled", retryClassification: "canceled", error: "canceled by request", fencingToken: 2 });
     expect(await queue.getJob(exhausted.id)).toBeUndefined();
     expect(await queue.getJob(canceled.id)).toBeUndefined();
+  });
+
+  it("settles what such jobs recorded: a failed job's backup fails verification, a canceled job's backup and artifact are removed", async () => {
+    const storageDir = await mkdtemp(path.join(os.tmpdir(), "capy-reconciler-"));
+    const storage = new FilesystemStorage(storageDir);
+    const exhausted = await lostRunningJob({ attempts: 3 });
+    const canceled = await lostRunningJob({ cancelRequestedAt: new Date() });
+    const recorded = async (job: Job) => {
+      const key = attemptArtifactKey(job.projectId, job.id, 1, newId("bkp"));
+      await storage.put(key, Readable.from([Buffer.from("dump bytes")]));
+      return stack.db.backup.create({
+        data: { id: newId("bkp"), organizationId: job.organizationId, projectId: job.projectId, jobId: job.id, databaseName: source.name, backupKey: key, sizeBytes: 10n, sha256: "0".repeat(64), state: "completed", verificationState: "pending" },
+      });
+    };
+    const [failedBackup, canceledBackup] = [await recorded(exhausted), await recorded(canceled)];
+    expect(await reconcileJobs({ ...deps(), storage })).toMatchObject({ failed: 1, canceled: 1 });
+    expect(await stack.db.backup.findUniqueOrThrow({ where: { id: failedBackup.id } })).toMatchObject({ verificationState: "failed", verificationError: LOST_BEFORE_VERIFIED });
+    expect(await stack.db.backup.findUnique({ where: { id: canceledBackup.id } })).toBeNull();
+    const exists = (key: string) => storage.size(key).then(() => true, () => false);
+    expect(await exists(canceledBackup.backupKey)).toBe(false);
+    expect(await exists(failedBackup.backupKey)).toBe(true);
+    await rm(storageDir, { recursive: true, force: true });
   });
 
   it("leaves running jobs alone while a worker holds them or their heartbeat is fresh", async () => {

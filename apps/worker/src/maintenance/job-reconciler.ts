@@ -20,6 +20,8 @@
 import type { Redis } from "ioredis";
 import type { Db } from "@capy/db";
 import { enqueueJob, waitForRedisReady, type BackupQueue } from "@capy/queue";
+import type { ArtifactStorage } from "@capy/storage";
+import { discardCanceledBackup, failPendingVerification, LOST_BEFORE_VERIFIED } from "../jobs/leftovers.js";
 import type { Logger } from "../logger.js";
 
 /** A pending row younger than this (ms, by updated_at) may still be on its way into Redis: left alone. */
@@ -41,6 +43,8 @@ export interface JobReconcilerDeps {
   redis: Redis;
   /** A running row is lost once heartbeat_at is older than this (ms). */
   heartbeatTimeoutMs: number;
+  /** Where a canceled job's artifacts are removed from (without it they are left to the operator). */
+  storage?: ArtifactStorage;
   log: Logger;
   /** Overrides PENDING_GRACE_MS (ms). */
   pendingGraceMs?: number;
@@ -99,6 +103,7 @@ interface PendingRow {
 interface RunningRow {
   id: string;
   type: string;
+  project_id: string;
   fencing_token: number;
 }
 
@@ -137,7 +142,7 @@ export async function reconcileJobs(deps: JobReconcilerDeps): Promise<ReconcileR
   // Running rows whose heartbeat is stale.
   for (let after = ""; ; ) {
     const rows = await db.$queryRaw<RunningRow[]>`
-      SELECT id, type, fencing_token FROM jobs
+      SELECT id, type, project_id, fencing_token FROM jobs
        WHERE state = 'running' AND id > ${after}
          AND coalesce(heartbeat_at, claimed_at, updated_at) < now() - ${deps.heartbeatTimeoutMs}::double precision * interval '1 millisecond'
        ORDER BY id LIMIT ${batchSize}`;
@@ -161,8 +166,15 @@ export async function reconcileJobs(deps: JobReconcilerDeps): Promise<ReconcileR
           log.warn({ job_id: row.id, err: (error as Error).message }, "could not re-enqueue a recovered job; next pass retries");
         }
       } else {
-        if (outcome === "failed") result.failed++;
-        else result.canceled++;
+        // The job's backup, if its dump was recorded, must not stay `pending` verification (failed)
+        // or survive a cancel.
+        if (outcome === "failed") {
+          result.failed++;
+          await failPendingVerification(db, row.id, LOST_BEFORE_VERIFIED);
+        } else {
+          result.canceled++;
+          if (deps.storage) await discardCanceledBackup(db, deps.storage, { id: row.id, projectId: row.project_id }, log);
+        }
         // Nothing left to run: drop a waiting copy so no worker picks it up (it would find the row finished anyway).
         if (state === "live" || state === "finished") await queue.remove(row.id).catch(() => 0);
       }
