@@ -35,6 +35,7 @@ async function main(): Promise<void> {
   // Removes what writers killed mid-upload left in storage: now, then every interval.
   const storageSweep = startStorageSweep({
     storage,
+    db,
     intervalMs: env.STORAGE_SWEEP_INTERVAL_MS,
     minAgeMs: env.STORAGE_SWEEP_MIN_AGE_MS,
     log,

@@ -64,3 +64,9 @@ export function attemptOfArtifactKey(key: string): number | null {
   const match = /\/(\d+)-[^/]+\.dump$/.exec(key);
   return match ? Number(match[1]) : null;
 }
+
+/** The job id in an attemptArtifactKey, or null for any other key. */
+export function jobOfArtifactKey(key: string): string | null {
+  const match = /^projects\/[^/]+\/backups\/(job_[^/]+)\/\d+-[^/]+\.dump$/.exec(key);
+  return match ? match[1]! : null;
+}

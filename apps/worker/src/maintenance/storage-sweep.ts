@@ -1,4 +1,5 @@
-// Recovery sweep of artifact storage: removes what writers that died mid-upload left behind.
+// Recovery sweep of artifact storage: removes what writers that died mid-upload left behind
+// (and, given the database, finished artifacts nothing refers to: orphan-artifacts.ts).
 // A put never makes a partial artifact visible, but a worker killed during one (SIGKILL, OOM,
 // host loss) cannot clean up after itself: on S3 an incomplete multipart upload remains (its parts
 // are invisible but billed), on the filesystem a `<key>.<pid>.<uuid>.partial` temporary file.
@@ -10,7 +11,9 @@
 // harmless: aborting an upload that another sweep aborted first is not an error, nor is removing a
 // file that is gone.
 import { FilesystemStorage, S3Storage, type ArtifactStorage } from "@capy/storage";
+import type { Db } from "@capy/db";
 import type { Logger } from "../logger.js";
+import { sweepOrphanArtifacts } from "./orphan-artifacts.js";
 
 export type SweptBackend = "s3" | "filesystem";
 
@@ -47,6 +50,8 @@ export interface StorageSweepOptions {
   /** Only leftovers at least this old are removed, ms (STORAGE_SWEEP_MIN_AGE_MS). */
   minAgeMs: number;
   log: Logger;
+  /** With the metadata database, each sweep also removes orphan artifacts (see orphan-artifacts.ts). */
+  db?: Db;
 }
 
 export interface StorageSweep {
@@ -71,6 +76,10 @@ export function startStorageSweep(options: StorageSweepOptions): StorageSweep {
   const sweep = async (): Promise<void> => {
     const startedAt = Date.now();
     try {
+      if (options.db) {
+        const orphans = await sweepOrphanArtifacts(options.db, storage);
+        if (orphans.length > 0) log.warn({ removed_count: orphans.length, removed: orphans.slice(0, 100) }, "removed orphan artifacts");
+      }
       const result = await sweepStorageOnce(storage, minAgeMs);
       if (!result) return;
       log.info(
