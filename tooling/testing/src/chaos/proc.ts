@@ -24,7 +24,8 @@ export async function clientPortInodes(serverPort: number): Promise<Map<number, 
       const remotePort = parseInt(remote.slice(remote.lastIndexOf(":") + 1), 16);
       if (remotePort !== serverPort) continue;
       const localPort = parseInt(local.slice(local.lastIndexOf(":") + 1), 16);
-      map.set(localPort, fields[9]!);
+      // Inode 0: a socket its process has already closed (FIN_WAIT, TIME_WAIT); nobody owns it.
+      if (fields[9] !== "0") map.set(localPort, fields[9]!);
     }
   }
   return map;

@@ -42,6 +42,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
       async () => {
         if (started.exitCode !== null) throw new Error(`redis-server exited ${started.exitCode}: ${output}`);
         const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        probe.on("error", () => {}); // a refused connection also rejects connect(), which is what counts
         try {
           await probe.connect();
           return (await probe.ping()) === "PONG";

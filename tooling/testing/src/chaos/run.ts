@@ -339,8 +339,11 @@ export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
     const firing = (async () => {
       let index = 0;
       while (index < options.backups) {
+        // Mostly one project per burst, so several backups of one database are requested at once
+        // (the per-database lock must serialise them).
         const burst = Math.min(rng.int(1, 4), options.backups - index);
-        const batch = Array.from({ length: burst }, () => ({ index: index++, tenant: rng.pick(tenants) }));
+        const focus = rng.pick(tenants);
+        const batch = Array.from({ length: burst }, () => ({ index: index++, tenant: rng.next() < 0.75 ? focus : rng.pick(tenants) }));
         await Promise.all(
           batch.map(async ({ index: i, tenant }) => {
             const sentAt = Date.now();
@@ -378,10 +381,15 @@ export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
       return Math.max(rows[0]!.n / options.backups, (Date.now() - startedAt) / options.chaosWindowMs);
     };
     const killOne = async () => {
+      const busy = (phase?: string) => {
+        const running = sampler.current().filter((j) => j.state === "running");
+        return workers.filter((w) => w.alive && running.some((j) => j.claimedBy === w.id && (phase === undefined || j.phase === phase)));
+      };
+      // Mostly mid-dump (the hardest moment: a pg_dump child and a .partial upload in flight):
+      // wait up to 3 s for a worker to be dumping, else take a busy one, else any.
+      if (rng.next() < 0.7) await waitFor(() => busy("dumping").length > 0, { timeoutMs: 3_000, intervalMs: 20 }).catch(() => {});
       const live = workers.filter((w) => w.alive);
       if (live.length === 0) return;
-      const running = sampler.current().filter((j) => j.state === "running");
-      const busy = (phase?: string) => live.filter((w) => running.some((j) => j.claimedBy === w.id && (phase === undefined || j.phase === phase)));
       const candidates = busy("dumping").length > 0 ? busy("dumping") : busy().length > 0 ? busy() : live;
       const victim = rng.pick(candidates);
       const at = Date.now();

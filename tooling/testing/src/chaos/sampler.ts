@@ -4,6 +4,7 @@
 // rows. From these it records, per database, how many dumps ran at once (the per-database lock
 // allows one), across the cluster (the dump cap), which job each dump belonged to (for the
 // cancel checks), and what each job row went through (states, phases, retry classifications).
+import { readFile } from "node:fs/promises";
 import pg from "pg";
 import { clientPortInodes, databaseArgument, processesNamed, socketInodes } from "./proc.js";
 
@@ -48,6 +49,9 @@ export interface SamplerReport {
   overlaps: OverlapEvent[];
   /** capy-backups connections whose client process was neither a pg_dump nor a known worker. */
   unattributedConnections: number;
+  /** capy-backups connections whose client end was already closed (a process that just exited). */
+  closingConnections: number;
+  unattributedExamples: string[];
   dumps: DumpObservation[];
   jobs: Map<string, JobTrace>;
 }
@@ -96,6 +100,8 @@ export async function startSampler(options: SamplerOptions): Promise<Sampler> {
     overlapSamples: 0,
     overlaps: [],
     unattributedConnections: 0,
+    closingConnections: 0,
+    unattributedExamples: [],
     dumps: [],
     jobs: new Map(),
   };
@@ -106,8 +112,8 @@ export async function startSampler(options: SamplerOptions): Promise<Sampler> {
   const tick = async () => {
     const at = Date.now();
     const [activity, jobs] = await Promise.all([
-      admin.query<{ pid: number; datname: string; client_port: number | null }>(
-        `SELECT pid, datname, client_port FROM pg_stat_activity
+      admin.query<{ pid: number; datname: string; client_port: number | null; state: string | null; query: string }>(
+        `SELECT pid, datname, client_port, state, left(query, 60) AS query FROM pg_stat_activity
           WHERE datname = ANY($1) AND application_name = 'capy-backups' AND backend_type = 'client backend'`,
         [options.sourceDatabases],
       ),
@@ -151,24 +157,36 @@ export async function startSampler(options: SamplerOptions): Promise<Sampler> {
       const unowned = activity.rows.filter((r) => r.client_port !== null && !owners.has(portInodes.get(r.client_port) ?? ""));
       if (unowned.length > 0) {
         // Only then look at the worker processes' sockets (a worker holds many).
+        // A worker that is still starting is not in workerPids() yet: look at every node process.
+        const nodes = (await processesNamed("node")).map((p) => p.pid);
         await Promise.all(
-          options.workerPids().map(async (pid) => {
+          [...new Set([...options.workerPids(), ...nodes])].map(async (pid) => {
             for (const inode of await socketInodes(pid)) if (!owners.has(inode)) owners.set(inode, { kind: "worker", pid });
           }),
         );
       }
       for (const row of activity.rows) {
         sessions.set(row.datname, (sessions.get(row.datname) ?? 0) + 1);
-        const owner = row.client_port === null ? undefined : owners.get(portInodes.get(row.client_port) ?? "");
+        const inode = row.client_port === null ? undefined : portInodes.get(row.client_port);
+        if (inode === undefined) {
+          // The client end is already closed (the process exited); the backend has not noticed yet.
+          report.closingConnections++;
+          continue;
+        }
+        const owner = owners.get(inode);
         if (!owner) {
           report.unattributedConnections++;
+          if (report.unattributedExamples.length < 5) report.unattributedExamples.push(`${row.datname} port ${row.client_port} ${row.state}: ${row.query}`);
           continue;
         }
         if (owner.kind !== "pg_dump") continue;
-        // A killed worker's pg_dump is re-parented, so its parent is no longer a worker of ours.
-        const workerId = options.workerIdOf(owner.ppid) ?? null;
+        // A killed worker's pg_dump is re-parented, so its parent is no longer a worker of ours;
+        // a worker still starting is known by its environment.
+        const workerId = options.workerIdOf(owner.ppid) ?? (await workerIdFromEnviron(owner.ppid)) ?? null;
+        const liveIds = new Set(options.workerPids().map((pid) => options.workerIdOf(pid)));
+        // An orphan can only belong to a job still claimed by a worker that is gone.
         const jobIds = latest
-          .filter((j) => j.state === "running" && j.database === row.datname && (workerId === null || j.claimedBy === workerId))
+          .filter((j) => j.state === "running" && j.database === row.datname && (workerId === null ? !liveIds.has(j.claimedBy ?? undefined) : j.claimedBy === workerId))
           .map((j) => j.id);
         const entry = { pid: owner.pid, workerId, jobIds };
         dumpsByDatabase.set(row.datname, [...(dumpsByDatabase.get(row.datname) ?? []), entry]);
@@ -217,4 +235,9 @@ export async function startSampler(options: SamplerOptions): Promise<Sampler> {
       return report;
     },
   };
+}
+
+async function workerIdFromEnviron(pid: number): Promise<string | undefined> {
+  const environ = await readFile(`/proc/${pid}/environ`, "utf8").catch(() => "");
+  return environ.split("\0").find((v) => v.startsWith("WORKER_ID="))?.slice("WORKER_ID=".length);
 }
