@@ -22,7 +22,7 @@ const { values } = parseArgs({
     seed: { type: "string" },
     restore: { type: "string", default: "all" },
     projects: { type: "string", default: "4" },
-    scale: { type: "string", default: "1" },
+    scale: { type: "string", default: "5" },
   },
 });
 const int = (name, value, min = 0) => {

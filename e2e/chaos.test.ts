@@ -25,6 +25,9 @@ describe("chaos (short form)", () => {
         // 60 s for the jobs to finish.
         chaosWindowMs: 25_000,
         terminalTimeoutMs: 60_000,
+        // A killed verification's throwaway database is dropped by the janitor once older than
+        // this + 1 s (ms); a scale-1 restore takes 1-3 s here.
+        verifyTimeoutMs: 20_000,
         log: (line) => console.log(`[chaos +${((Date.now() - started) / 1000).toFixed(1)} s] ${line}`),
       });
       const rows = checkInvariants(run);

@@ -14,8 +14,9 @@ import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
-import { createDb, createProject, generateEncryptionKey, quoteIdent, withDatabase } from "@capy/db";
-import { createMetadataDatabase, createPgbenchDatabase, run, TEST_SERVER_URL, uniqueName, withAdminClient, type TestDatabase } from "../postgres.js";
+import { createDb, createProject, generateEncryptionKey, migrateDatabase, quoteIdent, withDatabase } from "@capy/db";
+import { createMetadataDatabase, run, TEST_SERVER_URL, uniqueName, withAdminClient, type TestDatabase } from "../postgres.js";
+import { startPrivatePostgres } from "../private-postgres.js";
 import { startApi, startWorker, type ApiProcess, type ServiceProcess } from "../processes.js";
 import { waitFor } from "../wait.js";
 import { seededRandom } from "./random.js";
@@ -32,7 +33,7 @@ export interface ChaosOptions {
   seed: number;
   /** Source databases, one project each (default 4). */
   projects?: number;
-  /** pgbench scale of each source (default 1: 100,000 accounts, ~2.5 MB archive). */
+  /** pgbench scale of each source (default 5: 500,000 accounts; here pg_dump takes ~0.5 s, a restore ~1.7 s, so the ~100 ms sampler sees every dump). */
   pgbenchScale?: number;
   /** WORKER_CONCURRENCY of each worker (default 2). */
   workerConcurrency?: number;
@@ -40,7 +41,7 @@ export interface ChaosOptions {
   dumpCap?: number;
   /** WORKER_HEARTBEAT_INTERVAL_MS (default 500). */
   heartbeatIntervalMs?: number;
-  /** JOB_HEARTBEAT_TIMEOUT_MS (default 3000). */
+  /** JOB_HEARTBEAT_TIMEOUT_MS (default 5000). */
   heartbeatTimeoutMs?: number;
   /** JOB_RECONCILE_INTERVAL_MS (default 2000). */
   reconcileIntervalMs?: number;
@@ -55,13 +56,19 @@ export interface ChaosOptions {
   /**
    * Chaos events are spread over the run's progress: an event planned at fraction f fires once
    * f of the backups are terminal, or once f of this window has passed, whichever is first (ms;
-   * default 600 ms per backup + 10 s), so kills still happen when progress stalls.
+   * default 1 s per backup + 10 s), so kills still happen when progress stalls.
    */
   chaosWindowMs?: number;
   /** After the last event, how long the jobs may take to all become terminal (ms; default 90 s + 1 s per backup). */
   terminalTimeoutMs?: number;
   /** "all" (default) or how many completed backups to restore (a seeded sample). */
   restore?: "all" | number;
+  /**
+   * "private" (default): a PostgreSQL server of the run's own (startPrivatePostgres, password
+   * authentication) holds the metadata and source databases, so other tests on the shared server
+   * neither disturb the run nor show up in its pg_stat_activity samples; "shared": the test server.
+   */
+  postgres?: "private" | "shared";
   /** Where worker/API logs are written at the end (default: a new temporary directory). */
   logDir?: string;
   log?: (line: string) => void;
@@ -178,19 +185,20 @@ const PGBENCH_TABLES = ["pgbench_accounts", "pgbench_branches", "pgbench_tellers
 export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
   const options: ChaosRun["options"] = {
     projects: 4,
-    pgbenchScale: 1,
+    pgbenchScale: 5,
     workerConcurrency: 2,
     dumpCap: 2,
     heartbeatIntervalMs: 500,
-    heartbeatTimeoutMs: 3_000,
+    heartbeatTimeoutMs: 5_000,
     reconcileIntervalMs: 2_000,
     lockDurationMs: 3_000,
     stalledIntervalMs: 2_000,
     verifyTimeoutMs: 30_000,
     fireGapMs: 300,
-    chaosWindowMs: input.backups * 600 + 10_000,
+    chaosWindowMs: input.backups * 1_000 + 10_000,
     terminalTimeoutMs: 90_000 + input.backups * 1_000,
     restore: "all",
+    postgres: "private",
     ...stripUndefined(input),
   } as ChaosRun["options"];
   const log = input.log ?? (() => {});
@@ -205,18 +213,32 @@ export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
     // --- the system under test -------------------------------------------------------------
     const redis = await startPrivateRedis();
     cleanups.push(() => redis.stop());
-    const metadata = await createMetadataDatabase();
-    cleanups.push(() => metadata.drop());
-    const sources = await createSources(options.projects, options.pgbenchScale);
+    let serverUrl = TEST_SERVER_URL;
+    let metadata: TestDatabase;
+    if (options.postgres === "private") {
+      // Workers hold ~2 connections per job plus pools; 3-5 workers, the API and the checks fit in 200.
+      const server = await startPrivatePostgres({ password: randomBytes(12).toString("hex"), maxConnections: 200 });
+      cleanups.push(() => server.stop());
+      serverUrl = server.url;
+      const name = uniqueName("capy_test");
+      await withAdminClient((c) => c.query(`CREATE DATABASE ${quoteIdent(name)}`), serverUrl);
+      metadata = { name, url: withDatabase(serverUrl, name), drop: async () => {} };
+      await migrateDatabase(metadata.url);
+    } else {
+      const shared = await createMetadataDatabase();
+      cleanups.push(() => shared.drop());
+      metadata = shared;
+    }
+    const sources = await createSources(serverUrl, options.projects, options.pgbenchScale);
     cleanups.push(() => Promise.all(sources.map((s) => s.drop())));
     const sourceCounts = await rowCounts(sources[0]!.url);
     const storageDir = await mkdtemp(path.join(os.tmpdir(), "capy-chaos-storage-"));
     cleanups.push(() => rm(storageDir, { recursive: true, force: true }));
     const encryptionKey = generateEncryptionKey();
     const verifyDatabasePrefix = `chaosv_${randomBytes(4).toString("hex")}`;
-    cleanups.push(() => dropDatabasesLike(verifyDatabasePrefix));
+    cleanups.push(() => dropDatabasesLike(serverUrl, verifyDatabasePrefix));
     const restorePrefix = `chaosr_${randomBytes(4).toString("hex")}`;
-    cleanups.push(() => dropDatabasesLike(restorePrefix));
+    cleanups.push(() => dropDatabasesLike(serverUrl, restorePrefix));
 
     const tenantDb = createDb(metadata.url, { maxConnections: 2 });
     const tenants: Array<{ projectId: string; apiKey: string; database: string }> = [];
@@ -276,9 +298,9 @@ export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
     await meta.connect();
     cleanups.push(() => meta.end().catch(() => {}));
 
-    const serverPort = Number(new URL(TEST_SERVER_URL).port || 5432);
+    const serverPort = Number(new URL(serverUrl).port || 5432);
     const sampler = await startSampler({
-      adminUrl: TEST_SERVER_URL,
+      adminUrl: serverUrl,
       metadataUrl: metadata.url,
       serverPort,
       sourceDatabases: sources.map((s) => s.name),
@@ -481,7 +503,7 @@ export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
     const settled = await waitFor(
       async () => {
         const partials = (await listFiles(storageDir)).filter((f) => f.endsWith(".partial"));
-        const throwaway = await databasesLike(verifyDatabasePrefix);
+        const throwaway = await databasesLike(serverUrl, verifyDatabasePrefix);
         const dumps = await pgDumpsOn(sources.map((s) => s.name));
         return partials.length === 0 && throwaway.length === 0 && dumps === 0;
       },
@@ -503,7 +525,7 @@ export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
     const jobs = await finalJobs(meta);
     const backups = await finalBackups(meta);
     const storageFiles = await listFiles(storageDir);
-    const leftoverThrowawayDatabases = await databasesLike(verifyDatabasePrefix);
+    const leftoverThrowawayDatabases = await databasesLike(serverUrl, verifyDatabasePrefix);
     const completedBackups = backups.filter((b) => jobs.find((j) => j.id === b.jobId)?.state === "completed");
     const toRestore = new Set(
       options.restore === "all" ? completedBackups.map((b) => b.id) : seededRandom(options.seed + 1).shuffle(completedBackups.map((b) => b.id)).slice(0, options.restore),
@@ -511,7 +533,7 @@ export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
     const restoreMode = options.restore === "all" ? `all ${toRestore.size} completed` : `a seeded sample of ${toRestore.size} of ${completedBackups.length} completed`;
     log(`restoring ${restoreMode} backups`);
     const restores = await mapLimit(completedBackups, 2, (backup, i) =>
-      checkArtifact(storageDir, backup, toRestore.has(backup.id), `${restorePrefix}_${i}`, sourceCounts),
+      checkArtifact(serverUrl, storageDir, backup, toRestore.has(backup.id), `${restorePrefix}_${i}`, sourceCounts),
     );
     return {
       options,
@@ -556,17 +578,18 @@ async function allTerminal(meta: pg.Client): Promise<boolean> {
 }
 
 /** One pgbench database, cloned (CREATE DATABASE … TEMPLATE, fast) for the other projects. */
-async function createSources(count: number, scale: number): Promise<TestDatabase[]> {
-  const first = await createPgbenchDatabase(scale);
-  const sources = [first];
-  for (let i = 1; i < count; i++) {
+async function createSources(serverUrl: string, count: number, scale: number): Promise<TestDatabase[]> {
+  const sources: TestDatabase[] = [];
+  for (let i = 0; i < count; i++) {
     const name = uniqueName("capy_src");
-    await withAdminClient((c) => c.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE ${quoteIdent(first.name)}`));
+    const template = i === 0 ? "template0" : sources[0]!.name;
+    await withAdminClient((c) => c.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE ${quoteIdent(template)}`), serverUrl);
     sources.push({
       name,
-      url: withDatabase(TEST_SERVER_URL, name),
-      drop: () => withAdminClient((c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`)).then(() => {}),
+      url: withDatabase(serverUrl, name),
+      drop: () => withAdminClient((c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`), serverUrl).then(() => {}),
     });
+    if (i === 0) await run("pgbench", ["-q", "-i", "-s", String(scale), sources[0]!.url]);
   }
   return sources;
 }
@@ -579,14 +602,14 @@ async function rowCounts(url: string): Promise<Record<string, number>> {
   }, url);
 }
 
-async function databasesLike(prefix: string): Promise<string[]> {
-  const { rows } = await withAdminClient((c) => c.query<{ datname: string }>("SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1", [`${prefix}_`]));
+async function databasesLike(serverUrl: string, prefix: string): Promise<string[]> {
+  const { rows } = await withAdminClient((c) => c.query<{ datname: string }>("SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1", [`${prefix}_`]), serverUrl);
   return rows.map((r) => r.datname);
 }
 
-async function dropDatabasesLike(prefix: string): Promise<void> {
-  for (const name of await databasesLike(prefix)) {
-    await withAdminClient((c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`));
+async function dropDatabasesLike(serverUrl: string, prefix: string): Promise<void> {
+  for (const name of await databasesLike(serverUrl, prefix)) {
+    await withAdminClient((c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`), serverUrl);
   }
 }
 
@@ -648,6 +671,7 @@ async function sha256Of(file: string): Promise<string> {
 
 /** Exists, matches its SHA-256, and (when `restore`) restores with the source's row counts. */
 async function checkArtifact(
+  serverUrl: string,
   storageDir: string,
   backup: FinalBackup,
   restore: boolean,
@@ -665,16 +689,16 @@ async function checkArtifact(
   }
   if (!restore) return record;
   try {
-    await withAdminClient((c) => c.query(`CREATE DATABASE ${quoteIdent(scratchName)} TEMPLATE template0`));
+    await withAdminClient((c) => c.query(`CREATE DATABASE ${quoteIdent(scratchName)} TEMPLATE template0`), serverUrl);
     try {
-      const url = withDatabase(TEST_SERVER_URL, scratchName);
+      const url = withDatabase(serverUrl, scratchName);
       await run("pg_restore", ["--exit-on-error", "--no-owner", "--no-acl", "-d", url, file]);
       record.restored = true;
       const counts = await rowCounts(url);
       record.rowCountsMatch = PGBENCH_TABLES.every((t) => counts[t] === sourceCounts[t]);
       if (!record.rowCountsMatch) record.error = `row counts ${JSON.stringify(counts)} differ from the source's ${JSON.stringify(sourceCounts)}`;
     } finally {
-      await withAdminClient((c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(scratchName)} WITH (FORCE)`));
+      await withAdminClient((c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(scratchName)} WITH (FORCE)`), serverUrl);
     }
   } catch (error) {
     record.restored = false;

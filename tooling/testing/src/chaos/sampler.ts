@@ -174,6 +174,11 @@ export async function startSampler(options: SamplerOptions): Promise<Sampler> {
           continue;
         }
         const owner = owners.get(inode);
+        if (!owner && (await clientPortInodes(options.serverPort)).get(row.client_port!) !== inode) {
+          // Closed while this sample was taken (e.g. the snapshot session ending with its dump).
+          report.closingConnections++;
+          continue;
+        }
         if (!owner) {
           report.unattributedConnections++;
           if (report.unattributedExamples.length < 5) report.unattributedExamples.push(`${row.datname} port ${row.client_port} ${row.state}: ${row.query}`);
