@@ -66,7 +66,7 @@ export function checkInvariants(run: ChaosRun): InvariantRow[] {
     "no job failed (except attempts used up by lost workers)",
     badFailures.length === 0,
     badFailures.length === 0
-      ? `${run.jobs.filter((j) => j.state === "failed").length} failed, all worker_lost with attempts used up`
+      ? `${run.jobs.filter((j) => j.state === "failed").length} failed${run.jobs.some((j) => j.state === "failed") ? ", all worker_lost with attempts used up" : ""}`
       : `${badFailures.length} failed: ${list(badFailures.map(describe))}`,
   );
 
