@@ -44,6 +44,9 @@ const options = {
   pgbenchScale: int("scale", values.scale, 1),
   restore: values.restore === "all" ? "all" : int("restore", values.restore, 0),
 };
+// Exit through process.exit on Ctrl-C, so the run's exit handlers stop its private PostgreSQL,
+// redis-server, API and workers.
+for (const signal of ["SIGINT", "SIGTERM"]) process.once(signal, () => process.exit(130));
 console.log(`chaos seed ${seed} (replay with --seed ${seed})`);
 const started = Date.now();
 const run = await runChaos({ ...options, log: (line) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}`) });

@@ -209,6 +209,11 @@ export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
   const workers: Array<{ id: string; process: ServiceProcess; alive: boolean }> = [];
   let api: ApiProcess | undefined;
   const logDir = input.logDir ?? (await mkdtemp(path.join(os.tmpdir(), "capy-chaos-logs-")));
+  // An interrupted run (Ctrl-C in the bench exits through process.exit) must not leave workers behind.
+  const killChildren = () => {
+    for (const child of [api?.child, ...workers.map((w) => w.process.child)]) if (child && child.exitCode === null) child.kill("SIGKILL");
+  };
+  process.once("exit", killChildren);
   try {
     // --- the system under test -------------------------------------------------------------
     const redis = await startPrivateRedis();
@@ -561,6 +566,7 @@ export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
       workerEnv: Object.fromEntries(Object.entries(workerEnv).filter(([k]) => !["CAPY_ENCRYPTION_KEY", "DATABASE_URL"].includes(k))),
     };
   } finally {
+    process.removeListener("exit", killChildren);
     await Promise.all([api?.stop("SIGKILL"), ...workers.map((w) => w.process.stop("SIGKILL"))]);
     for (const cleanup of cleanups.reverse()) await cleanup().catch((error: Error) => log(`cleanup failed: ${error.message}`));
   }
