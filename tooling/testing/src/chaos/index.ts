@@ -2,5 +2,4 @@
 export { runChaos, type ChaosOptions, type ChaosRun, type CancelRecord, type KillRecord, type PostRecord, type RestoreRecord } from "./run.js";
 export { checkInvariants, failedInvariants, formatInvariantTable, type InvariantRow, type InvariantResult } from "./invariants.js";
 export { seededRandom, randomSeed, type Random } from "./random.js";
-export { startPrivateRedis, type PrivateRedis } from "./redis-server.js";
 export type { SamplerReport, DumpObservation, OverlapEvent, JobTrace } from "./sampler.js";

@@ -1,4 +1,5 @@
-// A private redis-server for tests that kill or restart Redis: a child process on a free port,
+// The chaos run's private redis-server (internal to chaos/; faults-api adds an equivalent public
+// startPrivateRedis, which this can give way to after the merge): a child process on a free port,
 // with no persistence (`--save "" --appendonly no`), so a restart loses every key exactly as a
 // crashed cache node without persistence would. The shared Redis is never touched.
 import { spawn, type ChildProcess } from "node:child_process";
