@@ -43,7 +43,7 @@ function serverCommand(binDir: string | undefined, tool: string, args: string[])
   return asRoot ? ["runuser", ["-u", "postgres", "--", executable, ...args]] : [executable, args];
 }
 
-export async function startPrivatePostgres({ password }: { password: string }): Promise<PrivatePostgres> {
+export async function startPrivatePostgres({ password, maxConnections = 20 }: { password: string; /** max_connections (default 20). */ maxConnections?: number }): Promise<PrivatePostgres> {
   const binDir = postgresBinDir();
   const run = async (tool: string, args: string[]) => {
     const [command, argv] = serverCommand(binDir, tool, args);
@@ -83,7 +83,7 @@ export async function startPrivatePostgres({ password }: { password: string }): 
         "listen_addresses = '127.0.0.1'",
         `unix_socket_directories = '${root}'`,
         "fsync = off",
-        "max_connections = 20",
+        `max_connections = ${maxConnections}`,
         "",
       ].join("\n"),
     );
