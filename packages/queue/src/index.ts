@@ -1,3 +1,17 @@
 export { createProducerConnection, createWorkerConnection, type RedisConfig } from "./connection.js";
 export { createBackupQueue, insertJobRow, enqueueJob, type BackupQueue, type NewJob } from "./jobs.js";
 export { LeaseSemaphore } from "./lease-semaphore.js";
+export {
+  createScheduleQueue,
+  latestDueAt,
+  nextRunAt,
+  schedulePattern,
+  schedulerId,
+  scheduleIdOf,
+  syncScheduler,
+  withScheduleLock,
+  SCHEDULE_FIRE_JOB,
+  SCHEDULE_TZ,
+  type ScheduleQueue,
+  type ScheduleTiming,
+} from "./schedules.js";
