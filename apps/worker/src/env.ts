@@ -61,6 +61,12 @@ const schema = z.object({
     .string()
     .regex(/^[a-z][a-z0-9_]{0,31}$/, "must be lowercase letters, digits and underscores (at most 32)")
     .default("capy_verify"),
+  /** How often the schedule reconciler syncs Redis's job schedulers with Postgres and catches up missed runs (ms); also at start. */
+  SCHEDULE_RECONCILE_INTERVAL_MS: positiveInt.min(100).default(60_000),
+  /** Missed-run policy: a scheduled run missed while the system was down is run late only if its due time is at most this many hours ago. */
+  SCHEDULE_CATCH_UP_HOURS: z.coerce.number().nonnegative().max(24).default(6),
+  /** Schedule firings one worker process handles at once (each is a few short queries, no dump). */
+  SCHEDULE_FIRE_CONCURRENCY: positiveInt.max(500).default(32),
 });
 
 export type WorkerEnv = z.infer<typeof schema> & {
