@@ -6,3 +6,4 @@ export * from "./stack.js";
 export * from "./private-postgres.js";
 export * from "./s3-server.js";
 export * from "./private-redis.js";
+export * from "./schedulers.js";
