@@ -168,7 +168,8 @@ async function main() {
      FROM jobs WHERE due_at = $1::timestamptz`,
     due,
   );
-  const [{ completed }] = await db.$queryRawUnsafe("SELECT count(*)::int AS completed FROM jobs WHERE state = 'completed'");
+  const states = await db.$queryRawUnsafe("SELECT state, count(*)::int AS n, max(error) AS error FROM jobs GROUP BY state ORDER BY state");
+  const completed = states.find((s) => s.state === "completed")?.n ?? 0;
   console.log("");
   console.log(`schedules due at ${due.toISOString()}: ${SCHEDULES}; workers: ${WORKERS}`);
   console.log(`job rows for that due time: ${n} (${distinct} distinct schedules; duplicates: ${n - distinct})`);
@@ -181,7 +182,9 @@ async function main() {
       : `all ${SCHEDULES} job rows existed ${((allAt - due.getTime()) / 1000).toFixed(2)} s after the due minute (target <= 10 s)`,
   );
   console.log(`max concurrent pg_dump connections on cluster ${cluster}: ${maxDumps} (${samples} samples every ${SAMPLE_MS} ms over ${WINDOW_S} s; cap target 2)`);
-  console.log(`backups completed in the window: ${completed}`);
+  console.log(`backups completed in the window: ${completed}; job states: ${states.map((s) => `${s.state} ${s.n}`).join(", ")}`);
+  for (const s of states) if (s.error) console.log(`  e.g. ${s.state}: ${s.error}`);
+  if (process.env.BENCH_DEBUG) for (const w of workers) console.log(w.logs().split("\n").filter((l) => !l.includes('"level":20')).slice(-15).join("\n"));
 }
 
 function sleepUntil(ms) {

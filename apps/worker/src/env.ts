@@ -65,8 +65,8 @@ const schema = z.object({
   SCHEDULE_RECONCILE_INTERVAL_MS: positiveInt.min(100).default(60_000),
   /** Missed-run policy: a scheduled run missed while the system was down is run late only if its due time is at most this many hours ago. */
   SCHEDULE_CATCH_UP_HOURS: z.coerce.number().nonnegative().max(24).default(6),
-  /** Schedule firings one worker process handles at once (each is a few short queries, no dump). */
-  SCHEDULE_FIRE_CONCURRENCY: positiveInt.max(500).default(32),
+  /** Schedule firings one worker process handles at once; concurrent ones share one SQL statement (no dump runs here). */
+  SCHEDULE_FIRE_CONCURRENCY: positiveInt.max(1_000).default(200),
 });
 
 export type WorkerEnv = z.infer<typeof schema> & {

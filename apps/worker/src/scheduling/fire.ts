@@ -4,7 +4,7 @@
 // firing creates nothing new: whatever fires, each due time gets at most one backup job.
 import { JOB_KINDS } from "@capy/contracts";
 import { newId, type Db } from "@capy/db";
-import { enqueueJob, latestDueAt, type BackupQueue } from "@capy/queue";
+import { enqueueJob, type BackupQueue } from "@capy/queue";
 
 /**
  * How far ahead of the due time a scheduler firing still counts for it (ms): BullMQ computes
@@ -31,61 +31,100 @@ export type FireResult =
   | { outcome: "exists"; jobId: string; dueAt: Date }
   | { outcome: "skipped"; reason: "missing" | "inactive" | "before_timing" | "too_old"; dueAt?: Date };
 
-interface ScheduleRow {
-  cron_hour: number;
-  cron_minute: number;
+interface FiredRow {
+  sid: string;
   is_active: boolean;
   timing_since: Date;
+  due: Date;
+  created_id: string | null;
+  existing_id: string | null;
+  existing_state: string | null;
+}
+
+/** One schedule's firing; see fireSchedules. */
+export async function fireSchedule(deps: FireDeps, scheduleId: string, options: FireOptions = {}): Promise<FireResult> {
+  return (await fireSchedules(deps, [scheduleId], options)).get(scheduleId)!;
 }
 
 /**
- * Creates (at most once) and enqueues the backup job of the schedule's latest due time, when the
- * schedule is active, that due time is not before its current timing took effect, and it is at
- * most `catchUpHours` old. Then last_job_id/last_run_at point at it (only ever forward).
- * Two SQL round trips and one Redis round trip per firing.
+ * Fires schedules: for each, creates (at most once) and enqueues the backup job of its latest
+ * due time, when the schedule is active, that due time is not before its current timing took
+ * effect, and it is at most `catchUpHours` old; last_job_id/last_run_at then point at it (only
+ * ever forward). A batch is ONE SQL statement and one pipelined burst of Redis commands, so
+ * 10,000 schedules sharing a minute cost a few hundred round trips, not tens of thousands.
  */
-export async function fireSchedule(deps: FireDeps, scheduleId: string, options: FireOptions = {}): Promise<FireResult> {
+export async function fireSchedules(deps: FireDeps, scheduleIds: string[], options: FireOptions = {}): Promise<Map<string, FireResult>> {
   const now = options.now ?? new Date();
   const toleranceMs = options.toleranceMs ?? FIRE_CLOCK_TOLERANCE_MS;
-  const [row] = await deps.db.$queryRaw<ScheduleRow[]>`
-    SELECT cron_hour, cron_minute, is_active, timing_since FROM scheduled_backups WHERE id = ${scheduleId}`;
-  if (!row) return { outcome: "skipped", reason: "missing" };
-  if (!row.is_active) return { outcome: "skipped", reason: "inactive" };
-  const dueAt = latestDueAt({ cronHour: row.cron_hour, cronMinute: row.cron_minute }, new Date(now.getTime() + toleranceMs));
-  if (dueAt < row.timing_since) return { outcome: "skipped", reason: "before_timing", dueAt };
-  if (now.getTime() - dueAt.getTime() > deps.catchUpHours * 3_600_000) return { outcome: "skipped", reason: "too_old", dueAt };
-
-  // One statement: the job row (the same shape as an on-demand backup: type backup, the
-  // project's cluster and database, the schedule's label) and the schedule's last run. The
-  // WHERE re-checks the timing, so a PUT that committed since the read above wins. A conflict
-  // on (schedule_id, due_at) means another firing got there first: nothing is written.
-  // locked_resource is built as databaseResource() builds it (the tests compare the two).
+  const ids = [...new Set(scheduleIds)];
+  const jobIds = ids.map(() => newId("job"));
   const kind = JOB_KINDS.backup;
-  const jobId = newId("job");
-  const inserted = await deps.db.$queryRaw<Array<{ id: string }>>`
-    WITH ins AS (
+  // The due time is computed here, from the row: the latest hh:mm UTC at or before now (plus
+  // the clock tolerance), as latestDueAt() computes it (the tests hold the two together).
+  // The job row has the same shape as an on-demand backup (type backup, the project's cluster
+  // and database, locked_resource as databaseResource() builds it, the schedule's label). A
+  // conflict on (schedule_id, due_at) means another firing got there first: nothing is written.
+  const rows = await deps.db.$queryRaw<FiredRow[]>`
+    WITH input AS (
+      SELECT * FROM unnest(${ids}::text[], ${jobIds}::text[]) AS i(sid, job_id)
+    ), cand AS (
+      SELECT i.sid, i.job_id, s.organization_id, s.project_id, s.label, s.is_active, s.timing_since,
+             p.cluster_id, p.database_name,
+             CASE WHEN d.due > ${new Date(now.getTime() + toleranceMs)}::timestamptz THEN d.due - interval '1 day' ELSE d.due END AS due
+      FROM input i
+      JOIN scheduled_backups s ON s.id = i.sid
+      JOIN projects p ON p.id = s.project_id
+      CROSS JOIN LATERAL (
+        SELECT (date_trunc('day', ${new Date(now.getTime() + toleranceMs)}::timestamptz AT TIME ZONE 'UTC')
+                + make_interval(hours => s.cron_hour, mins => s.cron_minute)) AT TIME ZONE 'UTC' AS due
+      ) d
+    ), ins AS (
       INSERT INTO jobs (id, type, state, phase, max_attempts, cluster_id, locked_resource, organization_id, project_id,
                         label, schedule_id, due_at, created_at, updated_at)
-      SELECT ${jobId}, 'backup', 'pending', 'queued', ${kind.maxAttempts}, p.cluster_id,
-             'database:' || p.cluster_id || '/' || p.database_name, s.organization_id, s.project_id, s.label, s.id, ${dueAt}, now(), now()
-      FROM scheduled_backups s JOIN projects p ON p.id = s.project_id
-      WHERE s.id = ${scheduleId} AND s.is_active AND s.cron_hour = ${row.cron_hour} AND s.cron_minute = ${row.cron_minute}
-        AND s.timing_since <= ${dueAt}
+      SELECT c.job_id, 'backup', 'pending', 'queued', ${kind.maxAttempts}, c.cluster_id,
+             'database:' || c.cluster_id || '/' || c.database_name, c.organization_id, c.project_id, c.label, c.sid, c.due, now(), now()
+      FROM cand c
+      WHERE c.is_active AND c.due >= c.timing_since
+        AND ${now}::timestamptz - c.due <= ${deps.catchUpHours * 3_600_000} * interval '1 millisecond'
       ON CONFLICT (schedule_id, due_at) DO NOTHING
-      RETURNING id, created_at
+      RETURNING id, schedule_id, created_at
     ), upd AS (
       UPDATE scheduled_backups s SET last_job_id = ins.id, last_run_at = ins.created_at
-      FROM ins WHERE s.id = ${scheduleId} AND (s.last_run_at IS NULL OR s.last_run_at < ins.created_at)
+      FROM ins WHERE s.id = ins.schedule_id AND (s.last_run_at IS NULL OR s.last_run_at < ins.created_at)
     )
-    SELECT id FROM ins`;
-  if (inserted.length > 0) {
-    await enqueueJob(deps.backupQueue, { id: jobId, type: "backup" });
-    return { outcome: "created", jobId, dueAt };
+    SELECT c.sid, c.is_active, c.timing_since, c.due, ins.id AS created_id, j.id AS existing_id, j.state AS existing_state
+    FROM cand c
+    LEFT JOIN ins ON ins.schedule_id = c.sid
+    LEFT JOIN jobs j ON j.schedule_id = c.sid AND j.due_at = c.due`;
+
+  const results = new Map<string, FireResult>();
+  const toEnqueue: string[] = [];
+  for (const row of rows) {
+    const dueAt = row.due;
+    if (!row.is_active) results.set(row.sid, { outcome: "skipped", reason: "inactive" });
+    else if (dueAt < row.timing_since) results.set(row.sid, { outcome: "skipped", reason: "before_timing", dueAt });
+    else if (now.getTime() - dueAt.getTime() > deps.catchUpHours * 3_600_000) results.set(row.sid, { outcome: "skipped", reason: "too_old", dueAt });
+    else if (row.created_id) {
+      results.set(row.sid, { outcome: "created", jobId: row.created_id, dueAt });
+      toEnqueue.push(row.created_id);
+    } else {
+      // Another firing created it: before this statement (seen here), or concurrently (not
+      // visible to this statement's snapshot; read it now).
+      const existing = row.existing_id
+        ? { id: row.existing_id, state: row.existing_state! }
+        : await deps.db.job.findUnique({ where: { scheduleId_dueAt: { scheduleId: row.sid, dueAt } }, select: { id: true, state: true } });
+      if (!existing) {
+        results.set(row.sid, { outcome: "skipped", reason: "before_timing", dueAt }); // the timing changed under us
+        continue;
+      }
+      results.set(row.sid, { outcome: "exists", jobId: existing.id, dueAt });
+      // The firing that created it may have died before enqueueing; adding the same job id
+      // again is a no-op in BullMQ, so a still-pending row is (re-)enqueued.
+      if (existing.state === "pending") toEnqueue.push(existing.id);
+    }
   }
-  const existing = await deps.db.job.findUnique({ where: { scheduleId_dueAt: { scheduleId, dueAt } }, select: { id: true, state: true } });
-  if (!existing) return { outcome: "skipped", reason: "before_timing", dueAt }; // the timing changed under us
-  // The firing that created it may have died before enqueueing; adding the same job id again
-  // is a no-op in BullMQ, so a still-pending row is (re-)enqueued.
-  if (existing.state === "pending") await enqueueJob(deps.backupQueue, { id: existing.id, type: "backup" });
-  return { outcome: "exists", jobId: existing.id, dueAt };
+  for (const id of ids) if (!results.has(id)) results.set(id, { outcome: "skipped", reason: "missing" });
+  // Sent back to back on one connection (ioredis pipelines concurrent commands).
+  await Promise.all(toEnqueue.map((id) => enqueueJob(deps.backupQueue, { id, type: "backup" })));
+  return results;
 }

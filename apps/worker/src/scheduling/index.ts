@@ -6,10 +6,11 @@ import { SCHEDULE_QUEUE, ScheduleFirePayload } from "@capy/contracts";
 import { createDb } from "@capy/db";
 import { createBackupQueue, createProducerConnection, createScheduleQueue, createWorkerConnection } from "@capy/queue";
 import type { Logger } from "../logger.js";
-import { fireSchedule } from "./fire.js";
+import { FireBatcher } from "./batcher.js";
+import { fireSchedules } from "./fire.js";
 import { startScheduleReconciler } from "./reconciler.js";
 
-export { fireSchedule, FIRE_CLOCK_TOLERANCE_MS, type FireResult } from "./fire.js";
+export { fireSchedule, fireSchedules, FIRE_CLOCK_TOLERANCE_MS, type FireResult } from "./fire.js";
 export { reconcileSchedules, startScheduleReconciler } from "./reconciler.js";
 
 export interface SchedulingOptions {
@@ -33,22 +34,25 @@ export interface Scheduling {
 
 export async function startScheduling(options: SchedulingOptions): Promise<Scheduling> {
   const log = options.log.child({ component: "scheduling" });
-  // A firing is two short queries; 8 connections carry a few thousand firings a second, and
-  // more would only add load on the metadata database when thousands share a minute.
-  const db = createDb(options.databaseUrl, { maxConnections: Math.min(8, options.fireConcurrency) + 1 });
+  // Firings are batched (one statement per batch), so 4 connections carry thousands of firings
+  // a second; more would only add load on the metadata database when thousands share a minute.
+  const db = createDb(options.databaseUrl, { maxConnections: 4 });
   const redis = { url: options.redisUrl, prefix: options.prefix };
   // Producer side (enqueueing backup jobs, syncing schedulers, the reconcile lock): fails fast.
   const producer = createProducerConnection(redis);
   const backupQueue = createBackupQueue(producer, options.prefix);
   const scheduleQueue = createScheduleQueue(producer, options.prefix);
   const deps = { db, backupQueue, catchUpHours: options.catchUpHours };
+  // Firings that arrive within 10 ms of each other share one statement (up to 200 at a time).
+  const batcher = new FireBatcher({ fire: (ids) => fireSchedules(deps, ids), maxBatch: 200, lingerMs: 10 });
 
   const processor = async (job: Job<ScheduleFirePayload, void, string>): Promise<void> => {
     const payload = ScheduleFirePayload.safeParse(job.data);
     if (!payload.success) throw new UnrecoverableError("malformed schedule firing payload");
-    const result = await fireSchedule(deps, payload.data.scheduleId);
+    const result = await batcher.submit(payload.data.scheduleId);
     const fields = { schedule_id: payload.data.scheduleId, due_at: "dueAt" in result ? result.dueAt?.toISOString() : undefined };
-    if (result.outcome === "created") log.info({ ...fields, job_id: result.jobId }, "scheduled backup job created");
+    // Debug: thousands of these may share a minute; the job rows are the record.
+    if (result.outcome === "created") log.debug({ ...fields, job_id: result.jobId }, "scheduled backup job created");
     else if (result.outcome === "exists") log.debug({ ...fields, job_id: result.jobId }, "duplicate firing: the job exists");
     else log.info({ ...fields, reason: result.reason }, "schedule firing skipped");
   };

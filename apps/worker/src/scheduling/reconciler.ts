@@ -18,7 +18,7 @@ import {
   type ScheduleQueue,
 } from "@capy/queue";
 import type { Logger } from "../logger.js";
-import { fireSchedule } from "./fire.js";
+import { fireSchedules } from "./fire.js";
 
 /** Schedulers read from Redis per page (BullMQ reads each one's hash; 1,000 keeps replies small). */
 const SCHEDULER_PAGE = 1_000;
@@ -26,6 +26,8 @@ const SCHEDULER_PAGE = 1_000;
 const PARALLELISM = 16;
 /** Candidate (schedule, due time) pairs checked against jobs per query. */
 const CATCH_UP_BATCH = 5_000;
+/** Catch-up firings per statement (see fireSchedules). */
+const FIRE_BATCH = 500;
 
 export interface ReconcilerDeps {
   db: Db;
@@ -134,17 +136,18 @@ export async function reconcileSchedules(deps: ReconcilerDeps, now = new Date())
     for (const c of batch) if (!have.has(c.row.id)) missing.push(c.row.id);
   }
   let caughtUp = 0;
-  await eachLimited(missing, PARALLELISM, async (id) => {
+  for (let i = 0; i < missing.length; i += FIRE_BATCH) {
+    const batch = missing.slice(i, i + FIRE_BATCH);
     try {
-      const result = await fireSchedule(deps, id, { now, toleranceMs: 0 });
-      if (result.outcome === "created") {
+      for (const [id, result] of await fireSchedules(deps, batch, { now, toleranceMs: 0 })) {
+        if (result.outcome !== "created") continue;
         caughtUp++;
         log.info({ schedule_id: id, job_id: result.jobId, due_at: result.dueAt.toISOString() }, "missed scheduled run caught up");
       }
     } catch (err) {
-      log.warn({ err, schedule_id: id }, "catch-up firing failed");
+      log.warn({ err, schedules: batch.length }, "catch-up firing failed; retrying next round");
     }
-  });
+  }
   return { upserted, removed, caughtUp };
 }
 
