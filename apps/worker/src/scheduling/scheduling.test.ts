@@ -8,13 +8,25 @@ import { createDb, createProject, generateEncryptionKey, newId, type Db, type Sc
 import {
   createBackupQueue,
   createScheduleQueue,
+  latestDueAt,
   nextRunAt,
   schedulerId,
   syncScheduler,
   type BackupQueue,
   type ScheduleQueue,
 } from "@capy/queue";
-import { createEmptyDatabase, createMetadataDatabase, startPrivateRedis, type PrivateRedis, type TestDatabase } from "@capy/testing";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import {
+  createEmptyDatabase,
+  createMetadataDatabase,
+  startPrivateRedis,
+  startWorker,
+  waitFor,
+  type PrivateRedis,
+  type TestDatabase,
+} from "@capy/testing";
 import { createLogger } from "../logger.js";
 import { fireSchedule } from "./fire.js";
 import { reconcileSchedules } from "./reconciler.js";
@@ -115,6 +127,19 @@ describe("fireSchedule", () => {
     expect((await db.scheduledBackup.findUniqueOrThrow({ where: { id: s.id } })).lastJobId).toBe((next as { jobId: string }).jobId);
   });
 
+  it("computes the due time in SQL as latestDueAt does, across day and year ends", async () => {
+    const lateNight = await schedule(23, 59);
+    const midnight = await schedule(0, 0);
+    expect(await fireSchedule(deps(), lateNight.id, { now: at("2027-01-01T00:00:02Z") })).toMatchObject({ outcome: "created", dueAt: at("2026-12-31T23:59:00Z") });
+    // 2 s early for midnight: the clock tolerance makes it midnight's firing, in the new year.
+    expect(await fireSchedule(deps(), midnight.id, { now: at("2026-12-31T23:59:58Z") })).toMatchObject({ outcome: "created", dueAt: at("2027-01-01T00:00:00Z") });
+    expect(await fireSchedule(deps(), midnight.id, { now: at("2027-01-01T00:00:01Z") })).toMatchObject({ outcome: "exists", dueAt: at("2027-01-01T00:00:00Z") });
+    for (const now of ["2026-03-10T10:00:00Z", "2026-03-10T23:58:59Z", "2026-02-28T23:59:30Z"]) {
+      const result = await fireSchedule(deps(48), lateNight.id, { now: at(now), toleranceMs: 0 });
+      expect((result as { dueAt: Date }).dueAt).toEqual(latestDueAt({ cronHour: 23, cronMinute: 59 }, at(now)));
+    }
+  });
+
   it("re-enqueues the job of a duplicate firing when the first firing died before enqueueing", async () => {
     const s = await schedule(4, 15);
     const first = await fireSchedule(deps(), s.id, { now: at("2026-03-10T04:15:00Z") });
@@ -204,5 +229,42 @@ describe("reconcileSchedules", () => {
     report = await reconcileSchedules(deps(), now);
     expect(report).toMatchObject({ upserted: 3, removed: 0 });
     await expectExactly();
+  });
+});
+
+describe("a real worker process", () => {
+  it("catches up a run missed while it was down, and restores schedulers after a Redis flush", async () => {
+    // Due 2 minutes ago (the system was down then); its timing took effect yesterday.
+    const missedAt = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 2 * 60_000);
+    const missed = await schedule(missedAt.getUTCHours(), missedAt.getUTCMinutes(), { timingSince: new Date(Date.now() - 86_400_000) });
+    const later = await schedule((missedAt.getUTCHours() + 12) % 24, 0);
+    const storageDir = await mkdtemp(path.join(os.tmpdir(), "capy-sched-"));
+    const worker = await startWorker({
+      DATABASE_URL: meta.url,
+      REDIS_URL: redisServer.url,
+      CAPY_REDIS_PREFIX: prefix,
+      STORAGE_DIR: storageDir,
+      CAPY_ENCRYPTION_KEY: encryptionKey,
+      // Reconcile every 300 ms, so the test sees the repair promptly.
+      SCHEDULE_RECONCILE_INTERVAL_MS: "300",
+    });
+    try {
+      const job = await waitFor(async () => (await jobsOf(missed.id))[0], { timeoutMs: 20_000, what: "the catch-up job" });
+      expect(job.dueAt).toEqual(missedAt);
+      expect(await jobsOf(later.id)).toHaveLength(0);
+      const keys = async () => (await scheduleQueue.getJobSchedulers(0, -1, true)).map((s) => s.key).sort();
+      const expected = [schedulerId(missed.id), schedulerId(later.id)].sort();
+      await waitFor(async () => JSON.stringify(await keys()) === JSON.stringify(expected), { timeoutMs: 20_000, what: "schedulers written" });
+
+      await redisServer.flush();
+      await waitFor(async () => JSON.stringify(await keys()) === JSON.stringify(expected), { timeoutMs: 20_000, what: "schedulers restored after the flush" });
+      const restored = await scheduleQueue.getJobSchedulers(0, -1, true);
+      for (const s of [missed, later]) expect(restored.find((x) => x.key === schedulerId(s.id))?.next).toBe(nextRunAt(s)!.getTime());
+      // Still one job for the missed due time: the flush lost nothing and duplicated nothing.
+      expect(await jobsOf(missed.id)).toHaveLength(1);
+    } finally {
+      await worker.stop();
+      await rm(storageDir, { recursive: true, force: true });
+    }
   });
 });
