@@ -29,12 +29,13 @@ export interface FireOptions {
 export type FireResult =
   | { outcome: "created"; jobId: string; dueAt: Date }
   | { outcome: "exists"; jobId: string; dueAt: Date }
-  | { outcome: "skipped"; reason: "missing" | "inactive" | "before_timing" | "too_old"; dueAt?: Date };
+  | { outcome: "skipped"; reason: "missing" | "inactive" | "before_timing" | "too_old" | "already_ran"; dueAt?: Date };
 
 interface FiredRow {
   sid: string;
   is_active: boolean;
   timing_since: Date;
+  last_run_at: Date | null;
   due: Date;
   created_id: string | null;
   existing_id: string | null;
@@ -68,7 +69,7 @@ export async function fireSchedules(deps: FireDeps, scheduleIds: string[], optio
     WITH input AS (
       SELECT * FROM unnest(${ids}::text[], ${jobIds}::text[]) AS i(sid, job_id)
     ), cand AS (
-      SELECT i.sid, i.job_id, s.organization_id, s.project_id, s.label, s.is_active, s.timing_since,
+      SELECT i.sid, i.job_id, s.organization_id, s.project_id, s.label, s.is_active, s.timing_since, s.last_run_at,
              p.cluster_id, p.database_name,
              CASE WHEN d.due > ${new Date(now.getTime() + toleranceMs)}::timestamptz THEN d.due - interval '1 day' ELSE d.due END AS due
       FROM input i
@@ -85,14 +86,19 @@ export async function fireSchedules(deps: FireDeps, scheduleIds: string[], optio
              'database:' || c.cluster_id || '/' || c.database_name, c.organization_id, c.project_id, c.label, c.sid, c.due, now(), now()
       FROM cand c
       WHERE c.is_active AND c.due >= c.timing_since
+        -- Belt and braces beside the unique key: a due time the schedule already ran for (its
+        -- job row since deleted, say) is not run again.
+        AND (c.last_run_at IS NULL OR c.last_run_at < c.due - ${toleranceMs} * interval '1 millisecond')
         AND ${now}::timestamptz - c.due <= ${deps.catchUpHours * 3_600_000} * interval '1 millisecond'
       ON CONFLICT (schedule_id, due_at) DO NOTHING
       RETURNING id, schedule_id, created_at
     ), upd AS (
-      UPDATE scheduled_backups s SET last_job_id = ins.id, last_run_at = ins.created_at
-      FROM ins WHERE s.id = ins.schedule_id AND (s.last_run_at IS NULL OR s.last_run_at < ins.created_at)
+      -- last_run_at is the firing's clock (the one due times are computed with), so the
+      -- already-ran check above compares like with like.
+      UPDATE scheduled_backups s SET last_job_id = ins.id, last_run_at = ${now}::timestamptz
+      FROM ins WHERE s.id = ins.schedule_id AND (s.last_run_at IS NULL OR s.last_run_at < ${now}::timestamptz)
     )
-    SELECT c.sid, c.is_active, c.timing_since, c.due, ins.id AS created_id, j.id AS existing_id, j.state AS existing_state
+    SELECT c.sid, c.is_active, c.timing_since, c.last_run_at, c.due, ins.id AS created_id, j.id AS existing_id, j.state AS existing_state
     FROM cand c
     LEFT JOIN ins ON ins.schedule_id = c.sid
     LEFT JOIN jobs j ON j.schedule_id = c.sid AND j.due_at = c.due`;
@@ -114,7 +120,9 @@ export async function fireSchedules(deps: FireDeps, scheduleIds: string[], optio
         ? { id: row.existing_id, state: row.existing_state! }
         : await deps.db.job.findUnique({ where: { scheduleId_dueAt: { scheduleId: row.sid, dueAt } }, select: { id: true, state: true } });
       if (!existing) {
-        results.set(row.sid, { outcome: "skipped", reason: "before_timing", dueAt }); // the timing changed under us
+        const ran = row.last_run_at !== null && row.last_run_at.getTime() >= dueAt.getTime() - toleranceMs;
+        // Otherwise the timing changed under this statement.
+        results.set(row.sid, { outcome: "skipped", reason: ran ? "already_ran" : "before_timing", dueAt });
         continue;
       }
       results.set(row.sid, { outcome: "exists", jobId: existing.id, dueAt });

@@ -119,7 +119,14 @@ describe("fireSchedule", () => {
     expect(await backupQueue.getJob(job.id)).toMatchObject({ id: job.id, name: "backup", data: { jobId: job.id } });
     const after = await db.scheduledBackup.findUniqueOrThrow({ where: { id: s.id } });
     expect(after.lastJobId).toBe(job.id);
-    expect(after.lastRunAt?.getTime()).toBe(job.createdAt.getTime());
+    // The firing's time (the first of the ten to commit).
+    expect(after.lastRunAt!.getTime()).toBeGreaterThanOrEqual(at("2026-03-10T10:00:00.500Z").getTime());
+    expect(after.lastRunAt!.getTime()).toBeLessThanOrEqual(at("2026-03-10T10:00:02.500Z").getTime());
+
+    // Even with its job row gone, a due time the schedule already ran for is not run again.
+    await db.job.delete({ where: { id: job.id } });
+    expect(await fireSchedule(deps(), s.id, { now: at("2026-03-10T10:00:03Z") })).toMatchObject({ outcome: "skipped", reason: "already_ran" });
+    expect(await jobsOf(s.id)).toHaveLength(0);
 
     // The next day is another due time: another job, and last_job_id moves forward.
     const next = await fireSchedule(deps(), s.id, { now: at("2026-03-11T10:00:01Z") });
