@@ -8,7 +8,8 @@
 // metadata database, source databases on the local server and a storage directory.
 // Schedulers are written the way the API writes them (syncScheduler); real worker processes
 // fire them and run the backups.
-// Usage: pnpm bench:schedule-storm [--schedules 10000] [--workers 2] [--sources 4] [--window 60]
+// Usage: pnpm bench:schedule-storm [--schedules 10000] [--workers 2] [--concurrency 4] [--sources 4]
+//                                  [--scale 5] [--window 60]
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -34,6 +35,8 @@ const { values: args } = parseArgs({
     workers: { type: "string", default: "2" },
     sources: { type: "string", default: "4" },
     window: { type: "string", default: "60" },
+    scale: { type: "string", default: "5" },
+    concurrency: { type: "string", default: "4" },
   },
 });
 const SCHEDULES = Number(args.schedules);
@@ -41,6 +44,10 @@ const WORKERS = Number(args.workers);
 const SOURCES = Number(args.sources);
 /** How long dumps are sampled after the due minute (s). */
 const WINDOW_S = Number(args.window);
+/** pgbench scale of each source database (5: ~75 MB, a dump of a few seconds, long enough to overlap). */
+const SCALE = Number(args.scale);
+/** WORKER_CONCURRENCY of each worker: without a per-cluster cap, up to workers x this dumps run at once. */
+const CONCURRENCY = Number(args.concurrency);
 /** pg_stat_activity sampling period (ms). */
 const SAMPLE_MS = 200;
 const PREFIX = "capystorm";
@@ -66,7 +73,7 @@ async function main() {
   const [meta, redisServer, ...sources] = await Promise.all([
     createMetadataDatabase(),
     startPrivateRedis(),
-    ...Array.from({ length: SOURCES }, () => createPgbenchDatabase(1)),
+    ...Array.from({ length: SOURCES }, () => createPgbenchDatabase(SCALE)),
   ]);
   cleanups.push(() => meta.drop(), () => redisServer.stop(), ...sources.map((s) => () => s.drop()));
   const storageDir = mkdtempSync(path.join(os.tmpdir(), "capy-storm-"));
@@ -124,6 +131,7 @@ async function main() {
     CAPY_ENCRYPTION_KEY: encryptionKey,
     VERIFY_DATABASE_PREFIX: VERIFY_PREFIX,
     WORKER_SHUTDOWN_GRACE_MS: "2000",
+    WORKER_CONCURRENCY: String(CONCURRENCY),
     // startWorker waits for the "worker ready" line, logged at info.
     LOG_LEVEL: "info",
   };
@@ -171,7 +179,7 @@ async function main() {
   const states = await db.$queryRawUnsafe("SELECT state, count(*)::int AS n, max(error) AS error FROM jobs GROUP BY state ORDER BY state");
   const completed = states.find((s) => s.state === "completed")?.n ?? 0;
   console.log("");
-  console.log(`schedules due at ${due.toISOString()}: ${SCHEDULES}; workers: ${WORKERS}`);
+  console.log(`schedules due at ${due.toISOString()}: ${SCHEDULES}; workers: ${WORKERS} x WORKER_CONCURRENCY ${CONCURRENCY}; sources: ${SOURCES} x pgbench scale ${SCALE}`);
   console.log(`job rows for that due time: ${n} (${distinct} distinct schedules; duplicates: ${n - distinct})`);
   if (n > 0) {
     console.log(`first job row ${((first.getTime() - due.getTime()) / 1000).toFixed(2)} s, last ${((last.getTime() - due.getTime()) / 1000).toFixed(2)} s after the due minute`);
