@@ -132,6 +132,8 @@ async function main() {
     VERIFY_DATABASE_PREFIX: VERIFY_PREFIX,
     WORKER_SHUTDOWN_GRACE_MS: "2000",
     WORKER_CONCURRENCY: String(CONCURRENCY),
+    // Reconcile every 5 s, so the flush at the end is repaired promptly.
+    SCHEDULE_RECONCILE_INTERVAL_MS: "5000",
     // startWorker waits for the "worker ready" line, logged at info.
     LOG_LEVEL: "info",
   };
@@ -176,6 +178,21 @@ async function main() {
      FROM jobs WHERE due_at = $1::timestamptz`,
     due,
   );
+  // Redis loses everything: how long until the reconciler has every scheduler back?
+  await redisServer.flush();
+  const flushedAt = Date.now();
+  let restoredAfter;
+  while (Date.now() - flushedAt < 120_000) {
+    if ((await scheduleQueue.getJobSchedulersCount()) >= SCHEDULES) {
+      restoredAfter = (Date.now() - flushedAt) / 1000;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const reconciled = workers
+    .flatMap((w) => w.logs().split("\n"))
+    .filter((l) => l.includes('"msg":"schedules reconciled"'))
+    .map((l) => JSON.parse(l));
   const states = await db.$queryRawUnsafe("SELECT state, count(*)::int AS n, max(error) AS error FROM jobs GROUP BY state ORDER BY state");
   const completed = states.find((s) => s.state === "completed")?.n ?? 0;
   console.log("");
@@ -192,6 +209,15 @@ async function main() {
   console.log(`max concurrent pg_dump connections on cluster ${cluster}: ${maxDumps} (${samples} samples every ${SAMPLE_MS} ms over ${WINDOW_S} s; cap target 2)`);
   console.log(`backups completed in the window: ${completed}; job states: ${states.map((s) => `${s.state} ${s.n}`).join(", ")}`);
   for (const s of states) if (s.error) console.log(`  e.g. ${s.state}: ${s.error}`);
+  const inSync = reconciled.find((r) => r.upserted === 0);
+  if (inSync) console.log(`a reconcile round with all ${SCHEDULES} schedulers in sync took ${inSync.duration_ms} ms`);
+  console.log(
+    restoredAfter === undefined
+      ? `after a Redis flush, NOT all schedulers were restored within 120 s`
+      : `after a Redis flush, all ${SCHEDULES} schedulers were back ${restoredAfter.toFixed(1)} s later (reconcile interval 5 s)`,
+  );
+  const repair = reconciled.filter((r) => r.upserted > 0).at(-1);
+  if (repair) console.log(`  the repairing round: ${repair.upserted} upserted in ${repair.duration_ms} ms`);
   if (process.env.BENCH_DEBUG) for (const w of workers) console.log(w.logs().split("\n").filter((l) => !l.includes('"level":20')).slice(-15).join("\n"));
 }
 

@@ -10,6 +10,7 @@ export {
   scheduleIdOf,
   syncScheduler,
   withScheduleLock,
+  scheduleLockKey,
   SCHEDULE_FIRE_JOB,
   SCHEDULE_TZ,
   type ScheduleQueue,

@@ -101,6 +101,11 @@ async function writeScheduler(queue: ScheduleQueue, scheduleId: string, timing: 
  * scheduler take it, so Redis is always written in the same order as Postgres: two API
  * processes PUTting at once cannot leave Redis with the older timing. Returns fn's result.
  */
+/** The advisory lock key of a schedule (see withScheduleLock); hashed with hashtextextended. */
+export function scheduleLockKey(projectId: string, name: string): string {
+  return `capy-schedule:${projectId}:${name}`;
+}
+
 export async function withScheduleLock<T>(
   db: Db,
   projectId: string,
@@ -112,7 +117,7 @@ export async function withScheduleLock<T>(
     async (tx) => {
       // One round trip: the lock and the transaction's clock (the database's, shared by all hosts).
       const [row] = await tx.$queryRaw<Array<{ now: Date }>>`
-        SELECT now() AS now, pg_advisory_xact_lock(hashtextextended(${`capy-schedule:${projectId}:${name}`}, 0)) IS NULL AS locked`;
+        SELECT now() AS now, pg_advisory_xact_lock(hashtextextended(${scheduleLockKey(projectId, name)}, 0)) IS NULL AS locked`;
       return fn(tx, row!.now);
     },
     // Long enough to wait behind another writer and a Redis round trip with its deadline (ms).

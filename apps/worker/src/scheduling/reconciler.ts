@@ -11,8 +11,8 @@ import {
   latestDueAt,
   schedulePattern,
   scheduleIdOf,
+  scheduleLockKey,
   syncScheduler,
-  withScheduleLock,
   SCHEDULE_TZ,
   type BackupQueue,
   type ScheduleQueue,
@@ -22,8 +22,10 @@ import { fireSchedules } from "./fire.js";
 
 /** Schedulers read from Redis per page (BullMQ reads each one's hash; 1,000 keeps replies small). */
 const SCHEDULER_PAGE = 1_000;
-/** Repairs and catch-up firings in flight at once (each a few round trips). */
+/** Removals of orphaned schedulers in flight at once. */
 const PARALLELISM = 16;
+/** Schedules repaired per transaction (their locks, one read, pipelined scheduler writes). */
+const REPAIR_BATCH = 200;
 /** Candidate (schedule, due time) pairs checked against jobs per query. */
 const CATCH_UP_BATCH = 5_000;
 /** Catch-up firings per statement (see fireSchedules). */
@@ -94,23 +96,38 @@ export async function reconcileSchedules(deps: ReconcilerDeps, now = new Date())
     else if (!row) orphans.push(key);
   }
 
-  // Repairs re-read the row under the schedule's lock, as the API's PUT writes it: a PUT that
-  // committed after the read above is never undone by this (older) view.
+  // Repairs re-read the rows under the schedules' locks, the ones the API's PUT holds while it
+  // writes a row and its scheduler: a PUT that committed after the read above is never undone
+  // by this (older) view. Batched, so 10,000 repairs after a flush are 50 transactions. Locks
+  // are taken in sorted order, so two reconcilers never deadlock (a PUT takes only one).
   let upserted = 0;
   let removed = 0;
-  await eachLimited([...toSync], PARALLELISM, async (id) => {
+  const repairs = [...toSync].sort((a, b) => lockOf(a).localeCompare(lockOf(b)));
+  function lockOf(id: string): string {
     const row = byId.get(id)!;
+    return scheduleLockKey(row.project_id, row.name);
+  }
+  for (let i = 0; i < repairs.length; i += REPAIR_BATCH) {
+    const batch = repairs.slice(i, i + REPAIR_BATCH);
     try {
-      await withScheduleLock(db, row.project_id, row.name, async (tx) => {
-        const current = await tx.scheduledBackup.findUnique({ where: { id } });
-        await syncScheduler(scheduleQueue, id, current);
-        if (current?.isActive) upserted++;
-        else removed++;
-      });
+      await db.$transaction(
+        async (tx) => {
+          await tx.$queryRaw`SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0)))::int AS n FROM unnest(${batch.map(lockOf)}::text[]) AS k`;
+          const current = new Map((await tx.scheduledBackup.findMany({ where: { id: { in: batch } } })).map((row) => [row.id, row]));
+          // Sent back to back on one connection (ioredis pipelines concurrent commands).
+          await Promise.all(batch.map((id) => syncScheduler(scheduleQueue, id, current.get(id) ?? null, 20_000)));
+          for (const id of batch) {
+            if (current.get(id)?.isActive) upserted++;
+            else removed++;
+          }
+        },
+        // Waiting behind PUTs, then a burst of up to REPAIR_BATCH scheduler writes (ms).
+        { maxWait: 5_000, timeout: 30_000 },
+      );
     } catch (err) {
-      log.warn({ err, schedule_id: id }, "could not sync a schedule's scheduler");
+      log.warn({ err, schedules: batch.length }, "could not sync a batch of schedulers; retrying next round");
     }
-  });
+  }
   // A scheduler whose row no longer exists: no PUT can bring that id back (a new row gets a new
   // id), so it is removed without a lock.
   await eachLimited(orphans, PARALLELISM, async (key) => {
