@@ -28,6 +28,11 @@ const PARALLELISM = 16;
 const REPAIR_BATCH = 200;
 /** Candidate (schedule, due time) pairs checked against jobs per query. */
 const CATCH_UP_BATCH = 5_000;
+/**
+ * A due time younger than this (ms) is left to its scheduler firing: the catch-up is for runs
+ * that were missed, and racing a storm of firings for the same rows would only add lock waits.
+ */
+const CATCH_UP_MIN_AGE_MS = 60_000;
 /** Catch-up firings per statement (see fireSchedules). */
 const FIRE_BATCH = 500;
 
@@ -141,7 +146,10 @@ export async function reconcileSchedules(deps: ReconcilerDeps, now = new Date())
   const candidates = rows
     .filter((row) => row.is_active)
     .map((row) => ({ row, dueAt: latestDueAt({ cronHour: row.cron_hour, cronMinute: row.cron_minute }, now) }))
-    .filter(({ row, dueAt }) => dueAt >= row.timing_since && now.getTime() - dueAt.getTime() <= windowMs);
+    .filter(({ row, dueAt }) => {
+      const age = now.getTime() - dueAt.getTime();
+      return dueAt >= row.timing_since && age >= CATCH_UP_MIN_AGE_MS && age <= windowMs;
+    });
   const missing: string[] = [];
   for (let i = 0; i < candidates.length; i += CATCH_UP_BATCH) {
     const batch = candidates.slice(i, i + CATCH_UP_BATCH);
