@@ -218,6 +218,8 @@ async function main() {
   );
   const repair = reconciled.filter((r) => r.upserted > 0).at(-1);
   if (repair) console.log(`  the repairing round: ${repair.upserted} upserted in ${repair.duration_ms} ms`);
+  const failures = workers.flatMap((w) => w.logs().split("\n")).filter((l) => l.includes("schedule firing failed") || l.includes("schedule worker error"));
+  if (failures.length > 0) console.log(`schedule firing failures logged: ${failures.length}, e.g. ${failures[0].slice(0, 300)}`);
   if (process.env.BENCH_DEBUG) for (const w of workers) console.log(w.logs().split("\n").filter((l) => !l.includes('"level":20')).slice(-15).join("\n"));
 }
 

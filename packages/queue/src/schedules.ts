@@ -74,6 +74,11 @@ export async function syncScheduler(queue: ScheduleQueue, scheduleId: string, ti
 
 async function writeScheduler(queue: ScheduleQueue, scheduleId: string, timing: ScheduleTiming | null): Promise<void> {
   if (timing?.isActive) {
+    // A scheduler that is already right is left alone: upserting it replaces its pending
+    // firing with one computed from now, so an upsert landing just after hh:mm:00, before the
+    // firing was picked up, would silently skip today's run (BullMQ 6 behaviour).
+    const current = await queue.getJobScheduler(schedulerId(scheduleId));
+    if (current && current.pattern === schedulePattern(timing) && current.tz === SCHEDULE_TZ) return;
     await queue.upsertJobScheduler(
       schedulerId(scheduleId),
       { pattern: schedulePattern(timing), tz: SCHEDULE_TZ },
@@ -81,9 +86,10 @@ async function writeScheduler(queue: ScheduleQueue, scheduleId: string, timing: 
         name: SCHEDULE_FIRE_JOB,
         data: { scheduleId },
         opts: {
-          // A firing is cheap and idempotent: retry a few times (1 s, 2 s, 4 s), keep nothing
-          // that completed (Postgres has the job row) and failures for a day (seconds).
-          attempts: 3,
+          // A firing is cheap and idempotent: retry (1, 2, 4, 8 s: through a short database
+          // hiccup), keep nothing that completed (Postgres has the job row) and failures for a
+          // day (seconds). What still fails is caught up by the reconciler (missed-run policy).
+          attempts: 5,
           backoff: { type: "exponential", delay: 1_000 },
           removeOnComplete: true,
           removeOnFail: { age: 24 * 3_600 },

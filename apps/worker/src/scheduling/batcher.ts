@@ -1,6 +1,9 @@
 // Groups concurrent firings into one fireSchedules call: when thousands of schedules share a
 // minute, BullMQ hands this process up to SCHEDULE_FIRE_CONCURRENCY firings at once, and one
-// SQL statement for all of them beats one per firing by an order of magnitude.
+// SQL statement for all of them beats one per firing by an order of magnitude. At most
+// `maxInFlight` statements run at once; firings that arrive meanwhile wait and form the next,
+// larger batch (so a busy database gets fewer, bigger statements, never a pile of small ones
+// queueing for pool connections until they time out).
 import type { FireResult } from "./fire.js";
 
 export interface FireBatcherOptions {
@@ -10,11 +13,20 @@ export interface FireBatcherOptions {
   maxBatch: number;
   /** How long the first firing of a batch waits for others to join it (ms). */
   lingerMs: number;
+  /** Batches in flight at once (keep it below the database pool size). */
+  maxInFlight: number;
+}
+
+interface Waiting {
+  id: string;
+  resolve(result: FireResult): void;
+  reject(error: unknown): void;
 }
 
 export class FireBatcher {
-  private pending: Array<{ id: string; resolve(result: FireResult): void; reject(error: unknown): void }> = [];
+  private pending: Waiting[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private inFlight = 0;
 
   constructor(private readonly options: FireBatcherOptions) {}
 
@@ -29,12 +41,20 @@ export class FireBatcher {
   private flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    const batch = this.pending.splice(0);
-    if (batch.length === 0) return;
-    this.options.fire(batch.map((b) => b.id)).then(
-      (results) => batch.forEach((b) => b.resolve(results.get(b.id)!)),
-      // The whole batch failed (e.g. Postgres unreachable): every firing fails and BullMQ retries it.
-      (error: unknown) => batch.forEach((b) => b.reject(error)),
-    );
+    // Full: the batch in flight calls flush again when it ends.
+    if (this.inFlight >= this.options.maxInFlight || this.pending.length === 0) return;
+    const batch = this.pending.splice(0, this.options.maxBatch);
+    this.inFlight++;
+    this.options
+      .fire(batch.map((b) => b.id))
+      .then(
+        (results) => batch.forEach((b) => b.resolve(results.get(b.id)!)),
+        // The whole batch failed (e.g. Postgres unreachable): every firing fails and BullMQ retries it.
+        (error: unknown) => batch.forEach((b) => b.reject(error)),
+      )
+      .finally(() => {
+        this.inFlight--;
+        this.flush();
+      });
   }
 }

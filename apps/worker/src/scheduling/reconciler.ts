@@ -20,8 +20,6 @@ import {
 import type { Logger } from "../logger.js";
 import { fireSchedules } from "./fire.js";
 
-/** Schedulers read from Redis per page (BullMQ reads each one's hash; 1,000 keeps replies small). */
-const SCHEDULER_PAGE = 1_000;
 /** Removals of orphaned schedulers in flight at once. */
 const PARALLELISM = 16;
 /** Schedules repaired per transaction (their locks, one read, pipelined scheduler writes). */
@@ -75,12 +73,12 @@ export async function reconcileSchedules(deps: ReconcilerDeps, now = new Date())
     SELECT id, project_id, name, cron_hour, cron_minute, is_active, timing_since FROM scheduled_backups`;
   const byId = new Map(rows.map((row) => [row.id, row]));
 
-  // Every scheduler in Redis, page by page.
+  // Every scheduler in Redis. In one read, not pages: BullMQ orders schedulers by their next
+  // run, which changes under a storm of firings, so pages would skip some and the reconciler
+  // would see them as missing (each repair re-checks under the lock anyway).
   const inRedis = new Map<string, { pattern?: string; tz?: string }>();
-  for (let start = 0; ; start += SCHEDULER_PAGE) {
-    const page = await scheduleQueue.getJobSchedulers(start, start + SCHEDULER_PAGE - 1, true);
-    for (const scheduler of page) inRedis.set(scheduler.key, { pattern: scheduler.pattern, tz: scheduler.tz });
-    if (page.length < SCHEDULER_PAGE) break;
+  for (const scheduler of await scheduleQueue.getJobSchedulers(0, -1, true)) {
+    inRedis.set(scheduler.key, { pattern: scheduler.pattern, tz: scheduler.tz });
   }
 
   // What differs: active rows whose scheduler is missing or wrong, and schedulers of rows that
@@ -122,7 +120,7 @@ export async function reconcileSchedules(deps: ReconcilerDeps, now = new Date())
           // Sent back to back on one connection (ioredis pipelines concurrent commands).
           await Promise.all(batch.map((id) => syncScheduler(scheduleQueue, id, current.get(id) ?? null, 20_000)));
           for (const id of batch) {
-            if (current.get(id)?.isActive) upserted++;
+            if (current.get(id)?.isActive) upserted++; // or found right on the re-check
             else removed++;
           }
         },
