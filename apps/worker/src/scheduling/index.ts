@@ -43,9 +43,9 @@ export async function startScheduling(options: SchedulingOptions): Promise<Sched
   const backupQueue = createBackupQueue(producer, options.prefix);
   const scheduleQueue = createScheduleQueue(producer, options.prefix);
   const deps = { db, backupQueue, catchUpHours: options.catchUpHours };
-  // Firings that arrive within 10 ms of each other, or while 2 batches are in flight, share one
-  // statement (up to 500); the pool has room for both batches and the reconciler.
-  const batcher = new FireBatcher({ fire: (ids) => fireSchedules(deps, ids), maxBatch: 500, lingerMs: 10, maxInFlight: 2 });
+  // Firings that arrive within 10 ms of each other, or while 3 batches are in flight, share one
+  // statement (up to 500); the pool (4) keeps a connection for the reconciler.
+  const batcher = new FireBatcher({ fire: (ids) => fireSchedules(deps, ids), maxBatch: 500, lingerMs: 10, maxInFlight: 3 });
 
   const processor = async (job: Job<ScheduleFirePayload, void, string>): Promise<void> => {
     const payload = ScheduleFirePayload.safeParse(job.data);
