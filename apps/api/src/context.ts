@@ -4,7 +4,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { FastifyBaseLogger, FastifyRequest } from "fastify";
 import type { Db } from "@capy/db";
-import type { BackupQueue } from "@capy/queue";
+import type { BackupQueue, ScheduleQueue } from "@capy/queue";
 import type { ArtifactStorage } from "@capy/storage";
 import type { Authenticate } from "./auth/authenticate.js";
 import type { AppDeps } from "./deps.js";
@@ -12,16 +12,18 @@ import type { AppDeps } from "./deps.js";
 export interface Context {
   db: Db;
   queue: BackupQueue;
+  scheduleQueue: ScheduleQueue;
   storage: ArtifactStorage;
   log: FastifyBaseLogger;
   headers: IncomingHttpHeaders;
   authenticate: Authenticate;
 }
 
-export function createContextFactory(deps: Pick<AppDeps, "db" | "queue" | "storage" | "authenticate">) {
+export function createContextFactory(deps: Pick<AppDeps, "db" | "queue" | "scheduleQueue" | "storage" | "authenticate">) {
   return ({ req }: { req: FastifyRequest }): Context => ({
     db: deps.db,
     queue: deps.queue,
+    scheduleQueue: deps.scheduleQueue,
     storage: deps.storage,
     log: req.log,
     headers: req.headers,

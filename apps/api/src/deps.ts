@@ -3,7 +3,7 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { Redis } from "ioredis";
 import { createDb, type Db } from "@capy/db";
-import { createBackupQueue, createProducerConnection, type BackupQueue } from "@capy/queue";
+import { createBackupQueue, createProducerConnection, createScheduleQueue, type BackupQueue, type ScheduleQueue } from "@capy/queue";
 import { createStorage, type ArtifactStorage } from "@capy/storage";
 import { createAuthenticator, type Authenticate } from "./auth/authenticate.js";
 import { createSessionVerifier, type SessionVerifier } from "./auth/session.js";
@@ -17,6 +17,8 @@ export interface AppDeps {
   /** The producer connection the queue uses; also pinged by /readyz. */
   redis: Redis;
   queue: BackupQueue;
+  /** Job schedulers of scheduled backups (PUT syncs the schedule's scheduler). */
+  scheduleQueue: ScheduleQueue;
   storage: ArtifactStorage;
   /** API keys and session tokens to a Principal (throws AppError UNAUTHORIZED). */
   authenticate: Authenticate;
@@ -36,6 +38,7 @@ export function createDeps(config: Config, logger: FastifyBaseLogger): AppDeps {
     authenticate: createAuthenticator({ db, verifySession }),
     redis,
     queue: createBackupQueue(redis, config.redis.prefix),
+    scheduleQueue: createScheduleQueue(redis, config.redis.prefix),
     storage: createStorage({ storageDir: config.storageDir, s3: config.s3 }),
   };
 }
@@ -43,6 +46,7 @@ export function createDeps(config: Config, logger: FastifyBaseLogger): AppDeps {
 /** Closes what createDeps opened. The queue does not own the connection it was given. */
 export async function closeDeps(deps: AppDeps): Promise<void> {
   await deps.queue.close();
+  await deps.scheduleQueue.close();
   await deps.redis.quit().catch(() => deps.redis.disconnect());
   await deps.db.$disconnect();
   await deps.storage.close?.();

@@ -9,6 +9,7 @@ import type {
   Job as JobRow,
   ScheduledBackup as ScheduleRow,
 } from "@capy/db";
+import { nextRunAt } from "@capy/queue";
 
 const iso = (date: Date): string => date.toISOString();
 const isoOrNull = (date: Date | null): string | null => (date ? date.toISOString() : null);
@@ -58,7 +59,8 @@ export function serializeBackup(backup: BackupRow): Backup {
   };
 }
 
-export function serializeSchedule(schedule: ScheduleRow): ScheduledBackup {
+/** `now` decides next_run_at (computed from the row, the truth, not read back from Redis). */
+export function serializeSchedule(schedule: ScheduleRow, now = new Date()): ScheduledBackup {
   return {
     id: schedule.id,
     organization_id: schedule.organizationId,
@@ -72,6 +74,7 @@ export function serializeSchedule(schedule: ScheduleRow): ScheduledBackup {
     last_run_at: isoOrNull(schedule.lastRunAt),
     created_at: iso(schedule.createdAt),
     updated_at: iso(schedule.updatedAt),
+    next_run_at: isoOrNull(nextRunAt(schedule, now)),
   };
 }
 

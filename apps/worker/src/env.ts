@@ -78,6 +78,12 @@ const schema = z.object({
   WORKER_LOCK_DURATION_MS: positiveInt.min(500).default(30_000),
   /** How often each worker looks for jobs whose lock has expired (ms). */
   WORKER_STALLED_INTERVAL_MS: positiveInt.min(100).default(30_000),
+  /** How often the schedule reconciler syncs Redis's job schedulers with Postgres and catches up missed runs (ms); also at start. */
+  SCHEDULE_RECONCILE_INTERVAL_MS: positiveInt.min(100).default(60_000),
+  /** Missed-run policy: a scheduled run missed while the system was down is run late only if its due time is at most this many hours ago. */
+  SCHEDULE_CATCH_UP_HOURS: z.coerce.number().nonnegative().max(24).default(6),
+  /** Schedule firings one worker process handles at once; concurrent ones share one SQL statement (no dump runs here). */
+  SCHEDULE_FIRE_CONCURRENCY: positiveInt.max(1_000).default(200),
 });
 
 export type WorkerEnv = z.infer<typeof schema> & {

@@ -15,6 +15,7 @@ import { pgToolVersion, resolvePgTool } from "./postgres/tools.js";
 import { ProcessRunner } from "./process/run.js";
 import { createShutdown } from "./shutdown.js";
 import { startJanitor } from "./verify/janitor.js";
+import { startScheduling } from "./scheduling/index.js";
 import { Verifier } from "./verify/verifier.js";
 import { createJobWorker } from "./worker.js";
 
@@ -137,9 +138,21 @@ async function main(): Promise<void> {
     stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,
   });
 
+  // Scheduled backups: firings of the job schedulers, and the schedule reconciler.
+  const scheduling = await startScheduling({
+    databaseUrl: env.DATABASE_URL,
+    redisUrl: env.REDIS_URL,
+    prefix: env.CAPY_REDIS_PREFIX,
+    workerId: env.WORKER_ID,
+    fireConcurrency: env.SCHEDULE_FIRE_CONCURRENCY,
+    catchUpHours: env.SCHEDULE_CATCH_UP_HOURS,
+    reconcileIntervalMs: env.SCHEDULE_RECONCILE_INTERVAL_MS,
+    log,
+  });
+
   const shutdown = createShutdown(
     {
-      drain: () => worker.close(),
+      drain: () => Promise.all([worker.close(), scheduling.drain()]).then(() => {}),
       interrupt: () => worker.cancelAllJobs("worker shutting down"),
       killChildren: () => runner.killAll(),
       release: async () => {
@@ -148,6 +161,7 @@ async function main(): Promise<void> {
         await jobReconciler.stop();
         await reconcileQueue.close().catch(() => {});
         reconcileConnection.disconnect();
+        await scheduling.release();
         await metricsServer.close();
         await metricsQueue.close().catch(() => {});
         metricsConnection.disconnect();

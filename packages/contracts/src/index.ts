@@ -2,3 +2,4 @@ export * from "./resources.js";
 export * from "./scopes.js";
 export * from "./jobs.js";
 export * from "./security.js";
+export * from "./schedules.js";

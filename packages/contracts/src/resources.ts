@@ -97,6 +97,7 @@ export const ScheduledBackup = z
     last_run_at: nullableTimestamp,
     created_at: timestamp,
     updated_at: timestamp,
+    next_run_at: nullableTimestamp.describe("When the schedule fires next (UTC); null when inactive"),
   })
   .meta({ id: "ScheduledBackup" });
 export type ScheduledBackup = z.infer<typeof ScheduledBackup>;

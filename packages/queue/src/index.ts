@@ -2,3 +2,18 @@ export { createProducerConnection, createWorkerConnection, type RedisConfig } fr
 export { createBackupQueue, insertJobRow, enqueueJob, type BackupQueue, type NewJob } from "./jobs.js";
 export { LeaseSemaphore } from "./lease-semaphore.js";
 export { assertRedisKeepsQueueKeys, readMaxmemoryPolicy, RedisPolicyError, waitForRedisReady, REQUIRED_MAXMEMORY_POLICY } from "./redis-policy.js";
+export {
+  createScheduleQueue,
+  latestDueAt,
+  nextRunAt,
+  schedulePattern,
+  schedulerId,
+  scheduleIdOf,
+  syncScheduler,
+  withScheduleLock,
+  scheduleLockKey,
+  SCHEDULE_FIRE_JOB,
+  SCHEDULE_TZ,
+  type ScheduleQueue,
+  type ScheduleTiming,
+} from "./schedules.js";

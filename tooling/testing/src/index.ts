@@ -7,3 +7,4 @@ export * from "./private-postgres.js";
 export * from "./s3-server.js";
 export * from "./private-redis.js";
 export * from "./chaos/index.js";
+export * from "./schedulers.js";

@@ -16,6 +16,8 @@ export interface PrivateRedis {
   kill(): Promise<void>;
   /** Starts the server again after kill(). */
   start(): Promise<void>;
+  /** Deletes every key (FLUSHALL) on this private server. */
+  flush(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -77,6 +79,15 @@ export async function startPrivateRedis(extraArgs: string[] = []): Promise<Priva
     },
     kill,
     start,
+    async flush() {
+      const admin = new Redis(url, { maxRetriesPerRequest: 1 });
+      admin.on("error", () => {});
+      try {
+        await admin.flushall();
+      } finally {
+        admin.disconnect();
+      }
+    },
     async stop() {
       await kill();
       process.removeListener("exit", killSync);

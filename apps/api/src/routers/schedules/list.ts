@@ -25,5 +25,5 @@ export const listSchedulesProcedure = scopedProcedure("backups:read")
   .query(async ({ ctx, input }) => {
     const project = await findAccessibleProject(ctx.db, ctx.principal, input.id);
     const schedules = await listSchedules(ctx.db, project);
-    return { scheduled_backups: schedules.map(serializeSchedule) };
+    return { scheduled_backups: schedules.map((schedule) => serializeSchedule(schedule)) };
   });

@@ -33,7 +33,7 @@ export const putDefaultScheduleProcedure = scopedProcedure("backups:write")
   .output(PutDefaultScheduleOutput)
   .mutation(async ({ ctx, input }) => {
     const project = await findAccessibleProject(ctx.db, ctx.principal, input.id);
-    const schedule = await putDefaultSchedule(ctx.db, project, {
+    const schedule = await putDefaultSchedule(ctx, project, {
       cronHour: input.cron_hour,
       cronMinute: input.cron_minute,
       isActive: input.is_active,

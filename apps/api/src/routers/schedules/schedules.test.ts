@@ -1,18 +1,28 @@
 // Scheduled backups over REST against the built API process.
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ScheduledBackup } from "@capy/contracts";
+import { createScheduleQueue, schedulerId, type ScheduleQueue } from "@capy/queue";
+import { freePort, startApi, type ApiProcess } from "@capy/testing";
 import { expectError, request, startHarness, type Harness } from "../../test/harness.js";
 
 let h: Harness;
 let schedulesPath: string;
 let defaultPath: string;
+// Reads the job schedulers the API writes (the stack's own Redis prefix).
+let redis: Redis;
+let scheduleQueue: ScheduleQueue;
 
 beforeAll(async () => {
   h = await startHarness();
   schedulesPath = `/v1/projects/${h.tenant.project_id}/scheduled-backups`;
   defaultPath = `${schedulesPath}/default`;
+  redis = new Redis(h.stack.redis.url);
+  scheduleQueue = createScheduleQueue(redis, h.stack.redis.prefix);
 });
 afterAll(async () => {
+  await scheduleQueue?.close();
+  redis?.disconnect();
   await h?.stop();
 });
 
@@ -82,5 +92,84 @@ describe("PUT /v1/projects/{id}/scheduled-backups/default", () => {
     expectError(await send("cron_hour=1", "application/x-www-form-urlencoded"), 400, /must be JSON/);
     expectError(await send("hello", "text/plain"), 400, /must be JSON/);
     expectError(await send("hello"), 400, /must be JSON/);
+  });
+});
+
+describe("the schedule's job scheduler", () => {
+  const schedulers = () => scheduleQueue.getJobSchedulers(0, -1, true);
+
+  it("follows every PUT: a moved time moves the next run, deactivating removes it, re-activating restores it", async () => {
+    const created = parseOne((await put({ cron_hour: 2, cron_minute: 30, is_active: true })).body);
+    let all = await schedulers();
+    expect(all).toHaveLength(1);
+    expect(all[0]).toMatchObject({ key: schedulerId(created.id), pattern: "30 2 * * *", tz: "UTC", template: { data: { scheduleId: created.id } } });
+    // next_run_at is computed from the row, and agrees with BullMQ's own next run.
+    expect(created.next_run_at).not.toBeNull();
+    expect(Date.parse(created.next_run_at!)).toBe(all[0]!.next);
+    expect(new Date(created.next_run_at!).getUTCHours()).toBe(2);
+
+    const moved = parseOne((await put({ cron_hour: 17, cron_minute: 5, is_active: true })).body);
+    all = await schedulers();
+    expect(all).toHaveLength(1);
+    expect(all[0]).toMatchObject({ key: schedulerId(created.id), pattern: "5 17 * * *", tz: "UTC" });
+    expect(Date.parse(moved.next_run_at!)).toBe(all[0]!.next);
+    expect(Date.parse(moved.next_run_at!)).toBeGreaterThan(Date.now());
+
+    const stopped = parseOne((await put({ cron_hour: 17, cron_minute: 5, is_active: false })).body);
+    expect(stopped.next_run_at).toBeNull();
+    expect(await schedulers()).toEqual([]);
+    const listed = await request(h.api, "GET", schedulesPath, { key: h.tenant.api_key });
+    expect((listed.body as { scheduled_backups: Array<{ next_run_at: unknown }> }).scheduled_backups[0]!.next_run_at).toBeNull();
+
+    const restarted = parseOne((await put({ cron_hour: 17, cron_minute: 5, is_active: true })).body);
+    all = await schedulers();
+    expect(all.map((s) => s.key)).toEqual([schedulerId(created.id)]);
+    expect(Date.parse(restarted.next_run_at!)).toBe(all[0]!.next);
+    // The timing took effect anew: the row remembers when (due times before it never fire).
+    const row = await h.stack.db.scheduledBackup.findUniqueOrThrow({ where: { id: created.id } });
+    expect(row.timingSince.getTime()).toBeGreaterThanOrEqual(Date.parse(stopped.updated_at));
+  });
+
+  it("leaves Redis matching Postgres after concurrent PUTs from several API processes", async () => {
+    const extra: ApiProcess[] = await Promise.all([startApi(h.stack.env), startApi(h.stack.env)]);
+    try {
+      const apis = [h.api, ...extra];
+      for (let round = 0; round < 3; round++) {
+        const responses = await Promise.all(
+          Array.from({ length: 24 }, (_, i) =>
+            request(apis[i % apis.length]!, "PUT", defaultPath, {
+              key: h.tenant.api_key,
+              json: { cron_hour: (i * 7 + round) % 24, cron_minute: (i * 13) % 60, is_active: i % 5 !== 4 },
+            }),
+          ),
+        );
+        expect(responses.map((r) => r.status)).toEqual(Array(24).fill(200));
+        const row = await h.stack.db.scheduledBackup.findFirstOrThrow({ where: { projectId: h.tenant.project_id } });
+        const all = await schedulers();
+        if (row.isActive) {
+          expect(all).toHaveLength(1);
+          expect(all[0]).toMatchObject({ key: schedulerId(row.id), pattern: `${row.cronMinute} ${row.cronHour} * * *` });
+        } else {
+          expect(all).toEqual([]);
+        }
+      }
+    } finally {
+      await Promise.all(extra.map((api) => api.stop()));
+    }
+  });
+
+  it("still saves the schedule when Redis is unreachable (the reconciler syncs it later)", async () => {
+    const deadRedis = `redis://127.0.0.1:${await freePort()}/0`;
+    const api = await startApi({ ...h.stack.env, REDIS_URL: deadRedis });
+    try {
+      const started = Date.now();
+      const response = await request(api, "PUT", defaultPath, { key: h.tenant.api_key, json: { cron_hour: 6, cron_minute: 6, is_active: true } });
+      expect(response.status).toBe(200);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(parseOne(response.body)).toMatchObject({ cron_hour: 6, cron_minute: 6, is_active: true });
+      expect(await h.stack.db.scheduledBackup.findFirstOrThrow({ where: { projectId: h.tenant.project_id } })).toMatchObject({ cronHour: 6, cronMinute: 6 });
+    } finally {
+      await api.stop();
+    }
   });
 });

@@ -20,7 +20,8 @@ function printSchedule(output: Output, schedule: ScheduledBackup): void {
     ["project", schedule.project_id],
     ["runs", `daily at ${pad(schedule.cron_hour)}:${pad(schedule.cron_minute)} UTC`],
     ["active", schedule.is_active ? "yes" : "no (paused)"],
-    ["next run", schedule.is_active ? humanTime(nextRun(schedule.cron_hour, schedule.cron_minute).toISOString()) : "-"],
+    // The server's next_run_at; computed locally only for a server that predates it.
+    ["next run", schedule.next_run_at ? humanTime(schedule.next_run_at) : schedule.is_active ? humanTime(nextRun(schedule.cron_hour, schedule.cron_minute).toISOString()) : "-"],
     ["retention", `${schedule.retention_days} days`],
     ["label", schedule.label],
     ["last run", humanTime(schedule.last_run_at)],
