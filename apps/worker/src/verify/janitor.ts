@@ -6,7 +6,7 @@ import { quoteIdent, type Db } from "@capy/db";
 import type { Logger } from "../logger.js";
 import { connectTo } from "../postgres/session.js";
 import { clusterAdmin } from "../postgres/target.js";
-import { throwawayCreatedAt } from "./verifier.js";
+import { DROP_TIMEOUT_MS, throwawayCreatedAt } from "./verifier.js";
 
 export interface JanitorOptions {
   db: Db;
@@ -34,6 +34,8 @@ export async function sweepThrowawayDatabases(options: Omit<JanitorOptions, "int
       const admin = clusterAdmin(cluster, options.encryptionKey);
       const client = await connectTo(admin);
       try {
+        // Bounded like the verifier's own drop (a stuck backend elsewhere can stall DROP DATABASE).
+        await client.query(`SET statement_timeout = ${DROP_TIMEOUT_MS}`);
         const { rows } = await client.query<{ datname: string }>(
           "SELECT datname FROM pg_catalog.pg_database WHERE starts_with(datname, $1) ORDER BY datname",
           [`${databasePrefix}_`],

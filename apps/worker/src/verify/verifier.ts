@@ -245,9 +245,18 @@ export class Verifier {
   }
 }
 
+/**
+ * Longest a DROP of a throwaway database may take (ms). DROP DATABASE waits for every backend on
+ * the server to absorb a signal barrier; one stuck backend (e.g. a pg_dump whose reader is
+ * paused) would otherwise hold this job, and its verification slot, forever. A drop that times
+ * out fails the verification's cleanup only; the janitor drops the database later.
+ */
+export const DROP_TIMEOUT_MS = 60_000;
+
 export async function dropThrowaway(admin: DumpTarget, database: string): Promise<void> {
   const client = await connectTo(admin);
   try {
+    await client.query(`SET statement_timeout = ${DROP_TIMEOUT_MS}`);
     await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`);
   } finally {
     await client.end().catch(() => {});
