@@ -85,7 +85,7 @@ describe("a worker killed mid-upload to S3", () => {
     expect(await s3.objectKeys(`${KEY_PREFIX}/`)).toEqual([]);
     expect((await api(tenant.api_key, "GET", `/v1/projects/${tenant.project_id}/backups`)).body.backups).toEqual([]);
     expect((await s3.pendingUploads()).map((pending) => pending.uploadId)).toEqual([upload!.uploadId]);
-    expect(upload!.key).toMatch(new RegExp(`^${projectPrefix}backups/bkp_[^/]+\\.dump$`));
+    expect(upload!.key).toMatch(new RegExp(`^${projectPrefix}backups/${jobId}/1-bkp_[^/]+\\.dump$`));
 
     // A worker with the default minimum age (6 h) sweeps at start and spares the young upload.
     const patient = await stack.startWorker({ WORKER_ID: "recovery-patient" });
