@@ -123,6 +123,8 @@ async function main(): Promise<void> {
     storage,
     heartbeatTimeoutMs: env.JOB_HEARTBEAT_TIMEOUT_MS,
     intervalMs: env.JOB_RECONCILE_INTERVAL_MS,
+    // Two of BullMQ's stalled checks would have returned such a job; a third interval is slack.
+    activeUnlockedMs: 3 * env.WORKER_STALLED_INTERVAL_MS,
     log,
   });
   const worker = createJobWorker({

@@ -11,7 +11,7 @@ import { Worker } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BACKUP_QUEUE } from "@capy/contracts";
 import { newId, type Job } from "@capy/db";
-import { createBackupQueue, createProducerConnection, createWorkerConnection, waitForRedisReady, type BackupQueue } from "@capy/queue";
+import { createBackupQueue, createProducerConnection, enqueueJob, createWorkerConnection, waitForRedisReady, type BackupQueue } from "@capy/queue";
 import { createEmptyDatabase, createTestStack, startPrivateRedis, waitFor, type PrivateRedis, type TestDatabase, type TestStack } from "@capy/testing";
 import { attemptArtifactKey, FilesystemStorage } from "@capy/storage";
 import { LOST_BEFORE_VERIFIED } from "../jobs/leftovers.js";
@@ -160,6 +160,41 @@ describe("one reconciliation pass", () => {
     expect((await reconcileJobs(deps())).requeued).toBe(0);
   });
 
+  it("re-enqueues a pending job whose BullMQ hash is in no list (orphaned), once, however many reconcile", async () => {
+    await clearJobs();
+    const orphan = await oldPendingJob();
+    await enqueueJob(queue, orphan);
+    // What the chaos run left (seed 1828750082): the hash, without finishedOn or lock, in no list.
+    expect(await admin.lrem(queue.toKey("wait"), 0, orphan.id)).toBe(1);
+    expect(await queue.getJobState(orphan.id)).toBe("unknown");
+    const results = await Promise.all(Array.from({ length: 4 }, () => reconcileJobs(deps())));
+    expect(results.reduce((sum, r) => sum + r.requeued, 0)).toBe(1);
+    expect(await queue.getJobState(orphan.id)).toBe("waiting");
+    expect(await admin.llen(queue.toKey("wait"))).toBe(1);
+  });
+
+  it("re-enqueues a pending job left in the active list without a lock, once that lasts longer than activeUnlockedMs", async () => {
+    await clearJobs();
+    const job = await oldPendingJob();
+    await enqueueJob(queue, job);
+    // A worker took it (BullMQ moved it to active) and vanished with nothing to run BullMQ's stalled check.
+    expect(await admin.lmove(queue.toKey("wait"), queue.toKey("active"), "RIGHT", "LEFT")).toBe(job.id);
+    expect(await queue.getJobState(job.id)).toBe("active");
+    const memory = new Map<string, number>();
+    const activeUnlockedMs = 300;
+    // The first pass only notes it: BullMQ's stalled check normally returns such a job itself.
+    expect((await reconcileJobs({ ...deps(), memory, activeUnlockedMs })).requeued).toBe(0);
+    expect(await queue.getJobState(job.id)).toBe("active");
+    // A lock (a live worker) keeps it where it is, however long.
+    await admin.set(`${queue.toKey(job.id)}:lock`, "live-worker", "PX", 60_000);
+    await new Promise((resolve) => setTimeout(resolve, activeUnlockedMs));
+    expect((await reconcileJobs({ ...deps(), memory, activeUnlockedMs })).requeued).toBe(0);
+    await admin.del(`${queue.toKey(job.id)}:lock`);
+    await waitFor(async () => (await reconcileJobs({ ...deps(), memory, activeUnlockedMs })).requeued === 1, { timeoutMs: 10_000, what: "a pass to take the job as lost" });
+    expect(await queue.getJobState(job.id)).toBe("waiting");
+    expect(await admin.llen(queue.toKey("active"))).toBe(0);
+  });
+
   it("re-enqueues thousands of lost pending jobs in one pass", async () => {
     await clearJobs();
     const project = await stack.db.project.findUniqueOrThrow({ where: { id: projectId } });
@@ -237,6 +272,25 @@ describe("with real API and worker processes", () => {
     // Enqueued by the API itself, not rescued by the reconciler.
     expect(api.logs()).not.toContain("enqueue failed");
     expect(worker.logs()).not.toMatch(new RegExp(`"job_id":"${jobId}".*"pending job was not in the queue`));
+  });
+
+  it("a pending job whose BullMQ hash is in no list is re-enqueued by a periodic pass and completed", async () => {
+    const job = await oldPendingJob();
+    // The hash a worker's move left behind when it raced a Redis restart: no list holds it, no
+    // lock, not finished, so no worker will ever take it (written by hand: an add would let the
+    // running worker take it at once).
+    await admin.hset(queue.toKey(job.id), {
+      name: job.type,
+      data: JSON.stringify({ jobId: job.id }),
+      opts: JSON.stringify({ attempts: 3 }),
+      timestamp: String(Date.now() - 60_000),
+      processedOn: String(Date.now() - 50_000),
+      ats: "2",
+      atm: "0",
+    });
+    const done = await waitForJob(stack, job.id, ["completed", "failed"], 90_000);
+    expect(done).toMatchObject({ state: "completed", attempts: 1 });
+    expect(stack.workers.at(-1)!.logs()).toMatch(new RegExp(`"job_id":"${job.id}".*"queue_state":"orphaned".*"pending job was not in the queue; enqueued it again"`));
   });
 
   it("a job left running by a dead worker (stale heartbeat, no queue entry) is recovered by a periodic pass and completed", async () => {

@@ -59,7 +59,7 @@ export function checkInvariants(run: ChaosRun): InvariantRow[] {
     run.allTerminal && unfinished.length === 0,
     unfinished.length === 0
       ? `all ${run.jobs.length} terminal ${seconds(run.processingMs)} after the first request`
-      : `${unfinished.length} not terminal ${seconds(run.processingMs)} after the first request (deadline ${seconds(options.terminalTimeoutMs)} after the last chaos event): ${list(unfinished.map(describe))}`,
+      : `${unfinished.length} not terminal ${seconds(run.processingMs)} after the first request (deadline ${seconds(options.terminalTimeoutMs)} after the last chaos event): ${list(unfinished.map((j) => `${describe(j)} ${run.stuckQueueStates?.[j.id] ?? ""}`))}`,
   );
   const badFailures = run.jobs.filter((j) => j.state === "failed" && !(j.retryClassification === "worker_lost" && j.attempts >= j.maxAttempts));
   check(

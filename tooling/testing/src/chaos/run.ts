@@ -23,6 +23,7 @@ import { seededRandom } from "./random.js";
 import { startPrivateRedis } from "./redis-server.js";
 import { databaseArgument, processesNamed } from "./proc.js";
 import { startSampler, type SamplerReport } from "./sampler.js";
+import { describeQueueStates } from "./queue-state.js";
 
 export interface ChaosOptions {
   backups: number;
@@ -71,6 +72,8 @@ export interface ChaosOptions {
   postgres?: "private" | "shared";
   /** Where worker/API logs are written at the end (default: a new temporary directory). */
   logDir?: string;
+  /** The workers' LOG_LEVEL (default info; debug shows every wait for a lease). */
+  workerLogLevel?: string;
   log?: (line: string) => void;
 }
 
@@ -148,7 +151,7 @@ export interface RestoreRecord {
 }
 
 export interface ChaosRun {
-  options: Required<Omit<ChaosOptions, "log" | "logDir">>;
+  options: Required<Omit<ChaosOptions, "log" | "logDir" | "workerLogLevel">>;
   seed: number;
   startedAt: number;
   wallMs: number;
@@ -156,6 +159,8 @@ export interface ChaosRun {
   allTerminal: boolean;
   /** From the first request until every job was terminal (or the deadline). */
   processingMs: number;
+  /** For each job not terminal at the deadline: what Redis held for it then (queue-state.ts). */
+  stuckQueueStates?: Record<string, string>;
   /** No `.partial`, throwaway database or pg_dump was left once the run settled (within its deadline). */
   settled: boolean;
   settleMs: number;
@@ -282,6 +287,7 @@ export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
       VERIFY_JANITOR_INTERVAL_MS: "2000",
       VERIFY_DATABASE_PREFIX: verifyDatabasePrefix,
       WORKER_SHUTDOWN_GRACE_MS: "3000",
+      ...(input.workerLogLevel ? { LOG_LEVEL: input.workerLogLevel } : {}),
     };
     let workerSerial = 0;
     const launchWorker = async () => {
@@ -501,6 +507,17 @@ export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
     );
     const processingMs = Date.now() - startedAt;
     log(terminal ? `every job terminal after ${(processingMs / 1000).toFixed(1)} s` : `NOT every job terminal after ${(processingMs / 1000).toFixed(1)} s`);
+    // What BullMQ holds for each stuck job, read now, while the workers still run (teardown
+    // would change it): the invariant's detail then says why it is stuck.
+    let stuckQueueStates: Record<string, string> = {};
+    if (!terminal) {
+      const { rows: stuck } = await meta.query<{ id: string; locked_resource: string | null; cluster_id: string | null }>(
+        "SELECT id, locked_resource, cluster_id FROM jobs WHERE state NOT IN ('completed', 'failed', 'canceled') ORDER BY id",
+      );
+      const states = await describeQueueStates(redis.url, baseEnv.CAPY_REDIS_PREFIX!, stuck.map((r) => ({ id: r.id, lockedResource: r.locked_resource, clusterId: r.cluster_id })));
+      stuckQueueStates = Object.fromEntries(states);
+      for (const [id, state] of states) log(`stuck ${id}: ${state}`);
+    }
     const settleStarted = Date.now();
     // Leftovers of killed attempts are removed by the storage sweep and the verification janitor
     // (or by the takeover); give them their intervals and ages to do so.
@@ -547,6 +564,7 @@ export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
       wallMs: Date.now() - startedAt,
       allTerminal: terminal,
       processingMs,
+      stuckQueueStates,
       settled,
       settleMs,
       posts: posts.sort((a, b) => a.index - b.index),
@@ -573,7 +591,7 @@ export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([k, v]) => v !== undefined && k !== "log" && k !== "logDir")) as Partial<T>;
+  return Object.fromEntries(Object.entries(value).filter(([k, v]) => v !== undefined && k !== "log" && k !== "logDir" && k !== "workerLogLevel")) as Partial<T>;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
