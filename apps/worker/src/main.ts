@@ -2,7 +2,7 @@
 // number of hosts; Postgres arbitrates who owns each job.
 import { BACKUP_QUEUE } from "@capy/contracts";
 import { createDb } from "@capy/db";
-import { assertRedisKeepsQueueKeys, createBackupQueue, createProducerConnection, createWorkerConnection, LeaseSemaphore, RedisPolicyError } from "@capy/queue";
+import { assertRedisKeepsQueueKeys, createBackupQueue, createProducerConnection, createWorkerConnection, LeaseSemaphore, LeaseWaiters, RedisPolicyError } from "@capy/queue";
 import { createStorage } from "@capy/storage";
 import { loadWorkerEnv } from "./env.js";
 import { createHandlers } from "./handlers/index.js";
@@ -95,6 +95,9 @@ async function main(): Promise<void> {
     host: env.WORKER_METRICS_HOST,
     log,
   });
+  // Jobs waiting for a database lock or dump slot, woken when it is given back.
+  const waitersQueue = createBackupQueue(leaseConnection, env.CAPY_REDIS_PREFIX);
+  const waiters = new LeaseWaiters(leaseConnection, waitersQueue, env.CAPY_REDIS_PREFIX);
   const handlers = createHandlers({
     metrics,
     verifier,
@@ -108,6 +111,7 @@ async function main(): Promise<void> {
     afterScheduledBackup: (projectId) => retention.sweepProject(projectId),
     leases: {
       semaphore: new LeaseSemaphore(leaseConnection, env.CAPY_REDIS_PREFIX),
+      waiters,
       leaseMs: env.WORKER_LOCK_DURATION_MS,
       dumpConcurrencyPerCluster: env.DUMP_CONCURRENCY_PER_CLUSTER,
     },
@@ -136,6 +140,7 @@ async function main(): Promise<void> {
     db,
     log,
     metrics,
+    waiters,
     lockDurationMs: env.WORKER_LOCK_DURATION_MS,
     stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,
   });
@@ -168,6 +173,7 @@ async function main(): Promise<void> {
         await metricsQueue.close().catch(() => {});
         metricsConnection.disconnect();
         connection.disconnect();
+        await waitersQueue.close().catch(() => {});
         leaseConnection.disconnect();
         await db.$disconnect();
         await storageSweep.stop();

@@ -2,6 +2,7 @@
 // job row) and hands each job to the handler for its type.
 import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
+import type { LeaseWaiters } from "@capy/queue";
 import { BACKUP_QUEUE, JobPayload } from "@capy/contracts";
 import type { Db } from "@capy/db";
 import { AttemptCanceledError, ResourceBusyError, ShutdownInterruptError } from "./failures/errors.js";
@@ -24,6 +25,8 @@ export interface JobWorkerOptions {
   log: Logger;
   /** Counts job outcomes when given. */
   metrics?: WorkerMetrics;
+  /** Where a job that finds its lease taken registers, to be woken when it is given back. */
+  waiters?: LeaseWaiters;
   /**
    * BullMQ lock of a running job (ms; WORKER_LOCK_DURATION_MS), renewed every half of it. A job
    * whose worker died or is paused keeps its lock at most this long; then a stalled check (every
@@ -50,9 +53,17 @@ export const MAX_STALLED_COUNT = 2;
  * do not retry in step. A job may wait for hours behind a long dump; this keeps its polling cheap.
  */
 function busyRetryDelayMs(waits: number): number {
-  const base = Math.min(10_000, 1_000 * 1.5 ** waits);
+  const base = Math.min(BUSY_RETRY_MAX_MS, 1_000 * 1.5 ** waits);
   return Math.round(base * (0.5 + Math.random()));
 }
+
+/**
+ * Longest pause between a waiting job's own retries (ms, before ±50 % jitter). Waiters are woken
+ * when the lease they wait for is given back (LeaseWaiters); this retry is only the safety net for
+ * a wake-up missed (a holder that died, a race), so it can be long, which keeps thousands of
+ * waiting jobs from polling Redis and Postgres.
+ */
+const BUSY_RETRY_MAX_MS = 30_000;
 
 /** Runs of this BullMQ job that ended neither in success nor in a counted failure: its waits (and stalls). */
 function waitsSoFar(job: Job): number {
@@ -96,8 +107,9 @@ export function createJobWorker(options: JobWorkerOptions): BackupWorker {
     } catch (error) {
       if (error instanceof ResourceBusyError && token) {
         // Wait, never reject: back to the queue, delayed, without using an attempt; the row stays as it is.
+        await options.waiters?.wait(error.resource, job.id!).catch(() => {});
         await job.moveToDelayed(Date.now() + busyRetryDelayMs(waitsSoFar(job)), token);
-        // Debug: a job may wait like this for hours (a long dump of its database), every 1-3 s.
+        // Debug: a job may wait like this for hours (a long dump of its database).
         jobLog.debug({ resource: error.resource }, "waiting: the database's lock or the cluster's dump slots are taken");
         throw new DelayedError();
       }

@@ -1,6 +1,7 @@
 export { createProducerConnection, createWorkerConnection, type RedisConfig } from "./connection.js";
 export { createBackupQueue, insertJobRow, enqueueJob, type BackupQueue, type NewJob } from "./jobs.js";
 export { LeaseSemaphore } from "./lease-semaphore.js";
+export { LeaseWaiters } from "./lease-waiters.js";
 export { assertRedisKeepsQueueKeys, readMaxmemoryPolicy, RedisPolicyError, waitForRedisReady, REQUIRED_MAXMEMORY_POLICY } from "./redis-policy.js";
 export {
   createScheduleQueue,

@@ -6,7 +6,7 @@
 import { UnrecoverableError } from "bullmq";
 import { TERMINAL_JOB_STATES, type JobState, type JobType } from "@capy/contracts";
 import type { Db, Job } from "@capy/db";
-import type { LeaseSemaphore } from "@capy/queue";
+import type { LeaseSemaphore, LeaseWaiters } from "@capy/queue";
 import { AttemptCanceledError, LeaseLostError, ShutdownInterruptError } from "../failures/errors.js";
 import { describeFailure } from "../failures/report.js";
 import { cancelAttempt, claimJob, failAttempt, failLostJob, type Attempt } from "../jobs/attempt.js";
@@ -36,6 +36,8 @@ export interface LeaseSettings {
   leaseMs: number;
   /** Dump slots per cluster (DUMP_CONCURRENCY_PER_CLUSTER). */
   dumpConcurrencyPerCluster: number;
+  /** Jobs waiting for a lease: a released lease wakes the longest waiter. */
+  waiters?: LeaseWaiters;
 }
 
 export interface ClaimDependencies {
@@ -86,7 +88,19 @@ export async function runClaimed(
       dumpSlot = dumpSlotResource(job.clusterId);
       resources.push({ resource: dumpSlot, capacity: deps.leases.dumpConcurrencyPerCluster });
     }
-    leases = await acquireLeases(deps.leases.semaphore, { resources, workerId: deps.workerId, jobId, leaseMs: deps.leases.leaseMs, log });
+    const waiters = deps.leases.waiters;
+    leases = await acquireLeases(deps.leases.semaphore, {
+      resources,
+      workerId: deps.workerId,
+      jobId,
+      leaseMs: deps.leases.leaseMs,
+      log,
+      onReleased: async (resource) => {
+        const woken = await waiters?.wakeOne(resource).catch(() => null);
+        if (woken) log.debug({ resource, woken }, "woke the longest waiter for a released lease");
+      },
+    });
+    await waiters?.stopWaiting(resources.map((entry) => entry.resource), jobId).catch(() => {});
   }
   try {
     // The running attempt was the last one allowed and its worker is gone (BullMQ only hands a

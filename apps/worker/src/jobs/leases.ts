@@ -20,6 +20,8 @@ export interface LeaseRequest {
   /** Lease length (ms); a holder that stops renewing loses its permit this long after its last renewal. */
   leaseMs: number;
   log: Logger;
+  /** Called after a lease was given back (to wake a job waiting for it). Must not throw. */
+  onReleased?: (resource: string) => Promise<void>;
 }
 
 export interface HeldLeases {
@@ -89,6 +91,7 @@ export async function acquireLeases(semaphore: LeaseSemaphore, request: LeaseReq
     async release(resource) {
       if (!held.delete(resource)) return;
       await giveBack(resource);
+      await request.onReleased?.(resource);
     },
     async releaseAll() {
       stopped = true;
@@ -96,6 +99,7 @@ export async function acquireLeases(semaphore: LeaseSemaphore, request: LeaseReq
       const resources = [...held.keys()];
       held.clear();
       await Promise.all(resources.map(giveBack));
+      await Promise.all(resources.map((resource) => request.onReleased?.(resource)));
     },
   };
 }
