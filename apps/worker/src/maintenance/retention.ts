@@ -12,6 +12,7 @@
 import { deleteExpiredBackup, findRetentionCandidates, newId, type Db, type DeletedBackupRow } from "@capy/db";
 import type { ArtifactStorage } from "@capy/storage";
 import type { Logger } from "../logger.js";
+import { runPeriodically } from "./periodic.js";
 
 /** Candidates read per query (rows), so a large backlog never sits in memory at once. */
 const PAGE_SIZE = 500;
@@ -125,8 +126,6 @@ export function startRetentionSweep(options: RetentionSweepOptions): RetentionSw
   const { db, storage, intervalMs, workerId } = options;
   const log = options.log.child({ component: "retention" });
   let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
   const projectSweeps = new Set<Promise<void>>();
   const stopping = new AbortController();
 
@@ -150,15 +149,7 @@ export function startRetentionSweep(options: RetentionSweepOptions): RetentionSw
     }
   };
 
-  const schedule = () => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      running = sweep().finally(schedule);
-    }, intervalMs);
-    timer.unref();
-  };
-
-  running = sweep().finally(schedule);
+  const periodic = runPeriodically(() => sweep(), intervalMs);
   return {
     async sweepProject(projectId) {
       if (stopped) return;
@@ -166,12 +157,11 @@ export function startRetentionSweep(options: RetentionSweepOptions): RetentionSw
       projectSweeps.add(done);
       await done.finally(() => projectSweeps.delete(done));
     },
-    idle: () => running,
+    idle: () => periodic.idle(),
     async stop() {
       stopped = true;
-      clearTimeout(timer);
       stopping.abort();
-      await Promise.all([running, ...projectSweeps]);
+      await Promise.all([periodic.stop(), ...projectSweeps]);
     },
   };
 }

@@ -14,6 +14,7 @@ import { FilesystemStorage, S3Storage, type ArtifactStorage } from "@capy/storag
 import type { Db } from "@capy/db";
 import type { Logger } from "../logger.js";
 import { sweepOrphanArtifacts } from "./orphan-artifacts.js";
+import { runPeriodically, type Periodic } from "./periodic.js";
 
 export type SweptBackend = "s3" | "filesystem";
 
@@ -54,12 +55,7 @@ export interface StorageSweepOptions {
   db?: Db;
 }
 
-export interface StorageSweep {
-  /** Settles when the sweep in progress (if any) has; resolves even when it failed. */
-  idle(): Promise<void>;
-  /** No further sweeps; resolves once the one in progress (if any) has finished. */
-  stop(): Promise<void>;
-}
+export type StorageSweep = Periodic;
 
 /**
  * Sweeps now and then every `intervalMs` until stopped. Sweeps never overlap; a failed sweep (store
@@ -69,9 +65,6 @@ export interface StorageSweep {
 export function startStorageSweep(options: StorageSweepOptions): StorageSweep {
   const { storage, intervalMs, minAgeMs } = options;
   const log = options.log.child({ component: "storage-sweep" });
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
 
   const sweep = async (): Promise<void> => {
     const startedAt = Date.now();
@@ -91,21 +84,5 @@ export function startStorageSweep(options: StorageSweepOptions): StorageSweep {
     }
   };
 
-  const schedule = () => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      running = sweep().finally(schedule);
-    }, intervalMs);
-    timer.unref();
-  };
-
-  running = sweep().finally(schedule);
-  return {
-    idle: () => running,
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
+  return runPeriodically(sweep, intervalMs);
 }
