@@ -55,8 +55,9 @@ async function main(): Promise<void> {
     });
   });
 
-  // Verification slots per cluster are leases in Redis, on a connection of their own.
+  // Leases (verification slots, database locks, dump slots) live in Redis, on a connection of their own.
   const leaseConnection = createWorkerConnection({ url: env.REDIS_URL, prefix: env.CAPY_REDIS_PREFIX });
+  const semaphore = new LeaseSemaphore(leaseConnection, env.CAPY_REDIS_PREFIX);
   const verifyConfig = {
     timeoutMs: env.VERIFY_TIMEOUT_MS,
     templateDatabase: env.VERIFY_TEMPLATE_DATABASE,
@@ -68,7 +69,7 @@ async function main(): Promise<void> {
     storage,
     runner,
     pgRestore,
-    semaphore: new LeaseSemaphore(leaseConnection, env.CAPY_REDIS_PREFIX),
+    semaphore,
     workerId: env.WORKER_ID,
     encryptionKey: env.CAPY_ENCRYPTION_KEY,
     config: verifyConfig,
@@ -82,22 +83,21 @@ async function main(): Promise<void> {
     intervalMs: env.VERIFY_JANITOR_INTERVAL_MS,
     log: log.child({ component: "verify-janitor" }),
   });
-  // Metrics and probes: their own producer connection (fails fast when Redis is down) and a
-  // queue handle that only reads counts.
-  const metricsConnection = createProducerConnection({ url: env.REDIS_URL, prefix: env.CAPY_REDIS_PREFIX });
-  const metricsQueue = createBackupQueue(metricsConnection, env.CAPY_REDIS_PREFIX);
-  const metrics = new WorkerMetrics({ db, queue: metricsQueue, log });
+  // Metrics and probes, the job reconciler and lease wake-ups share one producer connection
+  // (fails fast when Redis is down: all of them retry later) and one queue handle.
+  const producerConnection = createProducerConnection({ url: env.REDIS_URL, prefix: env.CAPY_REDIS_PREFIX });
+  const backupQueue = createBackupQueue(producerConnection, env.CAPY_REDIS_PREFIX);
+  const metrics = new WorkerMetrics({ db, queue: backupQueue, log });
   const metricsServer = await startMetricsServer({
     metrics,
     db,
-    redis: metricsConnection,
+    redis: producerConnection,
     port: env.WORKER_METRICS_PORT,
     host: env.WORKER_METRICS_HOST,
     log,
   });
   // Jobs waiting for a database lock or dump slot, woken when it is given back.
-  const waitersQueue = createBackupQueue(leaseConnection, env.CAPY_REDIS_PREFIX);
-  const waiters = new LeaseWaiters(leaseConnection, waitersQueue, env.CAPY_REDIS_PREFIX);
+  const waiters = new LeaseWaiters(producerConnection, backupQueue, env.CAPY_REDIS_PREFIX);
   const handlers = createHandlers({
     metrics,
     verifier,
@@ -110,7 +110,7 @@ async function main(): Promise<void> {
     heartbeatIntervalMs: env.WORKER_HEARTBEAT_INTERVAL_MS,
     afterScheduledBackup: (projectId) => retention.sweepProject(projectId),
     leases: {
-      semaphore: new LeaseSemaphore(leaseConnection, env.CAPY_REDIS_PREFIX),
+      semaphore,
       waiters,
       leaseMs: env.WORKER_LOCK_DURATION_MS,
       dumpConcurrencyPerCluster: env.DUMP_CONCURRENCY_PER_CLUSTER,
@@ -118,12 +118,10 @@ async function main(): Promise<void> {
     dumpTimeoutMs: env.DUMP_TIMEOUT_MS,
   });
   // Re-enqueues pending jobs Redis lost and recovers running jobs whose worker died: now, then every interval.
-  const reconcileConnection = createProducerConnection({ url: env.REDIS_URL, prefix: env.CAPY_REDIS_PREFIX });
-  const reconcileQueue = createBackupQueue(reconcileConnection, env.CAPY_REDIS_PREFIX);
   const jobReconciler = startJobReconciler({
     db,
-    queue: reconcileQueue,
-    redis: reconcileConnection,
+    queue: backupQueue,
+    redis: producerConnection,
     storage,
     heartbeatTimeoutMs: env.JOB_HEARTBEAT_TIMEOUT_MS,
     intervalMs: env.JOB_RECONCILE_INTERVAL_MS,
@@ -163,20 +161,15 @@ async function main(): Promise<void> {
       interrupt: () => worker.cancelAllJobs("worker shutting down"),
       killChildren: () => runner.killAll(),
       release: async () => {
-        await stopJanitor();
-        await retention.stop();
-        await jobReconciler.stop();
-        await reconcileQueue.close().catch(() => {});
-        reconcileConnection.disconnect();
+        // Everything that still reads or writes (the database, storage, Redis) stops first.
+        await Promise.all([stopJanitor(), retention.stop(), jobReconciler.stop(), storageSweep.stop()]);
         await scheduling.release();
         await metricsServer.close();
-        await metricsQueue.close().catch(() => {});
-        metricsConnection.disconnect();
+        await backupQueue.close().catch(() => {});
+        producerConnection.disconnect();
         connection.disconnect();
-        await waitersQueue.close().catch(() => {});
         leaseConnection.disconnect();
         await db.$disconnect();
-        await storageSweep.stop();
         await storage.close?.();
       },
     },

@@ -7,6 +7,7 @@ import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { Db } from "@capy/db";
+import { withTimeout } from "@capy/queue";
 import type { Logger } from "./logger.js";
 
 /** Outcome of one job attempt as the worker saw it. */
@@ -15,18 +16,6 @@ export type VerificationOutcome = "verified" | "failed" | "interrupted";
 
 /** Longest a dependency may take to answer, on /readyz or while collecting (ms). */
 const CHECK_TIMEOUT_MS = 2_000;
-
-async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 export interface MetricsSources {
   db: Db;

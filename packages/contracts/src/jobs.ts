@@ -26,3 +26,6 @@ export const JOB_KINDS: Record<JobType, JobKind> = {
 export function databaseResource(clusterId: string, databaseName: string): string {
   return `database:${clusterId}/${databaseName}`;
 }
+
+/** `error` of a job that ended `canceled` because its cancel was requested (API, worker, reconciler). */
+export const CANCELED_ERROR = "canceled by request";

@@ -2,6 +2,7 @@ export { createProducerConnection, createWorkerConnection, type RedisConfig } fr
 export { createBackupQueue, insertJobRow, enqueueJob, type BackupQueue, type NewJob } from "./jobs.js";
 export { LeaseSemaphore } from "./lease-semaphore.js";
 export { LeaseWaiters } from "./lease-waiters.js";
+export { withTimeout } from "./timeout.js";
 export { assertRedisKeepsQueueKeys, readMaxmemoryPolicy, RedisPolicyError, waitForRedisReady, REQUIRED_MAXMEMORY_POLICY } from "./redis-policy.js";
 export {
   createScheduleQueue,
@@ -13,7 +14,6 @@ export {
   syncScheduler,
   withScheduleLock,
   scheduleLockKey,
-  SCHEDULE_FIRE_JOB,
   SCHEDULE_TZ,
   type ScheduleQueue,
   type ScheduleTiming,

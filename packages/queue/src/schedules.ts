@@ -7,6 +7,7 @@ import { CronExpressionParser } from "cron-parser";
 import type { Redis } from "ioredis";
 import { SCHEDULE_QUEUE, type ScheduleFirePayload } from "@capy/contracts";
 import type { Db, Prisma } from "@capy/db";
+import { withTimeout } from "./timeout.js";
 
 export type ScheduleQueue = Queue<ScheduleFirePayload, void, string>;
 
@@ -19,7 +20,7 @@ export interface ScheduleTiming {
 }
 
 /** Name of the fired jobs (BullMQ job name); the payload carries the schedule id. */
-export const SCHEDULE_FIRE_JOB = "fire";
+const SCHEDULE_FIRE_JOB = "fire";
 
 export function createScheduleQueue(connection: Redis, prefix: string): ScheduleQueue {
   const queue: ScheduleQueue = new Queue(SCHEDULE_QUEUE, { connection, prefix });
@@ -69,7 +70,7 @@ export function latestDueAt(timing: Pick<ScheduleTiming, "cronHour" | "cronMinut
  * pattern); it replaces the pending delayed firing with one at the new time.
  */
 export async function syncScheduler(queue: ScheduleQueue, scheduleId: string, timing: ScheduleTiming | null, timeoutMs = 5_000): Promise<void> {
-  await withDeadline(writeScheduler(queue, scheduleId, timing), timeoutMs, "scheduler sync");
+  await withTimeout(writeScheduler(queue, scheduleId, timing), timeoutMs, "scheduler sync");
 }
 
 async function writeScheduler(queue: ScheduleQueue, scheduleId: string, timing: ScheduleTiming | null): Promise<void> {
@@ -101,17 +102,17 @@ async function writeScheduler(queue: ScheduleQueue, scheduleId: string, timing: 
   }
 }
 
+/** The advisory lock key of a schedule (see withScheduleLock); hashed with hashtextextended. */
+export function scheduleLockKey(projectId: string, name: string): string {
+  return `capy-schedule:${projectId}:${name}`;
+}
+
 /**
  * Runs `fn` in a transaction holding a per-schedule advisory lock (keyed by project and
  * schedule name, which exist before the row does). Writers of a schedule row and of its
  * scheduler take it, so Redis is always written in the same order as Postgres: two API
  * processes PUTting at once cannot leave Redis with the older timing. Returns fn's result.
  */
-/** The advisory lock key of a schedule (see withScheduleLock); hashed with hashtextextended. */
-export function scheduleLockKey(projectId: string, name: string): string {
-  return `capy-schedule:${projectId}:${name}`;
-}
-
 export async function withScheduleLock<T>(
   db: Db,
   projectId: string,
@@ -129,13 +130,4 @@ export async function withScheduleLock<T>(
     // Long enough to wait behind another writer and a Redis round trip with its deadline (ms).
     { maxWait: 5_000, timeout: options.timeoutMs ?? 15_000 },
   );
-}
-
-/** Rejects when `promise` has not settled within `ms` milliseconds (the work itself goes on). */
-function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }

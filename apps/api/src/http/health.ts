@@ -1,9 +1,9 @@
 // Probes. /healthz: the process is alive. /readyz: it can serve, i.e. Postgres and Redis both
 // answer within the deadline. Probes are frequent, so their request logs are suppressed.
 import type { FastifyInstance } from "fastify";
+import { withTimeout } from "@capy/queue";
 import type { AppDeps } from "../deps.js";
 import { AppError } from "../errors.js";
-import { withTimeout } from "../timeout.js";
 
 /** Longest a dependency may take to answer a readiness check (ms). */
 const CHECK_TIMEOUT_MS = 2_000;

@@ -1,22 +1,20 @@
 // Backups: listing, requesting one (a job row, then its BullMQ job), and opening an artifact.
 import type { Readable } from "node:stream";
-import type { Backup, Db, Job, Project } from "@capy/db";
+import type { Backup, Db, Project } from "@capy/db";
 import { ObjectNotFoundError, type ArtifactStorage } from "@capy/storage";
 import { AppError } from "../errors.js";
 import type { NewJob } from "@capy/queue";
 import { createJobOnce, type CreatedJob } from "./idempotency.js";
-import { createJob, type CreateJobDeps } from "./jobs.js";
+import type { CreateJobDeps } from "./jobs.js";
 
 export function listBackups(db: Db, project: Project): Promise<Backup[]> {
   return db.backup.findMany({ where: { projectId: project.id }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] });
 }
 
-/** Records a pending backup job and enqueues it (see createJob). */
-export function requestBackup(deps: CreateJobDeps, project: Project, label: string | null): Promise<Job> {
-  return createJob(deps, backupJobInput(project, label));
-}
-
-/** requestBackup under an Idempotency-Key: the key's earlier job within 24 h, else a new one. */
+/**
+ * Records a pending backup job and enqueues it (see createJob); under an Idempotency-Key, the
+ * key's earlier job within 24 h instead of a new one.
+ */
 export function requestBackupOnce(deps: CreateJobDeps, project: Project, label: string | null, key: string | undefined): Promise<CreatedJob> {
   return createJobOnce(deps, backupJobInput(project, label), key);
 }

@@ -7,15 +7,14 @@
 //   sees it, stops the attempt and writes `canceled` (or the job reconciler does, once the
 //   attempt's heartbeat is stale).
 // - completed, failed, canceled → 409.
+import { CANCELED_ERROR } from "@capy/contracts";
 import type { Db, Job } from "@capy/db";
 import type { FastifyBaseLogger } from "fastify";
-import type { BackupQueue } from "@capy/queue";
+import { withTimeout, type BackupQueue } from "@capy/queue";
 import { tenantScope } from "../auth/access.js";
 import type { Principal } from "../auth/principal.js";
 import { AppError } from "../errors.js";
-import { withTimeout } from "../timeout.js";
 
-export const CANCELED_ERROR = "canceled by request";
 
 /** How long a cancel waits for Redis to drop the BullMQ job before leaving it harmless (ms). */
 const REMOVE_TIMEOUT_MS = 2_000;

@@ -1,11 +1,10 @@
 // Reading jobs. Rows are written by insertJobRow (API) and by workers.
 import type { FastifyBaseLogger } from "fastify";
 import type { Db, Job, Project } from "@capy/db";
-import { enqueueJob, insertJobRow, type BackupQueue, type NewJob } from "@capy/queue";
+import { enqueueJob, insertJobRow, withTimeout, type BackupQueue, type NewJob } from "@capy/queue";
 import { tenantScope } from "../auth/access.js";
 import type { Principal } from "../auth/principal.js";
 import { AppError } from "../errors.js";
-import { withTimeout } from "../timeout.js";
 
 /** Newest first; ids are ULIDs, so they break ties between equal timestamps. */
 export function listJobs(db: Db, project: Project, limit: number): Promise<Job[]> {

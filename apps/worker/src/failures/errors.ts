@@ -1,5 +1,6 @@
 // Failures the job handlers raise themselves; the classifier turns them (and process errors)
 // into a retry decision.
+import { CANCELED_ERROR } from "@capy/contracts";
 
 /** The worker or the project is misconfigured: retrying cannot help (e.g. no encryption key). */
 export class ConfigurationError extends Error {
@@ -71,7 +72,7 @@ export class AttemptCanceledError extends Error {
   override readonly name = "AttemptCanceledError";
 
   constructor() {
-    super("canceled by request");
+    super(CANCELED_ERROR);
   }
 }
 

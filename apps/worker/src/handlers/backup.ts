@@ -79,7 +79,8 @@ async function discardEarlierAttempts(deps: BackupDependencies, job: Job, belowT
 }
 
 async function runAttempt(deps: BackupDependencies, job: Job, attempt: Attempt, context: AttemptContext): Promise<void> {
-  let backup = await deps.db.backup.findUnique({ where: { jobId: job.id } });
+  // Only an earlier attempt (fencing token > 1: see runClaimed) can have recorded the backup.
+  let backup = attempt.fencingToken > 1 ? await deps.db.backup.findUnique({ where: { jobId: job.id } }) : null;
   let dumpStderr = "";
   if (backup) {
     context.log.info({ backup_id: backup.id }, "backup already recorded by an earlier attempt; verifying it");

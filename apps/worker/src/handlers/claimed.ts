@@ -129,7 +129,8 @@ export async function runClaimed(
     }
     log.info({ attempt: attempt.number, fencing_token: attempt.fencingToken, took_over: attempt.tookOver }, "job claimed");
     if (attempt.tookOver) log.warn({ attempt: attempt.number, retry_classification: "worker_lost" }, "took over a job whose previous attempt was lost");
-    await hooks.discardEarlier?.(job, attempt.fencingToken, log);
+    // Tokens start at 0 and every claim bumps it: a first claim (token 1) has nothing earlier to clean.
+    if (attempt.fencingToken > 1) await hooks.discardEarlier?.(job, attempt.fencingToken, log);
 
     const lost = new AbortController();
     const canceled = new AbortController();

@@ -2,9 +2,11 @@
 // attempt names that token (and requires the row still `running`), so a stale attempt — a
 // worker that lost its BullMQ lock, a redelivered job, a canceled one — matches no row and
 // changes nothing.
+import { CANCELED_ERROR } from "@capy/contracts";
 import type { Db, Prisma } from "@capy/db";
 import type { FailureReport } from "../failures/report.js";
 import { AttemptCanceledError, StaleAttemptError } from "../failures/errors.js";
+import { deleteJobBackups } from "./leftovers.js";
 
 export interface Attempt {
   jobId: string;
@@ -137,13 +139,10 @@ export async function cancelAttempt(db: Db, attempt: Pick<Attempt, "jobId" | "fe
   return db.$transaction(async (tx) => {
     const { count } = await tx.job.updateMany({
       where: ownedBy(attempt),
-      data: { state: "canceled", phase: "done", completedAt: new Date(), retryClassification: "canceled", error: "canceled by request" },
+      data: { state: "canceled", phase: "done", completedAt: new Date(), retryClassification: "canceled", error: CANCELED_ERROR },
     });
     if (count === 0) return null;
-    if (!deleteBackup) return [];
-    const backups = await tx.backup.findMany({ where: { jobId: attempt.jobId }, select: { backupKey: true } });
-    await tx.backup.deleteMany({ where: { jobId: attempt.jobId } });
-    return backups.map((backup) => backup.backupKey);
+    return deleteBackup ? deleteJobBackups(tx, attempt.jobId) : [];
   });
 }
 

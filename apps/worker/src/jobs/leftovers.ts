@@ -7,7 +7,7 @@
 // - failed while its backup was still being verified: the backup row stays (its artifact is
 //   complete and was checksummed at dump time) but its verification is recorded as failed, so
 //   it never sits `pending` forever (retention and DELETE treat pending as busy).
-import type { Db } from "@capy/db";
+import type { Db, Prisma } from "@capy/db";
 import { jobArtifactPrefix, type ArtifactStorage } from "@capy/storage";
 import type { Logger } from "../logger.js";
 
@@ -42,12 +42,15 @@ export async function discardJobArtifacts(
   }
 }
 
+/** Deletes the backup rows a job recorded; returns their artifacts' keys (for discardJobArtifacts). */
+export async function deleteJobBackups(tx: Prisma.TransactionClient, jobId: string): Promise<string[]> {
+  const backups = await tx.backup.findMany({ where: { jobId }, select: { backupKey: true } });
+  await tx.backup.deleteMany({ where: { jobId } });
+  return backups.map((backup) => backup.backupKey);
+}
+
 /** Deletes the canceled job's backup rows, then its artifacts. */
 export async function discardCanceledBackup(db: Db, storage: ArtifactStorage, job: { id: string; projectId: string }, log: Logger): Promise<void> {
-  const keys = await db.$transaction(async (tx) => {
-    const backups = await tx.backup.findMany({ where: { jobId: job.id }, select: { backupKey: true } });
-    await tx.backup.deleteMany({ where: { jobId: job.id } });
-    return backups.map((backup) => backup.backupKey);
-  });
+  const keys = await db.$transaction((tx) => deleteJobBackups(tx, job.id));
   await discardJobArtifacts(storage, job, keys, log);
 }

@@ -22,11 +22,13 @@
 // change nothing. Redis is read with one pipeline per batch of rows (one script per row), so
 // a pass over thousands of rows costs a few round trips.
 import type { Redis } from "ioredis";
+import { CANCELED_ERROR } from "@capy/contracts";
 import type { Db } from "@capy/db";
 import { enqueueJob, waitForRedisReady, type BackupQueue } from "@capy/queue";
 import type { ArtifactStorage } from "@capy/storage";
 import { discardCanceledBackup, failPendingVerification, LOST_BEFORE_VERIFIED } from "../jobs/leftovers.js";
 import type { Logger } from "../logger.js";
+import { runPeriodically, type Periodic } from "./periodic.js";
 
 /** A pending row younger than this (ms, by updated_at) may still be on its way into Redis: left alone. */
 export const PENDING_GRACE_MS = 5_000;
@@ -283,7 +285,7 @@ async function resetLostRow(db: Db, row: RunningRow, heartbeatTimeoutMs: number)
            phase = CASE WHEN cancel_requested_at IS NULL AND attempts < max_attempts THEN 'queued' ELSE 'done' END,
            completed_at = CASE WHEN cancel_requested_at IS NULL AND attempts < max_attempts THEN NULL ELSE now() END,
            retry_classification = CASE WHEN cancel_requested_at IS NOT NULL THEN 'canceled' ELSE 'worker_lost' END,
-           error = CASE WHEN cancel_requested_at IS NOT NULL THEN 'canceled by request' ELSE ${WORKER_LOST_ERROR} END,
+           error = CASE WHEN cancel_requested_at IS NOT NULL THEN ${CANCELED_ERROR} ELSE ${WORKER_LOST_ERROR} END,
            fencing_token = fencing_token + 1,
            updated_at = now()
      WHERE id = ${row.id} AND state = 'running' AND fencing_token = ${row.fencing_token}
@@ -297,10 +299,7 @@ export interface JobReconcilerOptions extends JobReconcilerDeps {
   intervalMs: number;
 }
 
-export interface JobReconciler {
-  /** No further passes; resolves once the one in progress (if any) has finished. */
-  stop(): Promise<void>;
-}
+export type JobReconciler = Periodic;
 
 /**
  * Reconciles now and then every `intervalMs` until stopped. Passes never overlap; a failed pass
@@ -309,14 +308,17 @@ export interface JobReconciler {
  */
 export function startJobReconciler(options: JobReconcilerOptions): JobReconciler {
   const log = options.log.child({ component: "job-reconciler" });
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
   const memory: ActiveUnlockedMemory = options.memory ?? new Map();
+  let first = true;
 
   const pass = async (): Promise<void> => {
     const startedAt = Date.now();
     try {
+      // The connection is new at start; the first pass waits for it rather than fail at once.
+      if (first) {
+        first = false;
+        await waitForRedisReady(options.redis, FIRST_PASS_REDIS_WAIT_MS);
+      }
       const result = await reconcileJobs({ ...options, log, memory });
       if (result.requeued + result.recovered + result.failed + result.canceled > 0) {
         log.info({ ...result, duration_ms: Date.now() - startedAt }, "jobs reconciled");
@@ -325,22 +327,5 @@ export function startJobReconciler(options: JobReconcilerOptions): JobReconciler
       log.warn({ err: (error as Error).message }, "job reconciliation failed; retrying at the next interval");
     }
   };
-  const schedule = () => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      running = pass().finally(schedule);
-    }, options.intervalMs);
-    timer.unref();
-  };
-  // The connection is new at start; the first pass waits for it rather than fail at once.
-  running = waitForRedisReady(options.redis, FIRST_PASS_REDIS_WAIT_MS)
-    .then(() => (stopped ? undefined : pass()))
-    .finally(schedule);
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
+  return runPeriodically(pass, options.intervalMs);
 }

@@ -10,9 +10,6 @@ import { FireBatcher } from "./batcher.js";
 import { fireSchedules } from "./fire.js";
 import { startScheduleReconciler } from "./reconciler.js";
 
-export { fireSchedule, fireSchedules, FIRE_CLOCK_TOLERANCE_MS, type FireResult } from "./fire.js";
-export { reconcileSchedules, startScheduleReconciler } from "./reconciler.js";
-
 export interface SchedulingOptions {
   databaseUrl: string;
   redisUrl: string;

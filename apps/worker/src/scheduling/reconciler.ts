@@ -14,10 +14,12 @@ import {
   scheduleLockKey,
   syncScheduler,
   SCHEDULE_TZ,
+  waitForRedisReady,
   type BackupQueue,
   type ScheduleQueue,
 } from "@capy/queue";
 import type { Logger } from "../logger.js";
+import { runPeriodically, type Periodic } from "../maintenance/periodic.js";
 import { fireSchedules } from "./fire.js";
 
 /** Removals of orphaned schedulers in flight at once. */
@@ -174,25 +176,29 @@ export async function reconcileSchedules(deps: ReconcilerDeps, now = new Date())
   return { upserted, removed, caughtUp };
 }
 
-export interface ReconcilerLoop {
-  stop(): Promise<void>;
-}
+/** At start, how long the first round waits for its Redis connection before trying anyway (ms). */
+const FIRST_ROUND_REDIS_WAIT_MS = 10_000;
 
 /**
- * Reconciles now and every `intervalMs`. A Redis lock (SET NX, expiring after 80 % of the
+ * Reconciles now and every `intervalMs` after the previous round. A Redis lock (SET NX, expiring after 80 % of the
  * interval) lets one process in the fleet do each round; the others skip it. Everything it
  * writes is idempotent, so two overlapping rounds (e.g. one outliving its lock) are harmless.
  */
 export function startScheduleReconciler(
   deps: ReconcilerDeps & { redis: Redis; prefix: string; holder: string; intervalMs: number },
-): ReconcilerLoop {
+): Periodic {
   const lockKey = `${deps.prefix}:${SCHEDULE_QUEUE}:reconcile-lock`;
   const lockMs = Math.max(100, Math.floor(deps.intervalMs * 0.8));
-  let running: Promise<void> | undefined;
-  let stopped = false;
+  let first = true;
 
   const round = async () => {
     try {
+      // The producer connection is new at start and fails fast while connecting: the first
+      // round waits for it rather than skip the start-up catch-up for a whole interval.
+      if (first) {
+        first = false;
+        await waitForRedisReady(deps.redis, FIRST_ROUND_REDIS_WAIT_MS);
+      }
       const acquired = await deps.redis.set(lockKey, deps.holder, "PX", lockMs, "NX");
       if (acquired !== "OK") return;
       const startedAt = Date.now();
@@ -202,18 +208,5 @@ export function startScheduleReconciler(
       deps.log.warn({ err }, "schedule reconciliation failed; retrying next interval");
     }
   };
-  const tick = () => {
-    if (stopped || running) return;
-    running = round().finally(() => (running = undefined));
-  };
-  tick();
-  const timer = setInterval(tick, deps.intervalMs);
-  timer.unref();
-  return {
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running;
-    },
-  };
+  return runPeriodically(round, deps.intervalMs);
 }

@@ -20,7 +20,7 @@ import { startPrivatePostgres } from "../private-postgres.js";
 import { startApi, startWorker, type ApiProcess, type ServiceProcess } from "../processes.js";
 import { waitFor } from "../wait.js";
 import { seededRandom } from "./random.js";
-import { startPrivateRedis } from "./redis-server.js";
+import { startPrivateRedis } from "../private-redis.js";
 import { databaseArgument, processesNamed } from "./proc.js";
 import { startSampler, type SamplerReport } from "./sampler.js";
 import { describeQueueStates } from "./queue-state.js";
