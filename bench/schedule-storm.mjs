@@ -26,8 +26,7 @@ import {
 import { createDb, createProject, generateEncryptionKey } from "@capy/db";
 // @capy/queue is not a dependency of the repository root; its built entry is imported by path
 // (pnpm run build first), so the bench writes schedulers with the very code the API uses.
-import { createScheduleQueue, syncScheduler } from "../packages/queue/dist/index.js";
-import { Redis } from "../packages/queue/node_modules/ioredis/built/index.js";
+import { createScheduleQueue, createWorkerConnection, syncScheduler } from "../packages/queue/dist/index.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -107,7 +106,7 @@ async function main() {
   );
   log(`${SCHEDULES} schedules at ${due.toISOString().slice(11, 16)} UTC on ${SOURCES} source databases (setup ${((Date.now() - started) / 1000).toFixed(1)} s)`);
 
-  const redis = new Redis(redisServer.url, { maxRetriesPerRequest: 3 });
+  const redis = createWorkerConnection({ url: redisServer.url, prefix: PREFIX });
   const scheduleQueue = createScheduleQueue(redis, PREFIX);
   cleanups.push(async () => {
     await scheduleQueue.close();
@@ -118,7 +117,10 @@ async function main() {
   let next = 0;
   await Promise.all(
     Array.from({ length: 64 }, async () => {
-      while (next < rows.length) await syncScheduler(scheduleQueue, rows[next].id, rows[next++]);
+      while (next < rows.length) {
+        const row = rows[next++];
+        await syncScheduler(scheduleQueue, row.id, row);
+      }
     }),
   );
   log(`${await scheduleQueue.getJobSchedulersCount()} job schedulers written in ${((Date.now() - syncStarted) / 1000).toFixed(1)} s`);

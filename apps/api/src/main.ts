@@ -16,10 +16,11 @@ const deps = createDeps(config, logger);
 const app = buildServer(deps);
 
 let stopping = false;
-async function shutdown(signal: NodeJS.Signals): Promise<void> {
+/** `reason`: the signal, or why the API stops by itself; `exitCode` once stopped cleanly. */
+async function shutdown(reason: string, exitCode = 0): Promise<void> {
   if (stopping) return;
   stopping = true;
-  logger.info({ signal }, "api shutting down");
+  logger.info({ reason }, "api shutting down");
   setTimeout(() => {
     logger.error({ timeoutMs: SHUTDOWN_TIMEOUT_MS }, "shutdown timed out");
     process.exit(1);
@@ -28,7 +29,7 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
     await app.close();
     await closeDeps(deps);
     logger.info("api stopped");
-    process.exit(0);
+    process.exit(exitCode);
   } catch (err) {
     logger.error({ err }, "shutdown failed");
     process.exit(1);
@@ -41,10 +42,7 @@ try {
   // Refuse to run against a Redis that may evict queue keys (maxmemory-policy must be noeviction).
   await guardRedisPolicy(deps.redis, logger, (error) => {
     logger.fatal({ err: error }, "api stopping: Redis may evict queue keys");
-    void app
-      .close()
-      .then(() => closeDeps(deps))
-      .finally(() => process.exit(1));
+    void shutdown("redis-policy", 1);
   });
   await app.listen({ host: config.host, port: config.port });
   logger.info({ port: (app.server.address() as AddressInfo).port }, "api listening");
