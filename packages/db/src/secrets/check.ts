@@ -48,7 +48,7 @@ export async function assertStoredSecretsOpen(db: Db, keyring: Keyring | undefin
     return;
   }
   if (check.undecryptable === 0) return;
-  const sealedUnder = `sealed under key ${check.unknownKeyIds.join(", ")}`;
+  const sealedUnder = `sealed under ${check.unknownKeyIds.map((id) => (id === "v1" ? "a key without id (v1 form)" : `key ${id}`)).join(", ")}`;
   if (keyring === undefined) {
     throw new StoredSecretsError(`refusing to start: CAPY_ENCRYPTION_KEY is not set, but the metadata database holds ${check.stored} stored secrets (${sealedUnder})`);
   }
