@@ -95,7 +95,10 @@ program
     );
     print(Boolean(opts.json), { ...report }, [`current key ${report.key_id}`, ...lines].join("\n"));
     // Not every secret is under the current key: the old keys must stay until a rerun succeeds.
-    if (report.failed > 0) process.exitCode = 1;
+    if (report.failed > 0) {
+      console.error("some secrets open with no key of the keyring: keep CAPY_ENCRYPTION_KEYS_OLD, add the key that sealed them (or re-enter them), and run this again");
+      process.exitCode = 1;
+    }
   });
 
 try {
