@@ -1,7 +1,7 @@
 export { createDb, type Db, type DbOptions } from "./client.js";
 export * from "./generated/prisma/client.js";
 export { encryptSecret, generateEncryptionKey } from "./secrets/crypto.js";
-export { Keyring, KeyringError, keyId, opensWith, sealedKeyId, decryptSecret } from "./secrets/keyring.js";
+export { Keyring, KeyringError, keyId, opensWith, sealedKeyId } from "./secrets/keyring.js";
 export { SECRET_COLUMNS, secretColumnName, type SecretColumn } from "./secrets/columns.js";
 export { rotateSecrets, type RotationReport, type ColumnRotation } from "./secrets/rotate.js";
 export { assertStoredSecretsOpen, checkStoredSecrets, StoredSecretsError, type SecretsCheck } from "./secrets/check.js";

@@ -115,8 +115,3 @@ export function opensWith(keyring: Keyring | undefined, stored: string): boolean
     return false;
   }
 }
-
-/** Compatibility for code written before the keyring: opens v1 and v2 forms with one key. */
-export function decryptSecret(stored: string, hexKey: string): string {
-  return new Keyring(hexKey).open(stored);
-}
