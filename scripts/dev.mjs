@@ -10,6 +10,7 @@ import path from "node:path";
 import {
   checkStoredSecrets,
   createDb,
+  describeKeys,
   generateEncryptionKey,
   LOCAL_ENCRYPTION_KEY_FILE,
   loadDbEnv,
@@ -34,7 +35,7 @@ const db = createDb(env.DATABASE_URL, { maxConnections: 2 });
 const before = await checkStoredSecrets(db, env.keyring);
 if (before.undecryptable > 0) {
   console.log(
-    `the metadata database holds ${before.undecryptable} secret(s) sealed under key ${before.unknownKeyIds.join(", ")}, ` +
+    `the metadata database holds ${before.undecryptable} secret(s) sealed under ${describeKeys(before.unknownKeyIds)}, ` +
       `which this checkout does not have (its key is ${env.keyring.currentKeyId}, from ${process.env.CAPY_ENCRYPTION_KEY ? "CAPY_ENCRYPTION_KEY" : LOCAL_ENCRYPTION_KEY_FILE}); ` +
       "re-sealing the demo cluster and project under it",
   );

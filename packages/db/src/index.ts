@@ -4,7 +4,7 @@ export { encryptSecret, generateEncryptionKey } from "./secrets/crypto.js";
 export { Keyring, KeyringError, keyId, opensWith, sealedKeyId } from "./secrets/keyring.js";
 export { SECRET_COLUMNS, secretColumnName, type SecretColumn } from "./secrets/columns.js";
 export { rotateSecrets, type RotationReport, type ColumnRotation } from "./secrets/rotate.js";
-export { assertStoredSecretsOpen, checkStoredSecrets, StoredSecretsError, type SecretsCheck } from "./secrets/check.js";
+export { assertStoredSecretsOpen, checkStoredSecrets, describeKeys, StoredSecretsError, type SecretsCheck } from "./secrets/check.js";
 export { newId, type IdPrefix } from "./ids.js";
 export { mintApiKey, hashApiKey, isWellFormedApiKey, API_KEY_PREFIX } from "./api-keys.js";
 export { migrateDatabase, ensureDatabaseExists } from "./migrate.js";

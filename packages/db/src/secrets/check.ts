@@ -33,6 +33,11 @@ export async function checkStoredSecrets(db: Db, keyring: Keyring | undefined, c
   return check;
 }
 
+/** "key 1a2b3c4d, a key without id (v1 form)": SecretsCheck.unknownKeyIds for people. */
+export function describeKeys(keyIds: readonly string[]): string {
+  return keyIds.map((id) => (id === "v1" ? "a key without id (v1 form)" : `key ${id}`)).join(", ");
+}
+
 /**
  * The start-up check. Throws StoredSecretsError (one line naming CAPY_ENCRYPTION_KEY and
  * CAPY_ENCRYPTION_KEYS_OLD) when secrets are stored and none opens; `warn`s (one line) when some
@@ -48,7 +53,7 @@ export async function assertStoredSecretsOpen(db: Db, keyring: Keyring | undefin
     return;
   }
   if (check.undecryptable === 0) return;
-  const sealedUnder = `sealed under ${check.unknownKeyIds.map((id) => (id === "v1" ? "a key without id (v1 form)" : `key ${id}`)).join(", ")}`;
+  const sealedUnder = `sealed under ${describeKeys(check.unknownKeyIds)}`;
   if (keyring === undefined) {
     throw new StoredSecretsError(`refusing to start: CAPY_ENCRYPTION_KEY is not set, but the metadata database holds ${check.stored} stored secrets (${sealedUnder})`);
   }
