@@ -5,7 +5,7 @@
 // The artifact is stored before its row exists, so a backup row never points at a missing
 // artifact; a failed or stale dump removes whatever it stored. A retried job whose backup is
 // already recorded goes straight to verification.
-import type { Backup, Job, Prisma } from "@capy/db";
+import type { Backup, Job, Keyring, Prisma } from "@capy/db";
 import { newId } from "@capy/db";
 import { attemptArtifactKey, attemptOfArtifactKey, jobArtifactPrefix, type ArtifactStorage } from "@capy/storage";
 import { ConfigurationError, DumpTimeoutError, StaleAttemptError } from "../failures/errors.js";
@@ -31,8 +31,8 @@ export interface BackupDependencies extends VerifyDependencies {
   runner: ProcessRunner;
   /** Absolute path of pg_dump. */
   pgDump: string;
-  /** Decrypts project passwords; only needed for projects that have one. */
-  encryptionKey: string | undefined;
+  /** Opens project passwords; only needed for projects that have one. */
+  keyring: Keyring | undefined;
   /** Dump durations and sizes, job and verification outcomes, when given. */
   metrics?: WorkerMetrics;
   /** After a scheduled backup's job is recorded completed: that project's retention sweep. */
@@ -111,7 +111,7 @@ async function dumpAndRecord(deps: BackupDependencies, job: Job, attempt: Attemp
   const timeoutMs = deps.dumpTimeoutMs ?? JOB_KINDS.backup.timeoutMs;
   let timeout: AbortSignal | undefined;
   try {
-    const target = await loadDumpTarget(deps.db, job.projectId, deps.encryptionKey);
+    const target = await loadDumpTarget(deps.db, job.projectId, deps.keyring);
     password = target.password;
     // A lost attempt (taken over here, or reset by the reconciler) may have left its pg_dump
     // connected, e.g. a paused worker's: end those sessions before dumping (see endLostDumpSessions).
