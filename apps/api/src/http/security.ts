@@ -61,6 +61,12 @@ const isDocsPath = (path: string) => path === "/docs" || path.startsWith("/docs/
 const UNLIMITED_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
 
 export function registerSecurity(app: FastifyInstance, deps: Pick<AppDeps, "config" | "redis" | "verifySession">): void {
+  registerSecurityHeaders(app);
+  registerRateLimit(app, deps);
+}
+
+/** Helmet's headers on every answer, and the Content-Security-Policy fitting the path. */
+export function registerSecurityHeaders(app: FastifyInstance): void {
   app.register(helmet, { global: true, contentSecurityPolicy: false });
   app.addHook("onSend", async (request, reply, payload) => {
     const path = request.url.split("?", 1)[0]!;
@@ -75,7 +81,10 @@ export function registerSecurity(app: FastifyInstance, deps: Pick<AppDeps, "conf
     const html = typeof payload === "string" && /html/i.test(String(reply.getHeader("content-type") ?? "")) ? payload : "";
     reply.header("content-security-policy", docsCsp(inlineScriptHashes(html)));
   });
+}
 
+/** Per-credential (else per-address) request limits, counted in Redis across API processes. */
+export function registerRateLimit(app: FastifyInstance, deps: Pick<AppDeps, "config" | "redis" | "verifySession">): void {
   app.register(rateLimit, {
     global: true,
     max: deps.config.rateLimit.perMinute,
