@@ -183,8 +183,7 @@ async function main() {
     NODE_ENV: "production",
     LOG_LEVEL: "warn",
     RATE_LIMIT_PER_MINUTE: "1000000000",
-    ...(args["cpu-prof"] ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.resolve(args["cpu-prof"])}` } : {}),
-  });
+  }, args["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(args["cpu-prof"])}`] : []);
   cleanups.unshift(() => api.stop());
   const list = await fetch(`${api.baseUrl}/v1/projects/${tenant.project_id}/scheduled-backups`, { headers: { authorization: `Bearer ${tenant.api_key}` } });
   if (list.status !== 200) throw new Error(`API answered ${list.status}: ${await list.text()}`);
