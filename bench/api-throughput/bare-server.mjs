@@ -24,8 +24,9 @@ const app = Fastify(options);
 const closers = [];
 
 if (layers.has("reqid")) {
-  app.addHook("onSend", async (request, reply) => {
+  app.addHook("onSend", (request, reply, payload, done) => {
     reply.header("x-request-id", request.id);
+    done(null, payload);
   });
 }
 if (layers.has("metrics")) {
