@@ -17,3 +17,4 @@ export {
   type DeletedBackupRow,
   type RetentionCandidate,
 } from "./backup-deletion.js";
+export { listenForTenancyChanges, TENANCY_CHANNEL, type ChangeFeed, type ChangeFeedHandlers } from "./change-feed.js";

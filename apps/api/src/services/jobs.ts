@@ -2,7 +2,7 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { Db, Job, Project } from "@capy/db";
 import { enqueueJob, insertJobRow, withTimeout, type BackupQueue, type NewJob } from "@capy/queue";
-import { tenantScope } from "../auth/access.js";
+import { isVisible } from "../auth/access.js";
 import type { Principal } from "../auth/principal.js";
 import { AppError } from "../errors.js";
 
@@ -16,8 +16,10 @@ export function listJobs(db: Db, project: Project, limit: number): Promise<Job[]
 }
 
 export async function getJob(db: Db, principal: Principal, jobId: string): Promise<Job> {
-  const job = await db.job.findFirst({ where: { id: jobId, ...tenantScope(principal) } });
-  if (!job) throw new AppError("NOT_FOUND", "job not found");
+  // By primary key, then the tenancy check on the row: findUnique is the cheap Prisma query
+  // (findFirst recompiles its plan per call: ~4x the CPU, bench/api-throughput).
+  const job = await db.job.findUnique({ where: { id: jobId } });
+  if (!job || !isVisible(principal, job)) throw new AppError("NOT_FOUND", "job not found");
   return job;
 }
 
