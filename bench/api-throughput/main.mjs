@@ -10,8 +10,9 @@
 // then the price of each request layer (security headers, rate limiter, request logging,
 // metrics, request ids) as bare Fastify with that one layer added.
 // Usage: pnpm bench:api-throughput [--duration 10] [--warmup 2] [--connections 10]
-//                                  [--layer-duration 5] [--no-layers] [--cpu-prof DIR]
+//                                  [--layer-duration 5] [--no-layers] [--cpu-prof DIR] [--only TEXT]
 // --cpu-prof DIR: the API runs with node --cpu-prof, its profile written to DIR on exit.
+// --only TEXT: only the endpoints whose name contains TEXT (e.g. to profile one of them).
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -31,6 +32,7 @@ const { values: args } = parseArgs({
     "layer-duration": { type: "string", default: "5" },
     "no-layers": { type: "boolean", default: false },
     "cpu-prof": { type: "string" },
+    only: { type: "string" },
   },
 });
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -195,10 +197,10 @@ async function main() {
   log("bare Fastify");
   const before = await measure({ name: "bare Fastify (before)", url: `${bare.url}/v1/projects/x/scheduled-backups` });
   const rows = [];
-  for (const target of targets(api.baseUrl, tenant)) {
+  for (const target of targets(api.baseUrl, tenant).filter((t) => !args.only || t.name.includes(args.only) || t.restOf)) {
     log(target.name);
     rows.push({ ...(await measure(target)), goal: target.goal, p99goal: target.p99 });
-    if (target.restOf) rows.at(-1).rest = rows.find((row) => row.name === target.restOf).rps;
+    if (target.restOf) rows.at(-1).rest = rows.find((row) => row.name === target.restOf)?.rps;
   }
   log("bare Fastify");
   const after = await measure({ name: "bare Fastify (after)", url: `${bare.url}/v1/projects/x/scheduled-backups` });

@@ -7,13 +7,13 @@ import type { Db } from "@capy/db";
 import type { BackupQueue, ScheduleQueue } from "@capy/queue";
 import type { ArtifactStorage } from "@capy/storage";
 import type { Authenticate } from "./auth/authenticate.js";
-import type { TenancyLookup } from "./auth/tenancy-cache.js";
+import type { TenancyCache } from "./auth/tenancy-cache.js";
 import type { AppDeps } from "./deps.js";
 
 export interface Context {
   db: Db;
   /** API keys and projects, cached while Postgres notifies their changes. */
-  tenancy: TenancyLookup;
+  tenancy: TenancyCache;
   queue: BackupQueue;
   scheduleQueue: ScheduleQueue;
   storage: ArtifactStorage;

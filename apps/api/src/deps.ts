@@ -33,7 +33,7 @@ export function createDeps(config: Config, logger: FastifyBaseLogger): AppDeps {
   const redis = createProducerConnection(config.redis);
   const db = createDb(config.databaseUrl);
   const verifySession = createSessionVerifier(config.sessions);
-  const tenancy = createTenancyCache(db, config.databaseUrl, logger);
+  const tenancy = createTenancyCache({ db, databaseUrl: config.databaseUrl, redis, redisPrefix: config.redis.prefix, log: logger });
   return {
     config,
     logger,
