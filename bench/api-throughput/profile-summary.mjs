@@ -1,16 +1,25 @@
 #!/usr/bin/env node
 // Summarises a V8 CPU profile (node --cpu-prof, e.g. from `main.mjs --cpu-prof DIR`): the share
 // of samples by package (self time) and the top functions.
-// Usage: node bench/api-throughput/profile-summary.mjs FILE.cpuprofile [--top 30]
+// Usage: node bench/api-throughput/profile-summary.mjs FILE.cpuprofile [--top 30] [--from S] [--to S]
+// --from/--to: only the samples between S seconds after the profile started (start-up and module
+// loading excluded), e.g. the window of one endpoint's load.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: "string", default: "30" } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: "string", default: "30" }, from: { type: "string", default: "0" }, to: { type: "string", default: "1e9" } } });
 const profile = JSON.parse(readFileSync(positionals[0], "utf8"));
 const byId = new Map(profile.nodes.map((node) => [node.id, node]));
 const selfSamples = new Map();
-for (const id of profile.samples) selfSamples.set(id, (selfSamples.get(id) ?? 0) + 1);
-const total = profile.samples.length;
+const [from, to] = [Number(values.from) * 1e6, Number(values.to) * 1e6];
+let elapsed = 0;
+let total = 0;
+for (const [i, id] of profile.samples.entries()) {
+  elapsed += profile.timeDeltas[i];
+  if (elapsed < from || elapsed > to) continue;
+  selfSamples.set(id, (selfSamples.get(id) ?? 0) + 1);
+  total++;
+}
 
 /** "prisma-client", "fastify", "(idle)", "node:internal", or the app's own file. */
 function owner({ callFrame: { url, functionName } }) {

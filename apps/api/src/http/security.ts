@@ -10,6 +10,7 @@ import helmet from "helmet";
 import { createRateLimitKeyGenerator } from "../auth/authenticate.js";
 import type { AppDeps } from "../deps.js";
 import { AppError } from "../errors.js";
+import { leasingRedisStore } from "./rate-limit-store.js";
 
 /** JSON answers load nothing and may not be framed. */
 const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
@@ -116,9 +117,9 @@ export function registerRateLimit(app: FastifyInstance, deps: Pick<AppDeps, "con
     global: true,
     max: deps.config.rateLimit.perMinute,
     timeWindow: 60_000,
-    redis: deps.redis,
-    // Shares the deployment's key prefix, so deployments on one Redis never share counters.
-    nameSpace: `${deps.config.redis.prefix}:rate-limit:`,
+    // Counted in Redis, leased to this process in slices (see rate-limit-store.ts). Shares the
+    // deployment's key prefix, so deployments on one Redis never share counters.
+    store: leasingRedisStore(deps.redis, `${deps.config.redis.prefix}:rate-limit:`),
     // Redis down must not take the API down with it: requests pass unlimited meanwhile.
     skipOnError: true,
     keyGenerator: createRateLimitKeyGenerator(deps.verifySession),
