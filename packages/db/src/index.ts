@@ -18,3 +18,4 @@ export {
   type RetentionCandidate,
 } from "./backup-deletion.js";
 export { listenForTenancyChanges, TENANCY_CHANNEL, type ChangeFeed, type ChangeFeedHandlers } from "./change-feed.js";
+export { asModelRows } from "./model-rows.js";
