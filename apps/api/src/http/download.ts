@@ -11,11 +11,11 @@ import { openBackupArtifact } from "../services/backups.js";
 
 export const DOWNLOAD_PATH = "/v1/projects/:id/backups/:backupID/download";
 
-export function registerDownloadRoute(app: FastifyInstance, deps: Pick<AppDeps, "db" | "storage" | "authenticate">): void {
+export function registerDownloadRoute(app: FastifyInstance, deps: Pick<AppDeps, "db" | "tenancy" | "storage" | "authenticate">): void {
   app.get<{ Params: { id: string; backupID: string } }>(DOWNLOAD_PATH, async (request, reply) => {
     const principal = await deps.authenticate(request.headers);
     requireScope(principal, "backups:read");
-    const project = await findAccessibleProject(deps.db, principal, request.params.id);
+    const project = await findAccessibleProject(deps.tenancy, principal, request.params.id);
     const artifact = await openBackupArtifact(deps.db, deps.storage, project, request.params.backupID);
     await recordAudit({ db: deps.db, log: request.log }, principal, {
       action: "backup.downloaded",
