@@ -17,9 +17,12 @@ export interface ServiceProcess {
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | string>;
 }
 
-/** `nodeArgs`: options for node itself, before the entry (e.g. --cpu-prof, refused in NODE_OPTIONS). */
-function startProcess(entry: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = []): ServiceProcess {
-  const child = spawn(process.execPath, [...nodeArgs, path.join(REPO_ROOT, entry)], {
+/**
+ * A node entry point of this repository (path relative to its root), run from the root.
+ * `nodeArgs`: options for node itself, before the entry (e.g. --cpu-prof, refused in NODE_OPTIONS).
+ */
+export function startProcess(entry: string, env: NodeJS.ProcessEnv, args: string[] = [], nodeArgs: string[] = []): ServiceProcess {
+  const child = spawn(process.execPath, [...nodeArgs, path.join(REPO_ROOT, entry), ...args], {
     cwd: REPO_ROOT,
     // JSON logs (the helpers read them) and a free metrics port per worker, unless a test says otherwise.
     env: { ...process.env, NODE_ENV: "test", LOG_LEVEL: "info", LOG_PRETTY: "0", WORKER_METRICS_PORT: "0", ...env },
@@ -50,6 +53,21 @@ function startProcess(entry: string, env: NodeJS.ProcessEnv, nodeArgs: string[] 
   };
 }
 
+/** Runs an entry point to its exit (SIGKILL after `timeoutMs`): its exit code and everything it printed. */
+export async function runToExit(
+  entry: string,
+  env: NodeJS.ProcessEnv,
+  { args = [], timeoutMs = 30_000 }: { args?: string[]; timeoutMs?: number } = {},
+): Promise<{ code: number | string; output: string }> {
+  const service = startProcess(entry, env, args);
+  const timer = setTimeout(() => service.child.kill("SIGKILL"), timeoutMs);
+  try {
+    return { code: await service.exited, output: service.logs() };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export interface ApiProcess extends ServiceProcess {
   baseUrl: string;
   port: number;
@@ -57,7 +75,7 @@ export interface ApiProcess extends ServiceProcess {
 
 export async function startApi(env: NodeJS.ProcessEnv, nodeArgs: string[] = []): Promise<ApiProcess> {
   const port = await freePort();
-  const service = startProcess("apps/api/dist/main.js", { ...env, PORT: String(port), HOST: "127.0.0.1" }, nodeArgs);
+  const service = startProcess("apps/api/dist/main.js", { ...env, PORT: String(port), HOST: "127.0.0.1" }, [], nodeArgs);
   const baseUrl = `http://127.0.0.1:${port}`;
   await waitFor(
     async () => {
