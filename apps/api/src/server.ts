@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import { createContextFactory } from "./context.js";
 import type { AppDeps } from "./deps.js";
 import { registerAdminQueues } from "./http/admin.js";
+import { registerBearerChallenge, trpcChallengeMeta } from "./http/challenge.js";
 import { registerDocsRoutes } from "./http/docs.js";
 import { registerDownloadRoute } from "./http/download.js";
 import { registerErrorHandlers } from "./http/errors.js";
@@ -31,6 +32,7 @@ export function buildServer(deps: AppDeps): FastifyInstance {
     reply.header("x-request-id", request.id);
   });
   registerErrorHandlers(app);
+  registerBearerChallenge(app);
   const metrics = registerMetrics(app);
   registerSecurity(app, deps);
 
@@ -41,11 +43,11 @@ export function buildServer(deps: AppDeps): FastifyInstance {
   app.register(async (routes) => {
     routes.register(fastifyTRPCPlugin, {
       prefix: "/trpc",
-      trpcOptions: { router: appRouter, createContext } satisfies FastifyTRPCPluginOptions<AppRouter>["trpcOptions"],
+      trpcOptions: { router: appRouter, createContext, responseMeta: trpcChallengeMeta } satisfies FastifyTRPCPluginOptions<AppRouter>["trpcOptions"],
     });
     registerRestApi(routes, createContext);
     registerDownloadRoute(routes, deps);
-    registerDocsRoutes(routes, buildOpenApiDocument());
+    registerDocsRoutes(routes, buildOpenApiDocument({ publicUrl: deps.config.publicUrl }));
     registerHealthRoutes(routes, deps);
     registerMetricsRoute(routes, metrics);
     registerAdminQueues(routes, deps);
