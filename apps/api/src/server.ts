@@ -13,6 +13,7 @@ import { registerDownloadRoute } from "./http/download.js";
 import { registerErrorHandlers } from "./http/errors.js";
 import { registerHealthRoutes } from "./http/health.js";
 import { registerMetrics, registerMetricsRoute } from "./http/metrics.js";
+import { registerPrettyRequestLog } from "./http/request-log.js";
 import { registerRestApi } from "./http/rest.js";
 import { registerSecurity } from "./http/security.js";
 import { buildOpenApiDocument } from "./openapi.js";
@@ -27,12 +28,15 @@ export function buildServer(deps: AppDeps): FastifyInstance {
     bodyLimit: deps.config.bodyLimitBytes,
     // Whose X-Forwarded-For to believe for request.ip (per-address rate limits).
     trustProxy: deps.config.trustProxy,
+    // Pretty logs (pnpm dev) get one line per request instead (registerPrettyRequestLog).
+    disableRequestLogging: deps.config.logPretty,
   });
   app.addHook("onSend", async (request, reply) => {
     reply.header("x-request-id", request.id);
   });
   registerErrorHandlers(app);
   registerBearerChallenge(app);
+  if (deps.config.logPretty) registerPrettyRequestLog(app);
   const metrics = registerMetrics(app);
   registerSecurity(app, deps);
 
