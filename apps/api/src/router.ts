@@ -4,6 +4,7 @@ import { auditRouter } from "./routers/audit/index.js";
 import { backupsRouter } from "./routers/backups/index.js";
 import { jobsRouter } from "./routers/jobs/index.js";
 import { meRouter } from "./routers/me/index.js";
+import { projectsRouter } from "./routers/projects/index.js";
 import { schedulesRouter } from "./routers/schedules/index.js";
 import { router } from "./trpc.js";
 
@@ -12,6 +13,7 @@ export const appRouter = router({
   backups: backupsRouter,
   jobs: jobsRouter,
   me: meRouter,
+  projects: projectsRouter,
   apiKeys: apiKeysRouter,
   auditEvents: auditRouter,
 });

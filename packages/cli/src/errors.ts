@@ -2,7 +2,7 @@
 // prints a stack trace: unknown errors are reduced to their message.
 import { InvalidArgumentError } from "commander";
 import { TRPCClientError } from "@trpc/client";
-import { errorStatus } from "../client.js";
+import { errorStatus } from "@capy/sdk";
 
 export const EXIT = {
   OK: 0,
