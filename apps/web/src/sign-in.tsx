@@ -52,15 +52,6 @@ export function SignIn({ notice }: { notice: string | null }) {
           </div>
         )}
         <form onSubmit={submit} noValidate>
-          <fieldset className="segmented">
-            <legend className="visually-hidden">Sign in with</legend>
-            {(Object.keys(KINDS) as Kind[]).map((option) => (
-              <label key={option} className={kind === option ? "active" : ""}>
-                <input type="radio" name="kind" value={option} checked={kind === option} onChange={() => setKind(option)} />
-                {KINDS[option].label}
-              </label>
-            ))}
-          </fieldset>
           <div className="field">
             <label htmlFor={inputId}>{KINDS[kind].label}</label>
             <input
@@ -86,6 +77,16 @@ export function SignIn({ notice }: { notice: string | null }) {
             Sign in
           </Button>
         </form>
+        <button
+          type="button"
+          className="link-button signin-switch"
+          onClick={() => {
+            setKind(kind === "api_key" ? "session" : "api_key");
+            setError(null);
+          }}
+        >
+          {kind === "api_key" ? "Use a session token instead" : "Use an API key instead"}
+        </button>
         <p className="signin-footnote muted">Kept for this browser tab only; closing it signs you out.</p>
       </div>
     </main>

@@ -9,6 +9,7 @@ import type { FastifyInstance } from "fastify";
 import { createRateLimitKeyGenerator } from "../auth/authenticate.js";
 import type { AppDeps } from "../deps.js";
 import { AppError } from "../errors.js";
+import { isConsolePath } from "./console.js";
 
 /** JSON answers load nothing and may not be framed. */
 const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
@@ -54,6 +55,19 @@ const ADMIN_CSP = [
   "frame-ancestors 'none'",
 ].join("; ");
 
+/** The web console: its own scripts and styles only; it talks to this origin's API. */
+const CONSOLE_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data: blob:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join("; ");
+
 const isAdminPath = (path: string) => path === "/admin/queues" || path.startsWith("/admin/queues/");
 
 const isDocsPath = (path: string) => path === "/docs" || path.startsWith("/docs/");
@@ -66,6 +80,10 @@ export function registerSecurity(app: FastifyInstance, deps: Pick<AppDeps, "conf
     const path = request.url.split("?", 1)[0]!;
     if (isAdminPath(path)) {
       reply.header("content-security-policy", ADMIN_CSP);
+      return;
+    }
+    if (isConsolePath(path)) {
+      reply.header("content-security-policy", CONSOLE_CSP);
       return;
     }
     if (!isDocsPath(path)) {
