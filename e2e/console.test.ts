@@ -129,7 +129,7 @@ describe("the web console", () => {
     await row.locator(".badge", { hasText: "Canceled" }).waitFor();
     expect((await api(tenant.api_key, "GET", `/v1/jobs/${jobId}`)).body.job).toMatchObject({ state: "canceled" });
     await row.getByRole("link", { name: "Backup" }).click();
-    await page.getByText("Not claimed yet").waitFor();
+    await page.getByText("Never claimed").waitFor();
     await shot("job-detail");
     expect(takeErrors()).toEqual([]);
     expect(csp).toEqual([]);

@@ -35,14 +35,14 @@ function JobDetailPage({ params }: PageProps) {
             <dl className="details">
               <dt>State</dt>
               <dd>
-                <JobStateBadge job={job} /> <span className="muted">{progressText(job)}</span>
+                <JobStateBadge job={job} /> {!isTerminal(job) && <span className="muted">{progressText(job)}</span>}
               </dd>
               <dt>Attempts</dt>
               <dd>
                 {job.attempts} of {job.max_attempts}
               </dd>
               <dt>Claimed by</dt>
-              <dd>{job.claimed_by ? <Mono>{job.claimed_by}</Mono> : "Not claimed yet"}</dd>
+              <dd>{job.claimed_by ? <Mono>{job.claimed_by}</Mono> : isTerminal(job) ? "Never claimed" : "Not claimed yet"}</dd>
               <dt>Claimed at</dt>
               <dd>{formatDateTime(job.claimed_at)}</dd>
               <dt>Started</dt>
@@ -50,7 +50,7 @@ function JobDetailPage({ params }: PageProps) {
               <dt>Completed</dt>
               <dd>
                 {formatDateTime(job.completed_at)}
-                {job.completed_at && <span className="muted"> · took {formatDuration(job.started_at, job.completed_at)}</span>}
+                {job.started_at && job.completed_at && <span className="muted"> · took {formatDuration(job.started_at, job.completed_at)}</span>}
               </dd>
               <dt>Exit code</dt>
               <dd>{job.last_exit_code ?? "—"}</dd>
