@@ -78,6 +78,10 @@ function Shell() {
 
   return (
     <div className="layout">
+      {/* Not a #main link: the hash holds the route. */}
+      <button type="button" className="skip-link" onClick={() => document.getElementById("main")?.focus()}>
+        Skip to content
+      </button>
       <Sidebar pages={pages} projectId={projectId} />
       <main id="main" className="main" tabIndex={-1}>
         <Switch>

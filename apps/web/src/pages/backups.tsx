@@ -144,7 +144,7 @@ function BackupRow({ projectId, backup, onVerify, onDelete }: { projectId: strin
       </td>
       <td className="actions">
         <DownloadButton projectId={projectId} backup={backup} />
-        <Button variant="ghost" busy={verify.isPending} onClick={() => verify.mutate({ id: projectId, backupID: backup.id })} aria-label={`Verify ${name} again`}>
+        <Button variant="ghost" busy={verify.isPending} onClick={() => verify.mutate({ id: projectId, backupID: backup.id })} aria-label={`Verify again: ${name}`}>
           Verify again
         </Button>
         <Button variant="ghost" className="text-danger" onClick={onDelete} aria-label={`Delete ${name}`}>
