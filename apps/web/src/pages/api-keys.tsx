@@ -6,8 +6,9 @@ import { useState, type FormEvent } from "react";
 import { formatDateTime, formatRelative } from "../format.js";
 import { useSession } from "../session.js";
 import { useTRPC } from "../trpc.js";
-import { Badge, Button, Card, ConfirmDialog, CopyButton, EmptyState, ErrorBanner, Field, LoadingRows, Mono, PageHeader } from "../ui/components.js";
+import { Badge, Button, Card, ConfirmDialog, CopyButton, EmptyState, ErrorBanner, Field, Mono, PageHeader } from "../ui/components.js";
 import { KeyIcon, PlusIcon } from "../ui/icons.js";
+import { ResourceTable } from "../ui/table.js";
 import { useToast } from "../ui/toasts.js";
 import type { PageDef } from "./registry.js";
 
@@ -28,7 +29,6 @@ function ApiKeysPage() {
   const [creating, setCreating] = useState(false);
   const [revoking, setRevoking] = useState<ApiKey | null>(null);
   const canWrite = principal.scopes.includes("api_keys:write");
-  const rows = keys.data?.api_keys;
   return (
     <>
       <PageHeader
@@ -44,64 +44,51 @@ function ApiKeysPage() {
       />
       {creating && <CreateKey onDone={() => setCreating(false)} />}
       <Card>
-        <ErrorBanner error={keys.error} />
-        {rows && rows.length === 0 ? (
-          <EmptyState icon={<KeyIcon />} title="No API keys" />
-        ) : (
-          <div className="table-wrap">
-            <table className="table">
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Scopes</th>
-                  <th scope="col">Project</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Last used</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">
-                    <span className="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {!rows && !keys.error && <LoadingRows columns={7} label="Loading API keys…" />}
-                {rows?.map((key) => (
-                  <tr key={key.id}>
-                    <td>
-                      <div className="cell-title">{key.name}</div>
-                      <Mono>{key.key_prefix}…</Mono>
-                    </td>
-                    <td className="cell-wrap">
-                      <ul className="tag-list">
-                        {key.scopes.map((scope) => (
-                          <li key={scope}>
-                            <Mono>{scope}</Mono>
-                          </li>
-                        ))}
-                      </ul>
-                    </td>
-                    <td>{key.project_id ? <Mono>{key.project_id}</Mono> : <span className="muted">All projects</span>}</td>
-                    <td>
-                      <KeyStatus apiKey={key} />
-                    </td>
-                    <td>{key.last_used_at ? <span title={formatDateTime(key.last_used_at)}>{formatRelative(key.last_used_at)}</span> : <span className="muted">Never</span>}</td>
-                    <td>{formatDateTime(key.created_at)}</td>
-                    <td className="actions">
-                      {canWrite && key.is_active && (
-                        <Button variant="ghost" className="text-danger" onClick={() => setRevoking(key)} aria-label={`Revoke ${key.name}`}>
-                          Revoke
-                        </Button>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
+        <ResourceTable
+          rows={keys.data?.api_keys}
+          error={keys.error}
+          columns={["Name", "Scopes", "Project", "Status", "Last used", "Created", { label: "Actions", hidden: true }]}
+          loadingLabel="Loading API keys…"
+          empty={<EmptyState icon={<KeyIcon />} title="No API keys" />}
+        >
+          {(key) => <KeyRow key={key.id} apiKey={key} canWrite={canWrite} onRevoke={() => setRevoking(key)} />}
+        </ResourceTable>
       </Card>
       {revoking && <RevokeKey apiKey={revoking} onClose={() => setRevoking(null)} />}
     </>
+  );
+}
+
+function KeyRow({ apiKey, canWrite, onRevoke }: { apiKey: ApiKey; canWrite: boolean; onRevoke: () => void }) {
+  return (
+    <tr>
+      <td>
+        <div className="cell-title">{apiKey.name}</div>
+        <Mono>{apiKey.key_prefix}…</Mono>
+      </td>
+      <td className="cell-wrap">
+        <ul className="tag-list">
+          {apiKey.scopes.map((scope) => (
+            <li key={scope}>
+              <Mono>{scope}</Mono>
+            </li>
+          ))}
+        </ul>
+      </td>
+      <td>{apiKey.project_id ? <Mono>{apiKey.project_id}</Mono> : <span className="muted">All projects</span>}</td>
+      <td>
+        <KeyStatus apiKey={apiKey} />
+      </td>
+      <td>{apiKey.last_used_at ? <span title={formatDateTime(apiKey.last_used_at)}>{formatRelative(apiKey.last_used_at)}</span> : <span className="muted">Never</span>}</td>
+      <td>{formatDateTime(apiKey.created_at)}</td>
+      <td className="actions">
+        {canWrite && apiKey.is_active && (
+          <Button variant="ghost" className="text-danger" onClick={onRevoke} aria-label={`Revoke ${apiKey.name}`}>
+            Revoke
+          </Button>
+        )}
+      </td>
+    </tr>
   );
 }
 

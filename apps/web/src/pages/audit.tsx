@@ -4,8 +4,9 @@ import { useQuery } from "@tanstack/react-query";
 import { formatDateTime, formatRelative } from "../format.js";
 import { useSession } from "../session.js";
 import { useTRPC } from "../trpc.js";
-import { Card, EmptyState, ErrorBanner, LoadingRows, Mono, PageHeader } from "../ui/components.js";
+import { Card, EmptyState, Mono, PageHeader } from "../ui/components.js";
 import { ShieldIcon } from "../ui/icons.js";
+import { ResourceTable } from "../ui/table.js";
 import type { PageDef } from "./registry.js";
 
 const LIMIT = 200;
@@ -14,55 +15,45 @@ function AuditPage() {
   const { principal } = useSession();
   const trpc = useTRPC();
   const events = useQuery(trpc.auditEvents.list.queryOptions({ orgID: principal.organization_id, limit: LIMIT }));
-  const rows = events.data?.audit_events;
   return (
     <>
       <PageHeader title="Audit log" description={`The last ${LIMIT} security-relevant actions in your organization.`} />
       <Card>
-        <ErrorBanner error={events.error} />
-        {rows && rows.length === 0 ? (
-          <EmptyState icon={<ShieldIcon />} title="Nothing recorded yet" />
-        ) : (
-          <div className="table-wrap">
-            <table className="table">
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">Action</th>
-                  <th scope="col">Actor</th>
-                  <th scope="col">Target</th>
-                  <th scope="col">Details</th>
-                </tr>
-              </thead>
-              <tbody>
-                {!rows && !events.error && <LoadingRows columns={5} label="Loading the audit log…" />}
-                {rows?.map((event) => (
-                  <tr key={event.id}>
-                    <td>
-                      <span title={formatDateTime(event.created_at)}>{formatRelative(event.created_at)}</span>
-                    </td>
-                    <td>
-                      <Mono>{event.action}</Mono>
-                    </td>
-                    <td>
-                      <span className="muted">{event.actor_type.replace("_", " ")} </span>
-                      <Mono>{event.actor_id}</Mono>
-                    </td>
-                    <td>
-                      <span className="muted">{event.target_type.replace("_", " ")} </span>
-                      <Mono>{event.target_id}</Mono>
-                    </td>
-                    <td className="cell-wrap">
-                      <Details metadata={event.metadata} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
+        <ResourceTable
+          rows={events.data?.audit_events}
+          error={events.error}
+          columns={["When", "Action", "Actor", "Target", "Details"]}
+          loadingLabel="Loading the audit log…"
+          empty={<EmptyState icon={<ShieldIcon />} title="Nothing recorded yet" />}
+        >
+          {(event) => <EventRow key={event.id} event={event} />}
+        </ResourceTable>
       </Card>
     </>
+  );
+}
+
+function EventRow({ event }: { event: AuditEvent }) {
+  return (
+    <tr>
+      <td>
+        <span title={formatDateTime(event.created_at)}>{formatRelative(event.created_at)}</span>
+      </td>
+      <td>
+        <Mono>{event.action}</Mono>
+      </td>
+      <td>
+        <span className="muted">{event.actor_type.replace("_", " ")} </span>
+        <Mono>{event.actor_id}</Mono>
+      </td>
+      <td>
+        <span className="muted">{event.target_type.replace("_", " ")} </span>
+        <Mono>{event.target_id}</Mono>
+      </td>
+      <td className="cell-wrap">
+        <Details metadata={event.metadata} />
+      </td>
+    </tr>
   );
 }
 

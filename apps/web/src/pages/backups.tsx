@@ -7,9 +7,10 @@ import { errorText } from "../errors.js";
 import { formatBytes, formatDateTime, formatRelative } from "../format.js";
 import { useSession } from "../session.js";
 import { useTRPC } from "../trpc.js";
-import { Badge, Button, Card, ConfirmDialog, EmptyState, ErrorBanner, Field, LoadingRows, Mono, PageHeader } from "../ui/components.js";
+import { Badge, Button, Card, ConfirmDialog, EmptyState, ErrorBanner, Field, Mono, PageHeader } from "../ui/components.js";
 import { DatabaseIcon, DownloadIcon, PlusIcon } from "../ui/icons.js";
 import { JobProgress } from "../ui/jobs.js";
+import { ResourceTable } from "../ui/table.js";
 import { useToast } from "../ui/toasts.js";
 import type { PageDef, PageProps } from "./registry.js";
 
@@ -28,7 +29,6 @@ function BackupsPage({ params }: PageProps) {
   });
   const track = (job: Job, title: string) => setTracked((current) => [{ id: job.id, title }, ...current]);
   const refresh = () => queryClient.invalidateQueries({ queryKey: listKey });
-  const rows = backups.data?.backups;
 
   return (
     <>
@@ -48,36 +48,21 @@ function BackupsPage({ params }: PageProps) {
         </div>
       )}
       <Card title="All backups">
-        <ErrorBanner error={backups.error} />
-        {rows && rows.length === 0 ? (
-          <EmptyState icon={<DatabaseIcon />} title="No backups yet">
-            <p>Start one with “Back up now”, or set a daily schedule.</p>
-          </EmptyState>
-        ) : (
-          <div className="table-wrap">
-            <table className="table">
-              <thead>
-                <tr>
-                  <th scope="col">Backup</th>
-                  <th scope="col">Verification</th>
-                  <th scope="col" className="num">
-                    Size
-                  </th>
-                  <th scope="col">Created</th>
-                  <th scope="col">
-                    <span className="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {!rows && !backups.error && <LoadingRows columns={5} label="Loading backups…" />}
-                {rows?.map((backup) => (
-                  <BackupRow key={backup.id} projectId={projectId} backup={backup} onVerify={(job) => track(job, `Verification of ${backup.label ?? backup.id}`)} onDelete={() => setDeleting(backup)} />
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
+        <ResourceTable
+          rows={backups.data?.backups}
+          error={backups.error}
+          columns={["Backup", "Verification", { label: "Size", numeric: true }, "Created", { label: "Actions", hidden: true }]}
+          loadingLabel="Loading backups…"
+          empty={
+            <EmptyState icon={<DatabaseIcon />} title="No backups yet">
+              <p>Start one with “Back up now”, or set a daily schedule.</p>
+            </EmptyState>
+          }
+        >
+          {(backup) => (
+            <BackupRow key={backup.id} projectId={projectId} backup={backup} onVerify={(job) => track(job, `Verification of ${backup.label ?? backup.id}`)} onDelete={() => setDeleting(backup)} />
+          )}
+        </ResourceTable>
       </Card>
       {deleting && <DeleteBackup projectId={projectId} backup={deleting} onClose={() => setDeleting(null)} onDeleted={refresh} />}
     </>

@@ -6,9 +6,10 @@ import { Link } from "wouter";
 import { errorText } from "../errors.js";
 import { formatDateTime, formatDuration, formatRelative } from "../format.js";
 import { useTRPC } from "../trpc.js";
-import { Button, Card, EmptyState, ErrorBanner, LoadingRows, Mono, PageHeader } from "../ui/components.js";
+import { Button, Card, EmptyState, Mono, PageHeader } from "../ui/components.js";
 import { ListIcon } from "../ui/icons.js";
 import { isTerminal, JobStateBadge, progressText } from "../ui/jobs.js";
+import { ResourceTable } from "../ui/table.js";
 import { useToast } from "../ui/toasts.js";
 import { projectPath, type PageDef, type PageProps } from "./registry.js";
 
@@ -21,41 +22,23 @@ function JobsPage({ params }: PageProps) {
     ...trpc.jobs.list.queryOptions({ id: projectId, limit: LIMIT }),
     refetchInterval: (query) => (query.state.data?.jobs.some((job) => !isTerminal(job)) ? 2000 : 15_000),
   });
-  const rows = jobs.data?.jobs;
   return (
     <>
       <PageHeader title="Jobs" description={`The last ${LIMIT} backup and verification jobs of this project, newest first.`} />
       <Card>
-        <ErrorBanner error={jobs.error} />
-        {rows && rows.length === 0 ? (
-          <EmptyState icon={<ListIcon />} title="No jobs yet">
-            <p>Backups you start, scheduled runs and verifications appear here.</p>
-          </EmptyState>
-        ) : (
-          <div className="table-wrap">
-            <table className="table">
-              <thead>
-                <tr>
-                  <th scope="col">Job</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Progress</th>
-                  <th scope="col" className="num">
-                    Attempts
-                  </th>
-                  <th scope="col">Created</th>
-                  <th scope="col">Duration</th>
-                  <th scope="col">
-                    <span className="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {!rows && !jobs.error && <LoadingRows columns={7} label="Loading jobs…" />}
-                {rows?.map((job) => <JobRow key={job.id} projectId={projectId} job={job} />)}
-              </tbody>
-            </table>
-          </div>
-        )}
+        <ResourceTable
+          rows={jobs.data?.jobs}
+          error={jobs.error}
+          columns={["Job", "State", "Progress", { label: "Attempts", numeric: true }, "Created", "Duration", { label: "Actions", hidden: true }]}
+          loadingLabel="Loading jobs…"
+          empty={
+            <EmptyState icon={<ListIcon />} title="No jobs yet">
+              <p>Backups you start, scheduled runs and verifications appear here.</p>
+            </EmptyState>
+          }
+        >
+          {(job) => <JobRow key={job.id} projectId={projectId} job={job} />}
+        </ResourceTable>
       </Card>
     </>
   );
