@@ -110,7 +110,12 @@ describe("the web console", () => {
     await page.getByRole("heading", { name: "Backups", level: 1 }).waitFor();
     expect(new URL(page.url()).hash).toBe(`#/projects/${tenant.project_id}/backups`);
     await page.getByText("No backups yet").waitFor();
-    expect(await page.evaluate(() => ({ session: sessionStorage.length, local: localStorage.length }))).toEqual({ session: 1, local: 0 });
+    // The credential lives in sessionStorage only. (Runs in the page; no DOM types in this project.)
+    const storage = () => {
+      const page = globalThis as unknown as { sessionStorage: { length: number }; localStorage: { length: number } };
+      return { session: page.sessionStorage.length, local: page.localStorage.length };
+    };
+    expect(await page.evaluate(storage)).toEqual({ session: 1, local: 0 });
     await shot("backups-empty");
     expect(takeErrors()).toEqual([]);
     expect(csp).toEqual([]);

@@ -26,6 +26,7 @@ function ApiKeysPage() {
   const trpc = useTRPC();
   const orgID = principal.organization_id;
   const keys = useQuery(trpc.apiKeys.list.queryOptions({ orgID }));
+  const projects = useQuery({ ...trpc.projects.list.queryOptions({}), enabled: principal.scopes.includes("projects:read") });
   const [creating, setCreating] = useState(false);
   const [revoking, setRevoking] = useState<ApiKey | null>(null);
   const canWrite = principal.scopes.includes("api_keys:write");
@@ -51,7 +52,15 @@ function ApiKeysPage() {
           loadingLabel="Loading API keys…"
           empty={<EmptyState icon={<KeyIcon />} title="No API keys" />}
         >
-          {(key) => <KeyRow key={key.id} apiKey={key} canWrite={canWrite} onRevoke={() => setRevoking(key)} />}
+          {(key) => (
+            <KeyRow
+              key={key.id}
+              apiKey={key}
+              canWrite={canWrite}
+              onRevoke={() => setRevoking(key)}
+              projectName={projects.data?.projects.find((project) => project.id === key.project_id)?.name}
+            />
+          )}
         </ResourceTable>
       </Card>
       {revoking && <RevokeKey apiKey={revoking} onClose={() => setRevoking(null)} />}
@@ -59,7 +68,7 @@ function ApiKeysPage() {
   );
 }
 
-function KeyRow({ apiKey, canWrite, onRevoke }: { apiKey: ApiKey; canWrite: boolean; onRevoke: () => void }) {
+function KeyRow({ apiKey, canWrite, onRevoke, projectName }: { apiKey: ApiKey; canWrite: boolean; onRevoke: () => void; projectName: string | undefined }) {
   return (
     <tr>
       <td>
@@ -75,12 +84,14 @@ function KeyRow({ apiKey, canWrite, onRevoke }: { apiKey: ApiKey; canWrite: bool
           ))}
         </ul>
       </td>
-      <td>{apiKey.project_id ? <Mono>{apiKey.project_id}</Mono> : <span className="muted">All projects</span>}</td>
+      <td>{apiKey.project_id ? <span title={apiKey.project_id}>{projectName ?? <Mono>{apiKey.project_id}</Mono>}</span> : <span className="muted">All projects</span>}</td>
       <td>
         <KeyStatus apiKey={apiKey} />
       </td>
       <td>{apiKey.last_used_at ? <span title={formatDateTime(apiKey.last_used_at)}>{formatRelative(apiKey.last_used_at)}</span> : <span className="muted">Never</span>}</td>
-      <td>{formatDateTime(apiKey.created_at)}</td>
+      <td>
+        <span title={formatDateTime(apiKey.created_at)}>{formatRelative(apiKey.created_at)}</span>
+      </td>
       <td className="actions">
         {canWrite && apiKey.is_active && (
           <Button variant="ghost" className="text-danger" onClick={onRevoke} aria-label={`Revoke ${apiKey.name}`}>
