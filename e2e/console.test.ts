@@ -3,14 +3,14 @@
 // a pending job, backs up and watches the backup reach "verified", downloads it (pg_restore
 // restores it), and edits the schedule (the API's validation error, then the new next run). An
 // organization key picks its project, creates a key (secret shown once) and revokes it, and
-// reads the audit log. No console errors beyond the expected 4xx answers, no CSP violations.
-// Screenshots go to test-output/console-*.png.
+// reads the audit log; once its own key is revoked, the next 401 returns to sign-in. No console
+// errors beyond the expected 4xx answers, no CSP violations. Screenshots: test-output/console-*.png.
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApiKey } from "@capy/db";
+import { createApiKey, revokeApiKey } from "@capy/db";
 import {
   createEmptyDatabase,
   createPgbenchDatabase,
@@ -226,6 +226,16 @@ describe("the web console", () => {
     await page.getByText("backup.downloaded").first().waitFor();
     await shot("audit");
     expect(takeErrors()).toEqual([]);
+
+    // Its own key revoked meanwhile: the next call's 401 returns to sign-in, saying why.
+    await revokeApiKey(stack.db, orgKey.id);
+    const jobsHash = `#/projects/${tenant.project_id}/jobs`;
+    await page.evaluate((hash) => {
+      (globalThis as unknown as { location: { hash: string } }).location.hash = hash;
+    }, jobsHash);
+    await page.getByText("The API no longer accepts this credential (revoked or expired). Sign in again.").waitFor();
+    await page.getByLabel("API key").waitFor();
+    expect(takeErrors([401])).toEqual([]);
     expect(csp).toEqual([]);
     await org.close();
   });

@@ -17,7 +17,7 @@ import { ToastProvider } from "./ui/toasts.js";
 
 export function App() {
   return (
-    <SessionProvider onSignOut={() => {}}>
+    <SessionProvider>
       <Gate />
     </SessionProvider>
   );

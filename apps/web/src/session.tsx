@@ -35,20 +35,17 @@ async function openSession(token: string): Promise<Session> {
   return { token, principal, client };
 }
 
-export function SessionProvider({ children, onSignOut }: { children: ReactNode; onSignOut: () => void }) {
+export function SessionProvider({ children }: { children: ReactNode }) {
   const [state, setState] = useState<State>(() => {
     const token = sessionStorage.getItem(STORAGE_KEY);
     return token ? { status: "restoring", token } : { status: "signed-out", notice: null };
   });
 
-  const signOut = useCallback(
-    (notice?: string) => {
-      sessionStorage.removeItem(STORAGE_KEY);
-      onSignOut();
-      setState({ status: "signed-out", notice: notice ?? null });
-    },
-    [onSignOut],
-  );
+  // The signed-in tree (and its query cache) is unmounted with the session.
+  const signOut = useCallback((notice?: string) => {
+    sessionStorage.removeItem(STORAGE_KEY);
+    setState({ status: "signed-out", notice: notice ?? null });
+  }, []);
 
   const signIn = useCallback(async (token: string) => {
     const session = await openSession(token);

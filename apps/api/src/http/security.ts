@@ -1,7 +1,7 @@
 // Request hardening for every route: security headers (helmet, with a strict Content Security
-// Policy for API answers, one the /docs reference page works under and one for the
-// /admin/queues dashboard), rate limits kept in Redis (shared by every API process of the
-// deployment; probes and /metrics exempt), and the 429 answer.
+// Policy for API answers, one the /docs reference page works under, one for the /admin/queues
+// dashboard and one for the web console at /), rate limits kept in Redis (shared by every API
+// process of the deployment; probes and /metrics exempt), and the 429 answer.
 import { createHash } from "node:crypto";
 import helmet from "@fastify/helmet";
 import rateLimit from "@fastify/rate-limit";
