@@ -18,16 +18,17 @@ function BackupsPage({ params }: PageProps) {
   const projectId = params.projectId!;
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const [tracked, setTracked] = useState<Array<{ id: string; title: string }>>([]);
+  /** Jobs started on this page, shown with live progress until dismissed. */
+  const [tracked, setTracked] = useState<Array<{ id: string; title: string; finished: boolean }>>([]);
   const [deleting, setDeleting] = useState<Backup | null>(null);
   const listKey = trpc.backups.list.queryKey({ id: projectId });
   const backups = useQuery({
     ...trpc.backups.list.queryOptions({ id: projectId }),
     // Fast while something is being made or verified, slow otherwise.
     refetchInterval: (query) =>
-      tracked.length > 0 || query.state.data?.backups.some((backup) => backup.verification_state === "pending") ? 2000 : 30_000,
+      tracked.some((job) => !job.finished) || query.state.data?.backups.some((backup) => backup.verification_state === "pending") ? 2000 : 30_000,
   });
-  const track = (job: Job, title: string) => setTracked((current) => [{ id: job.id, title }, ...current]);
+  const track = (job: Job, title: string) => setTracked((current) => [{ id: job.id, title, finished: false }, ...current]);
   const refresh = () => queryClient.invalidateQueries({ queryKey: listKey });
 
   return (
@@ -41,7 +42,10 @@ function BackupsPage({ params }: PageProps) {
               key={job.id}
               jobId={job.id}
               title={job.title}
-              onFinished={() => void refresh()}
+              onFinished={() => {
+                setTracked((current) => current.map((candidate) => (candidate.id === job.id ? { ...candidate, finished: true } : candidate)));
+                void refresh();
+              }}
               onDismiss={() => setTracked((current) => current.filter((candidate) => candidate.id !== job.id))}
             />
           ))}

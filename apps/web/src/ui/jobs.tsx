@@ -41,10 +41,9 @@ export function JobProgress({ jobId, title, onFinished, onDismiss }: { jobId: st
   });
   const job = query.data?.job;
   const finished = job && isTerminal(job);
+  // Runs on the transition to a terminal state only (not on every poll or new callback).
   useEffect(() => {
     if (job && finished) onFinished(job);
-    // Only the transition to a terminal state matters.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [finished]);
   return (
     <div className={`progress-card${finished ? ` progress-${job.state}` : ""}`} aria-live="polite">
