@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { quoteIdent, type Db } from "@capy/db";
+import { quoteIdent, type Db, type Keyring } from "@capy/db";
 import type { LeaseSemaphore } from "@capy/queue";
 import { ObjectNotFoundError, type ArtifactStorage } from "@capy/storage";
 import { ShutdownInterruptError, StorageError, VerificationFailedError, VerificationTimeoutError } from "../failures/errors.js";
@@ -42,7 +42,7 @@ export interface VerifierDependencies {
   pgRestore: string;
   semaphore: LeaseSemaphore;
   workerId: string;
-  encryptionKey: string | undefined;
+  keyring: Keyring | undefined;
   config: VerifyConfig;
 }
 
@@ -111,7 +111,7 @@ export class Verifier {
     try {
       const archive = path.join(workDir, "artifact.dump");
       const sizeBytes = await this.fetchChecked(request, archive);
-      const admin = await loadClusterAdmin(this.deps.db, request.clusterId, this.deps.encryptionKey);
+      const admin = await loadClusterAdmin(this.deps.db, request.clusterId, this.deps.keyring);
       const database = throwawayDatabaseName(this.deps.config.databasePrefix);
       await this.createDatabase(admin, database);
       request.log.info({ database, size_bytes: sizeBytes }, "restoring into a throwaway database");
