@@ -42,13 +42,20 @@ describe("pnpm dev", () => {
     const [, url, key] = printed;
     expect(url).toBe(`http://127.0.0.1:${consolePort}/`);
 
-    // The dev server answers once Vite is up.
+    // The banner comes as the processes start: wait until Vite and, through its proxy, the API answer.
     await waitFor(async () => (await fetch(url!).catch(() => null))?.ok, { timeoutMs: 60_000, what: "the console's dev server" });
+    await waitFor(async () => (await fetch(`${url}v1/me`).catch(() => null))?.status === 401, { timeoutMs: 60_000, what: "the API behind the dev server" });
     const page = await browser.newPage();
     await page.goto(url!);
     await page.getByLabel("API key").fill(key!);
     await page.getByLabel("API key").press("Enter");
-    await page.getByRole("heading", { name: "Backups", level: 1 }).waitFor({ timeout: 60_000 });
+    await page
+      .getByRole("heading", { name: "Backups", level: 1 })
+      .waitFor({ timeout: 60_000 })
+      .catch(async (error: unknown) => {
+        // What the page and pnpm dev said, to tell a console fault from a service that did not start.
+        throw new Error(`${String(error)}\npage: ${await page.locator("body").innerText()}\npnpm dev: ${output.slice(-4000)}`);
+      });
     await page.getByText("No backups yet").waitFor({ timeout: 30_000 });
     expect(await page.locator(".project-title").innerText()).toBe("demo");
   });

@@ -11,6 +11,6 @@ export function errorText(error: unknown): string {
       ? "Too many requests. Wait a moment, then try again."
       : `Too many requests. Try again in ${retryAfterSeconds} second${retryAfterSeconds === 1 ? "" : "s"}.`;
   }
-  if (status === undefined) return `The API could not be reached (${message}).`;
+  if (status === undefined) return "The API could not be reached. Check your connection, then try again.";
   return message;
 }
