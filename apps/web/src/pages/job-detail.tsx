@@ -4,7 +4,7 @@ import { Link } from "wouter";
 import { formatDateTime, formatDuration } from "../format.js";
 import { useTRPC } from "../trpc.js";
 import { Card, ErrorBanner, Loading, Mono, PageHeader } from "../ui/components.js";
-import { isTerminal, JobStateBadge, progressText } from "../ui/jobs.js";
+import { isTerminal, JOB_TYPE_TEXT, JobStateBadge, progressText } from "../ui/jobs.js";
 import { CancelButton } from "./jobs.js";
 import { projectPath, type PageDef, type PageProps } from "./registry.js";
 
@@ -23,7 +23,7 @@ function JobDetailPage({ params }: PageProps) {
         <Link href={projectPath(projectId, "jobs")}>← Jobs</Link>
       </p>
       <PageHeader
-        title={job ? `${job.type === "verify" ? "Verification" : "Backup"} job` : "Job"}
+        title={job ? `${JOB_TYPE_TEXT[job.type]} job` : "Job"}
         description={<Mono>{jobId}</Mono>}
         actions={job && !isTerminal(job) ? <CancelButton job={job} projectId={projectId} /> : undefined}
       />

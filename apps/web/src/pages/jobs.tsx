@@ -8,7 +8,7 @@ import { formatDateTime, formatDuration, formatRelative } from "../format.js";
 import { useTRPC } from "../trpc.js";
 import { Button, Card, EmptyState, Mono, PageHeader } from "../ui/components.js";
 import { ListIcon } from "../ui/icons.js";
-import { isTerminal, JobStateBadge, progressText } from "../ui/jobs.js";
+import { isTerminal, JOB_TYPE_TEXT, JobStateBadge, progressText } from "../ui/jobs.js";
 import { ResourceTable } from "../ui/table.js";
 import { useToast } from "../ui/toasts.js";
 import { projectPath, type PageDef, type PageProps } from "./registry.js";
@@ -49,7 +49,7 @@ function JobRow({ projectId, job }: { projectId: string; job: Job }) {
     <tr>
       <td>
         <Link href={projectPath(projectId, `jobs/${encodeURIComponent(job.id)}`)} className="cell-title">
-          {job.type === "verify" ? "Verification" : "Backup"}
+          {JOB_TYPE_TEXT[job.type]}
         </Link>
         <Mono>{job.id}</Mono>
       </td>

@@ -9,6 +9,9 @@ import { Badge, ErrorBanner, type Tone } from "./components.js";
 export const TERMINAL_STATES: readonly Job["state"][] = ["completed", "failed", "canceled"];
 export const isTerminal = (job: Pick<Job, "state">) => TERMINAL_STATES.includes(job.state);
 
+/** A job kind in words; a new kind fails to compile here until it is named. */
+export const JOB_TYPE_TEXT: Record<Job["type"], string> = { backup: "Backup", verify: "Verification" };
+
 const STATE_TONE: Record<Job["state"], Tone> = { pending: "neutral", running: "info", completed: "success", failed: "danger", canceled: "warning" };
 
 export function JobStateBadge({ job }: { job: Pick<Job, "state"> }) {
