@@ -23,7 +23,7 @@ import {
   startWorker,
   withAdminClient,
 } from "@capy/testing";
-import { createDb, createProject, generateEncryptionKey } from "@capy/db";
+import { createDb, createProject, generateEncryptionKey, registerCluster, withDatabase } from "@capy/db";
 // @capy/queue is not a dependency of the repository root; its built entry is imported by path
 // (pnpm run build first), so the bench writes schedulers with the very code the API uses.
 import { createScheduleQueue, createWorkerConnection, syncScheduler } from "../packages/queue/dist/index.js";
@@ -85,6 +85,7 @@ async function main() {
   // per-database lock, where present, does not hide the per-cluster cap), one schedule each.
   const seeds = [];
   for (const [i, source] of sources.entries()) {
+    await registerCluster(db, { adminUrl: withDatabase(source.url, "postgres"), encryptionKey });
     seeds.push(await createProject(db, { organizationName: "storm", projectName: `seed${i}`, databaseUrl: source.url, encryptionKey }));
   }
   await db.$executeRawUnsafe(

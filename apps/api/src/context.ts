@@ -8,6 +8,7 @@ import type { BackupQueue, ScheduleQueue } from "@capy/queue";
 import type { ArtifactStorage } from "@capy/storage";
 import type { Authenticate } from "./auth/authenticate.js";
 import type { AppDeps } from "./deps.js";
+import type { Config } from "./env.js";
 
 export interface Context {
   db: Db;
@@ -17,9 +18,11 @@ export interface Context {
   log: FastifyBaseLogger;
   headers: IncomingHttpHeaders;
   authenticate: Authenticate;
+  /** What restores and previews need: the cap on live previews, the key sealing their passwords. */
+  config: Pick<Config, "previewsPerProject" | "encryptionKey">;
 }
 
-export function createContextFactory(deps: Pick<AppDeps, "db" | "queue" | "scheduleQueue" | "storage" | "authenticate">) {
+export function createContextFactory(deps: Pick<AppDeps, "db" | "queue" | "scheduleQueue" | "storage" | "authenticate" | "config">) {
   return ({ req }: { req: FastifyRequest }): Context => ({
     db: deps.db,
     queue: deps.queue,
@@ -28,5 +31,6 @@ export function createContextFactory(deps: Pick<AppDeps, "db" | "queue" | "sched
     log: req.log,
     headers: req.headers,
     authenticate: deps.authenticate,
+    config: deps.config,
   });
 }

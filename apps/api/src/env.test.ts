@@ -18,6 +18,7 @@ describe("loadConfig", () => {
       rateLimit: { perMinute: 600 },
       bodyLimitBytes: 65_536,
       trustProxy: false,
+      previewsPerProject: 10,
     });
   });
 
@@ -33,6 +34,7 @@ describe("loadConfig", () => {
       trustProxy: "10.0.0.0/8,127.0.0.1",
     });
     expect(loadConfig({ TRUST_PROXY: "true" }).trustProxy).toBe(true);
+    expect(loadConfig({ PREVIEWS_PER_PROJECT: "3" }).previewsPerProject).toBe(3);
   });
 
   it("enables session tokens only with a key and an issuer", () => {

@@ -46,6 +46,8 @@ const schema = z.object({
   TRUST_PROXY: z.string().min(1).optional(),
   /** Largest accepted request body (bytes); larger ones get 413. */
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(65_536),
+  /** Live preview databases (creating, ready, deleting) a project may have at once; 409 beyond. */
+  PREVIEWS_PER_PROJECT: z.coerce.number().int().min(0).default(10),
 });
 
 export interface Config {
@@ -57,7 +59,7 @@ export interface Config {
   /** S3-compatible storage (S3_* variables); unset means the filesystem under storageDir. */
   s3: S3Config | undefined;
   /**
-   * For database credentials at rest; no current endpoint decrypts any. Unset when neither
+   * For database credentials at rest: seals preview passwords and opens them for GET …/credentials. Unset when neither
    * CAPY_ENCRYPTION_KEY nor the local development key file exists.
    */
   encryptionKey: string | undefined;
@@ -73,6 +75,8 @@ export interface Config {
   bodyLimitBytes: number;
   /** Fastify's trustProxy; false unless TRUST_PROXY is set. */
   trustProxy: boolean | string;
+  /** PREVIEWS_PER_PROJECT. */
+  previewsPerProject: number;
 }
 
 export interface SessionConfig {
@@ -127,5 +131,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     rateLimit: { perMinute: env.RATE_LIMIT_PER_MINUTE },
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
     trustProxy: env.TRUST_PROXY === undefined ? false : env.TRUST_PROXY === "true" ? true : env.TRUST_PROXY,
+    previewsPerProject: env.PREVIEWS_PER_PROJECT,
   };
 }

@@ -4,6 +4,8 @@ import { auditRouter } from "./routers/audit/index.js";
 import { backupsRouter } from "./routers/backups/index.js";
 import { jobsRouter } from "./routers/jobs/index.js";
 import { meRouter } from "./routers/me/index.js";
+import { previewsRouter } from "./routers/previews/index.js";
+import { restoresRouter } from "./routers/restores/index.js";
 import { schedulesRouter } from "./routers/schedules/index.js";
 import { router } from "./trpc.js";
 
@@ -14,6 +16,8 @@ export const appRouter = router({
   me: meRouter,
   apiKeys: apiKeysRouter,
   auditEvents: auditRouter,
+  restores: restoresRouter,
+  previewDatabases: previewsRouter,
 });
 
 export type AppRouter = typeof appRouter;

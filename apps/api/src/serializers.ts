@@ -1,12 +1,13 @@
 // Prisma rows (camelCase, Date, BigInt) to the public snake_case shapes of @capy/contracts:
 // ISO-8601 UTC strings, absent values as null. Routers declare the contracts as .output(), so a
 // row that drifts from them fails loudly instead of reaching a client.
-import type { ApiKey, AuditEvent, Backup, Job, JobState, JobType, RetryClassification, ScheduledBackup, VerificationState } from "@capy/contracts";
+import type { ApiKey, AuditEvent, Backup, Job, JobState, JobType, PreviewDatabase, RetryClassification, ScheduledBackup, VerificationState } from "@capy/contracts";
 import type {
   ApiKey as ApiKeyRow,
   AuditEvent as AuditEventRow,
   Backup as BackupRow,
   Job as JobRow,
+  PreviewDatabase as PreviewRow,
   ScheduledBackup as ScheduleRow,
 } from "@capy/db";
 import { nextRunAt } from "@capy/queue";
@@ -108,5 +109,22 @@ export function serializeAuditEvent(event: AuditEventRow): AuditEvent {
     target_id: event.targetId,
     metadata: metadata !== null && typeof metadata === "object" && !Array.isArray(metadata) ? (metadata as Record<string, unknown>) : {},
     created_at: iso(event.createdAt),
+  };
+}
+
+export function serializePreview(preview: PreviewRow): PreviewDatabase {
+  return {
+    id: preview.id,
+    organization_id: preview.organizationId,
+    project_id: preview.projectId,
+    name: preview.name,
+    database_name: preview.databaseName,
+    source_kind: preview.sourceKind as PreviewDatabase["source_kind"],
+    source_backup_id: preview.sourceBackupId,
+    source_backup_key: preview.sourceBackupKey,
+    state: preview.state as PreviewDatabase["state"],
+    ttl_expires_at: iso(preview.ttlExpiresAt),
+    created_at: iso(preview.createdAt),
+    updated_at: iso(preview.updatedAt),
   };
 }

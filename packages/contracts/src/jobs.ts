@@ -20,6 +20,7 @@ export interface JobKind {
 export const JOB_KINDS: Record<JobType, JobKind> = {
   backup: { type: "backup", maxAttempts: 3, backoffMs: 5_000 },
   verify: { type: "verify", maxAttempts: 3, backoffMs: 5_000 },
+  restore: { type: "restore", maxAttempts: 3, backoffMs: 5_000 },
 };
 
 /** `locked_resource` of every job touching one database: at most one runs at a time. */

@@ -22,30 +22,52 @@ export interface CreatedProject {
   api_key_id: string;
 }
 
+export interface RegisterClusterInput {
+  /** postgres://admin:password@host:port/postgres: a login that may create databases and roles. */
+  adminUrl: string;
+  /** Defaults to `host:port`. */
+  name?: string;
+  encryptionKey: string;
+}
+
 /**
- * Creates the organization if new, the cluster (by host and port) if new, and the project, or
- * updates the project's connection if one of that name exists; then mints a project-scoped key
- * with every project scope.
+ * Registers (or, for a known host and port, updates) a cluster's operator login: the only
+ * credentials that create and drop databases and roles on it (verification's throwaway databases,
+ * previews, restores). Idempotent by host and port.
+ */
+export async function registerCluster(db: Db, input: RegisterClusterInput): Promise<{ cluster_id: string }> {
+  const conn = parsePostgresUrl(input.adminUrl);
+  const admin = {
+    adminUser: conn.user,
+    adminPasswordEncrypted: conn.password === null ? null : encryptSecret(conn.password, input.encryptionKey),
+    adminRegisteredAt: new Date(),
+  };
+  const name = input.name ?? `${conn.host}:${conn.port}`;
+  const cluster = await db.cluster.upsert({
+    where: { host_port: { host: conn.host, port: conn.port } },
+    create: { id: newId("cls"), name, host: conn.host, port: conn.port, ...admin },
+    update: { ...admin, ...(input.name === undefined ? {} : { name }) },
+  });
+  return { cluster_id: cluster.id };
+}
+
+/**
+ * Creates the organization if new and the project on the cluster registered for the database
+ * URL's host and port (TenantError when none is: `admin register-cluster` first), or updates the
+ * project's connection if one of that name exists; then mints a project-scoped key with every
+ * project scope. The cluster's admin login is never touched: the project's credentials only ever
+ * read the project's database.
  */
 export async function createProject(db: Db, input: CreateProjectInput): Promise<CreatedProject> {
   const conn = parsePostgresUrl(input.databaseUrl);
+  const cluster = await db.cluster.findUnique({ where: { host_port: { host: conn.host, port: conn.port } } });
+  if (!cluster?.adminRegisteredAt) {
+    throw new TenantError(`no cluster is registered for ${conn.host}:${conn.port}; run \`admin register-cluster --admin-url postgres://…@${conn.host}:${conn.port}/postgres\` first`);
+  }
   const passwordEncrypted = conn.password === null ? null : encryptSecret(conn.password, input.encryptionKey);
-
   const organization = await db.organization.upsert({
     where: { name: input.organizationName },
     create: { id: newId("org"), name: input.organizationName },
-    update: {},
-  });
-  const cluster = await db.cluster.upsert({
-    where: { host_port: { host: conn.host, port: conn.port } },
-    create: {
-      id: newId("cls"),
-      name: `${conn.host}:${conn.port}`,
-      host: conn.host,
-      port: conn.port,
-      adminUser: conn.user,
-      adminPasswordEncrypted: passwordEncrypted,
-    },
     update: {},
   });
   const connection = {

@@ -4,7 +4,7 @@
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { BACKUP_QUEUE, JOB_KINDS, databaseResource, type JobPayload, type JobType } from "@capy/contracts";
-import { newId, type Db, type Job } from "@capy/db";
+import { newId, type Db, type Job, type Prisma } from "@capy/db";
 
 export type BackupQueue = Queue<JobPayload, void, JobType>;
 
@@ -15,6 +15,8 @@ export function createBackupQueue(connection: Redis, prefix: string): BackupQueu
 }
 
 export interface NewJob {
+  /** A chosen id (e.g. one a related row must name first); a new one otherwise. */
+  id?: string;
   type: JobType;
   organizationId: string;
   projectId: string;
@@ -25,13 +27,16 @@ export interface NewJob {
   scheduleId?: string | null;
   dueAt?: Date | null;
   idempotencyKey?: string | null;
+  previewDatabaseId?: string | null;
+  restoreOptions?: Prisma.InputJsonValue | null;
 }
 
-export async function insertJobRow(db: Db, input: NewJob): Promise<Job> {
+/** Inserts the pending row; `db` may be a transaction, so a job can be created with related rows. */
+export async function insertJobRow(db: Pick<Db, "job"> | Prisma.TransactionClient, input: NewJob): Promise<Job> {
   const kind = JOB_KINDS[input.type];
   return db.job.create({
     data: {
-      id: newId("job"),
+      id: input.id ?? newId("job"),
       type: input.type,
       state: "pending",
       phase: "queued",
@@ -45,6 +50,8 @@ export async function insertJobRow(db: Db, input: NewJob): Promise<Job> {
       scheduleId: input.scheduleId ?? null,
       dueAt: input.dueAt ?? null,
       idempotencyKey: input.idempotencyKey ?? null,
+      previewDatabaseId: input.previewDatabaseId ?? null,
+      ...(input.restoreOptions ? { restoreOptions: input.restoreOptions } : {}),
     },
   });
 }
