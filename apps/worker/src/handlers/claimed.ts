@@ -49,8 +49,13 @@ export interface ClaimDependencies {
 }
 
 export interface ClaimHooks {
-  /** Take one of the cluster's dump slots too (backup jobs). */
+  /** Take one of the cluster's dump slots too (backup and restore jobs). */
   dumpSlot?: boolean;
+  /**
+   * Runs before the leases are taken; throws ResourceBusyError while the job must wait for
+   * something else (a project restore for its safety backup), which sends it back to the queue.
+   */
+  beforeLeases?: (job: Job) => Promise<void>;
   /**
    * Removes what attempts fenced off before `belowToken` left in storage (best effort). Runs after
    * every claim, and when a lost job is failed.
@@ -77,6 +82,7 @@ export async function runClaimed(
     return;
   }
 
+  await hooks.beforeLeases?.(job);
   // Leases before the claim: a job that has to wait is not claimed, so it uses no attempt and its
   // row stays as it is. ResourceBusyError sends it back to the queue, delayed.
   let leases: HeldLeases | undefined;

@@ -1,6 +1,6 @@
 // Where a project's database lives and how to log in: the project row, its cluster, and the
 // password decrypted with CAPY_ENCRYPTION_KEY (only in memory, only for this attempt).
-import { decryptSecret, type Db } from "@capy/db";
+import { decryptSecret, parsePostgresUrl, type Db } from "@capy/db";
 import { ConfigurationError } from "../failures/errors.js";
 import type { DumpTarget } from "./pg-dump.js";
 
@@ -16,17 +16,24 @@ export async function loadDumpTarget(db: Db, projectId: string, encryptionKey: s
   };
 }
 
-/** The cluster's admin login, for throwaway verification databases (`database` is the maintenance one). */
+/** The cluster's admin login, for throwaway verification databases and restores (`database` is the maintenance one). */
 export async function loadClusterAdmin(db: Db, clusterId: string, encryptionKey: string | undefined): Promise<DumpTarget> {
   const cluster = await db.cluster.findUnique({ where: { id: clusterId } });
   if (!cluster) throw new ConfigurationError(`cluster ${clusterId} does not exist`);
   return clusterAdmin(cluster, encryptionKey);
 }
 
+/**
+ * A cluster's operator login. Only a login an operator registered (`admin register-cluster`)
+ * creates databases: a cluster known only from a project's connection has none.
+ */
 export function clusterAdmin(
-  cluster: { host: string; port: number; adminUser: string; adminPasswordEncrypted: string | null },
+  cluster: { id: string; host: string; port: number; adminUser: string; adminPasswordEncrypted: string | null; adminRegisteredAt: Date | null },
   encryptionKey: string | undefined,
 ): DumpTarget {
+  if (!cluster.adminRegisteredAt) {
+    throw new ConfigurationError(`cluster ${cluster.id} (${cluster.host}:${cluster.port}) has no registered operator login; run \`admin register-cluster\``);
+  }
   return {
     host: cluster.host,
     port: cluster.port,
@@ -46,4 +53,10 @@ function decryptPassword(ciphertext: string, encryptionKey: string | undefined, 
     // The cause says nothing useful (GCM only reports "unable to authenticate data").
     throw new ConfigurationError(`the ${whose} password cannot be decrypted with this CAPY_ENCRYPTION_KEY`);
   }
+}
+
+/** An operator login given as a URL (VERIFY_DATABASE_URL, PREVIEW_DATABASE_URL); its database is the maintenance one. */
+export function serverAdmin(url: string): DumpTarget {
+  const conn = parsePostgresUrl(url);
+  return { host: conn.host, port: conn.port, user: conn.user, password: conn.password, database: conn.database };
 }

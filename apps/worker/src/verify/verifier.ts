@@ -1,7 +1,7 @@
 // Proving a backup by restoring it. The artifact is read back from storage and its SHA-256
 // checked against the recorded one before anything is restored; then it is restored with
-// pg_restore into a throwaway database on the same cluster (created by the cluster's admin from
-// VERIFY_TEMPLATE_DATABASE), the restored copy's inventory is compared with the source's, and
+// pg_restore into a throwaway database on the same cluster (created by the cluster's registered
+// operator login from VERIFY_TEMPLATE_DATABASE; or on VERIFY_DATABASE_URL's server when set), the restored copy's inventory is compared with the source's, and
 // the throwaway database is always dropped. At most VERIFY_CONCURRENCY verifications run per
 // cluster at once (a Redis lease semaphore shared by every worker).
 import { createHash, randomBytes } from "node:crypto";
@@ -44,6 +44,8 @@ export interface VerifierDependencies {
   workerId: string;
   encryptionKey: string | undefined;
   config: VerifyConfig;
+  /** VERIFY_DATABASE_URL's operator login: throwaway databases go there instead of the backup's cluster. */
+  verifyServer?: DumpTarget | undefined;
 }
 
 export interface VerifyRequest {
@@ -111,7 +113,7 @@ export class Verifier {
     try {
       const archive = path.join(workDir, "artifact.dump");
       const sizeBytes = await this.fetchChecked(request, archive);
-      const admin = await loadClusterAdmin(this.deps.db, request.clusterId, this.deps.encryptionKey);
+      const admin = this.deps.verifyServer ?? (await loadClusterAdmin(this.deps.db, request.clusterId, this.deps.encryptionKey));
       const database = throwawayDatabaseName(this.deps.config.databasePrefix);
       await this.createDatabase(admin, database);
       request.log.info({ database, size_bytes: sizeBytes }, "restoring into a throwaway database");
