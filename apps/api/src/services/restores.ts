@@ -72,6 +72,8 @@ async function restorableBackup(deps: RestoreDeps, project: Project, input: Rest
 /** Restoring over the project's own database: an explicit confirm, from an organization admin's session. */
 function checkProjectTarget(principal: Principal, input: RestoreRequest): void {
   if (input.confirm !== true) throw new AppError("BAD_REQUEST", 'restoring over the project database requires "confirm": true');
+  // The project is replaced whole (staging database, then rename): a table selection would drop the rest.
+  if (input.tables) throw new AppError("BAD_REQUEST", 'tables cannot be combined with target_kind "project"; restore them into a preview');
   if (principal.source !== "session" || principal.role !== "admin") {
     throw new AppError("FORBIDDEN", "restoring over the project database requires an organization admin session");
   }
