@@ -8,7 +8,6 @@ import { randomBytes } from "node:crypto";
 import { chmod, mkdtemp, open, rm, symlink, unlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Backup, Job, PreviewCredentials, PreviewDatabase } from "@capy/contracts";
 import { quoteIdent, withDatabase } from "@capy/db";
@@ -139,16 +138,7 @@ async function expectOnlyLive(...live: string[]): Promise<void> {
 }
 
 async function connectAs(url: string, database: string): Promise<string> {
-  const client = new pg.Client({ connectionString: withDatabase(url, database) });
-  client.on("error", () => {});
-  try {
-    await client.connect();
-    return "connected";
-  } catch (error) {
-    return (error as Error).message;
-  } finally {
-    await client.end().catch(() => {});
-  }
+  return withAdminClient(async () => "connected", withDatabase(url, database)).catch((error: Error) => error.message);
 }
 
 describe("restores", () => {
