@@ -12,7 +12,7 @@ import {
   type RestoreTargetKind,
 } from "@capy/contracts";
 import { encryptSecret, newId, type Backup, type Job, type Prisma, type Project } from "@capy/db";
-import { insertJobRow, type NewJob } from "@capy/queue";
+import { insertJobRow, type NewJob } from "@capy/jobs";
 import type { Principal } from "../auth/principal.js";
 import { AppError } from "../errors.js";
 import { enqueueRecorded, type CreateJobDeps } from "./jobs.js";

@@ -7,8 +7,8 @@
 import { RestoreJobOptions, type RestoreTargetKind } from "@capy/contracts";
 import { decryptSecret, type Backup, type Db, type Job, type PreviewDatabase, type Prisma } from "@capy/db";
 import { ConfigurationError, ResourceBusyError, RestoreTimeoutError, StaleAttemptError } from "../failures/errors.js";
-import { completeAttempt, ownedBy, progressRecorder, setPhase, type Attempt } from "../jobs/attempt.js";
-import { retryOnDisconnect } from "../jobs/db-retry.js";
+import { appendEvent, appendPreviewEvent, completeAttempt, ownedBy, progressRecorder, serializeJob, setPhase, type Attempt } from "@capy/jobs";
+import { retryOnDisconnect } from "../attempts/db-retry.js";
 import type { Logger } from "../logger.js";
 import type { DumpTarget } from "../postgres/pg-dump.js";
 import { loadClusterAdmin } from "../postgres/target.js";
@@ -18,7 +18,7 @@ import { restoreBackup, type RestoreTools } from "../restore/restore-backup.js";
 import { previewHome, type ServerLogins } from "../restore/servers.js";
 import { cleanUpRestore, failPreviewOfEndedJob } from "../restore/settle.js";
 import { interruptionOr, recordFailure, runClaimed, type AttemptContext, type ClaimDependencies } from "./claimed.js";
-import type { JobHandler } from "./handler.js";
+import type { JobRuntime } from "./handler.js";
 
 export interface RestoreDependencies extends ClaimDependencies, ServerLogins, Omit<RestoreTools, "jobs"> {
   /** pg_restore -j (RESTORE_JOBS). */
@@ -27,15 +27,14 @@ export interface RestoreDependencies extends ClaimDependencies, ServerLogins, Om
   restoreTimeoutMs: number;
 }
 
-export function createRestoreHandler(deps: RestoreDependencies): JobHandler {
-  return (context) =>
-    runClaimed(deps, context, "restore", (job, attempt, attemptContext) => runAttempt(deps, job, attempt, attemptContext), {
-      dumpSlot: true,
-      beforeLeases: (job) => waitForSafetyBackup(deps.db, job),
-      // A lost attempt (taken over, or failed for good) and a canceled job: drop what it created.
-      discardEarlier: (job, _belowToken, log) => cleanUpRestore(deps, job, log),
-      discardAll: (job, _keys, log) => cleanUpRestore(deps, job, log),
-    });
+export function createRestoreRuntime(deps: RestoreDependencies): JobRuntime {
+  const hooks = {
+    beforeLeases: (job: Job) => waitForSafetyBackup(deps.db, job),
+    // A lost attempt (taken over, or failed for good) and a canceled job: drop what it created.
+    afterWorkerLost: (job: Job, _belowToken: number, log: Logger) => cleanUpRestore(deps, job, log),
+    afterCancel: (job: Job, _keys: string[], log: Logger) => cleanUpRestore(deps, job, log),
+  };
+  return { ...hooks, handler: (context) => runClaimed(deps, context, "restore", (job, attempt, attemptContext) => runAttempt(deps, job, attempt, attemptContext), hooks) };
 }
 
 /** A project restore waits, unclaimed, until its safety backup job has ended. */
@@ -158,13 +157,19 @@ async function fenced(db: Db, attempt: Attempt, work: (tx: Prisma.TransactionCli
   });
 }
 
-/** The job completed and (for previews) the preview ready, in one transaction. */
+/**
+ * The job completed and (for previews) the preview ready, in one transaction with their events:
+ * job.completed, restore.completed and preview.ready.
+ */
 async function complete(db: Db, attempt: Attempt, preview: PreviewDatabase | null, stderr: string, log: Logger): Promise<void> {
   await retryOnDisconnect(
     () =>
       db.$transaction(async (tx) => {
+        const ready = preview ? await tx.previewDatabase.update({ where: { id: preview.id }, data: { state: "ready" } }) : null;
         await completeAttempt(tx, attempt, { stderr, stdout: null });
-        if (preview) await tx.previewDatabase.update({ where: { id: preview.id }, data: { state: "ready" } });
+        const job = await tx.job.findUniqueOrThrow({ where: { id: attempt.jobId } });
+        await appendEvent(tx, "restore.completed", job, serializeJob(job));
+        if (ready) await appendPreviewEvent(tx, "preview.ready", ready);
       }),
     { log, what: "complete" },
   );

@@ -4,7 +4,8 @@
 // (a worker killed for good, a pending job canceled) are dropped and end `failed`; staging
 // databases of project restores whose job has ended are dropped. Every state change is
 // conditional, so all workers may sweep at once.
-import type { Db, PreviewDatabase } from "@capy/db";
+import type { Db } from "@capy/db";
+import { appendPreviewEvent } from "@capy/jobs";
 import type { Logger } from "../logger.js";
 import { connectTo } from "../postgres/session.js";
 import { clusterAdmin } from "../postgres/target.js";
@@ -15,8 +16,6 @@ import { dropPreview, failPreviewOfEndedJob } from "./settle.js";
 
 export interface PreviewSweepOptions extends ServerLogins {
   log: Logger;
-  /** Called once a preview has been dropped and marked `deleted` (the preview.deleted event). */
-  onDeleted?: (preview: PreviewDatabase) => Promise<void>;
 }
 
 export interface PreviewSweepResult {
@@ -35,11 +34,7 @@ export async function sweepPreviews(options: PreviewSweepOptions, now = new Date
   for (const preview of await db.previewDatabase.findMany({ where: { state: "deleting" } })) {
     await attempt(log, preview.id, async () => {
       await dropPreview(options, preview);
-      const { count } = await db.previewDatabase.updateMany({ where: { id: preview.id, state: "deleting" }, data: { state: "deleted" } });
-      if (count === 1) {
-        result.deleted.push(preview.id);
-        await options.onDeleted?.(preview);
-      }
+      if (await markDeleted(db, preview.id)) result.deleted.push(preview.id);
     });
   }
   const stuck = await db.previewDatabase.findMany({ where: { state: "creating", jobId: { not: null } } });
@@ -53,6 +48,16 @@ export async function sweepPreviews(options: PreviewSweepOptions, now = new Date
   result.stagingDropped = await sweepStagingDatabases(options);
   if (result.expired + result.deleted.length + result.failed.length + result.stagingDropped.length > 0) log.info(result, "preview sweep");
   return result;
+}
+
+/** `deleting` → `deleted` with its preview.deleted event, in one transaction; false if another sweep did it. */
+async function markDeleted(db: Db, previewId: string): Promise<boolean> {
+  return db.$transaction(async (tx) => {
+    const { count } = await tx.previewDatabase.updateMany({ where: { id: previewId, state: "deleting" }, data: { state: "deleted" } });
+    if (count === 0) return false;
+    await appendPreviewEvent(tx, "preview.deleted", await tx.previewDatabase.findUniqueOrThrow({ where: { id: previewId } }));
+    return true;
+  });
 }
 
 async function attempt(log: Logger, previewId: string, work: () => Promise<void>): Promise<void> {
