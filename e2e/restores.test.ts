@@ -168,6 +168,10 @@ describe("restores", () => {
     const theirPreview = await previewOf(other.api_key, other.project_id, theirJob.preview_database_id!);
     expect(await connectAs(credentials.connection_uri, theirPreview.database_name)).toMatch(/permission denied for database/);
     expect(await connectAs(credentials.connection_uri, source.name)).toMatch(/permission denied for database/);
+    // Its outcome went through the outbox: the job and the preview as served when it committed.
+    const events = await eventsOf(tenant.api_key, tenant.project_id);
+    expect(events.find((e) => e.type === "restore.completed")?.data).toMatchObject({ id: job.id, state: "completed", type: "restore" });
+    expect(events.find((e) => e.type === "preview.ready")?.data).toMatchObject({ id: preview.id, state: "ready" });
     // Another tenant's key sees none of it.
     expect((await api(other.api_key, "GET", `/v1/projects/${tenant.project_id}/preview-databases/${preview.id}/credentials`)).status).toBe(404);
   });
@@ -210,6 +214,8 @@ describe("restores", () => {
       await waitFor(async () => (await previewOf(tenant.api_key, tenant.project_id, preview.id)).state === "deleted", { what: `${preview.id} deleted` });
     }
     expect((await api(tenant.api_key, "DELETE", `/v1/projects/${tenant.project_id}/preview-databases/${deleted!.id}`)).status).toBe(404);
+    const gone = (await eventsOf(tenant.api_key, tenant.project_id)).filter((e) => e.type === "preview.deleted").map((e) => e.data);
+    expect(gone).toEqual(expect.arrayContaining([expect.objectContaining({ id: deleted!.id, state: "deleted" }), expect.objectContaining({ id: expired!.id, state: "deleted" })]));
     await expectOnlyLive(...kept.map((p) => p.database_name), ...(await liveOf(other.project_id)));
   });
 
@@ -266,6 +272,10 @@ describe("restores", () => {
     await expectOnlyLive(...(await liveOf(tenant.project_id)), ...(await liveOf(other.project_id)));
   });
 });
+
+async function eventsOf(key: string, projectId: string): Promise<Array<{ type: string; data: Record<string, unknown> }>> {
+  return (await api(key, "GET", `/v1/projects/${projectId}/events?limit=100`)).body.events as Array<{ type: string; data: Record<string, unknown> }>;
+}
 
 /** Database names of a project's live (ready) previews. */
 async function liveOf(projectId: string): Promise<string[]> {
