@@ -54,10 +54,6 @@ export async function dropPreviewDatabase(admin: DumpTarget, name: string): Prom
   });
 }
 
-export async function dropDatabase(admin: DumpTarget, name: string): Promise<void> {
-  await withAdmin(admin, (client) => client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`));
-}
-
 /** Staging database of a project restore, and the name the replaced database gets in the swap. */
 export function stagingNames(jobId: string): { staging: string; replaced: string } {
   const suffix = jobId.replace(/^job_/, "");

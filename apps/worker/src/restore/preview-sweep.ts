@@ -10,7 +10,7 @@ import type { Logger } from "../logger.js";
 import { connectTo } from "../postgres/session.js";
 import { clusterAdmin } from "../postgres/target.js";
 import { runPeriodically, type Periodic } from "../maintenance/periodic.js";
-import { dropDatabase, jobOfStagingDatabase } from "./databases.js";
+import { cleanUpProjectRestore, jobOfStagingDatabase } from "./databases.js";
 import type { ServerLogins } from "./servers.js";
 import { dropPreview, failPreviewOfEndedJob } from "./settle.js";
 
@@ -84,12 +84,12 @@ async function sweepStagingDatabases(options: PreviewSweepOptions): Promise<stri
       }
       const jobs = names.map((name) => jobOfStagingDatabase(name)).filter((id): id is string => id !== null);
       // Only databases of this deployment's own ended jobs (another deployment may share the server).
-      const over = new Set((await options.db.job.findMany({ where: { id: { in: jobs }, state: { in: [...ENDED, "completed"] } }, select: { id: true } })).map((j) => j.id));
-      for (const name of names) {
-        const jobId = jobOfStagingDatabase(name);
-        if (jobId === null || !over.has(jobId)) continue;
-        await dropDatabase(admin, name);
-        dropped.push(name);
+      const over = await options.db.job.findMany({ where: { id: { in: jobs }, state: { in: [...ENDED, "completed"] } } });
+      for (const job of over) {
+        const project = await options.db.project.findUniqueOrThrow({ where: { id: job.projectId } });
+        // Also lets the project's database take connections again, should its worker have died mid-swap.
+        await cleanUpProjectRestore(admin, project.databaseName, job.id);
+        dropped.push(...names.filter((name) => jobOfStagingDatabase(name) === job.id));
       }
     } catch (error) {
       options.log.warn({ cluster_id: cluster.id, err: error instanceof Error ? error.message : String(error) }, "preview sweep could not look for staging databases on a cluster");
