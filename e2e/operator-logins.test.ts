@@ -7,11 +7,12 @@ import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Backup, Job, PreviewCredentials, PreviewDatabase } from "@capy/contracts";
-import { quoteIdent, withDatabase } from "@capy/db";
+import { withDatabase } from "@capy/db";
 import {
   REPO_ROOT,
   TEST_SERVER_URL,
   createPgbenchDatabase,
+  dropDatabasesAndRoles,
   createTestStack,
   pgbenchFingerprint,
   run,
@@ -35,12 +36,7 @@ beforeAll(async () => {
 afterAll(async () => {
   const previews = (await stack?.db.previewDatabase.findMany()) ?? [];
   await stack?.stop();
-  await withAdminClient(async (client) => {
-    for (const { databaseName } of previews) {
-      await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(databaseName)} WITH (FORCE)`);
-      await client.query(`DROP ROLE IF EXISTS ${quoteIdent(databaseName)}`);
-    }
-  }).catch(() => {});
+  await dropDatabasesAndRoles(previews.map((p) => p.databaseName)).catch(() => {});
   await source?.drop();
 });
 

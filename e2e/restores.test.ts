@@ -14,6 +14,7 @@ import { quoteIdent, withDatabase } from "@capy/db";
 import {
   TEST_SERVER_URL,
   createPgbenchDatabase,
+  dropDatabasesAndRoles,
   createTestStack,
   pgbenchFingerprint,
   run,
@@ -81,12 +82,7 @@ beforeAll(async () => {
 afterAll(async () => {
   const previews = (await stack?.db.previewDatabase.findMany({ select: { databaseName: true } })) ?? [];
   await stack?.stop();
-  await withAdminClient(async (client) => {
-    for (const { databaseName } of previews) {
-      await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(databaseName)} WITH (FORCE)`);
-      await client.query(`DROP ROLE IF EXISTS ${quoteIdent(databaseName)}`);
-    }
-  }).catch(() => {});
+  await dropDatabasesAndRoles(previews.map((p) => p.databaseName)).catch(() => {});
   await source?.drop();
   await otherSource?.drop();
   await withAdminClient((client) => client.query(`DROP ROLE IF EXISTS ${quoteIdent(lpRole)}`)).catch(() => {});

@@ -1,6 +1,7 @@
-// Opening a backup's artifact for pg_restore. ONE function, so that the storage format of
-// artifacts (issue 16: compression) can change here alone: it returns the bytes pg_restore reads,
-// and fails the stream at its end unless the stored object hashes to the backup's SHA-256.
+// Opening a backup's artifact for pg_restore (restores, and verification's copy). ONE function, so
+// that the storage format of artifacts (issue 16: compression) can change here alone: it returns
+// the bytes pg_restore reads, and fails the stream at its end unless the stored object hashes to
+// the backup's SHA-256.
 import { createHash } from "node:crypto";
 import { Transform, type Readable } from "node:stream";
 import { ObjectNotFoundError, type ArtifactStorage } from "@capy/storage";

@@ -4,21 +4,21 @@
 // operator login from VERIFY_TEMPLATE_DATABASE; or on VERIFY_DATABASE_URL's server when set), the restored copy's inventory is compared with the source's, and
 // the throwaway database is always dropped. At most VERIFY_CONCURRENCY verifications run per
 // cluster at once (a Redis lease semaphore shared by every worker).
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { quoteIdent, type Db } from "@capy/db";
 import type { LeaseSemaphore } from "@capy/queue";
-import { ObjectNotFoundError, type ArtifactStorage } from "@capy/storage";
+import type { ArtifactStorage } from "@capy/storage";
 import { ShutdownInterruptError, StorageError, VerificationFailedError, VerificationTimeoutError } from "../failures/errors.js";
 import type { Logger } from "../logger.js";
 import { collectInventory, compareInventories, describeDifferences, type Inventory } from "../postgres/inventory.js";
 import type { DumpTarget } from "../postgres/pg-dump.js";
 import { restoreArchive } from "../postgres/pg-restore.js";
+import { openRestoreStream } from "../restore/artifact.js";
 import { connectTo } from "../postgres/session.js";
 import { loadClusterAdmin } from "../postgres/target.js";
 import { ProcessExitError, type ProcessRunner } from "../process/run.js";
@@ -177,31 +177,13 @@ export class Verifier {
 
   /** Copies the artifact to `file`, hashing it; rejects unless it is exactly the recorded one. */
   private async fetchChecked(request: VerifyRequest, file: string): Promise<number> {
-    let body;
-    try {
-      body = await this.deps.storage.get(request.backupKey);
-    } catch (error) {
-      if (error instanceof ObjectNotFoundError) throw new VerificationFailedError(`artifact missing: no stored object ${request.backupKey}`);
-      throw new StorageError(error);
-    }
-    const hash = createHash("sha256");
     let sizeBytes = 0;
-    const meter = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        hash.update(chunk);
-        sizeBytes += chunk.length;
-        done(null, chunk);
-      },
-    });
+    const body = await openRestoreStream(this.deps.storage, request, (bytes) => (sizeBytes = bytes));
     try {
-      await pipeline(body, meter, createWriteStream(file, { mode: 0o600 }), { signal: request.signal });
+      await pipeline(body, createWriteStream(file, { mode: 0o600 }), { signal: request.signal });
     } catch (error) {
       if (request.signal.aborted) throw new ShutdownInterruptError();
-      throw new StorageError(error);
-    }
-    const actual = hash.digest("hex");
-    if (actual !== request.sha256.toLowerCase()) {
-      throw new VerificationFailedError(`artifact checksum mismatch: expected ${request.sha256}, stored object hashes to ${actual} (${sizeBytes} bytes)`);
+      throw error instanceof VerificationFailedError || error instanceof StorageError ? error : new StorageError(error);
     }
     return sizeBytes;
   }

@@ -17,7 +17,7 @@ import {
   startApi,
   type TestDatabase,
   type TestStack,
-  withAdminClient,
+  dropDatabasesAndRoles,
 } from "@capy/testing";
 
 const BIN = path.join(REPO_ROOT, "packages", "sdk", "dist", "cli", "main.js");
@@ -49,13 +49,6 @@ function capy(args: string[], options: { env?: Record<string, string>; cwd?: str
     child.on("close", (code) => resolve({ code, stdout, stderr }));
   });
 }
-
-/** No worker sweep is guaranteed to run before the stack stops: drop a preview's database and role. */
-const dropPreview = (name: string) =>
-  withAdminClient(async (client) => {
-    await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    await client.query(`DROP ROLE IF EXISTS "${name}"`);
-  });
 
 const noStackTrace = (result: Result) => expect(result.stderr + result.stdout).not.toMatch(/\n\s+at .+[(:]\d+/);
 const json = (result: Result) => JSON.parse(result.stdout) as Record<string, unknown>;
@@ -209,7 +202,8 @@ describe("capy restores and previews", () => {
     expect(restored.code, restored.stderr).toBe(0);
     const uri = restored.stdout.trim().split("\n").at(-1)!;
     expect(uri).toMatch(/^postgresql:\/\/capy_pvw_/);
-    cleanups.push(() => dropPreview(new URL(uri).username));
+    // No worker sweep is sure to run before the stack stops.
+    cleanups.push(() => dropDatabasesAndRoles([new URL(uri).username]));
     expect(await pgbenchFingerprint(uri)).toEqual(await pgbenchFingerprint(source.url));
     expect(restored.stderr).toMatch(/restoring/);
 

@@ -4,7 +4,7 @@ import { RESTORE_TARGET_KINDS, TTL_HOURS, type RestoreTargetKind } from "@capy/c
 import type { CliEnvironment } from "../env.js";
 import { printJobDetails } from "../jobs-view.js";
 import { printJson } from "../output.js";
-import { parseInterval, reportFinishedJob, watchJob } from "../watch.js";
+import { followCreatedJob, parseInterval, reportFinishedJob } from "../watch.js";
 import { intParser, withContext } from "./shared.js";
 
 interface CreateOptions {
@@ -59,15 +59,8 @@ export function registerRestores(program: Command, env: CliEnvironment): void {
           ...(options.confirm ? { confirm: true } : {}),
           ...(options.force ? { force: true } : {}),
         });
-        if (!options.wait) {
-          if (ctx.output.json) printJson(ctx.output, { job });
-          else {
-            printJobDetails(ctx.output, job);
-            ctx.output.err(`follow it with: capy jobs watch ${job.id}`);
-          }
-          return;
-        }
-        const finished = await watchJob(client, ctx.output, job, { intervalMs });
+        const finished = await followCreatedJob(client, ctx.output, job, { wait: options.wait, intervalMs });
+        if (!finished) return;
         if (finished.state !== "completed" || !finished.preview_database_id) return reportFinishedJob(ctx.output, finished);
         const { credentials } = await client.previewDatabases.credentials.query({ id: projectId, previewID: finished.preview_database_id });
         if (ctx.output.json) return printJson(ctx.output, { job: finished, credentials });
