@@ -5,13 +5,13 @@
 // staging database and swaps it in by rename only once complete, so a failed restore leaves the
 // project exactly as it was. Cancel, failure and a lost worker drop what the attempt created.
 import { RestoreJobOptions, type RestoreTargetKind } from "@capy/contracts";
-import { decryptSecret, type Backup, type Db, type Job, type PreviewDatabase, type Prisma } from "@capy/db";
+import { type Backup, type Db, type Job, type PreviewDatabase, type Prisma } from "@capy/db";
 import { ConfigurationError, ResourceBusyError, RestoreTimeoutError, StaleAttemptError } from "../failures/errors.js";
-import { appendEvent, appendPreviewEvent, completeAttempt, ownedBy, progressRecorder, serializeJob, setPhase, type Attempt } from "@capy/jobs";
+import { appendEvent, appendPreviewEvent, completeAttempt, ownedBy, progressRecorder, recordStep, serializeJob, setPhase, type Attempt } from "@capy/jobs";
 import { retryOnDisconnect } from "../attempts/db-retry.js";
 import type { Logger } from "../logger.js";
 import type { DumpTarget } from "../postgres/pg-dump.js";
-import { loadClusterAdmin } from "../postgres/target.js";
+import { decryptPassword, loadClusterAdmin } from "../postgres/target.js";
 import { redactSecrets } from "../redact.js";
 import { createPreviewDatabase, createStagingDatabase, stagingNames, swapInByRename } from "../restore/databases.js";
 import { restoreBackup, type RestoreTools } from "../restore/restore-backup.js";
@@ -88,7 +88,7 @@ async function runAttempt(deps: RestoreDependencies, job: Job, attempt: Attempt,
       stderr = await restoreOverProject(deps, tools, job, attempt, request, context);
     } else {
       preview = await deps.db.previewDatabase.findUniqueOrThrow({ where: { id: job.previewDatabaseId! } });
-      const password = decryptSecret(preview.passwordEncrypted, deps.encryptionKey ?? "");
+      const password = decryptPassword(preview.passwordEncrypted, deps.encryptionKey, "preview's");
       secrets.push(password);
       stderr = await restorePreview(deps, tools, job, attempt, preview, password, request);
     }
@@ -147,12 +147,11 @@ async function restoreOverProject(deps: RestoreDependencies, tools: RestoreTools
 
 /**
  * Runs `work` in a transaction only while the attempt still owns the job (StaleAttemptError
- * otherwise); the heartbeat write locks the job row until the transaction ends.
+ * otherwise); the fenced step write locks the job row until the transaction ends.
  */
 async function fenced(db: Db, attempt: Attempt, work: (tx: Prisma.TransactionClient) => Promise<unknown>): Promise<void> {
   await db.$transaction(async (tx) => {
-    const { count } = await tx.job.updateMany({ where: ownedBy(attempt), data: { heartbeatAt: new Date() } });
-    if (count === 0) throw new StaleAttemptError(attempt.jobId, attempt.fencingToken);
+    if (!(await recordStep(tx, attempt, { phase: "restoring" }))) throw new StaleAttemptError(attempt.jobId, attempt.fencingToken);
     await work(tx);
   });
 }

@@ -43,7 +43,8 @@ export function clusterAdmin(
   };
 }
 
-function decryptPassword(ciphertext: string, encryptionKey: string | undefined, whose = "project's database"): string {
+/** Opens a stored password; ConfigurationError (not retried) without the key that sealed it. */
+export function decryptPassword(ciphertext: string, encryptionKey: string | undefined, whose = "project's database"): string {
   if (!encryptionKey) {
     throw new ConfigurationError(`CAPY_ENCRYPTION_KEY is not set, so the ${whose} password cannot be decrypted`);
   }
