@@ -264,6 +264,9 @@ describe("restores", () => {
     await file.close();
     const broken = await pollJob(admin, (await restore(admin, tenant.project_id, { backup_id: after.id, target_kind: "project", confirm: true })).id);
     expect(broken.state).toBe("failed");
+    // It failed restoring (its safety backup went fine), not before.
+    expect(await stack.db.backup.findFirstOrThrow({ where: { label: `pre-restore ${broken.id}` } })).toMatchObject({ verificationState: "verified" });
+    expect(broken.error).toMatch(/checksum mismatch|pg_restore/);
     expect(await pgbenchFingerprint(source.url)).toEqual(before);
     await expectOnlyLive(...(await liveOf(tenant.project_id)), ...(await liveOf(other.project_id)));
   });
