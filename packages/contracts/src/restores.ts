@@ -1,6 +1,6 @@
 // Restores and preview databases, the platform's shapes: the request body of
 // POST /v1/projects/{id}/restores, the PreviewDatabase resource, preview credentials, and what a
-// `restore` job row carries for its worker (restore_options).
+// `restore` job row carries for its worker (`restoreOptions` in jobs.payload).
 import { z } from "zod";
 
 const timestamp = z.string().describe("ISO-8601 UTC timestamp");
@@ -54,7 +54,7 @@ export const PreviewCredentials = z
   .meta({ id: "PreviewCredentials" });
 export type PreviewCredentials = z.infer<typeof PreviewCredentials>;
 
-/** What the worker reads from a restore job's row (jobs.restore_options). */
+/** What the worker reads from a restore job's row (`restoreOptions` in jobs.payload, @capy/jobs readJobPayload). */
 export const RestoreJobOptions = z.object({
   target_kind: RestoreTargetKind,
   tables: z.array(QualifiedTable).nullable(),

@@ -43,13 +43,13 @@ export async function requestRestore(deps: RestoreDeps, principal: Principal, pr
   const jobs = await deps.db.$transaction(async (tx) => {
     if (input.target_kind === "project") {
       const safety = await insertJobRow(tx, { ...base, type: "backup", backupId: null, databaseName: project.databaseName, label: safetyBackupLabel(jobId) });
-      const restore = await insertJobRow(tx, { ...base, id: jobId, type: "restore", databaseName: project.databaseName, restoreOptions: { ...options, safety_job_id: safety.id } });
+      const restore = await insertJobRow(tx, { ...base, id: jobId, type: "restore", databaseName: project.databaseName, payload: { restoreOptions: { ...options, safety_job_id: safety.id } } });
       return [safety, restore];
     }
     const preview = input.target_kind === "preview"
       ? await claimExistingPreview(tx, project, backup, input.preview_database_id, jobId)
       : await createPreview(tx, deps, project, backup, input, jobId);
-    const restore: NewJob = { ...base, id: jobId, type: "restore", databaseName: preview.databaseName, previewDatabaseId: preview.id, restoreOptions: options };
+    const restore: NewJob = { ...base, id: jobId, type: "restore", databaseName: preview.databaseName, previewDatabaseId: preview.id, payload: { restoreOptions: options } };
     return [await insertJobRow(tx, restore)];
   });
   for (const job of jobs) await enqueueRecorded(deps, job);

@@ -4,10 +4,10 @@
 // waits for its safety backup (a normal backup job, verified), builds the restored copy in a
 // staging database and swaps it in by rename only once complete, so a failed restore leaves the
 // project exactly as it was. Cancel, failure and a lost worker drop what the attempt created.
-import { RestoreJobOptions, type RestoreTargetKind } from "@capy/contracts";
+import type { RestoreJobOptions, RestoreTargetKind } from "@capy/contracts";
 import { type Backup, type Db, type Job, type PreviewDatabase, type Prisma } from "@capy/db";
 import { ConfigurationError, ResourceBusyError, RestoreTimeoutError, StaleAttemptError } from "../failures/errors.js";
-import { appendEvent, appendPreviewEvent, completeAttempt, ownedBy, progressRecorder, recordStep, serializeJob, setPhase, type Attempt } from "@capy/jobs";
+import { appendEvent, appendPreviewEvent, completeAttempt, ownedBy, progressRecorder, readJobPayload, recordStep, serializeJob, setPhase, type Attempt } from "@capy/jobs";
 import { retryOnDisconnect } from "../attempts/db-retry.js";
 import type { Logger } from "../logger.js";
 import type { DumpTarget } from "../postgres/pg-dump.js";
@@ -39,11 +39,20 @@ export function createRestoreRuntime(deps: RestoreDependencies): JobRuntime {
 
 /** A project restore waits, unclaimed, until its safety backup job has ended. */
 async function waitForSafetyBackup(db: Db, job: Job): Promise<void> {
-  const safetyJobId = RestoreJobOptions.safeParse(job.restoreOptions).data?.safety_job_id;
+  const safetyJobId = restoreOptionsOf(job)?.safety_job_id;
   if (!safetyJobId || job.cancelRequestedAt) return;
   const safety = await db.job.findUnique({ where: { id: safetyJobId }, select: { state: true, lockedResource: true } });
   // Its database lock is the one it holds: giving it back wakes this job.
   if (safety && (safety.state === "pending" || safety.state === "running")) throw new ResourceBusyError(safety.lockedResource);
+}
+
+/** The job's restore options (jobs.payload, as the catalogue's schema reads it); null when unreadable. */
+function restoreOptionsOf(job: Job): RestoreJobOptions | null {
+  try {
+    return (readJobPayload(job) as { restoreOptions: RestoreJobOptions }).restoreOptions;
+  } catch {
+    return null;
+  }
 }
 
 interface Plan {
@@ -54,11 +63,11 @@ interface Plan {
 
 /** What the row asks for, or why it cannot be done (a permanent failure). */
 async function planOf(db: Db, job: Job): Promise<Plan | string> {
-  const options = RestoreJobOptions.safeParse(job.restoreOptions);
-  if (!options.success) return "restore job has no valid restore_options";
+  const options = restoreOptionsOf(job);
+  if (!options) return "restore job has no valid restore options in its payload";
   const backup = job.backupId ? await db.backup.findFirst({ where: { id: job.backupId, projectId: job.projectId } }) : null;
   if (!backup || backup.state !== "completed") return `backup ${job.backupId ?? "(none)"} has no artifact to restore in project ${job.projectId}`;
-  const { safety_job_id: safetyJobId, target_kind: target, tables } = options.data;
+  const { safety_job_id: safetyJobId, target_kind: target, tables } = options;
   if (target === "project") {
     const safety = safetyJobId ? await db.job.findUnique({ where: { id: safetyJobId } }) : null;
     const safetyBackup = safety ? await db.backup.findUnique({ where: { jobId: safety.id } }) : null;

@@ -43,7 +43,7 @@ async function restoreJob(state: string, previewDatabaseId: string | null, datab
     databaseName,
     backupId: "bkp_gone",
     previewDatabaseId,
-    restoreOptions: { target_kind: previewDatabaseId ? "new_preview" : "project", tables: null, safety_job_id: null },
+    payload: { restoreOptions: { target_kind: previewDatabaseId ? "new_preview" : "project", tables: null, safety_job_id: null } },
   });
   return stack.db.job.update({ where: { id: job.id }, data: { state } });
 }

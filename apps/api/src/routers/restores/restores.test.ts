@@ -90,7 +90,7 @@ describe("POST /v1/projects/{id}/restores", () => {
     const job = Job.parse((response.body as { job: unknown }).job);
     expect(job).toMatchObject({ type: "restore", preview_database_id: null, locked_resource: `database:${job.cluster_id}/${h.source.name}` });
     const row = await h.stack.db.job.findUniqueOrThrow({ where: { id: job.id } });
-    const options = row.restoreOptions as { safety_job_id: string; target_kind: string };
+    const options = (row.payload as { restoreOptions: { safety_job_id: string; target_kind: string } }).restoreOptions;
     expect(options.target_kind).toBe("project");
     const safety = await h.stack.db.job.findUniqueOrThrow({ where: { id: options.safety_job_id } });
     expect(safety).toMatchObject({ type: "backup", state: "pending", label: `pre-restore ${job.id}`, projectId: h.tenant.project_id });

@@ -1,7 +1,5 @@
--- Restores: preview databases, restore options on jobs, registered cluster admins.
+-- Restores: preview databases, registered cluster admins (a restore job's options live in jobs.payload).
 ALTER TABLE "clusters" ADD COLUMN "admin_registered_at" TIMESTAMPTZ(3);
-
-ALTER TABLE "jobs" ADD COLUMN "restore_options" JSONB;
 
 CREATE TABLE "preview_databases" (
     "id" TEXT NOT NULL,
