@@ -52,7 +52,6 @@ describe("OpenAPI document and reference", () => {
         "POST /v1/organizations/{orgID}/api-keys",
         "DELETE /v1/organizations/{orgID}/api-keys/{keyID}",
         "GET /v1/organizations/{orgID}/audit-events",
-        "GET /v1/projects/{id}/events",
         "POST /v1/projects/{id}/restores",
         "GET /v1/projects/{id}/preview-databases",
         "GET /v1/projects/{id}/preview-databases/{previewID}",
