@@ -9,6 +9,7 @@ import type { ArtifactStorage } from "@capy/storage";
 import type { Authenticate } from "./auth/authenticate.js";
 import type { TenancyCache } from "./auth/tenancy-cache.js";
 import type { AppDeps } from "./deps.js";
+import type { Config } from "./env.js";
 
 export interface Context {
   db: Db;
@@ -20,9 +21,11 @@ export interface Context {
   log: FastifyBaseLogger;
   headers: IncomingHttpHeaders;
   authenticate: Authenticate;
+  /** What restores and previews need: the cap on live previews, the key sealing their passwords. */
+  config: Pick<Config, "previewsPerProject" | "keyring">;
 }
 
-export function createContextFactory(deps: Pick<AppDeps, "db" | "tenancy" | "queue" | "scheduleQueue" | "storage" | "authenticate">) {
+export function createContextFactory(deps: Pick<AppDeps, "db" | "tenancy" | "queue" | "scheduleQueue" | "storage" | "authenticate" | "config">) {
   return ({ req }: { req: FastifyRequest }): Context => ({
     db: deps.db,
     tenancy: deps.tenancy,
@@ -32,5 +35,6 @@ export function createContextFactory(deps: Pick<AppDeps, "db" | "tenancy" | "que
     log: req.log,
     headers: req.headers,
     authenticate: deps.authenticate,
+    config: deps.config,
   });
 }

@@ -22,6 +22,7 @@ describe("loadConfig", () => {
       bodyLimitBytes: 65_536,
       trustProxy: false,
       consoleDir: expect.stringMatching(/apps\/web\/dist$/),
+      previewsPerProject: 10,
     });
   });
 
@@ -37,6 +38,7 @@ describe("loadConfig", () => {
       trustProxy: "10.0.0.0/8,127.0.0.1",
     });
     expect(loadConfig({ TRUST_PROXY: "true" }).trustProxy).toBe(true);
+    expect(loadConfig({ PREVIEWS_PER_PROJECT: "3" }).previewsPerProject).toBe(3);
   });
 
   it("enables session tokens only with a key and an issuer", () => {

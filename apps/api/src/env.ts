@@ -53,6 +53,8 @@ const schema = z.object({
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(65_536),
   /** The web console's built files (apps/web/dist of this checkout unless set), served at /. */
   CAPY_CONSOLE_DIR: z.string().min(1).default(fileURLToPath(new URL("../../web/dist", import.meta.url))),
+  /** Live preview databases (creating, ready, deleting) a project may have at once; 409 beyond. */
+  PREVIEWS_PER_PROJECT: z.coerce.number().int().min(0).default(10),
 });
 
 export interface Config {
@@ -84,6 +86,8 @@ export interface Config {
   trustProxy: boolean | string;
   /** Directory of the web console's built files; not served when it has no index.html. */
   consoleDir: string;
+  /** PREVIEWS_PER_PROJECT. */
+  previewsPerProject: number;
 }
 
 export interface SessionConfig {
@@ -146,5 +150,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
     trustProxy: env.TRUST_PROXY === undefined ? false : env.TRUST_PROXY === "true" ? true : env.TRUST_PROXY,
     consoleDir: env.CAPY_CONSOLE_DIR,
+    previewsPerProject: env.PREVIEWS_PER_PROJECT,
   };
 }

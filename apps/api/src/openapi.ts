@@ -85,7 +85,7 @@ export interface OpenApiOptions {
 export function buildOpenApiDocument(options: OpenApiOptions): OpenAPIObject {
   const generated = generateOpenApiDocument(appRouter, {
     title: "Capy Backups API",
-    description: "Backups of managed PostgreSQL databases: on-demand backups, a daily schedule, jobs and downloads.",
+    description: "Backups of managed PostgreSQL databases: on-demand backups, a daily schedule, jobs and downloads, restores into preview databases or over the project.",
     version: "1.0.0",
     baseUrl: "/",
     securitySchemes: SECURITY_SCHEMES,

@@ -6,6 +6,8 @@ import { eventsRouter } from "./routers/events/index.js";
 import { jobsRouter } from "./routers/jobs/index.js";
 import { meRouter } from "./routers/me/index.js";
 import { projectsRouter } from "./routers/projects/index.js";
+import { previewsRouter } from "./routers/previews/index.js";
+import { restoresRouter } from "./routers/restores/index.js";
 import { schedulesRouter } from "./routers/schedules/index.js";
 import { router } from "./trpc.js";
 
@@ -18,6 +20,8 @@ export const appRouter = router({
   projects: projectsRouter,
   apiKeys: apiKeysRouter,
   auditEvents: auditRouter,
+  restores: restoresRouter,
+  previewDatabases: previewsRouter,
 });
 
 export type AppRouter = typeof appRouter;

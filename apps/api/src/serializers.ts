@@ -6,7 +6,7 @@ import type { ApiKey as ApiKeyRow, AuditEvent as AuditEventRow, Project as Proje
 import { nextRunAt } from "@capy/queue";
 
 // Jobs and backups are serialized by @capy/jobs (events carry the same shapes).
-export { serializeBackup, serializeEvent, serializeJob } from "@capy/jobs";
+export { serializeBackup, serializeEvent, serializeJob, serializePreview } from "@capy/jobs";
 
 const iso = (date: Date): string => date.toISOString();
 const isoOrNull = (date: Date | null): string | null => (date ? date.toISOString() : null);

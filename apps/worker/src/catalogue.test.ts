@@ -34,6 +34,7 @@ afterAll(async () => {
 const PAYLOADS: Record<JobType, Partial<NewJob>> = {
   backup: { label: "nightly" },
   verify: { backupId: "bkp_t" },
+  restore: { backupId: "bkp_t", previewDatabaseId: "pvw_t", payload: { restoreOptions: { target_kind: "new_preview", tables: null, safety_job_id: null } } },
 };
 const newJob = (type: JobType) => insertJobRow(db, { type, organizationId: "org_t", projectId: "prj_t", clusterId: "cls_t", databaseName: "app", ...PAYLOADS[type] });
 

@@ -5,17 +5,18 @@
 // a job's type.
 import type { JobType } from "@capy/contracts";
 import { JOB_KINDS, type JobKind } from "@capy/jobs";
-import { createBackupRuntime, createVerifyRuntime, type BackupDependencies, type JobRuntime } from "./handlers/index.js";
+import { createBackupRuntime, createRestoreRuntime, createVerifyRuntime, type BackupDependencies, type JobRuntime, type RestoreDependencies } from "./handlers/index.js";
 
 export type CatalogueEntry = JobKind & JobRuntime;
 export type WorkerCatalogue = { readonly [Type in JobType]: CatalogueEntry };
 
-export type CatalogueDependencies = BackupDependencies;
+export type CatalogueDependencies = BackupDependencies & RestoreDependencies;
 
 export function createCatalogue(deps: CatalogueDependencies): WorkerCatalogue {
   return {
     backup: { ...JOB_KINDS.backup, ...createBackupRuntime(deps) },
     verify: { ...JOB_KINDS.verify, ...createVerifyRuntime(deps) },
+    restore: { ...JOB_KINDS.restore, ...createRestoreRuntime(deps) },
   };
 }
 

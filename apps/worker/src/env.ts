@@ -91,6 +91,19 @@ const schema = z.object({
   SCHEDULE_CATCH_UP_HOURS: z.coerce.number().nonnegative().max(24).default(6),
   /** Schedule firings one worker process handles at once; concurrent ones share one SQL statement (no dump runs here). */
   SCHEDULE_FIRE_CONCURRENCY: positiveInt.max(1_000).default(200),
+  /**
+   * Operator login (postgres://admin:pw@host:port/postgres) of a server dedicated to verification's
+   * throwaway databases; unset: each backup's own cluster, through its registered admin login.
+   */
+  VERIFY_DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  /** The same for preview databases (restores with target new_preview / preview). */
+  PREVIEW_DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  /** pg_restore -j of restores (1: the artifact streams into pg_restore's stdin, no temporary file). */
+  RESTORE_JOBS: positiveInt.max(32).default(2),
+  /** A restore running longer is stopped and its job fails with `timeout` (ms; 6 h). */
+  RESTORE_TIMEOUT_MS: positiveInt.default(JOB_KINDS.restore.timeoutMs),
+  /** How often expired and deleted preview databases are dropped, and failed restores' leftovers removed (ms); also at start. */
+  PREVIEW_SWEEP_INTERVAL_MS: positiveInt.min(50).default(30_000),
 });
 
 export type WorkerEnv = z.infer<typeof schema> & {

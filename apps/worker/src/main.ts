@@ -15,6 +15,8 @@ import { pgToolVersion, resolvePgTool } from "./postgres/tools.js";
 import { ProcessRunner } from "./process/run.js";
 import { createShutdown } from "./shutdown.js";
 import { startJanitor } from "./verify/janitor.js";
+import { startPreviewSweep } from "./restore/preview-sweep.js";
+import { serverAdmin } from "./postgres/target.js";
 import { startScheduling } from "./scheduling/index.js";
 import { Verifier } from "./verify/verifier.js";
 import { createJobWorker } from "./worker.js";
@@ -83,7 +85,11 @@ async function main(): Promise<void> {
     concurrency: env.VERIFY_CONCURRENCY,
     databasePrefix: env.VERIFY_DATABASE_PREFIX,
   };
+  // Dedicated servers for throwaway and preview databases, when configured (operator logins).
+  const verifyServer = env.VERIFY_DATABASE_URL ? serverAdmin(env.VERIFY_DATABASE_URL) : undefined;
+  const previewServer = env.PREVIEW_DATABASE_URL ? serverAdmin(env.PREVIEW_DATABASE_URL) : undefined;
   const verifier = new Verifier({
+    verifyServer,
     db,
     storage,
     runner,
@@ -101,6 +107,15 @@ async function main(): Promise<void> {
     maxAgeMs: env.VERIFY_TIMEOUT_MS + env.VERIFY_JANITOR_MARGIN_MS,
     intervalMs: env.VERIFY_JANITOR_INTERVAL_MS,
     log: log.child({ component: "verify-janitor" }),
+    verifyServer,
+  });
+  // Drops expired and deleted previews and what failed restores left: now, then every interval.
+  const previewSweep = startPreviewSweep({
+    db,
+    keyring: env.keyring,
+    previewServer,
+    intervalMs: env.PREVIEW_SWEEP_INTERVAL_MS,
+    log: log.child({ component: "preview-sweep" }),
   });
   // Jobs waiting for a database lock or dump slot, woken when it is given back.
   const waiters = new LeaseWaiters(producerConnection, backupQueue, env.CAPY_REDIS_PREFIX);
@@ -111,6 +126,10 @@ async function main(): Promise<void> {
     storage,
     runner,
     pgDump,
+    pgRestore,
+    previewServer,
+    restoreJobs: env.RESTORE_JOBS,
+    restoreTimeoutMs: env.RESTORE_TIMEOUT_MS,
     workerId: env.WORKER_ID,
     keyring: env.keyring,
     heartbeatIntervalMs: env.WORKER_HEARTBEAT_INTERVAL_MS,
@@ -168,7 +187,7 @@ async function main(): Promise<void> {
       killChildren: () => runner.killAll(),
       release: async () => {
         // Everything that still reads or writes (the database, storage, Redis) stops first.
-        await Promise.all([stopJanitor(), retention.stop(), jobReconciler.stop(), storageSweep.stop()]);
+        await Promise.all([stopJanitor(), retention.stop(), jobReconciler.stop(), storageSweep.stop(), previewSweep.stop()]);
         await scheduling.release();
         await metricsServer.close();
         await backupQueue.close().catch(() => {});

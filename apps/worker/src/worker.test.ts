@@ -44,10 +44,10 @@ describe("the worker", () => {
     const tenant = await harness.stack.createTenant("acme", "restore-me", source.url);
     // A type from a newer API than this worker knows.
     const job = await insertJob(harness.stack, tenant.project_id);
-    await harness.queue.add("restore" as "backup", { jobId: job.id }, { jobId: job.id, attempts: 3 });
+    await harness.queue.add("rewind" as "backup", { jobId: job.id }, { jobId: job.id, attempts: 3 });
 
     const failed = await waitForJob(harness.stack, job.id, ["failed", "completed"]);
-    expect(failed).toMatchObject({ state: "failed", retryClassification: "permanent", error: "this worker has no handler for restore jobs", attempts: 0 });
+    expect(failed).toMatchObject({ state: "failed", retryClassification: "permanent", error: "this worker has no handler for rewind jobs", attempts: 0 });
     expect(await harness.queue.getJobState(job.id)).toBe("failed");
   });
 

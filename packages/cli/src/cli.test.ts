@@ -5,7 +5,7 @@ import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Backup, Job, ScheduledBackup } from "@capy/contracts";
+import { Backup, Job, PreviewDatabase, ScheduledBackup } from "@capy/contracts";
 import {
   createEmptyDatabase,
   createPgbenchDatabase,
@@ -17,6 +17,7 @@ import {
   startApi,
   type TestDatabase,
   type TestStack,
+  dropDatabasesAndRoles,
 } from "@capy/testing";
 
 const BIN = path.join(REPO_ROOT, "packages", "cli", "dist", "main.js");
@@ -187,6 +188,37 @@ describe("capy backups", () => {
     const watched = await capy(["jobs", "watch", jobId]);
     expect(watched.code, watched.stderr).toBe(0);
     expect(watched.stderr).toContain(`${jobId}: completed`);
+  });
+});
+
+describe("capy restores and previews", () => {
+  it("restores create --wait prints the new preview's connection URI; previews list, get, credentials and delete", async () => {
+    const made = await capy(["backups", "create", "--wait", "--json", "--interval", "0.2"]);
+    expect(made.code, made.stderr).toBe(0);
+    const backups = await capy(["backups", "list", "--json"]);
+    const backupId = Backup.parse((json(backups).backups as unknown[])[0]).id;
+
+    const restored = await capy(["restores", "create", "--backup", backupId, "--name", "from cli", "--ttl-hours", "2", "--wait", "--interval", "0.2"]);
+    expect(restored.code, restored.stderr).toBe(0);
+    const uri = restored.stdout.trim().split("\n").at(-1)!;
+    expect(uri).toMatch(/^postgresql:\/\/capy_pvw_/);
+    // No worker sweep is sure to run before the stack stops.
+    cleanups.push(() => dropDatabasesAndRoles([new URL(uri).username]));
+    expect(await pgbenchFingerprint(uri)).toEqual(await pgbenchFingerprint(source.url));
+    expect(restored.stderr).toMatch(/restoring/);
+
+    const table = await capy(["previews", "list"]);
+    expect(table.stdout).toMatch(/pvw_\S+ .*from cli .*ready/);
+    const listed = await capy(["previews", "list", "--json"]);
+    const previewId = (json(listed).preview_databases as PreviewDatabase[]).find((p) => p.name === "from cli")!.id;
+    const got = await capy(["previews", "get", previewId, "--json"]);
+    expect(PreviewDatabase.parse(json(got).preview_database)).toMatchObject({ id: previewId, state: "ready", source_backup_id: backupId });
+    expect((await capy(["previews", "credentials", previewId])).stdout.trim()).toBe(uri);
+    const deleted = await capy(["previews", "delete", previewId]);
+    expect(deleted.stdout).toContain(`deleting ${previewId}`);
+    const again = await capy(["previews", "delete", previewId]);
+    expect(again.code).toBe(6);
+    expect((await capy(["restores", "create", "--backup", backupId, "--target", "nowhere"])).code).toBe(2);
   });
 });
 

@@ -25,7 +25,7 @@ export function statusText(job: JobWithProgress): string {
   // The phase and byte count say what a running attempt is doing; pending and finished jobs
   // already say it with their state.
   if (job.state === "running" && job.phase) details.push(job.phase);
-  if (job.state === "running" && job.phase === "dumping" && typeof job.progress_bytes === "number") details.push(humanBytes(job.progress_bytes));
+  if (job.state === "running" && (job.phase === "dumping" || job.phase === "restoring") && typeof job.progress_bytes === "number") details.push(humanBytes(job.progress_bytes));
   return details.length > 0 ? `${job.state} (${details.join(", ")})` : job.state;
 }
 

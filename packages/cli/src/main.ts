@@ -4,6 +4,8 @@
 import { Command, CommanderError } from "commander";
 import { registerBackups } from "./commands/backups.js";
 import { registerJobs } from "./commands/jobs.js";
+import { registerPreviews } from "./commands/previews.js";
+import { registerRestores } from "./commands/restores.js";
 import { registerSchedule } from "./commands/schedule.js";
 import { lastApiUrl } from "./context.js";
 import { readEnvironment } from "./env.js";
@@ -21,6 +23,8 @@ Examples:
   capy backups download bkp_123 -o shop.dump && pg_restore -d "$TARGET_URL" shop.dump
   capy schedule set --hour 3 --minute 30 --retention-days 14
   capy jobs watch job_123
+  capy restores create --backup bkp_123 --wait          # prints the new preview's connection URI
+  capy previews list
 ${EXIT_CODES_HELP}`;
 
 export function buildProgram(): Command {
@@ -37,6 +41,8 @@ export function buildProgram(): Command {
   registerBackups(program, env);
   registerSchedule(program, env);
   registerJobs(program, env);
+  registerRestores(program, env);
+  registerPreviews(program, env);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

@@ -47,6 +47,20 @@ export async function watchJob(client: CapyClient, output: Output, initial: Job,
   return job;
 }
 
+/**
+ * A job a command just created: without `wait`, printed (and how to follow it), undefined returned;
+ * with it, followed to its end and returned.
+ */
+export async function followCreatedJob(client: CapyClient, output: Output, job: Job, options: WatchOptions & { wait?: boolean | undefined }): Promise<Job | undefined> {
+  if (options.wait) return watchJob(client, output, job, options);
+  if (output.json) printJson(output, { job });
+  else {
+    printJobDetails(output, job);
+    output.err(`follow it with: capy jobs watch ${job.id}`);
+  }
+  return undefined;
+}
+
 /** Prints a finished job and turns a failed/canceled one into the job-failed exit code. */
 export function reportFinishedJob(output: Output, job: Job): void {
   if (output.json) printJson(output, { job });

@@ -3,6 +3,7 @@
 // the API served it when the change committed. Adding an event type is one line in EVENT_DATA.
 import { z } from "zod";
 import { Backup, Job } from "./resources.js";
+import { PreviewDatabase } from "./restores.js";
 
 /** Each event type and the public shape its `data` holds. */
 export const EVENT_DATA = {
@@ -12,6 +13,9 @@ export const EVENT_DATA = {
   "backup.completed": Backup,
   "backup.verification_failed": Backup,
   "backup.deleted": Backup,
+  "restore.completed": Job,
+  "preview.ready": PreviewDatabase,
+  "preview.deleted": PreviewDatabase,
 } as const;
 
 export type EventType = keyof typeof EVENT_DATA;
@@ -25,7 +29,7 @@ export const Event = z
     created_at: z.string().describe("ISO-8601 UTC timestamp: when the change it reports committed"),
     organization_id: z.string(),
     project_id: z.string(),
-    data: z.union([Job, Backup]).describe("The public Job or Backup object as served when the change committed"),
+    data: z.union([Job, Backup, PreviewDatabase]).describe("The public Job, Backup or PreviewDatabase object as served when the change committed"),
   })
   .meta({ id: "Event" });
 export type Event = z.infer<typeof Event>;

@@ -4,3 +4,4 @@ export * from "./queue.js";
 export * from "./events.js";
 export * from "./security.js";
 export * from "./schedules.js";
+export * from "./restores.js";

@@ -6,7 +6,7 @@ import { Timestamp as timestamp } from "./timestamp.js";
 
 const nullableTimestamp = timestamp.nullable();
 
-export const JOB_TYPES = ["backup", "verify"] as const;
+export const JOB_TYPES = ["backup", "verify", "restore"] as const;
 export const JobType = z.enum(JOB_TYPES);
 export type JobType = z.infer<typeof JobType>;
 
@@ -33,7 +33,7 @@ export type VerificationState = z.infer<typeof VerificationState>;
 export const BACKUP_STATES = ["completed", "failed"] as const;
 export const BackupState = z.enum(BACKUP_STATES);
 
-export const JOB_PHASES = ["queued", "dumping", "verifying", "done"] as const;
+export const JOB_PHASES = ["queued", "dumping", "verifying", "restoring", "done"] as const;
 export const JobPhase = z.enum(JOB_PHASES);
 
 export const Job = z
@@ -60,8 +60,8 @@ export const Job = z
     created_at: timestamp,
     updated_at: timestamp,
     // Beyond the platform's Job shape: live progress for pollers (the capy CLI's --wait).
-    phase: JobPhase.nullable().describe("queued | dumping | verifying | done"),
-    progress_bytes: z.number().int().nullable().describe("Bytes of the artifact written so far by the running attempt"),
+    phase: JobPhase.nullable().describe("queued | dumping | verifying | restoring | done"),
+    progress_bytes: z.number().int().nullable().describe("Bytes of the artifact written (backup) or read (restore) so far by the running attempt"),
   })
   .meta({ id: "Job" });
 export type Job = z.infer<typeof Job>;

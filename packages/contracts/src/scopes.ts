@@ -7,9 +7,10 @@ export const SCOPES = [
   "projects:read",
   "api_keys:read",
   "api_keys:write",
+  "credentials:read",
 ] as const;
 export const Scope = z.enum(SCOPES);
 export type Scope = z.infer<typeof Scope>;
 
 /** Scopes a project-scoped key may hold: everything that acts on one project. */
-export const PROJECT_SCOPES: readonly Scope[] = ["backups:read", "backups:write", "jobs:read", "projects:read"];
+export const PROJECT_SCOPES: readonly Scope[] = ["backups:read", "backups:write", "jobs:read", "projects:read", "credentials:read"];

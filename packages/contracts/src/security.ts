@@ -48,6 +48,9 @@ export const AUDIT_ACTIONS = [
   "backup.deleted",
   "schedule.updated",
   "job.canceled",
+  "restore.created",
+  "preview.deleted",
+  "preview.credentials_read",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -9,7 +9,7 @@ export { newId, type IdPrefix } from "./ids.js";
 export { mintApiKey, hashApiKey, isWellFormedApiKey, API_KEY_PREFIX } from "./api-keys.js";
 export { migrateDatabase, ensureDatabaseExists } from "./migrate.js";
 export { parsePostgresUrl, withDatabase, quoteIdent, type PgConnection } from "./postgres-url.js";
-export { createProject, createApiKey, revokeApiKey, TenantError } from "./tenants.js";
+export { createProject, createApiKey, registerCluster, revokeApiKey, TenantError } from "./tenants.js";
 export { loadDbEnv, loadKeyring, readLocalEncryptionKey, LOCAL_ENCRYPTION_KEY_FILE } from "./env.js";
 export { seedDemo, type DemoSeedInput } from "./seed.js";
 export {

@@ -8,7 +8,7 @@ import pg from "pg";
 import type { Db } from "./client.js";
 import { parsePostgresUrl, quoteIdent, withDatabase } from "./postgres-url.js";
 import type { Keyring } from "./secrets/keyring.js";
-import { createProject, type CreatedProject } from "./tenants.js";
+import { createProject, registerCluster, type CreatedProject } from "./tenants.js";
 
 const DEMO_SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS customers (
@@ -55,6 +55,8 @@ export async function seedDemo(db: Db, input: DemoSeedInput): Promise<CreatedPro
   } finally {
     await demo.end();
   }
+  // The local server's login is its operator login too (a real deployment registers its own).
+  await registerCluster(db, { adminUrl: withDatabase(input.demoDatabaseUrl, "postgres"), keyring: input.keyring });
   return createProject(db, {
     organizationName: "demo",
     projectName: "demo",

@@ -4,8 +4,8 @@ import { PROJECT_SCOPES, SCOPES, type Scope } from "@capy/contracts";
 import { mintApiKey } from "./api-keys.js";
 import type { Db } from "./client.js";
 import { newId } from "./ids.js";
-import { parsePostgresUrl, type PgConnection } from "./postgres-url.js";
-import { opensWith, type Keyring } from "./secrets/keyring.js";
+import { parsePostgresUrl } from "./postgres-url.js";
+import type { Keyring } from "./secrets/keyring.js";
 
 export interface CreateProjectInput {
   organizationName: string;
@@ -21,38 +21,61 @@ export interface CreatedProject {
   project_id: string;
   api_key: string;
   api_key_id: string;
-  /** The cluster existed with admin credentials no key of the keyring opens; they were replaced. */
-  cluster_credentials_replaced: boolean;
+}
+
+export interface RegisterClusterInput {
+  /** postgres://admin:password@host:port/postgres: a login that may create databases and roles. */
+  adminUrl: string;
+  /** Defaults to `host:port`. */
+  name?: string;
+  /** Seals the password (its current key). */
+  keyring: Keyring;
 }
 
 /**
- * Creates the organization if new, the cluster (by host and port) if new, and the project, or
- * updates the project's connection if one of that name exists; then mints a project-scoped key
- * with every project scope. An existing cluster whose stored admin password no key of the
- * keyring opens (sealed under a lost key) takes this URL's login instead of staying broken.
+ * Registers (or, for a known host and port, updates) a cluster's operator login: the only
+ * credentials that create and drop databases and roles on it (verification's throwaway databases,
+ * previews, restores). Idempotent by host and port.
+ */
+/**
+ * (Re-registering also repairs a cluster whose stored login no key of the keyring opens any more:
+ * the login is always re-sealed under the current key.)
+ */
+export async function registerCluster(db: Db, input: RegisterClusterInput): Promise<{ cluster_id: string }> {
+  const conn = parsePostgresUrl(input.adminUrl);
+  const admin = {
+    adminUser: conn.user,
+    adminPasswordEncrypted: conn.password === null ? null : input.keyring.seal(conn.password),
+    adminRegisteredAt: new Date(),
+  };
+  const name = input.name ?? `${conn.host}:${conn.port}`;
+  const cluster = await db.cluster.upsert({
+    where: { host_port: { host: conn.host, port: conn.port } },
+    create: { id: newId("cls"), name, host: conn.host, port: conn.port, ...admin },
+    update: { ...admin, ...(input.name === undefined ? {} : { name }) },
+  });
+  return { cluster_id: cluster.id };
+}
+
+/**
+ * Creates the organization if new and the project on the cluster registered for the database
+ * URL's host and port (TenantError when none is: `admin register-cluster` first), or updates the
+ * project's connection if one of that name exists; then mints a project-scoped key with every
+ * project scope. The cluster's admin login is never touched: the project's credentials only ever
+ * read the project's database.
  */
 export async function createProject(db: Db, input: CreateProjectInput): Promise<CreatedProject> {
   const conn = parsePostgresUrl(input.databaseUrl);
+  const cluster = await db.cluster.findUnique({ where: { host_port: { host: conn.host, port: conn.port } } });
+  if (!cluster?.adminRegisteredAt) {
+    throw new TenantError(`no cluster is registered for ${conn.host}:${conn.port}; run \`admin register-cluster --admin-url postgres://…@${conn.host}:${conn.port}/postgres\` first`);
+  }
   const passwordEncrypted = conn.password === null ? null : input.keyring.seal(conn.password);
-
   const organization = await db.organization.upsert({
     where: { name: input.organizationName },
     create: { id: newId("org"), name: input.organizationName },
     update: {},
   });
-  const cluster = await db.cluster.upsert({
-    where: { host_port: { host: conn.host, port: conn.port } },
-    create: {
-      id: newId("cls"),
-      name: `${conn.host}:${conn.port}`,
-      host: conn.host,
-      port: conn.port,
-      adminUser: conn.user,
-      adminPasswordEncrypted: passwordEncrypted,
-    },
-    update: {},
-  });
-  const clusterReplaced = await replaceUndecryptableAdmin(db, cluster, conn, passwordEncrypted, input.keyring);
   const connection = {
     clusterId: cluster.id,
     databaseName: conn.database,
@@ -70,24 +93,7 @@ export async function createProject(db: Db, input: CreateProjectInput): Promise<
     name: `${input.projectName} (created by admin)`,
     scopes: [...PROJECT_SCOPES],
   });
-  return { organization_id: organization.id, project_id: project.id, api_key: key.plaintext, api_key_id: key.id, cluster_credentials_replaced: clusterReplaced };
-}
-
-/** Compare-and-set on the stored value, so a concurrent rotation or repair is never overwritten. */
-async function replaceUndecryptableAdmin(
-  db: Db,
-  cluster: { id: string; adminPasswordEncrypted: string | null },
-  conn: PgConnection,
-  passwordEncrypted: string | null,
-  keyring: Keyring,
-): Promise<boolean> {
-  const stored = cluster.adminPasswordEncrypted;
-  if (stored === null || opensWith(keyring, stored)) return false;
-  const { count } = await db.cluster.updateMany({
-    where: { id: cluster.id, adminPasswordEncrypted: stored },
-    data: { adminUser: conn.user, adminPasswordEncrypted: passwordEncrypted },
-  });
-  return count === 1;
+  return { organization_id: organization.id, project_id: project.id, api_key: key.plaintext, api_key_id: key.id };
 }
 
 export interface CreateApiKeyInput {

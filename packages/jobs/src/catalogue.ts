@@ -4,7 +4,7 @@
 // for a lost worker (run inside the transaction that ends the job, before its event). The worker
 // completes each entry with its handler (WorkerCatalogue, in apps/worker/src/catalogue.ts).
 import { z } from "zod";
-import type { JobType } from "@capy/contracts";
+import { RestoreJobOptions, type JobType } from "@capy/contracts";
 import type { Job } from "@capy/db";
 import { deleteJobBackups, failPendingVerification, LOST_BEFORE_VERIFIED } from "./backups.js";
 import type { Tx } from "./events.js";
@@ -78,6 +78,21 @@ export const JOB_KINDS: JobKinds = {
     lockedResource: ({ clusterId, databaseName }) => databaseResource(clusterId, databaseName),
     dumpSlot: false,
     // Re-verifying makes no rows; the backup keeps its previous verification.
+    onCancel: async () => [],
+    onWorkerLost: async () => {},
+  },
+  restore: {
+    // The backup restored; for preview targets the preview (its database is the locked resource).
+    payload: z.strictObject({ backupId: z.string().startsWith("bkp_"), previewDatabaseId: nullableString, restoreOptions: RestoreJobOptions }),
+    retry: { maxAttempts: 3, backoffMs: 5_000 },
+    // pg_restore's limit (RESTORE_TIMEOUT_MS): 6 h.
+    timeoutMs: 6 * 3_600_000,
+    // The target database: a preview's, or the project's own (never beside a backup of it).
+    lockedResource: ({ clusterId, databaseName }) => databaseResource(clusterId, databaseName),
+    // Restores count against the cluster's dump/restore slots.
+    dumpSlot: true,
+    // Its preview stays `creating` until the worker (afterCancel, afterWorkerLost) or the preview
+    // sweep has dropped its database and role, and only then becomes `failed`.
     onCancel: async () => [],
     onWorkerLost: async () => {},
   },

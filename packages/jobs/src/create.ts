@@ -9,6 +9,8 @@ import { jobKind } from "./catalogue.js";
 import type { Tx } from "./events.js";
 
 export interface NewJob {
+  /** A chosen id (a related row must name the job first, e.g. a restore's safety backup); a new one otherwise. */
+  id?: string;
   type: JobType;
   organizationId: string;
   projectId: string;
@@ -20,12 +22,14 @@ export interface NewJob {
   backupId?: string | null;
   scheduleId?: string | null;
   dueAt?: Date | null;
+  /** The preview a restore job fills (a public Job field, so a column). */
+  previewDatabaseId?: string | null;
   /** and the kind's other fields, stored in jobs.payload (JSON values; read back with readJobPayload). */
   payload?: Record<string, unknown>;
 }
 
 /** Payload fields that have a column of their own (the rest go to jobs.payload). */
-const COLUMN_FIELDS = ["label", "backupId", "scheduleId", "dueAt"] as const;
+const COLUMN_FIELDS = ["label", "backupId", "scheduleId", "dueAt", "previewDatabaseId"] as const;
 type ColumnField = (typeof COLUMN_FIELDS)[number];
 const isColumnField = (key: string): key is ColumnField => (COLUMN_FIELDS as readonly string[]).includes(key);
 
@@ -42,7 +46,7 @@ function newJobRow(input: NewJob): Prisma.JobCreateManyInput {
     else rest[key] = value;
   }
   return {
-    id: newId("job"),
+    id: input.id ?? newId("job"),
     type: input.type,
     state: "pending",
     phase: "queued",
@@ -56,6 +60,7 @@ function newJobRow(input: NewJob): Prisma.JobCreateManyInput {
     backupId: (payload.backupId as string | null | undefined) ?? null,
     scheduleId: (payload.scheduleId as string | null | undefined) ?? null,
     dueAt: (payload.dueAt as Date | null | undefined) ?? null,
+    previewDatabaseId: (payload.previewDatabaseId as string | null | undefined) ?? null,
     payload: rest as Prisma.InputJsonObject,
   };
 }

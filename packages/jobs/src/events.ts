@@ -4,8 +4,8 @@
 // and a reader that pages by seq (the webhook dispatcher) never passes over an event that commits
 // later with a lower seq. Appends therefore come LAST in their transaction (nothing slow after).
 import type { Event, EventData, EventType } from "@capy/contracts";
-import { newId, type Backup as BackupRow, type Db, type Event as EventRow, type Job as JobRow, type Prisma } from "@capy/db";
-import { serializeBackup, serializeJob } from "./serialize.js";
+import { newId, type Backup as BackupRow, type Db, type Event as EventRow, type Job as JobRow, type PreviewDatabase as PreviewRow, type Prisma } from "@capy/db";
+import { serializeBackup, serializeJob, serializePreview } from "./serialize.js";
 
 export type Tx = Prisma.TransactionClient;
 
@@ -40,6 +40,11 @@ export type BackupEventType = "backup.completed" | "backup.verification_failed" 
 
 export function appendBackupEvent(tx: Tx, type: BackupEventType, backup: BackupRow): Promise<EventRow> {
   return appendEvent(tx, type, backup, serializeBackup(backup));
+}
+
+/** preview.ready / preview.deleted: the preview as the API serves it after the change. */
+export function appendPreviewEvent(tx: Tx, type: "preview.ready" | "preview.deleted", preview: PreviewRow): Promise<EventRow> {
+  return appendEvent(tx, type, preview, serializePreview(preview));
 }
 
 export function serializeEvent(event: EventRow): Event {

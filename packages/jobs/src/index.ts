@@ -27,6 +27,7 @@ export {
   appendEvent,
   appendJobEvent,
   appendBackupEvent,
+  appendPreviewEvent,
   listProjectEvents,
   readEventsAfter,
   serializeEvent,
@@ -44,4 +45,4 @@ export {
   deleteExpiredBackup,
   LOST_BEFORE_VERIFIED,
 } from "./backups.js";
-export { serializeJob, serializeBackup } from "./serialize.js";
+export { serializeJob, serializeBackup, serializePreview } from "./serialize.js";

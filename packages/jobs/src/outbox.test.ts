@@ -34,6 +34,7 @@ afterEach(() => vi.restoreAllMocks());
 const PAYLOADS: Record<JobType, Partial<NewJob>> = {
   backup: { label: "nightly" },
   verify: { backupId: "bkp_t" },
+  restore: { backupId: "bkp_t", previewDatabaseId: "pvw_t", payload: { restoreOptions: { target_kind: "new_preview", tables: null, safety_job_id: null } } },
 };
 
 const projectId = () => newId("prj");

@@ -1,8 +1,8 @@
-// Job and Backup rows (camelCase, Date, BigInt) to their public snake_case shapes: ISO-8601 UTC
+// Job, Backup and PreviewDatabase rows (camelCase, Date, BigInt) to their public snake_case shapes: ISO-8601 UTC
 // strings, absent values as null. The API serves these, and events carry them as `data`, so an
 // event holds exactly what a client polling the API would have read at that moment.
-import type { Backup, Job, JobState, JobType, RetryClassification, VerificationState } from "@capy/contracts";
-import type { Backup as BackupRow, Job as JobRow } from "@capy/db";
+import type { Backup, Job, JobState, JobType, PreviewDatabase, RetryClassification, VerificationState } from "@capy/contracts";
+import type { Backup as BackupRow, Job as JobRow, PreviewDatabase as PreviewRow } from "@capy/db";
 
 const iso = (date: Date): string => date.toISOString();
 const isoOrNull = (date: Date | null): string | null => (date ? date.toISOString() : null);
@@ -49,5 +49,22 @@ export function serializeBackup(backup: BackupRow): Backup {
     verification_error: backup.verificationError,
     verified_at: isoOrNull(backup.verifiedAt),
     created_at: iso(backup.createdAt),
+  };
+}
+
+export function serializePreview(preview: PreviewRow): PreviewDatabase {
+  return {
+    id: preview.id,
+    organization_id: preview.organizationId,
+    project_id: preview.projectId,
+    name: preview.name,
+    database_name: preview.databaseName,
+    source_kind: preview.sourceKind as PreviewDatabase["source_kind"],
+    source_backup_id: preview.sourceBackupId,
+    source_backup_key: preview.sourceBackupKey,
+    state: preview.state as PreviewDatabase["state"],
+    ttl_expires_at: iso(preview.ttlExpiresAt),
+    created_at: iso(preview.createdAt),
+    updated_at: iso(preview.updatedAt),
   };
 }

@@ -69,6 +69,16 @@ async function dropDatabase(name: string): Promise<void> {
   await withAdminClient((client) => client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`));
 }
 
+/** Drops databases and the roles of the same names (preview databases and their roles), if they exist. */
+export async function dropDatabasesAndRoles(names: readonly string[], url = TEST_SERVER_URL): Promise<void> {
+  await withAdminClient(async (client) => {
+    for (const name of names) {
+      await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+      await client.query(`DROP ROLE IF EXISTS ${quoteIdent(name)}`);
+    }
+  }, url);
+}
+
 /** A fresh, migrated metadata database of its own. */
 export async function createMetadataDatabase(): Promise<TestDatabase> {
   const template = await ensureTemplate();

@@ -4,7 +4,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { createDb, createProject, generateEncryptionKey, Keyring, type Db } from "@capy/db";
+import { createDb, createProject, generateEncryptionKey, Keyring, type Db, registerCluster, withDatabase } from "@capy/db";
 import { createMetadataDatabase, type TestDatabase } from "./postgres.js";
 import { createTestRedis, type TestRedis } from "./redis.js";
 import { startApi, startWorker, type ApiProcess, type ServiceProcess } from "./processes.js";
@@ -23,8 +23,12 @@ export interface TestStack {
   workers: ServiceProcess[];
   startApi(extraEnv?: NodeJS.ProcessEnv): Promise<ApiProcess>;
   startWorker(extraEnv?: NodeJS.ProcessEnv): Promise<ServiceProcess>;
-  /** Creates an organization + project on `databaseUrl`, returning ids and a project key. */
-  createTenant(org: string, project: string, databaseUrl: string): ReturnType<typeof createProject>;
+  /**
+   * Creates an organization + project on `databaseUrl`, returning ids and a project key. The
+   * cluster is registered first with `adminUrl` (default: `databaseUrl`'s login on its
+   * `postgres` database; tests' sources are made by the server's superuser).
+   */
+  createTenant(org: string, project: string, databaseUrl: string, adminUrl?: string): ReturnType<typeof createProject>;
   stop(): Promise<void>;
 }
 
@@ -61,8 +65,10 @@ export async function createTestStack(extraEnv: NodeJS.ProcessEnv = {}): Promise
       stack.workers.push(worker);
       return worker;
     },
-    createTenant: (org, project, databaseUrl) =>
-      createProject(db, { organizationName: org, projectName: project, databaseUrl, keyring }),
+    async createTenant(org, project, databaseUrl, adminUrl = withDatabase(databaseUrl, "postgres")) {
+      await registerCluster(db, { adminUrl, keyring });
+      return createProject(db, { organizationName: org, projectName: project, databaseUrl, keyring });
+    },
     async stop() {
       await Promise.all([stack.api?.stop(), ...stack.workers.map((w) => w.stop())]);
       await db.$disconnect();

@@ -53,6 +53,11 @@ describe("OpenAPI document and reference", () => {
         "DELETE /v1/organizations/{orgID}/api-keys/{keyID}",
         "GET /v1/organizations/{orgID}/audit-events",
         "GET /v1/projects",
+        "POST /v1/projects/{id}/restores",
+        "GET /v1/projects/{id}/preview-databases",
+        "GET /v1/projects/{id}/preview-databases/{previewID}",
+        "DELETE /v1/projects/{id}/preview-databases/{previewID}",
+        "GET /v1/projects/{id}/preview-databases/{previewID}/credentials",
       ].sort(),
     );
     expect(doc.components.securitySchemes).toEqual({

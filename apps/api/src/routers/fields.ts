@@ -16,3 +16,5 @@ export function exact<T extends z.ZodType>(schema: T) {
 }
 
 export const organizationId = z.string().min(1).describe("Organization id (`org_…`)");
+
+export const previewId = z.string().min(1).describe("Preview database id (`pvw_…`)");

@@ -33,6 +33,8 @@ interface Credential {
 const BODIES: Record<string, unknown> = {
   putDefaultScheduledBackup: { cron_hour: 2, cron_minute: 30, is_active: true },
   createApiKey: { name: "matrix", scopes: ["jobs:read"] },
+  // Names the target project's backup (a new preview; other tenants get 404 for the project first).
+  createRestore: () => ({ backup_id: params.backupID }),
 };
 
 /**
@@ -45,6 +47,7 @@ const FRESH_TARGETS: Record<string, () => Promise<Record<string, string>>> = {
     return { jobID: (created.body as { job: { id: string } }).job.id };
   },
   deleteBackup: async () => ({ backupID: await disposableBackup() }),
+  deletePreviewDatabase: async () => ({ previewID: await disposablePreview() }),
 };
 
 const MEMBER_SCOPES: readonly Scope[] = ["backups:read", "backups:write", "jobs:read", "projects:read"];
@@ -63,6 +66,7 @@ const MISSING: Record<string, string> = {
   jobID: "job_missing",
   backupID: "bkp_missing",
   keyID: "key_missing",
+  previewID: "pvw_missing",
 };
 
 /** The tenant a path names: organization, project (or one of its resources), or none (/v1/me). */
@@ -100,7 +104,14 @@ beforeAll(async () => {
     data: { id: backupId, organizationId: org, projectId: h.tenant.project_id, jobId: newId("job"), databaseName: h.source.name, backupKey, sizeBytes: 4n, sha256: "0".repeat(64), state: "completed" },
   });
   const job = await request(h.api, "POST", `/v1/projects/${h.tenant.project_id}/backups`, { key: h.tenant.api_key });
-  params = { id: h.tenant.project_id, orgID: org, jobID: (job.body as { job: { id: string } }).job.id, backupID: backupId, keyID: victim.id };
+  params = {
+    id: h.tenant.project_id,
+    orgID: org,
+    jobID: (job.body as { job: { id: string } }).job.id,
+    backupID: backupId,
+    keyID: victim.id,
+    previewID: await disposablePreview(),
+  };
 
   const validKey = orgKey.plaintext;
   const badChecksum = validKey.slice(0, -1) + (validKey.endsWith("A") ? "B" : "A");
@@ -169,6 +180,26 @@ async function disposableBackup(): Promise<string> {
   return id;
 }
 
+/** A ready preview of the target project (its database is never made: no worker runs here). */
+async function disposablePreview(): Promise<string> {
+  const id = newId("pvw");
+  await h.stack.db.previewDatabase.create({
+    data: {
+      id,
+      organizationId: h.tenant.organization_id,
+      projectId: h.tenant.project_id,
+      name: "matrix",
+      databaseName: `capy_pvw_${id.slice(4)}`,
+      state: "ready",
+      ttlExpiresAt: new Date(Date.now() + 3_600_000),
+      passwordEncrypted: h.stack.keyring.seal("matrix-password"),
+      host: "127.0.0.1",
+      port: 5432,
+    },
+  });
+  return id;
+}
+
 function fill(path: string, values: Record<string, string>): string {
   return path.replace(/\{(\w+)\}/g, (_match, name: string) => {
     const value = values[name];
@@ -178,7 +209,8 @@ function fill(path: string, values: Record<string, string>): string {
 }
 
 function send(op: Operation, path: string, credential: string | undefined): Promise<ApiResponse> {
-  const json = op.method === "GET" || op.method === "DELETE" ? undefined : (BODIES[op.operationId] ?? {});
+  const body = BODIES[op.operationId];
+  const json = op.method === "GET" || op.method === "DELETE" ? undefined : typeof body === "function" ? (body as () => unknown)() : (body ?? {});
   return request(h.api, op.method, path, { key: credential, json });
 }
 

@@ -8,7 +8,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Job } from "@capy/contracts";
 import { createApiKey, quoteIdent } from "@capy/db";
-import { createEmptyDatabase, createTestStack, waitFor, withAdminClient, type TestDatabase, type TestStack } from "@capy/testing";
+import { createEmptyDatabase, createTestStack, dropDatabasesAndRoles, waitFor, withAdminClient, type TestDatabase, type TestStack } from "@capy/testing";
 
 const PASSWORD = `Leak-Canary-${randomBytes(12).toString("hex")}`;
 
@@ -60,7 +60,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  const previews = (await stack?.db.previewDatabase.findMany()) ?? [];
   await stack?.stop();
+  await dropDatabasesAndRoles(previews.map((p) => p.databaseName)).catch(() => {});
   await source?.drop();
 });
 
@@ -85,6 +87,14 @@ describe("secrets never leak", () => {
     const download = await call(key, "GET", `/v1/projects/${tenant.project_id}/backups/${backupId}/download`);
     expect(download.status).toBe(200);
 
+    // A restore into a preview: its generated password may show only in its credentials response.
+    const restore = await call(key, "POST", `/v1/projects/${tenant.project_id}/restores`, { backup_id: backupId });
+    const restored = await finished(key, (restore.body.job as { id: string }).id);
+    expect(restored.state, restored.error ?? "").toBe("completed");
+    const credentials = await call(orgKey.plaintext, "GET", `/v1/projects/${tenant.project_id}/preview-databases/${restored.preview_database_id}/credentials`, undefined, true);
+    const previewPassword = (credentials.body.credentials as { password: string }).password;
+    expect(previewPassword.length).toBeGreaterThanOrEqual(32);
+
     const failing = await call(key, "POST", `/v1/projects/${broken.project_id}/backups`);
     const failed = await finished(key, (failing.body.job as { id: string }).id);
     expect(failed.state).toBe("failed");
@@ -97,11 +107,15 @@ describe("secrets never leak", () => {
     await call(key, "GET", "/v1/me");
     await call("capy_live_wrong", "GET", "/v1/me");
 
-    const needles = [...secrets.map((secret, i) => ({ name: `API key #${i}`, value: secret })), { name: "database password", value: PASSWORD }];
+    const needles = [
+      ...secrets.map((secret, i) => ({ name: `API key #${i}`, value: secret })),
+      { name: "database password", value: PASSWORD },
+      { name: "preview password", value: previewPassword },
+    ];
     const leaks: string[] = [];
     const check = (where: string, text: string, allowSecrets = false) => {
       for (const needle of needles) {
-        if (allowSecrets && needle.name.startsWith("API key")) continue;
+        if (allowSecrets && needle.name !== "database password") continue;
         if (text.includes(needle.value)) leaks.push(`${needle.name} in ${where}`);
       }
     };
@@ -151,6 +165,7 @@ describe("secrets never leak", () => {
     // The search itself works: the one response allowed to show a secret does show it, and the
     // failed job did record pg_dump's complaint.
     expect(bodies.filter((body) => body.text.includes(key)).map((body) => body.mayShowSecret)).toEqual([true]);
+    expect(bodies.filter((body) => body.text.includes(previewPassword)).map((body) => body.what)).toEqual([expect.stringContaining("/credentials → 200")]);
     expect(failed.error).toMatch(/does not exist/);
     expect(stack.workers[0]!.logs().length).toBeGreaterThan(0);
 

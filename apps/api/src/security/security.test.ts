@@ -108,7 +108,7 @@ describe("GET /v1/me", () => {
       source: "api_key",
       organization_id: h.tenant.organization_id,
       project_id: h.tenant.project_id,
-      scopes: ["backups:read", "backups:write", "jobs:read", "projects:read"],
+      scopes: ["backups:read", "backups:write", "jobs:read", "projects:read", "credentials:read"],
       key_id: h.tenant.api_key_id,
       user_id: null,
       role: null,

@@ -39,12 +39,17 @@ export interface CreateJobDeps {
  * unreachable the row stays pending, the reconciler enqueues it later, and the caller still
  * gets the job to poll.
  */
-export async function createJob({ db, queue, log }: CreateJobDeps, input: NewJob): Promise<Job> {
-  const job = await insertJobRow(db, input);
+export async function createJob(deps: CreateJobDeps, input: NewJob): Promise<Job> {
+  const job = await insertJobRow(deps.db, input);
+  await enqueueRecorded(deps, job);
+  return job;
+}
+
+/** Enqueues a job whose row is committed; when Redis does not answer, the reconciler will. */
+export async function enqueueRecorded({ queue, log }: Pick<CreateJobDeps, "queue" | "log">, job: Job): Promise<void> {
   try {
     await withTimeout(enqueueJob(queue, job), ENQUEUE_TIMEOUT_MS, "enqueue");
   } catch (err) {
     log.warn({ err, jobId: job.id }, "enqueue failed; the job stays pending for the reconciler");
   }
-  return job;
 }

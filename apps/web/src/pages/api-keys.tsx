@@ -19,6 +19,7 @@ const SCOPE_TEXT: Record<Scope, string> = {
   "projects:read": "List projects",
   "api_keys:read": "List API keys, read the audit log",
   "api_keys:write": "Create and revoke API keys",
+  "credentials:read": "Read preview databases' connection credentials",
 };
 
 function ApiKeysPage() {

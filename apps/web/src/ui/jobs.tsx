@@ -10,7 +10,7 @@ export const TERMINAL_STATES: readonly Job["state"][] = ["completed", "failed", 
 export const isTerminal = (job: Pick<Job, "state">) => TERMINAL_STATES.includes(job.state);
 
 /** A job kind in words; a new kind fails to compile here until it is named. */
-export const JOB_TYPE_TEXT: Record<Job["type"], string> = { backup: "Backup", verify: "Verification" };
+export const JOB_TYPE_TEXT: Record<Job["type"], string> = { backup: "Backup", verify: "Verification", restore: "Restore" };
 
 const STATE_TONE: Record<Job["state"], Tone> = { pending: "neutral", running: "info", completed: "success", failed: "danger", canceled: "warning" };
 
@@ -22,6 +22,7 @@ const PHASE_TEXT: Record<NonNullable<Job["phase"]>, string> = {
   queued: "Waiting for a worker",
   dumping: "Dumping the database",
   verifying: "Verifying by restoring a copy",
+  restoring: "Restoring the backup",
   done: "Finishing",
 };
 

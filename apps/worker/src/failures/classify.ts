@@ -4,7 +4,7 @@
 // a backup that the next attempt would have taken.
 import type { RetryClassification } from "@capy/contracts";
 import { ProcessExitError } from "../process/run.js";
-import { ConfigurationError, DumpTimeoutError, LeaseLostError, ShutdownInterruptError, StorageError, VerificationFailedError, VerificationTimeoutError } from "./errors.js";
+import { ConfigurationError, DumpTimeoutError, RestoreTimeoutError, LeaseLostError, ShutdownInterruptError, StorageError, VerificationFailedError, VerificationTimeoutError } from "./errors.js";
 
 export type FailureClass = Extract<RetryClassification, "permanent" | "transient" | "verification" | "timeout">;
 
@@ -43,7 +43,7 @@ export function classifyFailure(error: unknown): FailureClass {
   if (error instanceof VerificationFailedError) return "verification";
   if (error instanceof VerificationTimeoutError) return "timeout";
   // A dump past DUMP_TIMEOUT_MS is not retried (see DumpTimeoutError).
-  if (error instanceof DumpTimeoutError) return "timeout";
+  if (error instanceof DumpTimeoutError || error instanceof RestoreTimeoutError) return "timeout";
   if (error instanceof ConfigurationError) return "permanent";
   // Storage trouble (disk full, I/O errors, an unreachable bucket) and shutdowns pass.
   if (error instanceof StorageError || error instanceof ShutdownInterruptError || error instanceof LeaseLostError) return "transient";

@@ -79,3 +79,12 @@ export class ResourceBusyError extends Error {
     super(`${resource} is busy`);
   }
 }
+
+/** A restore ran past RESTORE_TIMEOUT_MS and was stopped; not retried (the next would take as long). */
+export class RestoreTimeoutError extends Error {
+  override readonly name = "RestoreTimeoutError";
+
+  constructor(timeoutMs: number) {
+    super(`restore timed out after ${timeoutMs} ms (RESTORE_TIMEOUT_MS); pg_restore was stopped`);
+  }
+}

@@ -48,7 +48,7 @@ export interface ClaimDependencies {
 }
 
 /** The kind's storage hooks (its catalogue entry's): run once the row change they follow committed. */
-export type ClaimHooks = Pick<JobRuntime, "afterCancel" | "afterWorkerLost">;
+export type ClaimHooks = Pick<JobRuntime, "afterCancel" | "afterWorkerLost" | "beforeLeases">;
 
 export async function runClaimed(
   deps: ClaimDependencies,
@@ -67,6 +67,7 @@ export async function runClaimed(
     return;
   }
 
+  await hooks.beforeLeases?.(job);
   // Leases before the claim: a job that has to wait is not claimed, so it uses no attempt and its
   // row stays as it is. ResourceBusyError sends it back to the queue, delayed.
   let leases: HeldLeases | undefined;

@@ -31,4 +31,9 @@ export interface JobRuntime {
    * attempts fenced off before `belowToken` left in storage. Best effort, never throws.
    */
   afterWorkerLost(job: Job, belowToken: number, log: Logger): Promise<void>;
+  /**
+   * Before the job's leases are taken: throws ResourceBusyError while the job must wait for
+   * something else (a project restore for its safety backup), which sends it back to the queue.
+   */
+  beforeLeases?(job: Job): Promise<void>;
 }

@@ -1,9 +1,9 @@
 // Child processes (pg_dump, later pg_restore): an argument array and an explicit environment,
 // never a shell; bounded tails of their output; typed errors for "could not start" and "exited
 // badly"; and a registry so shutdown can stop whatever is still running.
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcessByStdio } from "node:child_process";
 import path from "node:path";
-import type { Readable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import { TailBuffer } from "./tail-buffer.js";
 
 export interface ProcessSpec {
@@ -20,6 +20,8 @@ export interface StartOptions {
    * "tail": stdout is text; it is drained and its tail kept like stderr's.
    */
   stdout: "stream" | "tail";
+  /** "pipe": the caller writes the child's stdin (e.g. an archive for pg_restore); ignored otherwise. */
+  stdin?: "pipe" | "ignore";
   /** Aborting stops the child (SIGTERM, then SIGKILL after KILL_GRACE_MS). */
   signal?: AbortSignal;
 }
@@ -61,6 +63,8 @@ export class ProcessExitError extends Error {
 
 export interface RunningProcess {
   readonly pid: number | undefined;
+  /** The child's stdin, for callers that started it with stdin: "pipe"; null otherwise. */
+  readonly stdin: Writable | null;
   /** The child's stdout, for callers that started it with stdout: "stream". */
   readonly stdout: Readable;
   /**
@@ -89,9 +93,9 @@ export class ProcessRunner {
     const command = path.basename(spec.command);
     const child = spawn(spec.command, [...spec.args], {
       env: { ...spec.env },
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: [options.stdin ?? "ignore", "pipe", "pipe"],
       shell: false,
-    });
+    }) as ChildProcessByStdio<Writable | null, Readable, Readable>;
     const stderr = new TailBuffer();
     const stdout = options.stdout === "tail" ? new TailBuffer() : null;
     child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
@@ -131,7 +135,7 @@ export class ProcessRunner {
       });
     });
 
-    const handle: RunningProcess = { pid: child.pid, stdout: child.stdout, done, stop, kill };
+    const handle: RunningProcess = { pid: child.pid, stdin: child.stdin, stdout: child.stdout, done, stop, kill };
     this.live.add(handle);
     options.signal?.addEventListener("abort", stop, { once: true });
     if (options.signal?.aborted) stop();

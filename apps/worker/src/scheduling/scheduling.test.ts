@@ -4,7 +4,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { databaseResource } from "@capy/jobs";
-import { createDb, createProject, generateEncryptionKey, Keyring, newId, type Db, type ScheduledBackup } from "@capy/db";
+import { createDb, createProject, generateEncryptionKey, Keyring, newId, type Db, type ScheduledBackup, registerCluster, withDatabase } from "@capy/db";
 import {
   createBackupQueue,
   createScheduleQueue,
@@ -70,6 +70,7 @@ const deps = (catchUpHours = 6) => ({ db, backupQueue, scheduleQueue, catchUpHou
 
 /** A schedule on a project of its own, whose timing took effect at `timingSince`. */
 async function schedule(hour: number, minute: number, options: { active?: boolean; timingSince?: Date; label?: string } = {}): Promise<ScheduledBackup> {
+  await registerCluster(db, { adminUrl: withDatabase(source.url, "postgres"), keyring: new Keyring(encryptionKey) });
   const tenant = await createProject(db, { organizationName: "acme", projectName: `p${++projects}`, databaseUrl: source.url, keyring: new Keyring(encryptionKey) });
   return db.scheduledBackup.create({
     data: {

@@ -4,6 +4,7 @@
 // older than the longest a verification may take (VERIFY_TIMEOUT_MS) plus a margin.
 import { quoteIdent, type Db, type Keyring } from "@capy/db";
 import type { Logger } from "../logger.js";
+import type { DumpTarget } from "../postgres/pg-dump.js";
 import { connectTo } from "../postgres/session.js";
 import { clusterAdmin } from "../postgres/target.js";
 import { DROP_TIMEOUT_MS, throwawayCreatedAt } from "./verifier.js";
@@ -16,6 +17,8 @@ export interface JanitorOptions {
   maxAgeMs: number;
   intervalMs: number;
   log: Logger;
+  /** VERIFY_DATABASE_URL's operator login, swept too when set. */
+  verifyServer?: DumpTarget | undefined;
 }
 
 export interface JanitorPass {
@@ -26,12 +29,14 @@ export interface JanitorPass {
 /** One pass over every cluster. */
 export async function sweepThrowawayDatabases(options: Omit<JanitorOptions, "intervalMs">, now = Date.now()): Promise<JanitorPass> {
   const { db, log, databasePrefix } = options;
-  const clusters = await db.cluster.findMany({ orderBy: { id: "asc" } });
+  const clusters = await db.cluster.findMany({ where: { adminRegisteredAt: { not: null } }, orderBy: { id: "asc" } });
+  const servers: Array<{ id: string; admin: () => DumpTarget }> = clusters.map((cluster) => ({ id: cluster.id, admin: () => clusterAdmin(cluster, options.keyring) }));
+  if (options.verifyServer) servers.push({ id: "VERIFY_DATABASE_URL", admin: () => options.verifyServer! });
   const dropped: string[] = [];
   let failedClusters = 0;
-  for (const cluster of clusters) {
+  for (const cluster of servers) {
     try {
-      const admin = clusterAdmin(cluster, options.keyring);
+      const admin = cluster.admin();
       const client = await connectTo(admin);
       try {
         // Bounded like the verifier's own drop (a stuck backend elsewhere can stall DROP DATABASE).

@@ -1,24 +1,24 @@
 // Proving a backup by restoring it. The artifact is read back from storage and its SHA-256
 // checked against the recorded one before anything is restored; then it is restored with
-// pg_restore into a throwaway database on the same cluster (created by the cluster's admin from
-// VERIFY_TEMPLATE_DATABASE), the restored copy's inventory is compared with the source's, and
+// pg_restore into a throwaway database on the same cluster (created by the cluster's registered
+// operator login from VERIFY_TEMPLATE_DATABASE; or on VERIFY_DATABASE_URL's server when set), the restored copy's inventory is compared with the source's, and
 // the throwaway database is always dropped. At most VERIFY_CONCURRENCY verifications run per
 // cluster at once (a Redis lease semaphore shared by every worker).
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { quoteIdent, type Db, type Keyring } from "@capy/db";
 import type { LeaseSemaphore } from "@capy/queue";
-import { ObjectNotFoundError, type ArtifactStorage } from "@capy/storage";
+import type { ArtifactStorage } from "@capy/storage";
 import { ShutdownInterruptError, StorageError, VerificationFailedError, VerificationTimeoutError } from "../failures/errors.js";
 import type { Logger } from "../logger.js";
 import { collectInventory, compareInventories, describeDifferences, type Inventory } from "../postgres/inventory.js";
 import type { DumpTarget } from "../postgres/pg-dump.js";
 import { restoreArchive } from "../postgres/pg-restore.js";
+import { openRestoreStream } from "../restore/artifact.js";
 import { connectTo } from "../postgres/session.js";
 import { loadClusterAdmin } from "../postgres/target.js";
 import { ProcessExitError, type ProcessRunner } from "../process/run.js";
@@ -44,6 +44,8 @@ export interface VerifierDependencies {
   workerId: string;
   keyring: Keyring | undefined;
   config: VerifyConfig;
+  /** VERIFY_DATABASE_URL's operator login: throwaway databases go there instead of the backup's cluster. */
+  verifyServer?: DumpTarget | undefined;
 }
 
 export interface VerifyRequest {
@@ -111,7 +113,7 @@ export class Verifier {
     try {
       const archive = path.join(workDir, "artifact.dump");
       const sizeBytes = await this.fetchChecked(request, archive);
-      const admin = await loadClusterAdmin(this.deps.db, request.clusterId, this.deps.keyring);
+      const admin = this.deps.verifyServer ?? (await loadClusterAdmin(this.deps.db, request.clusterId, this.deps.keyring));
       const database = throwawayDatabaseName(this.deps.config.databasePrefix);
       await this.createDatabase(admin, database);
       request.log.info({ database, size_bytes: sizeBytes }, "restoring into a throwaway database");
@@ -175,31 +177,13 @@ export class Verifier {
 
   /** Copies the artifact to `file`, hashing it; rejects unless it is exactly the recorded one. */
   private async fetchChecked(request: VerifyRequest, file: string): Promise<number> {
-    let body;
-    try {
-      body = await this.deps.storage.get(request.backupKey);
-    } catch (error) {
-      if (error instanceof ObjectNotFoundError) throw new VerificationFailedError(`artifact missing: no stored object ${request.backupKey}`);
-      throw new StorageError(error);
-    }
-    const hash = createHash("sha256");
     let sizeBytes = 0;
-    const meter = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        hash.update(chunk);
-        sizeBytes += chunk.length;
-        done(null, chunk);
-      },
-    });
+    const body = await openRestoreStream(this.deps.storage, request, (bytes) => (sizeBytes = bytes));
     try {
-      await pipeline(body, meter, createWriteStream(file, { mode: 0o600 }), { signal: request.signal });
+      await pipeline(body, createWriteStream(file, { mode: 0o600 }), { signal: request.signal });
     } catch (error) {
       if (request.signal.aborted) throw new ShutdownInterruptError();
-      throw new StorageError(error);
-    }
-    const actual = hash.digest("hex");
-    if (actual !== request.sha256.toLowerCase()) {
-      throw new VerificationFailedError(`artifact checksum mismatch: expected ${request.sha256}, stored object hashes to ${actual} (${sizeBytes} bytes)`);
+      throw error instanceof VerificationFailedError || error instanceof StorageError ? error : new StorageError(error);
     }
     return sizeBytes;
   }

@@ -2,8 +2,7 @@
 import type { Command } from "commander";
 import type { CliEnvironment } from "../env.js";
 import { printJson, printTable, humanBytes, shortTime } from "../output.js";
-import { printJobDetails } from "../jobs-view.js";
-import { parseInterval, reportFinishedJob, watchJob } from "../watch.js";
+import { followCreatedJob, parseInterval, reportFinishedJob } from "../watch.js";
 import { downloadBackup } from "../download.js";
 import { withContext } from "./shared.js";
 
@@ -21,16 +20,8 @@ export function registerBackups(program: Command, env: CliEnvironment): void {
         const intervalMs = parseInterval(options.interval);
         const client = ctx.client();
         const { job } = await client.backups.create.mutate({ id: ctx.projectId(), ...(options.label !== undefined ? { label: options.label } : {}) });
-        if (!options.wait) {
-          if (ctx.output.json) printJson(ctx.output, { job });
-          else {
-            printJobDetails(ctx.output, job);
-            ctx.output.err(`follow it with: capy jobs watch ${job.id}`);
-          }
-          return;
-        }
-        const finished = await watchJob(client, ctx.output, job, { intervalMs });
-        reportFinishedJob(ctx.output, finished);
+        const finished = await followCreatedJob(client, ctx.output, job, { wait: options.wait, intervalMs });
+        if (finished) reportFinishedJob(ctx.output, finished);
       }),
     );
 

@@ -5,7 +5,7 @@ import { Scope } from "@capy/contracts";
 import { createDb } from "../client.js";
 import { loadDbEnv } from "../env.js";
 import { rotateSecrets } from "../secrets/rotate.js";
-import { createApiKey, createProject, revokeApiKey } from "../tenants.js";
+import { createApiKey, createProject, registerCluster, revokeApiKey } from "../tenants.js";
 
 const env = loadDbEnv();
 
@@ -39,21 +39,28 @@ function print(json: boolean, value: Record<string, unknown>, human: string): vo
 const program = new Command("admin").description("Capy Backups operator commands").showHelpAfterError();
 
 program
+  .command("register-cluster")
+  .description("register (or update) a cluster's operator login, the only one that creates databases and roles on it")
+  .requiredOption("--admin-url <url>", "postgres://admin:password@host:port/postgres of a role that may create databases and roles")
+  .option("--name <name>", "a name for the cluster (default host:port)")
+  .option("--json", "print JSON")
+  .action(async (opts: { adminUrl: string; name?: string; json?: boolean }) => {
+    const { cluster_id } = await withDb((db) => registerCluster(db, { adminUrl: opts.adminUrl, name: opts.name, keyring: keyring() }));
+    print(Boolean(opts.json), { cluster_id }, `cluster ${cluster_id}`);
+  });
+
+program
   .command("create-project")
   .description("create a project (and its organization if new) with a project-scoped API key")
   .requiredOption("--org <name>", "organization name")
   .requiredOption("--name <name>", "project name")
-  .requiredOption("--database-url <url>", "postgres://user:password@host:port/database of the project database")
+  .requiredOption("--database-url <url>", "postgres://user:password@host:port/database of the project database (its cluster registered first)")
   .option("--json", "print JSON")
   .action(async (opts: { org: string; name: string; databaseUrl: string; json?: boolean }) => {
     const created = await withDb((db) =>
       createProject(db, { organizationName: opts.org, projectName: opts.name, databaseUrl: opts.databaseUrl, keyring: keyring() }),
     );
     const { organization_id, project_id, api_key } = created;
-    // stderr: the JSON on stdout keeps its exact shape.
-    if (created.cluster_credentials_replaced) {
-      console.error("note: the cluster's stored admin credentials could not be decrypted with this keyring; they now hold this URL's login");
-    }
     print(Boolean(opts.json), { organization_id, project_id, api_key },
       `organization ${organization_id}\nproject      ${project_id}\napi key      ${api_key}  (shown once)`);
   });

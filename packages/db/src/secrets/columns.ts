@@ -16,6 +16,7 @@ export interface SecretColumn {
 export const SECRET_COLUMNS: readonly SecretColumn[] = [
   { table: "clusters", id: "id", column: "admin_password_encrypted" },
   { table: "projects", id: "id", column: "db_password_encrypted" },
+  { table: "preview_databases", id: "id", column: "password_encrypted" },
 ];
 
 /** "table.column", as reports name a column. */

@@ -3,7 +3,7 @@ import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { createMetadataDatabase, type TestDatabase } from "@capy/testing";
 import { createDb, type Db } from "../client.js";
 import { newId } from "../ids.js";
-import { createProject } from "../tenants.js";
+import { createProject, registerCluster } from "../tenants.js";
 import { assertStoredSecretsOpen, checkStoredSecrets, StoredSecretsError } from "./check.js";
 import { SECRET_COLUMNS } from "./columns.js";
 import { encryptSecret, generateEncryptionKey } from "./crypto.js";
@@ -14,8 +14,14 @@ const [keyA, keyB, keyC] = [generateEncryptionKey(), generateEncryptionKey(), ge
 const ringA = new Keyring(keyA);
 const ringB = new Keyring(keyB);
 const ringBA = new Keyring(keyB, [keyA]);
-/** createProject never connects to it. */
+/** Neither registerCluster nor createProject connects to it. */
 const sourceUrl = (database: string) => `postgresql://postgres:postgres@127.0.0.1:5432/${database}`;
+
+/** A project on the cluster registered with the same keyring, as an operator onboards one. */
+async function createTenant(db: Db, projectName: string, keyring: Keyring) {
+  await registerCluster(db, { adminUrl: sourceUrl("postgres"), keyring });
+  return createProject(db, { organizationName: "acme", projectName, databaseUrl: sourceUrl(projectName), keyring });
+}
 
 const databases: TestDatabase[] = [];
 const clients: Db[] = [];
@@ -68,7 +74,7 @@ async function insertProjects(client: Db, ring: Keyring, count: number): Promise
 
 describe("rotate-encryption-key", () => {
   it("re-seals every secret under the current key; an old ciphertext opens while its key is kept, and not after it is removed", async () => {
-    const tenant = await createProject(db, { organizationName: "acme", projectName: "shop", databaseUrl: sourceUrl("shop"), keyring: ringA });
+    const tenant = await createTenant(db, "shop", ringA);
     // A v1 value (no key id), as written before the keyring, on the cluster.
     const project = await db.project.findUniqueOrThrow({ where: { id: tenant.project_id } });
     await db.cluster.update({ where: { id: project.clusterId }, data: { adminPasswordEncrypted: encryptSecret("postgres", keyA) } });
@@ -88,6 +94,7 @@ describe("rotate-encryption-key", () => {
       columns: {
         "clusters.admin_password_encrypted": { resealed: 1, already_current: 0, failed: 0, failed_ids: [] },
         "projects.db_password_encrypted": { resealed: 1, already_current: 0, failed: 0, failed_ids: [] },
+        "preview_databases.password_encrypted": { resealed: 0, already_current: 0, failed: 0, failed_ids: [] },
       },
     });
     const newValues = await storedValues(db);
@@ -124,7 +131,11 @@ describe("rotate-encryption-key", () => {
   });
 
   it("covers every registered column", () => {
-    expect(SECRET_COLUMNS.map((c) => `${c.table}.${c.column}`)).toEqual(["clusters.admin_password_encrypted", "projects.db_password_encrypted"]);
+    expect(SECRET_COLUMNS.map((c) => `${c.table}.${c.column}`)).toEqual([
+      "clusters.admin_password_encrypted",
+      "projects.db_password_encrypted",
+      "preview_databases.password_encrypted",
+    ]);
   });
 });
 
@@ -171,22 +182,24 @@ describe("the start-up check", () => {
   });
 });
 
-describe("admin create-project on an existing cluster", () => {
-  it("replaces cluster credentials no key opens, and leaves ones that open alone", async () => {
-    const first = await createProject(db, { organizationName: "acme", projectName: "one", databaseUrl: sourceUrl("one"), keyring: ringA });
-    expect(first.cluster_credentials_replaced).toBe(false);
-    // Sealed under A, opened by B + A: left alone (rotation re-seals it).
-    const kept = await createProject(db, { organizationName: "acme", projectName: "two", databaseUrl: sourceUrl("two"), keyring: ringBA });
-    expect(kept.cluster_credentials_replaced).toBe(false);
-    expect(sealedKeyId((await db.cluster.findFirstOrThrow()).adminPasswordEncrypted!)).toBe(keyId(keyA));
+describe("admin register-cluster and create-project with credentials sealed under a lost key", () => {
+  it("register-cluster re-seals the cluster's login under the current key; create-project re-seals the project's and never touches the cluster's", async () => {
+    await createTenant(db, "one", ringA);
+    const sealedUnderA = (await db.cluster.findFirstOrThrow()).adminPasswordEncrypted!;
+    expect(sealedKeyId(sealedUnderA)).toBe(keyId(keyA));
 
-    // A is lost: the cluster's credentials are replaced under B, once.
-    const repaired = await createProject(db, { organizationName: "acme", projectName: "three", databaseUrl: sourceUrl("three"), keyring: ringB });
-    expect(repaired.cluster_credentials_replaced).toBe(true);
+    // A is lost: create-project under B re-seals the project's password, leaves the cluster's alone.
+    const two = await createProject(db, { organizationName: "acme", projectName: "two", databaseUrl: sourceUrl("two"), keyring: ringB });
+    const project = await db.project.findUniqueOrThrow({ where: { id: two.project_id } });
+    expect(ringB.open(project.dbPasswordEncrypted!)).toBe("postgres");
+    expect((await db.cluster.findFirstOrThrow()).adminPasswordEncrypted).toBe(sealedUnderA);
+
+    // Registering the cluster again under B repairs its login, idempotently.
+    const first = await registerCluster(db, { adminUrl: sourceUrl("postgres"), keyring: ringB });
+    const again = await registerCluster(db, { adminUrl: sourceUrl("postgres"), keyring: ringB });
+    expect(again.cluster_id).toBe(first.cluster_id);
     const cluster = await db.cluster.findFirstOrThrow();
     expect(ringB.open(cluster.adminPasswordEncrypted!)).toBe("postgres");
     expect(cluster.adminUser).toBe("postgres");
-    const again = await createProject(db, { organizationName: "acme", projectName: "three", databaseUrl: sourceUrl("three"), keyring: ringB });
-    expect(again.cluster_credentials_replaced).toBe(false);
   });
 });

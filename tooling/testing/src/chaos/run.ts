@@ -14,7 +14,7 @@ import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
-import { createDb, createProject, generateEncryptionKey, Keyring, migrateDatabase, quoteIdent, withDatabase } from "@capy/db";
+import { createDb, createProject, generateEncryptionKey, Keyring, migrateDatabase, quoteIdent, withDatabase, registerCluster } from "@capy/db";
 import { createMetadataDatabase, run, TEST_SERVER_URL, uniqueName, withAdminClient, type TestDatabase } from "../postgres.js";
 import { startPrivatePostgres } from "../private-postgres.js";
 import { startApi, startWorker, type ApiProcess, type ServiceProcess } from "../processes.js";
@@ -268,6 +268,7 @@ export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
     const tenants: Array<{ projectId: string; apiKey: string; database: string }> = [];
     try {
       for (const [i, source] of sources.entries()) {
+        await registerCluster(tenantDb, { adminUrl: withDatabase(source.url, "postgres"), keyring: new Keyring(encryptionKey) });
         const created = await createProject(tenantDb, { organizationName: "chaos", projectName: `p${i + 1}`, databaseUrl: source.url, keyring: new Keyring(encryptionKey) });
         tenants.push({ projectId: created.project_id, apiKey: created.api_key, database: source.name });
       }
