@@ -15,6 +15,8 @@ const schema = z.object({
   HOST: z.string().min(1).default("0.0.0.0"),
   /** Root directory of the filesystem artifact storage. */
   STORAGE_DIR: z.string().min(1).default("./.data/storage"),
+  /** Searched for zstd, which decompresses zstd artifacts for downloads. */
+  PATH: z.string().default("/usr/local/bin:/usr/bin:/bin"),
   /** AES-256 key (64 hex characters) for database credentials at rest. */
   CAPY_ENCRYPTION_KEY: z
     .string()
@@ -54,6 +56,8 @@ export interface Config {
   port: number;
   host: string;
   storageDir: string;
+  /** PATH, where zstd is looked for. */
+  searchPath: string;
   /** S3-compatible storage (S3_* variables); unset means the filesystem under storageDir. */
   s3: S3Config | undefined;
   /**
@@ -117,6 +121,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     port: env.PORT,
     host: env.HOST,
     storageDir: env.STORAGE_DIR,
+    searchPath: env.PATH,
     s3,
     encryptionKey: env.CAPY_ENCRYPTION_KEY ?? readLocalEncryptionKey(),
     logLevel: env.LOG_LEVEL,

@@ -1,6 +1,7 @@
 // Entry point of a worker process (`pnpm start:worker`). Any number of these may run, on any
 // number of hosts; Postgres arbitrates who owns each job.
 import { BACKUP_QUEUE } from "@capy/contracts";
+import { formatCompressionSetting, resolveZstd, writePlan } from "@capy/artifact";
 import { createDb } from "@capy/db";
 import { assertRedisKeepsQueueKeys, createBackupQueue, createProducerConnection, createWorkerConnection, LeaseSemaphore, LeaseWaiters, RedisPolicyError } from "@capy/queue";
 import { createStorage } from "@capy/storage";
@@ -11,7 +12,7 @@ import { startMetricsServer, WorkerMetrics } from "./metrics.js";
 import { startJobReconciler } from "./maintenance/job-reconciler.js";
 import { startStorageSweep } from "./maintenance/storage-sweep.js";
 import { startRetentionSweep } from "./maintenance/retention.js";
-import { pgToolVersion, resolvePgTool } from "./postgres/tools.js";
+import { pgMajorVersion, pgToolVersion, resolvePgTool } from "./postgres/tools.js";
 import { ProcessRunner } from "./process/run.js";
 import { createShutdown } from "./shutdown.js";
 import { startJanitor } from "./verify/janitor.js";
@@ -26,7 +27,12 @@ async function main(): Promise<void> {
   installCrashHandlers(log, () => runner.killAll());
 
   const pgDump = resolvePgTool("pg_dump", { binDir: env.PG_BIN_DIR, searchPath: env.PATH });
-  log.info({ path: pgDump, version: await pgToolVersion(runner, pgDump) }, "using pg_dump");
+  const pgDumpVersion = await pgToolVersion(runner, pgDump);
+  log.info({ path: pgDump, version: pgDumpVersion }, "using pg_dump");
+  // Needed whatever BACKUP_COMPRESSION says: zstd artifacts already stored are verified with it.
+  const zstd = resolveZstd(env.PATH);
+  const plan = writePlan(env.BACKUP_COMPRESSION, { pgDumpMajor: pgMajorVersion(pgDumpVersion), zstd });
+  log.info({ zstd, compression: formatCompressionSetting(env.BACKUP_COMPRESSION), stored_encoding: plan.encoding.storedEncoding }, "backup compression");
   const pgRestore = resolvePgTool("pg_restore", { binDir: env.PG_BIN_DIR, searchPath: env.PATH });
   log.info({ path: pgRestore, version: await pgToolVersion(runner, pgRestore) }, "using pg_restore");
 
@@ -63,12 +69,14 @@ async function main(): Promise<void> {
     templateDatabase: env.VERIFY_TEMPLATE_DATABASE,
     concurrency: env.VERIFY_CONCURRENCY,
     databasePrefix: env.VERIFY_DATABASE_PREFIX,
+    restoreJobs: env.VERIFY_RESTORE_JOBS,
   };
   const verifier = new Verifier({
     db,
     storage,
     runner,
     pgRestore,
+    zstd,
     semaphore,
     workerId: env.WORKER_ID,
     encryptionKey: env.CAPY_ENCRYPTION_KEY,
@@ -105,6 +113,7 @@ async function main(): Promise<void> {
     storage,
     runner,
     pgDump,
+    writePlan: plan,
     workerId: env.WORKER_ID,
     encryptionKey: env.CAPY_ENCRYPTION_KEY,
     heartbeatIntervalMs: env.WORKER_HEARTBEAT_INTERVAL_MS,

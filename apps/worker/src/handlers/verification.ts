@@ -35,8 +35,7 @@ export async function verifyAndComplete(
     const result = await deps.verifier.verify({
       jobId: job.id,
       clusterId: job.clusterId,
-      backupKey: backup.backupKey,
-      sha256: backup.sha256,
+      artifact: backup,
       reference,
       signal: context.stop,
       log,

@@ -1,16 +1,18 @@
-// Proving a backup by restoring it. The artifact is read back from storage and its SHA-256
-// checked against the recorded one before anything is restored; then it is restored with
-// pg_restore into a throwaway database on the same cluster (created by the cluster's admin from
-// VERIFY_TEMPLATE_DATABASE), the restored copy's inventory is compared with the source's, and
-// the throwaway database is always dropped. At most VERIFY_CONCURRENCY verifications run per
-// cluster at once (a Redis lease semaphore shared by every worker).
-import { createHash, randomBytes } from "node:crypto";
+// Proving a backup by restoring it. The artifact is read back from storage through the one
+// artifact reader (@capy/artifact: SHA-256 checked against the recorded one, decompressed when
+// stored compressed) into a temporary file, restored from that file with parallel pg_restore
+// into a throwaway database on the same cluster (created by the cluster's admin from
+// VERIFY_TEMPLATE_DATABASE, with settings that make a throwaway restore cheap), the restored
+// copy's inventory is compared with the source's, and the throwaway database is always dropped,
+// after the verdict (see dropLater). At most VERIFY_CONCURRENCY verifications run per cluster at
+// once (a Redis lease semaphore shared by every worker).
+import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { ArtifactChecksumError, openArtifact, StageFailedError, type StoredArtifact } from "@capy/artifact";
 import { quoteIdent, type Db } from "@capy/db";
 import type { LeaseSemaphore } from "@capy/queue";
 import { ObjectNotFoundError, type ArtifactStorage } from "@capy/storage";
@@ -32,6 +34,8 @@ export interface VerifyConfig {
   concurrency: number;
   /** Throwaway databases are named `<prefix>_<epoch ms>_<random hex>`. */
   databasePrefix: string;
+  /** pg_restore --jobs: tables and indexes restored at once (VERIFY_RESTORE_JOBS). */
+  restoreJobs: number;
 }
 
 export interface VerifierDependencies {
@@ -40,6 +44,8 @@ export interface VerifierDependencies {
   runner: ProcessRunner;
   /** Absolute path of pg_restore. */
   pgRestore: string;
+  /** Absolute path of zstd, for artifacts stored zstd-compressed. */
+  zstd: string | null;
   semaphore: LeaseSemaphore;
   workerId: string;
   encryptionKey: string | undefined;
@@ -50,9 +56,8 @@ export interface VerifyRequest {
   /** The job doing the verification (holder of the concurrency lease). */
   jobId: string;
   clusterId: string;
-  backupKey: string;
-  /** What the artifact must hash to (recorded when it was stored). */
-  sha256: string;
+  /** The backup row: where its artifact is, what it must hash to, how it is encoded. */
+  artifact: StoredArtifact;
   /** What the restored copy must hold. */
   reference: Inventory;
   /** Shutdown or a lost attempt. */
@@ -67,6 +72,15 @@ export interface VerifyResult {
   totalMs: number;
   pgRestoreStderr: string;
 }
+
+/**
+ * Session settings of every connection into a throwaway database, which is dropped right after
+ * its check, so nothing in it needs to survive a crash (measured effects: README, Benchmarks):
+ * - synchronous_commit off: a commit does not wait for its WAL flush;
+ * - maintenance_work_mem 256MB (default 64MB): index builds sort in memory rather than on disk;
+ *   at most `restoreJobs` of them run at once.
+ */
+export const THROWAWAY_SETTINGS: Readonly<Record<string, string>> = { synchronous_commit: "off", maintenance_work_mem: "256MB" };
 
 /** A lease is renewed this often; it lapses LEASE_MS after its holder stops renewing (ms). */
 const LEASE_MS = 30_000;
@@ -110,7 +124,7 @@ export class Verifier {
     const workDir = await mkdtemp(path.join(os.tmpdir(), "capy-verify-"));
     try {
       const archive = path.join(workDir, "artifact.dump");
-      const sizeBytes = await this.fetchChecked(request, archive);
+      const sizeBytes = await this.fetchArchive(request, archive);
       const admin = await loadClusterAdmin(this.deps.db, request.clusterId, this.deps.encryptionKey);
       const database = throwawayDatabaseName(this.deps.config.databasePrefix);
       await this.createDatabase(admin, database);
@@ -121,7 +135,7 @@ export class Verifier {
         const stop = AbortSignal.any([request.signal, timeout]);
         let stderr = "";
         try {
-          stderr = (await restoreArchive({ runner: this.deps.runner, pgRestore: this.deps.pgRestore, admin, database, archive, signal: stop })).stderrTail;
+          stderr = (await restoreArchive({ runner: this.deps.runner, pgRestore: this.deps.pgRestore, admin, database, archive, jobs: this.deps.config.restoreJobs, signal: stop })).stderrTail;
         } catch (error) {
           if (request.signal.aborted) throw new ShutdownInterruptError();
           if (timeout.aborted) throw new VerificationTimeoutError(this.deps.config.timeoutMs);
@@ -173,42 +187,42 @@ export class Verifier {
     };
   }
 
-  /** Copies the artifact to `file`, hashing it; rejects unless it is exactly the recorded one. */
-  private async fetchChecked(request: VerifyRequest, file: string): Promise<number> {
-    let body;
+  /**
+   * Writes the artifact, decoded into a pg_restore archive, to `file` (a seekable file lets
+   * pg_restore -j find each table's data); rejects unless the stored bytes are exactly the
+   * recorded ones and decode. Returns the archive's bytes.
+   */
+  private async fetchArchive(request: VerifyRequest, file: string): Promise<number> {
+    const { artifact } = request;
+    let opened;
     try {
-      body = await this.deps.storage.get(request.backupKey);
+      opened = await openArtifact(this.deps.storage, artifact, { as: "archive", zstd: this.deps.zstd });
     } catch (error) {
-      if (error instanceof ObjectNotFoundError) throw new VerificationFailedError(`artifact missing: no stored object ${request.backupKey}`);
+      if (error instanceof ObjectNotFoundError) throw new VerificationFailedError(`artifact missing: no stored object ${artifact.backupKey}`);
       throw new StorageError(error);
     }
-    const hash = createHash("sha256");
-    let sizeBytes = 0;
-    const meter = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        hash.update(chunk);
-        sizeBytes += chunk.length;
-        done(null, chunk);
-      },
-    });
+    const output = createWriteStream(file, { mode: 0o600 });
     try {
-      await pipeline(body, meter, createWriteStream(file, { mode: 0o600 }), { signal: request.signal });
+      await pipeline(opened.body, output, { signal: request.signal });
     } catch (error) {
       if (request.signal.aborted) throw new ShutdownInterruptError();
-      throw new StorageError(error);
+      if (error instanceof ArtifactChecksumError) throw new VerificationFailedError(error.message);
+      // zstd exiting non-zero means the bytes do not decode (a killed one says nothing about them).
+      if (error instanceof StageFailedError && error.exitCode !== null) throw new VerificationFailedError(`artifact does not decompress: ${error.message}`, { cause: error });
+      throw error instanceof StageFailedError ? error : new StorageError(error);
     }
-    const actual = hash.digest("hex");
-    if (actual !== request.sha256.toLowerCase()) {
-      throw new VerificationFailedError(`artifact checksum mismatch: expected ${request.sha256}, stored object hashes to ${actual} (${sizeBytes} bytes)`);
-    }
-    return sizeBytes;
+    return output.bytesWritten;
   }
 
   private async createDatabase(admin: DumpTarget, database: string): Promise<void> {
     try {
       const client = await connectTo(admin);
       try {
-        await client.query(`CREATE DATABASE ${quoteIdent(database)} TEMPLATE ${quoteIdent(this.deps.config.templateDatabase)}`);
+        // WAL_LOG (PostgreSQL 15's default, spelled out): copies the small template through WAL
+        // rather than FILE_COPY's two checkpoints of the whole, shared cluster.
+        await client.query(`CREATE DATABASE ${quoteIdent(database)} TEMPLATE ${quoteIdent(this.deps.config.templateDatabase)} STRATEGY = WAL_LOG`);
+        // Every session pg_restore -j opens into it gets these (see THROWAWAY_SETTINGS).
+        for (const [name, value] of Object.entries(THROWAWAY_SETTINGS)) await client.query(`ALTER DATABASE ${quoteIdent(database)} SET ${name} = '${value}'`);
       } finally {
         await client.end().catch(() => {});
       }
