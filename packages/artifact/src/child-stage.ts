@@ -84,11 +84,6 @@ export class ChildStage extends Duplex {
     this.end();
   }
 
-  /** The child's stderr so far (its last 2 KB). */
-  get stderrTail(): string {
-    return this.stderr;
-  }
-
   /** The child's pid (tests kill it to prove a failed stage fails the whole pipeline). */
   get pid(): number | undefined {
     return this.child.pid;

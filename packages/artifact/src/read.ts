@@ -3,7 +3,8 @@
 // artifacts here, so each knows every encoding ever written (old gzip artifacts are plain
 // archives) and a later decryption stage is added in one place.
 import { createHash } from "node:crypto";
-import { Transform, pipeline, type Readable } from "node:stream";
+import { Transform, Writable, pipeline, type Readable } from "node:stream";
+import { pipeline as pipelinePromise } from "node:stream/promises";
 import { STORED_ENCODINGS } from "@capy/contracts";
 import type { ArtifactStorage } from "@capy/storage";
 import type { StoredEncoding } from "./encoding.js";
@@ -64,6 +65,16 @@ export async function openArtifact(storage: ArtifactStorage, artifact: StoredArt
   if (options.zstd === null) throw new Error("reading a zstd artifact needs the zstd binary");
   const decoded = pipeline(stored, zstdDecompressStage(options.zstd), () => {});
   return { body: decoded, sizeBytes: artifact.archiveSizeBytes === null ? null : Number(artifact.archiveSizeBytes), encoding: "identity" };
+}
+
+/**
+ * Reads the stored bytes once more, only hashing them: rejects with ArtifactChecksumError unless
+ * they are the recorded ones. Tells, after a decoding failure, whether the stored bytes changed
+ * (the cause) or were already undecodable when written.
+ */
+export async function checkStored(storage: ArtifactStorage, artifact: StoredArtifact): Promise<void> {
+  const tap = checksumTap(artifact.sha256);
+  await pipelinePromise(await storage.get(artifact.backupKey), tap, new Writable({ write: (_chunk, _encoding, done) => done() }));
 }
 
 function storedEncodingOf(artifact: StoredArtifact): StoredEncoding {

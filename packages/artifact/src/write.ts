@@ -6,7 +6,7 @@
 import type { Duplex } from "node:stream";
 import type { ChildStage } from "./child-stage.js";
 import type { ArtifactEncoding, CompressionSetting } from "./encoding.js";
-import { zstdCompressStage, zstdInputBytes } from "./zstd.js";
+import { zstdCompressStage } from "./zstd.js";
 
 /** pg_dump 16 added --compress=zstd (and lz4); older ones compress with gzip only. */
 export const NATIVE_ZSTD_PG_DUMP_MAJOR = 16;
@@ -27,7 +27,10 @@ export interface WriteStages {
   direct: ChildStage | null;
   /** In pipeline order. */
   stages: Duplex[];
-  /** Once every stage has finished: the bytes of the archive pg_dump wrote (null if unknown). */
+  /**
+   * Once every stage has finished: the bytes of the archive pg_dump wrote, or null when they
+   * went straight into a child stage uncounted (verification, which decodes it all, records them).
+   */
   archiveSizeBytes(storedBytes: number): number | null;
 }
 
@@ -58,7 +61,7 @@ export function writePlan(setting: CompressionSetting, tools: WriterTools): Writ
     pgDumpArgs: ["-Z0"],
     start: () => {
       const stage = zstdCompressStage(zstd, level);
-      return { direct: stage, stages: [stage], archiveSizeBytes: () => zstdInputBytes(stage.stderrTail) };
+      return { direct: stage, stages: [stage], archiveSizeBytes: () => null };
     },
     encoding: { compression: "zstd", compressionLevel: level, archiveFormat: "custom", storedEncoding: "zstd" },
   };

@@ -46,7 +46,7 @@ export async function verifyAndComplete(
       () =>
         deps.db.$transaction(async (tx) => {
           await completeAttempt(tx, attempt, { stderr: redactSecrets(stderr), stdout: null });
-          await tx.backup.update({ where: { id: backup.id }, data: { verificationState: "verified", verificationError: null, verifiedAt } });
+          await tx.backup.update({ where: { id: backup.id }, data: { verificationState: "verified", verificationError: null, verifiedAt, archiveSizeBytes: BigInt(result.sizeBytes) } });
         }),
       { log, what: "complete" },
     );

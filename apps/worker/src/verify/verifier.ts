@@ -12,7 +12,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
-import { ArtifactChecksumError, openArtifact, StageFailedError, type StoredArtifact } from "@capy/artifact";
+import { ArtifactChecksumError, checkStored, openArtifact, StageFailedError, type StoredArtifact } from "@capy/artifact";
 import { quoteIdent, type Db } from "@capy/db";
 import type { LeaseSemaphore } from "@capy/queue";
 import { ObjectNotFoundError, type ArtifactStorage } from "@capy/storage";
@@ -67,6 +67,7 @@ export interface VerifyRequest {
 
 export interface VerifyResult {
   database: string;
+  /** Bytes of the decoded archive (recorded on the row: what a default download delivers). */
   sizeBytes: number;
   restoreMs: number;
   totalMs: number;
@@ -207,8 +208,14 @@ export class Verifier {
     } catch (error) {
       if (request.signal.aborted) throw new ShutdownInterruptError();
       if (error instanceof ArtifactChecksumError) throw new VerificationFailedError(error.message);
-      // zstd exiting non-zero means the bytes do not decode (a killed one says nothing about them).
-      if (error instanceof StageFailedError && error.exitCode !== null) throw new VerificationFailedError(`artifact does not decompress: ${error.message}`, { cause: error });
+      // zstd exiting non-zero means the bytes do not decode (a killed one says nothing about
+      // them): because they changed since they were stored (the checksum says so), or not.
+      if (error instanceof StageFailedError && error.exitCode !== null) {
+        await checkStored(this.deps.storage, artifact).catch((checked: unknown) => {
+          if (checked instanceof ArtifactChecksumError) throw new VerificationFailedError(checked.message);
+        });
+        throw new VerificationFailedError(`artifact does not decompress: ${error.message}`, { cause: error });
+      }
       throw error instanceof StageFailedError ? error : new StorageError(error);
     }
     return output.bytesWritten;
