@@ -83,19 +83,27 @@ function storedEncodingOf(artifact: StoredArtifact): StoredEncoding {
   return encoding;
 }
 
-/** Passes bytes through, hashing them; fails at the end unless they hash to `expected`. */
+/**
+ * Passes bytes through, hashing them; fails at the end unless they hash to `expected`. The last
+ * chunk is held back until the check passed, so a reader told the size in advance (a download's
+ * Content-Length) never receives every byte of an artifact that fails it.
+ */
 function checksumTap(expected: string): Transform {
   const hash = createHash("sha256");
   let sizeBytes = 0;
+  let held: Buffer | null = null;
   return new Transform({
     transform(chunk: Buffer, _encoding, done) {
       hash.update(chunk);
       sizeBytes += chunk.length;
-      done(null, chunk);
+      const previous = held;
+      held = chunk;
+      done(null, previous ?? undefined);
     },
     flush(done) {
       const actual = hash.digest("hex");
-      done(actual === expected.toLowerCase() ? null : new ArtifactChecksumError(expected, actual, sizeBytes));
+      if (actual !== expected.toLowerCase()) return done(new ArtifactChecksumError(expected, actual, sizeBytes));
+      done(null, held ?? undefined);
     },
   });
 }

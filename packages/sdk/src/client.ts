@@ -24,7 +24,16 @@ export class CapyApiError extends Error {
 
 export type CapyClient = TRPCClient<AppRouter> & {
   /** Streams a backup's artifact (a pg_restore-compatible archive). */
-  downloadBackup(projectId: string, backupId: string): Promise<{ body: ReadableStream<Uint8Array>; sizeBytes: number; filename: string | null }>;
+  /**
+   * The backup's artifact: a pg_restore-ready archive (decompressed on the fly by the server), or
+   * with `encoding: "stored"` the stored bytes as they are (see the backup's stored_encoding).
+   * `sizeBytes` is null when the server does not know it in advance.
+   */
+  downloadBackup(
+    projectId: string,
+    backupId: string,
+    options?: { encoding?: "archive" | "stored" },
+  ): Promise<{ body: ReadableStream<Uint8Array>; sizeBytes: number | null; filename: string | null }>;
 };
 
 export function createCapyClient(options: CapyClientOptions): CapyClient {
@@ -36,8 +45,9 @@ export function createCapyClient(options: CapyClientOptions): CapyClient {
   });
 
   const extras = {
-    async downloadBackup(projectId: string, backupId: string) {
-      const url = `${baseUrl}/v1/projects/${encodeURIComponent(projectId)}/backups/${encodeURIComponent(backupId)}/download`;
+    async downloadBackup(projectId: string, backupId: string, options: { encoding?: "archive" | "stored" } = {}) {
+      const query = options.encoding ? `?encoding=${options.encoding}` : "";
+      const url = `${baseUrl}/v1/projects/${encodeURIComponent(projectId)}/backups/${encodeURIComponent(backupId)}/download${query}`;
       const response = await doFetch(url, { headers: authorization });
       if (!response.ok || !response.body) {
         const body = (await response.json().catch(() => null)) as { error?: string } | null;
@@ -46,7 +56,7 @@ export function createCapyClient(options: CapyClientOptions): CapyClient {
       const disposition = response.headers.get("content-disposition") ?? "";
       return {
         body: response.body,
-        sizeBytes: Number(response.headers.get("content-length") ?? "0"),
+        sizeBytes: response.headers.has("content-length") ? Number(response.headers.get("content-length")) : null,
         filename: /filename="([^"]+)"/.exec(disposition)?.[1] ?? null,
       };
     },
