@@ -125,11 +125,15 @@ export class Verifier {
     const workDir = await mkdtemp(path.join(os.tmpdir(), "capy-verify-"));
     try {
       const archive = path.join(workDir, "artifact.dump");
+      const fetchStarted = Date.now();
       const sizeBytes = await this.fetchArchive(request, archive);
+      const fetchMs = Date.now() - fetchStarted;
       const admin = await loadClusterAdmin(this.deps.db, request.clusterId, this.deps.encryptionKey);
       const database = throwawayDatabaseName(this.deps.config.databasePrefix);
+      const createStarted = Date.now();
       await this.createDatabase(admin, database);
-      request.log.info({ database, size_bytes: sizeBytes }, "restoring into a throwaway database");
+      // Phases in ms, for bench/backup-overhead: read back + decode into the file, CREATE DATABASE.
+      request.log.info({ database, size_bytes: sizeBytes, fetch_ms: fetchMs, create_ms: Date.now() - createStarted }, "restoring into a throwaway database");
       try {
         const restoreStarted = Date.now();
         const timeout = AbortSignal.timeout(this.deps.config.timeoutMs);
@@ -148,7 +152,9 @@ export class Verifier {
         const restoreMs = Date.now() - restoreStarted;
         const remainingMs = this.deps.config.timeoutMs - (Date.now() - restoreStarted);
         if (remainingMs <= 0) throw new VerificationTimeoutError(this.deps.config.timeoutMs);
+        const inventoryStarted = Date.now();
         const restored = await this.inventoryOf(admin, database, remainingMs);
+        request.log.info({ restore_ms: restoreMs, inventory_ms: Date.now() - inventoryStarted }, "restored copy counted");
         const differences = compareInventories(request.reference, restored);
         if (differences.length > 0) throw new VerificationFailedError(describeDifferences(differences));
         return { database, sizeBytes, restoreMs, totalMs: Date.now() - started, pgRestoreStderr: stderr };
@@ -258,8 +264,9 @@ export class Verifier {
   /** Drops the throwaway database, whoever is still connected; failures are left to the janitor. */
   private async dropDatabase(admin: DumpTarget, database: string, log: Logger): Promise<void> {
     try {
+      const started = Date.now();
       await dropThrowaway(admin, database);
-      log.info({ database }, "dropped the throwaway database");
+      log.info({ database, drop_ms: Date.now() - started }, "dropped the throwaway database");
     } catch (error) {
       log.error({ err: error, database }, "could not drop the throwaway database; the janitor will");
     }
