@@ -23,7 +23,7 @@ import {
   startWorker,
   withAdminClient,
 } from "@capy/testing";
-import { createDb, createProject, generateEncryptionKey } from "@capy/db";
+import { createDb, createProject, generateEncryptionKey, Keyring } from "@capy/db";
 // @capy/queue is not a dependency of the repository root; its built entry is imported by path
 // (pnpm run build first), so the bench writes schedulers with the very code the API uses.
 import { createScheduleQueue, createWorkerConnection, syncScheduler } from "../packages/queue/dist/index.js";
@@ -85,7 +85,7 @@ async function main() {
   // per-database lock, where present, does not hide the per-cluster cap), one schedule each.
   const seeds = [];
   for (const [i, source] of sources.entries()) {
-    seeds.push(await createProject(db, { organizationName: "storm", projectName: `seed${i}`, databaseUrl: source.url, encryptionKey }));
+    seeds.push(await createProject(db, { organizationName: "storm", projectName: `seed${i}`, databaseUrl: source.url, keyring: new Keyring(encryptionKey) }));
   }
   await db.$executeRawUnsafe(
     `INSERT INTO projects (id, organization_id, cluster_id, name, database_name, db_user, db_password_encrypted)

@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 // `pnpm dev`: one command to a running system on a fresh machine (local PostgreSQL and Redis).
 // Generates a local encryption key on first run, applies migrations, seeds a demo database,
-// organization, project and key, starts one API and one worker, and prints the key with a
+// organization, project and key (re-sealing the demo's secrets when they were sealed under a
+// key this checkout does not have), starts one API and one worker, and prints the key with a
 // ready-to-paste curl command. Ctrl-C stops everything.
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import {
+  checkStoredSecrets,
   createDb,
+  describeKeys,
   generateEncryptionKey,
   LOCAL_ENCRYPTION_KEY_FILE,
   loadDbEnv,
@@ -27,8 +30,25 @@ const demoDatabaseUrl = process.env.DEMO_DATABASE_URL ?? withDatabase(env.DATABA
 
 await migrateDatabase(env.DATABASE_URL);
 const db = createDb(env.DATABASE_URL, { maxConnections: 2 });
-const demo = await seedDemo(db, { demoDatabaseUrl, encryptionKey: env.CAPY_ENCRYPTION_KEY });
+// Secrets sealed under a key this checkout does not have (another clone's, or a deleted .data/):
+// the demo is disposable, so its cluster and project are re-sealed under the current key.
+const before = await checkStoredSecrets(db, env.keyring);
+if (before.undecryptable > 0) {
+  console.log(
+    `the metadata database holds ${before.undecryptable} secret(s) sealed under ${describeKeys(before.unknownKeyIds)}, ` +
+      `which this checkout does not have (its key is ${env.keyring.currentKeyId}, from ${process.env.CAPY_ENCRYPTION_KEY ? "CAPY_ENCRYPTION_KEY" : LOCAL_ENCRYPTION_KEY_FILE}); ` +
+      "re-sealing the demo cluster and project under it",
+  );
+}
+const demo = await seedDemo(db, { demoDatabaseUrl, keyring: env.keyring });
+const after = await checkStoredSecrets(db, env.keyring);
 await db.$disconnect();
+if (after.undecryptable > 0) {
+  console.log(
+    `${after.undecryptable} secret(s) of other projects still do not decrypt: re-run \`pnpm --silent admin create-project\` for them, ` +
+      "or start with their key in CAPY_ENCRYPTION_KEYS_OLD",
+  );
+}
 
 const childEnv = { ...process.env, CAPY_ENCRYPTION_KEY: env.CAPY_ENCRYPTION_KEY, PORT: port, LOG_PRETTY: process.env.LOG_PRETTY ?? "1" };
 const children = [

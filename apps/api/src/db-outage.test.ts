@@ -6,7 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDb, createProject, generateEncryptionKey, migrateDatabase, withDatabase, type Db } from "@capy/db";
+import { createDb, createProject, generateEncryptionKey, Keyring, migrateDatabase, withDatabase, type Db } from "@capy/db";
 import { createTestRedis, startApi, startPrivatePostgres, waitFor, type ApiProcess, type PrivatePostgres, type TestRedis } from "@capy/testing";
 import { expectError, request } from "./test/harness.js";
 
@@ -25,7 +25,7 @@ beforeAll(async () => {
   await migrateDatabase(metadataUrl);
   db = createDb(metadataUrl, { maxConnections: 2 });
   const encryptionKey = generateEncryptionKey();
-  tenant = await createProject(db, { organizationName: "acme", projectName: "shop", databaseUrl: withDatabase(pg.url, "shop"), encryptionKey });
+  tenant = await createProject(db, { organizationName: "acme", projectName: "shop", databaseUrl: withDatabase(pg.url, "shop"), keyring: new Keyring(encryptionKey) });
   api = await startApi({ DATABASE_URL: metadataUrl, REDIS_URL: redis.url, CAPY_REDIS_PREFIX: redis.prefix, STORAGE_DIR: storageDir, CAPY_ENCRYPTION_KEY: encryptionKey });
 });
 afterAll(async () => {

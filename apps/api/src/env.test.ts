@@ -1,15 +1,17 @@
 import { describe, expect, it } from "vitest";
+import { keyId } from "@capy/db";
 import { loadConfig } from "./env.js";
 
 describe("loadConfig", () => {
   it("has a working local default for every setting", () => {
-    expect(loadConfig({ CAPY_ENCRYPTION_KEY: "a".repeat(64) })).toEqual({
+    const { keyring, ...config } = loadConfig({ CAPY_ENCRYPTION_KEY: "a".repeat(64) });
+    expect(keyring?.keyIds).toEqual([keyId("a".repeat(64))]);
+    expect(config).toEqual({
       databaseUrl: "postgresql://postgres:postgres@127.0.0.1:5432/capy",
       redis: { url: "redis://127.0.0.1:6379/0", prefix: "capy" },
       port: 3000,
       host: "0.0.0.0",
       storageDir: "./.data/storage",
-      encryptionKey: "a".repeat(64),
       logLevel: "info",
       logPretty: false,
       operatorToken: undefined,
@@ -44,6 +46,16 @@ describe("loadConfig", () => {
     });
     expect(() => loadConfig({ CAPY_JWT_JWKS_FILE: "/k.json" })).toThrow(/CAPY_JWT_ISSUER: required/);
     expect(() => loadConfig({ CAPY_JWT_JWKS_FILE: "/k.json", CAPY_JWT_PUBLIC_KEY_FILE: "/k.pem", CAPY_JWT_ISSUER: "i" })).toThrow(/set only one/);
+  });
+
+  it("builds the keyring from CAPY_ENCRYPTION_KEY and CAPY_ENCRYPTION_KEYS_OLD", () => {
+    const [current, old1, old2] = ["a", "b", "c"].map((c) => c.repeat(64)) as [string, string, string];
+    expect(loadConfig({ CAPY_ENCRYPTION_KEY: current, CAPY_ENCRYPTION_KEYS_OLD: ` ${old1}, ${old2},` }).keyring?.keyIds).toEqual(
+      [current, old1, old2].map(keyId),
+    );
+    expect(() => loadConfig({ CAPY_ENCRYPTION_KEY: current, CAPY_ENCRYPTION_KEYS_OLD: `${old1},nope` })).toThrow(
+      /invalid configuration: CAPY_ENCRYPTION_KEYS_OLD: key 2 is not 64 hex characters/,
+    );
   });
 
   it("names every invalid variable", () => {

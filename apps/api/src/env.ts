@@ -1,6 +1,6 @@
 // The API's configuration: the only module that reads process.env. Every setting has a working
 // local default so `pnpm start:api` runs against the local Postgres and Redis with no setup.
-import { readLocalEncryptionKey } from "@capy/db";
+import { loadKeyring, type Keyring } from "@capy/db";
 import { s3ConfigFromEnv, type S3Config } from "@capy/storage";
 import { z } from "zod";
 import { describeIssues } from "./errors.js";
@@ -17,11 +17,13 @@ const schema = z.object({
   STORAGE_DIR: z.string().min(1).default("./.data/storage"),
   /** Searched for zstd, which decompresses zstd artifacts for downloads. */
   PATH: z.string().default("/usr/local/bin:/usr/bin:/bin"),
-  /** AES-256 key (64 hex characters) for database credentials at rest. */
+  /** AES-256 key (64 hex characters) sealing secrets at rest: the keyring's current key. */
   CAPY_ENCRYPTION_KEY: z
     .string()
     .regex(/^[0-9a-fA-F]{64}$/, "must be 64 hex characters")
     .optional(),
+  /** Older keys (comma-separated) that still open what they sealed, until a rotation re-sealed it. */
+  CAPY_ENCRYPTION_KEYS_OLD: z.string().optional(),
   /** "1": human-readable logs through pino-pretty (pnpm dev); otherwise JSON lines. */
   LOG_PRETTY: z.enum(["0", "1", "true", "false"]).default("0"),
   /**
@@ -61,10 +63,10 @@ export interface Config {
   /** S3-compatible storage (S3_* variables); unset means the filesystem under storageDir. */
   s3: S3Config | undefined;
   /**
-   * For database credentials at rest; no current endpoint decrypts any. Unset when neither
-   * CAPY_ENCRYPTION_KEY nor the local development key file exists.
+   * Secrets at rest (CAPY_ENCRYPTION_KEY, CAPY_ENCRYPTION_KEYS_OLD); checked against the stored
+   * ones at start. Unset when neither CAPY_ENCRYPTION_KEY nor the local development key file exists.
    */
-  encryptionKey: string | undefined;
+  keyring: Keyring | undefined;
   logLevel: z.infer<typeof schema>["LOG_LEVEL"];
   /** pino-pretty instead of JSON lines. */
   logPretty: boolean;
@@ -99,6 +101,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   } catch (error) {
     throw new Error(`invalid configuration: ${(error as Error).message}`);
   }
+  let keyring: Keyring | undefined;
+  try {
+    keyring = loadKeyring(env.CAPY_ENCRYPTION_KEY, env.CAPY_ENCRYPTION_KEYS_OLD);
+  } catch (error) {
+    throw new Error(`invalid configuration: ${(error as Error).message}`);
+  }
   let sessions: SessionConfig | undefined;
   if (env.CAPY_JWT_PUBLIC_KEY_FILE !== undefined || env.CAPY_JWT_JWKS_FILE !== undefined) {
     const problems = [
@@ -123,7 +131,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     storageDir: env.STORAGE_DIR,
     searchPath: env.PATH,
     s3,
-    encryptionKey: env.CAPY_ENCRYPTION_KEY ?? readLocalEncryptionKey(),
+    keyring,
     logLevel: env.LOG_LEVEL,
     logPretty: env.LOG_PRETTY === "1" || env.LOG_PRETTY === "true",
     operatorToken: env.CAPY_OPERATOR_TOKEN,

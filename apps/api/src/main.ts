@@ -1,6 +1,7 @@
 // Entry point: configuration, dependencies, listen; on SIGTERM/SIGINT stop accepting requests,
 // let in-flight ones finish, then close the queue and the database pool.
 import type { AddressInfo } from "node:net";
+import { assertStoredSecretsOpen, StoredSecretsError } from "@capy/db";
 import { closeDeps, createDeps } from "./deps.js";
 import { loadConfig } from "./env.js";
 import { createLogger } from "./logger.js";
@@ -39,6 +40,8 @@ process.once("SIGTERM", (signal) => void shutdown(signal));
 process.once("SIGINT", (signal) => void shutdown(signal));
 
 try {
+  // Refuse to run with a keyring that opens none of the stored secrets (one line, below).
+  await assertStoredSecretsOpen(deps.db, config.keyring, (message) => logger.warn(message));
   // Refuse to run against a Redis that may evict queue keys (maxmemory-policy must be noeviction).
   await guardRedisPolicy(deps.redis, logger, (error) => {
     logger.fatal({ err: error }, "api stopping: Redis may evict queue keys");
@@ -47,7 +50,8 @@ try {
   await app.listen({ host: config.host, port: config.port });
   logger.info({ port: (app.server.address() as AddressInfo).port }, "api listening");
 } catch (err) {
-  logger.fatal({ err }, "api failed to start");
+  if (err instanceof StoredSecretsError) logger.fatal(err.message);
+  else logger.fatal({ err }, "api failed to start");
   await closeDeps(deps).catch(() => {});
   process.exit(1);
 }

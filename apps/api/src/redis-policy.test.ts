@@ -1,13 +1,12 @@
 // The API and the worker refuse to start against a Redis that may evict queue keys: both exit
 // non-zero with a message naming the policy. The Redis is a private redis-server started with
 // --maxmemory-policy allkeys-lru (the shared server is never reconfigured).
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateEncryptionKey } from "@capy/db";
-import { createMetadataDatabase, freePort, REPO_ROOT, startPrivateRedis, type PrivateRedis, type TestDatabase } from "@capy/testing";
+import { createMetadataDatabase, freePort, runToExit, startPrivateRedis, type PrivateRedis, type TestDatabase } from "@capy/testing";
 
 let redis: PrivateRedis;
 let metadata: TestDatabase;
@@ -23,32 +22,16 @@ afterAll(async () => {
   if (storageDir) await rm(storageDir, { recursive: true, force: true });
 });
 
-/** Runs an entry point to its exit (at most 30 s); its exit code and everything it printed. */
-async function runToExit(entry: string): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, entry)], {
-    cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      NODE_ENV: "test",
-      LOG_PRETTY: "0",
-      DATABASE_URL: metadata.url,
-      REDIS_URL: redis.url,
-      CAPY_REDIS_PREFIX: "policytest",
-      STORAGE_DIR: storageDir,
-      CAPY_ENCRYPTION_KEY: generateEncryptionKey(),
-      PORT: String(await freePort()),
-      HOST: "127.0.0.1",
-      WORKER_METRICS_PORT: "0",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
+async function runToExitWithPolicy(entry: string) {
+  return runToExit(entry, {
+    DATABASE_URL: metadata.url,
+    REDIS_URL: redis.url,
+    CAPY_REDIS_PREFIX: "policytest",
+    STORAGE_DIR: storageDir,
+    CAPY_ENCRYPTION_KEY: generateEncryptionKey(),
+    PORT: String(await freePort()),
+    HOST: "127.0.0.1",
   });
-  let output = "";
-  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-  const code = await new Promise<number | null>((resolve) => child.on("exit", (exitCode) => resolve(exitCode)));
-  clearTimeout(timer);
-  return { code, output };
 }
 
 describe("a Redis whose maxmemory-policy evicts keys", () => {
@@ -56,7 +39,7 @@ describe("a Redis whose maxmemory-policy evicts keys", () => {
     ["api", "apps/api/dist/main.js"],
     ["worker", "apps/worker/dist/main.js"],
   ])("%s refuses to start, naming the policy", async (_name, entry) => {
-    const { code, output } = await runToExit(entry);
+    const { code, output } = await runToExitWithPolicy(entry);
     expect(code).toBe(1);
     expect(output).toContain('Redis maxmemory-policy is \\"allkeys-lru\\", but BullMQ needs \\"noeviction\\"');
     expect(output).not.toMatch(/api listening|worker ready/);

@@ -1,5 +1,6 @@
 import os from "node:os";
 import { describe, expect, it } from "vitest";
+import { keyId } from "@capy/db";
 import { loadWorkerEnv } from "./env.js";
 
 describe("loadWorkerEnv", () => {
@@ -38,6 +39,16 @@ describe("loadWorkerEnv", () => {
     expect(load).toThrow(/WORKER_CONCURRENCY: /);
     expect(load).toThrow(/CAPY_ENCRYPTION_KEY: must be 64 hex characters/);
     expect(load).toThrow(/REDIS_URL: /);
+  });
+});
+
+describe("keyring", () => {
+  it("is built from CAPY_ENCRYPTION_KEY and CAPY_ENCRYPTION_KEYS_OLD, naming the variable at fault", () => {
+    const [current, old] = ["c".repeat(64), "d".repeat(64)];
+    expect(loadWorkerEnv({ CAPY_ENCRYPTION_KEY: current, CAPY_ENCRYPTION_KEYS_OLD: old }).keyring?.keyIds).toEqual([keyId(current), keyId(old)]);
+    expect(() => loadWorkerEnv({ CAPY_ENCRYPTION_KEY: current, CAPY_ENCRYPTION_KEYS_OLD: "d" })).toThrow(
+      "invalid worker configuration: CAPY_ENCRYPTION_KEYS_OLD: key 1 is not 64 hex characters",
+    );
   });
 });
 

@@ -3,7 +3,8 @@
 import os from "node:os";
 import { z } from "zod";
 import { parseCompressionSetting } from "@capy/artifact";
-import { readLocalEncryptionKey } from "@capy/db";
+import { loadKeyring, type Keyring } from "@capy/db";
+import { JOB_KINDS } from "@capy/jobs";
 import { s3ConfigFromEnv, type S3Config } from "@capy/storage";
 
 const positiveInt = z.coerce.number().int().positive();
@@ -15,11 +16,13 @@ const schema = z.object({
   CAPY_REDIS_PREFIX: z.string().min(1).default("capy"),
   /** Root directory of the filesystem artifact storage. */
   STORAGE_DIR: z.string().min(1).default("./.data/storage"),
-  /** 32 bytes as 64 hex characters; needed only to decrypt project passwords. */
+  /** 32 bytes as 64 hex characters: the keyring's current key (secrets at rest). */
   CAPY_ENCRYPTION_KEY: z
     .string()
     .regex(/^[0-9a-fA-F]{64}$/, "must be 64 hex characters")
     .optional(),
+  /** Older keys (comma-separated) that still open what they sealed, until a rotation re-sealed it. */
+  CAPY_ENCRYPTION_KEYS_OLD: z.string().optional(),
   /** Recorded as claimed_by on every job this process claims. */
   WORKER_ID: z.string().min(1).default(`${os.hostname()}:${process.pid}`),
   /** Jobs this process runs at once (each one is a pg_dump child). */
@@ -64,8 +67,8 @@ const schema = z.object({
     }),
   /** Template of the throwaway databases backups are restored into for verification. */
   VERIFY_TEMPLATE_DATABASE: z.string().min(1).max(63).default("template0"),
-  /** pg_restore (and the check of the restored copy) is stopped after this long (ms). */
-  VERIFY_TIMEOUT_MS: positiveInt.default(2 * 3_600_000),
+  /** pg_restore (and the check of the restored copy) is stopped after this long (ms; the catalogue's verify timeout, 2 h). */
+  VERIFY_TIMEOUT_MS: positiveInt.default(JOB_KINDS.verify.timeoutMs),
   /** pg_restore --jobs of a verification restore (from a temporary file of the archive). */
   VERIFY_RESTORE_JOBS: positiveInt.max(32).default(2),
   /** Verifications at once per cluster, across all workers. */
@@ -87,8 +90,8 @@ const schema = z.object({
   JOB_HEARTBEAT_TIMEOUT_MS: positiveInt.min(100).default(60_000),
   /** pg_dump runs at once per cluster, across all workers (a Redis lease semaphore); more wait. */
   DUMP_CONCURRENCY_PER_CLUSTER: positiveInt.max(64).default(2),
-  /** A dump running longer is stopped (SIGTERM, then SIGKILL) and its job fails with `timeout` (ms; 6 h). */
-  DUMP_TIMEOUT_MS: positiveInt.default(6 * 3_600_000),
+  /** A dump running longer is stopped (SIGTERM, then SIGKILL) and its job fails with `timeout` (ms; the catalogue's backup timeout, 6 h). */
+  DUMP_TIMEOUT_MS: positiveInt.default(JOB_KINDS.backup.timeoutMs),
   /**
    * BullMQ lock of a running job, and the lease of its database lock and dump slot (ms): a worker
    * that dies (or is paused) has its job taken over once this has passed without a renewal.
@@ -107,12 +110,15 @@ const schema = z.object({
 export type WorkerEnv = z.infer<typeof schema> & {
   /** S3-compatible storage (S3_* variables); unset means the filesystem under STORAGE_DIR. */
   s3: S3Config | undefined;
+  /** Opens stored passwords; undefined without a key (jobs needing one then fail, naming the variable). */
+  keyring: Keyring | undefined;
 };
 
 /**
  * Parses the worker's configuration. Empty variables count as unset (a blank line in an env
  * file should mean "default", not "invalid"). The encryption key falls back to the local
- * development key file; a missing key only fails the jobs that need one.
+ * development key file; a missing key only fails the jobs that need one (and, when secrets
+ * are stored already, stops the worker at start: see main.ts).
  */
 export function loadWorkerEnv(source: NodeJS.ProcessEnv = process.env): WorkerEnv {
   const present = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== undefined && value !== ""));
@@ -121,11 +127,11 @@ export function loadWorkerEnv(source: NodeJS.ProcessEnv = process.env): WorkerEn
     const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ");
     throw new Error(`invalid worker configuration: ${problems}`);
   }
-  let s3: S3Config | undefined;
   try {
-    s3 = s3ConfigFromEnv(present);
+    const s3 = s3ConfigFromEnv(present);
+    const keyring = loadKeyring(parsed.data.CAPY_ENCRYPTION_KEY, parsed.data.CAPY_ENCRYPTION_KEYS_OLD);
+    return { ...parsed.data, s3, keyring };
   } catch (error) {
     throw new Error(`invalid worker configuration: ${(error as Error).message}`);
   }
-  return { ...parsed.data, CAPY_ENCRYPTION_KEY: parsed.data.CAPY_ENCRYPTION_KEY ?? readLocalEncryptionKey(), s3 };
 }

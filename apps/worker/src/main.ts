@@ -2,11 +2,11 @@
 // number of hosts; Postgres arbitrates who owns each job.
 import { BACKUP_QUEUE } from "@capy/contracts";
 import { formatCompressionSetting, resolveZstd, writePlan } from "@capy/artifact";
-import { createDb } from "@capy/db";
+import { assertStoredSecretsOpen, createDb } from "@capy/db";
 import { assertRedisKeepsQueueKeys, createBackupQueue, createProducerConnection, createWorkerConnection, LeaseSemaphore, LeaseWaiters, RedisPolicyError } from "@capy/queue";
 import { createStorage } from "@capy/storage";
 import { loadWorkerEnv } from "./env.js";
-import { createHandlers } from "./handlers/index.js";
+import { createCatalogue } from "./catalogue.js";
 import { createLogger, type Logger } from "./logger.js";
 import { startMetricsServer, WorkerMetrics } from "./metrics.js";
 import { startJobReconciler } from "./maintenance/job-reconciler.js";
@@ -26,6 +26,12 @@ async function main(): Promise<void> {
   const runner = new ProcessRunner();
   installCrashHandlers(log, () => runner.killAll());
 
+  // Per running job: its own queries plus a heartbeat, and room for the worker's own.
+  const db = createDb(env.DATABASE_URL, { maxConnections: env.WORKER_CONCURRENCY * 2 + 2 });
+  // A keyring that opens none of the stored secrets would fail every job: refuse to start (the
+  // error is main's one line). First, so that line is all a refused start prints.
+  await assertStoredSecretsOpen(db, env.keyring, (message) => log.warn(message));
+
   const pgDump = resolvePgTool("pg_dump", { binDir: env.PG_BIN_DIR, searchPath: env.PATH });
   const pgDumpVersion = await pgToolVersion(runner, pgDump);
   log.info({ path: pgDump, version: pgDumpVersion }, "using pg_dump");
@@ -35,9 +41,6 @@ async function main(): Promise<void> {
   log.info({ zstd, compression: formatCompressionSetting(env.BACKUP_COMPRESSION), stored_encoding: plan.encoding.storedEncoding }, "backup compression");
   const pgRestore = resolvePgTool("pg_restore", { binDir: env.PG_BIN_DIR, searchPath: env.PATH });
   log.info({ path: pgRestore, version: await pgToolVersion(runner, pgRestore) }, "using pg_restore");
-
-  // Per running job: its own queries plus a heartbeat, and room for the worker's own.
-  const db = createDb(env.DATABASE_URL, { maxConnections: env.WORKER_CONCURRENCY * 2 + 2 });
   const storage = createStorage({ storageDir: env.STORAGE_DIR, s3: env.s3 });
   // Removes what writers killed mid-upload left in storage: now, then every interval.
   const storageSweep = startStorageSweep({
@@ -79,13 +82,13 @@ async function main(): Promise<void> {
     zstd,
     semaphore,
     workerId: env.WORKER_ID,
-    encryptionKey: env.CAPY_ENCRYPTION_KEY,
+    keyring: env.keyring,
     config: verifyConfig,
   });
   // Drops throwaway databases that dead workers left behind: now, then every interval.
   const stopJanitor = startJanitor({
     db,
-    encryptionKey: env.CAPY_ENCRYPTION_KEY,
+    keyring: env.keyring,
     databasePrefix: env.VERIFY_DATABASE_PREFIX,
     maxAgeMs: env.VERIFY_TIMEOUT_MS + env.VERIFY_JANITOR_MARGIN_MS,
     intervalMs: env.VERIFY_JANITOR_INTERVAL_MS,
@@ -106,7 +109,7 @@ async function main(): Promise<void> {
   });
   // Jobs waiting for a database lock or dump slot, woken when it is given back.
   const waiters = new LeaseWaiters(producerConnection, backupQueue, env.CAPY_REDIS_PREFIX);
-  const handlers = createHandlers({
+  const catalogue = createCatalogue({
     metrics,
     verifier,
     db,
@@ -115,7 +118,7 @@ async function main(): Promise<void> {
     pgDump,
     writePlan: plan,
     workerId: env.WORKER_ID,
-    encryptionKey: env.CAPY_ENCRYPTION_KEY,
+    keyring: env.keyring,
     heartbeatIntervalMs: env.WORKER_HEARTBEAT_INTERVAL_MS,
     afterScheduledBackup: (projectId) => retention.sweepProject(projectId),
     leases: {
@@ -143,7 +146,7 @@ async function main(): Promise<void> {
     prefix: env.CAPY_REDIS_PREFIX,
     concurrency: env.WORKER_CONCURRENCY,
     workerId: env.WORKER_ID,
-    handlers,
+    catalogue,
     db,
     log,
     metrics,
@@ -188,7 +191,7 @@ async function main(): Promise<void> {
 
   await worker.waitUntilReady();
   // worker_id is on every line (the logger's base).
-  log.info({ queue: BACKUP_QUEUE, concurrency: env.WORKER_CONCURRENCY, job_types: Object.keys(handlers), metrics_port: metricsServer.port }, "worker ready");
+  log.info({ queue: BACKUP_QUEUE, concurrency: env.WORKER_CONCURRENCY, job_types: Object.keys(catalogue), metrics_port: metricsServer.port }, "worker ready");
 }
 
 /** A crash must not leave pg_dump children running without a parent that records them. */

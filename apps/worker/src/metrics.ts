@@ -10,8 +10,6 @@ import type { Db } from "@capy/db";
 import { withTimeout } from "@capy/queue";
 import type { Logger } from "./logger.js";
 
-/** Outcome of one job attempt as the worker saw it. */
-export type JobOutcome = "completed" | "failed" | "retrying" | "interrupted";
 export type VerificationOutcome = "verified" | "failed" | "interrupted";
 
 /** Longest a dependency may take to answer, on /readyz or while collecting (ms). */

@@ -1,5 +1,6 @@
 export * from "./resources.js";
 export * from "./scopes.js";
-export * from "./jobs.js";
+export * from "./queue.js";
+export * from "./events.js";
 export * from "./security.js";
 export * from "./schedules.js";

@@ -1,10 +1,13 @@
 // The demo tenant `pnpm dev` creates: a small source database with sample data on the local
 // server, and an organization + project + project key pointing at it. Idempotent: re-running
 // reuses the database, organization and project, and mints a fresh key (plaintext keys are
-// never stored, so an old one cannot be shown again).
+// never stored, so an old one cannot be shown again). The project's password is re-sealed under
+// the current key each run, and the cluster's too when no key of the keyring opens it (another
+// clone's key, a deleted .data/): the demo is disposable, so it heals rather than fails.
 import pg from "pg";
 import type { Db } from "./client.js";
 import { parsePostgresUrl, quoteIdent, withDatabase } from "./postgres-url.js";
+import type { Keyring } from "./secrets/keyring.js";
 import { createProject, type CreatedProject } from "./tenants.js";
 
 const DEMO_SCHEMA_SQL = `
@@ -32,7 +35,7 @@ INSERT INTO orders (customer_id, total_cents, items)
 export interface DemoSeedInput {
   /** URL of the demo source database; created with sample data when missing. */
   demoDatabaseUrl: string;
-  encryptionKey: string;
+  keyring: Keyring;
 }
 
 export async function seedDemo(db: Db, input: DemoSeedInput): Promise<CreatedProject> {
@@ -56,6 +59,6 @@ export async function seedDemo(db: Db, input: DemoSeedInput): Promise<CreatedPro
     organizationName: "demo",
     projectName: "demo",
     databaseUrl: input.demoDatabaseUrl,
-    encryptionKey: input.encryptionKey,
+    keyring: input.keyring,
   });
 }

@@ -3,16 +3,17 @@
 import { PROJECT_SCOPES, SCOPES, type Scope } from "@capy/contracts";
 import { mintApiKey } from "./api-keys.js";
 import type { Db } from "./client.js";
-import { encryptSecret } from "./crypto.js";
 import { newId } from "./ids.js";
-import { parsePostgresUrl } from "./postgres-url.js";
+import { parsePostgresUrl, type PgConnection } from "./postgres-url.js";
+import { opensWith, type Keyring } from "./secrets/keyring.js";
 
 export interface CreateProjectInput {
   organizationName: string;
   projectName: string;
   /** postgres://user:password@host:port/database of the project's database. */
   databaseUrl: string;
-  encryptionKey: string;
+  /** Seals the passwords (its current key). */
+  keyring: Keyring;
 }
 
 export interface CreatedProject {
@@ -20,16 +21,19 @@ export interface CreatedProject {
   project_id: string;
   api_key: string;
   api_key_id: string;
+  /** The cluster existed with admin credentials no key of the keyring opens; they were replaced. */
+  cluster_credentials_replaced: boolean;
 }
 
 /**
  * Creates the organization if new, the cluster (by host and port) if new, and the project, or
  * updates the project's connection if one of that name exists; then mints a project-scoped key
- * with every project scope.
+ * with every project scope. An existing cluster whose stored admin password no key of the
+ * keyring opens (sealed under a lost key) takes this URL's login instead of staying broken.
  */
 export async function createProject(db: Db, input: CreateProjectInput): Promise<CreatedProject> {
   const conn = parsePostgresUrl(input.databaseUrl);
-  const passwordEncrypted = conn.password === null ? null : encryptSecret(conn.password, input.encryptionKey);
+  const passwordEncrypted = conn.password === null ? null : input.keyring.seal(conn.password);
 
   const organization = await db.organization.upsert({
     where: { name: input.organizationName },
@@ -48,6 +52,7 @@ export async function createProject(db: Db, input: CreateProjectInput): Promise<
     },
     update: {},
   });
+  const clusterReplaced = await replaceUndecryptableAdmin(db, cluster, conn, passwordEncrypted, input.keyring);
   const connection = {
     clusterId: cluster.id,
     databaseName: conn.database,
@@ -65,7 +70,24 @@ export async function createProject(db: Db, input: CreateProjectInput): Promise<
     name: `${input.projectName} (created by admin)`,
     scopes: [...PROJECT_SCOPES],
   });
-  return { organization_id: organization.id, project_id: project.id, api_key: key.plaintext, api_key_id: key.id };
+  return { organization_id: organization.id, project_id: project.id, api_key: key.plaintext, api_key_id: key.id, cluster_credentials_replaced: clusterReplaced };
+}
+
+/** Compare-and-set on the stored value, so a concurrent rotation or repair is never overwritten. */
+async function replaceUndecryptableAdmin(
+  db: Db,
+  cluster: { id: string; adminPasswordEncrypted: string | null },
+  conn: PgConnection,
+  passwordEncrypted: string | null,
+  keyring: Keyring,
+): Promise<boolean> {
+  const stored = cluster.adminPasswordEncrypted;
+  if (stored === null || opensWith(keyring, stored)) return false;
+  const { count } = await db.cluster.updateMany({
+    where: { id: cluster.id, adminPasswordEncrypted: stored },
+    data: { adminUser: conn.user, adminPasswordEncrypted: passwordEncrypted },
+  });
+  return count === 1;
 }
 
 export interface CreateApiKeyInput {

@@ -17,8 +17,9 @@ export interface ServiceProcess {
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | string>;
 }
 
-function startProcess(entry: string, env: NodeJS.ProcessEnv): ServiceProcess {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, entry)], {
+/** A node entry point of this repository (path relative to its root), run from the root. */
+export function startProcess(entry: string, env: NodeJS.ProcessEnv, args: string[] = []): ServiceProcess {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, entry), ...args], {
     cwd: REPO_ROOT,
     // JSON logs (the helpers read them) and a free metrics port per worker, unless a test says otherwise.
     env: { ...process.env, NODE_ENV: "test", LOG_LEVEL: "info", LOG_PRETTY: "0", WORKER_METRICS_PORT: "0", ...env },
@@ -47,6 +48,21 @@ function startProcess(entry: string, env: NodeJS.ProcessEnv): ServiceProcess {
       return exited;
     },
   };
+}
+
+/** Runs an entry point to its exit (SIGKILL after `timeoutMs`): its exit code and everything it printed. */
+export async function runToExit(
+  entry: string,
+  env: NodeJS.ProcessEnv,
+  { args = [], timeoutMs = 30_000 }: { args?: string[]; timeoutMs?: number } = {},
+): Promise<{ code: number | string; output: string }> {
+  const service = startProcess(entry, env, args);
+  const timer = setTimeout(() => service.child.kill("SIGKILL"), timeoutMs);
+  try {
+    return { code: await service.exited, output: service.logs() };
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export interface ApiProcess extends ServiceProcess {

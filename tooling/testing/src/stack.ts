@@ -4,7 +4,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { createDb, createProject, generateEncryptionKey, type Db } from "@capy/db";
+import { createDb, createProject, generateEncryptionKey, Keyring, type Db } from "@capy/db";
 import { createMetadataDatabase, type TestDatabase } from "./postgres.js";
 import { createTestRedis, type TestRedis } from "./redis.js";
 import { startApi, startWorker, type ApiProcess, type ServiceProcess } from "./processes.js";
@@ -14,6 +14,8 @@ export interface TestStack {
   redis: TestRedis;
   storageDir: string;
   encryptionKey: string;
+  /** The keyring of encryptionKey alone, as the stack's processes build it. */
+  keyring: Keyring;
   /** Environment every API/worker process of this stack gets. */
   env: NodeJS.ProcessEnv;
   db: Db;
@@ -31,6 +33,7 @@ export async function createTestStack(extraEnv: NodeJS.ProcessEnv = {}): Promise
   const redis = createTestRedis();
   const storageDir = await mkdtemp(path.join(os.tmpdir(), "capy-storage-"));
   const encryptionKey = generateEncryptionKey();
+  const keyring = new Keyring(encryptionKey);
   const env: NodeJS.ProcessEnv = {
     DATABASE_URL: metadata.url,
     REDIS_URL: redis.url,
@@ -45,6 +48,7 @@ export async function createTestStack(extraEnv: NodeJS.ProcessEnv = {}): Promise
     redis,
     storageDir,
     encryptionKey,
+    keyring,
     env,
     db,
     workers: [],
@@ -58,7 +62,7 @@ export async function createTestStack(extraEnv: NodeJS.ProcessEnv = {}): Promise
       return worker;
     },
     createTenant: (org, project, databaseUrl) =>
-      createProject(db, { organizationName: org, projectName: project, databaseUrl, encryptionKey }),
+      createProject(db, { organizationName: org, projectName: project, databaseUrl, keyring }),
     async stop() {
       await Promise.all([stack.api?.stop(), ...stack.workers.map((w) => w.stop())]);
       await db.$disconnect();

@@ -4,7 +4,7 @@ import { openArtifact, type OpenOptions } from "@capy/artifact";
 import type { Backup, Db, Project } from "@capy/db";
 import { ObjectNotFoundError, type ArtifactStorage } from "@capy/storage";
 import { AppError } from "../errors.js";
-import type { NewJob } from "@capy/queue";
+import type { NewJob } from "@capy/jobs";
 import { createJobOnce, type CreatedJob } from "./idempotency.js";
 import type { CreateJobDeps } from "./jobs.js";
 

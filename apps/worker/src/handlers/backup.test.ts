@@ -7,7 +7,6 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { encryptSecret } from "@capy/db";
 import {
   createEmptyDatabase,
   createPgbenchDatabase,
@@ -149,7 +148,7 @@ describe("backup jobs", () => {
       // The cluster was registered by the locked-out tenant, with its wrong password as the admin
       // one; verification logs in as the cluster admin.
       const project = await stack.db.project.findUniqueOrThrow({ where: { id: tenant.project_id } });
-      await stack.db.cluster.update({ where: { id: project.clusterId }, data: { adminPasswordEncrypted: encryptSecret(password, stack.encryptionKey) } });
+      await stack.db.cluster.update({ where: { id: project.clusterId }, data: { adminPasswordEncrypted: stack.keyring.seal(password) } });
 
       const job = await waitForJob(stack, (await submitJob(harness, tenant.project_id)).id, ["completed", "failed"]);
       expect(job).toMatchObject({ state: "completed", lastExitCode: 0, error: null });

@@ -3,8 +3,8 @@
 // times are tested at chosen instants instead of waiting for the clock.
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { databaseResource } from "@capy/contracts";
-import { createDb, createProject, generateEncryptionKey, newId, type Db, type ScheduledBackup } from "@capy/db";
+import { databaseResource } from "@capy/jobs";
+import { createDb, createProject, generateEncryptionKey, Keyring, newId, type Db, type ScheduledBackup } from "@capy/db";
 import {
   createBackupQueue,
   createScheduleQueue,
@@ -70,7 +70,7 @@ const deps = (catchUpHours = 6) => ({ db, backupQueue, scheduleQueue, catchUpHou
 
 /** A schedule on a project of its own, whose timing took effect at `timingSince`. */
 async function schedule(hour: number, minute: number, options: { active?: boolean; timingSince?: Date; label?: string } = {}): Promise<ScheduledBackup> {
-  const tenant = await createProject(db, { organizationName: "acme", projectName: `p${++projects}`, databaseUrl: source.url, encryptionKey });
+  const tenant = await createProject(db, { organizationName: "acme", projectName: `p${++projects}`, databaseUrl: source.url, keyring: new Keyring(encryptionKey) });
   return db.scheduledBackup.create({
     data: {
       id: newId("sch"),

@@ -2,7 +2,7 @@
 // (SIGKILL, OOM, a lost host). At start and then periodically, every worker drops, on every
 // cluster known to the metadata database, the throwaway databases whose embedded creation time is
 // older than the longest a verification may take (VERIFY_TIMEOUT_MS) plus a margin.
-import { quoteIdent, type Db } from "@capy/db";
+import { quoteIdent, type Db, type Keyring } from "@capy/db";
 import type { Logger } from "../logger.js";
 import { connectTo } from "../postgres/session.js";
 import { clusterAdmin } from "../postgres/target.js";
@@ -10,7 +10,7 @@ import { DROP_TIMEOUT_MS, throwawayCreatedAt } from "./verifier.js";
 
 export interface JanitorOptions {
   db: Db;
-  encryptionKey: string | undefined;
+  keyring: Keyring | undefined;
   databasePrefix: string;
   /** Databases older than this (ms since their embedded creation time) are dropped. */
   maxAgeMs: number;
@@ -31,7 +31,7 @@ export async function sweepThrowawayDatabases(options: Omit<JanitorOptions, "int
   let failedClusters = 0;
   for (const cluster of clusters) {
     try {
-      const admin = clusterAdmin(cluster, options.encryptionKey);
+      const admin = clusterAdmin(cluster, options.keyring);
       const client = await connectTo(admin);
       try {
         // Bounded like the verifier's own drop (a stuck backend elsewhere can stall DROP DATABASE).

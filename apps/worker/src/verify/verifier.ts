@@ -13,7 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { ArtifactChecksumError, checkStored, openArtifact, StageFailedError, type StoredArtifact } from "@capy/artifact";
-import { quoteIdent, type Db } from "@capy/db";
+import { quoteIdent, type Db, type Keyring } from "@capy/db";
 import type { LeaseSemaphore } from "@capy/queue";
 import { ObjectNotFoundError, type ArtifactStorage } from "@capy/storage";
 import { ShutdownInterruptError, StorageError, VerificationFailedError, VerificationTimeoutError } from "../failures/errors.js";
@@ -48,7 +48,7 @@ export interface VerifierDependencies {
   zstd: string | null;
   semaphore: LeaseSemaphore;
   workerId: string;
-  encryptionKey: string | undefined;
+  keyring: Keyring | undefined;
   config: VerifyConfig;
 }
 
@@ -128,7 +128,7 @@ export class Verifier {
       const fetchStarted = Date.now();
       const sizeBytes = await this.fetchArchive(request, archive);
       const fetchMs = Date.now() - fetchStarted;
-      const admin = await loadClusterAdmin(this.deps.db, request.clusterId, this.deps.encryptionKey);
+      const admin = await loadClusterAdmin(this.deps.db, request.clusterId, this.deps.keyring);
       const database = throwawayDatabaseName(this.deps.config.databasePrefix);
       const createStarted = Date.now();
       await this.createDatabase(admin, database);

@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { Scope } from "@capy/contracts";
 import { createDb } from "../client.js";
 import { loadDbEnv } from "../env.js";
+import { rotateSecrets } from "../secrets/rotate.js";
 import { createApiKey, createProject, revokeApiKey } from "../tenants.js";
 
 const env = loadDbEnv();
@@ -25,6 +26,12 @@ async function withDb<T>(work: (db: ReturnType<typeof createDb>) => Promise<T>):
   }
 }
 
+/** The keyring of CAPY_ENCRYPTION_KEY / CAPY_ENCRYPTION_KEYS_OLD (or the local development key). */
+function keyring() {
+  if (!env.keyring) throw new Error("CAPY_ENCRYPTION_KEY is not set (run `pnpm dev` once to create a local key)");
+  return env.keyring;
+}
+
 function print(json: boolean, value: Record<string, unknown>, human: string): void {
   console.log(json ? JSON.stringify(value) : human);
 }
@@ -39,16 +46,14 @@ program
   .requiredOption("--database-url <url>", "postgres://user:password@host:port/database of the project database")
   .option("--json", "print JSON")
   .action(async (opts: { org: string; name: string; databaseUrl: string; json?: boolean }) => {
-    if (!env.CAPY_ENCRYPTION_KEY) throw new Error("CAPY_ENCRYPTION_KEY is not set (run `pnpm dev` once to create a local key)");
     const created = await withDb((db) =>
-      createProject(db, {
-        organizationName: opts.org,
-        projectName: opts.name,
-        databaseUrl: opts.databaseUrl,
-        encryptionKey: env.CAPY_ENCRYPTION_KEY!,
-      }),
+      createProject(db, { organizationName: opts.org, projectName: opts.name, databaseUrl: opts.databaseUrl, keyring: keyring() }),
     );
     const { organization_id, project_id, api_key } = created;
+    // stderr: the JSON on stdout keeps its exact shape.
+    if (created.cluster_credentials_replaced) {
+      console.error("note: the cluster's stored admin credentials could not be decrypted with this keyring; they now hold this URL's login");
+    }
     print(Boolean(opts.json), { organization_id, project_id, api_key },
       `organization ${organization_id}\nproject      ${project_id}\napi key      ${api_key}  (shown once)`);
   });
@@ -77,6 +82,23 @@ program
     const revoked = await withDb((db) => revokeApiKey(db, keyId));
     if (!revoked) throw new Error(`no active key ${keyId}`);
     print(Boolean(opts.json), { id: keyId, revoked: true }, `revoked ${keyId}`);
+  });
+
+program
+  .command("rotate-encryption-key")
+  .description("re-seal every stored secret under CAPY_ENCRYPTION_KEY (older keys from CAPY_ENCRYPTION_KEYS_OLD); idempotent, safe while serving")
+  .option("--json", "print JSON")
+  .action(async (opts: { json?: boolean }) => {
+    const report = await withDb((db) => rotateSecrets(db, keyring()));
+    const lines = Object.entries(report.columns).map(
+      ([column, c]) => `${column}: ${c.resealed} re-sealed, ${c.already_current} already current, ${c.failed} failed${c.failed ? ` (${c.failed_ids.join(", ")})` : ""}`,
+    );
+    print(Boolean(opts.json), { ...report }, [`current key ${report.key_id}`, ...lines].join("\n"));
+    // Not every secret is under the current key: the old keys must stay until a rerun succeeds.
+    if (report.failed > 0) {
+      console.error("some secrets open with no key of the keyring: keep CAPY_ENCRYPTION_KEYS_OLD, add the key that sealed them (or re-enter them), and run this again");
+      process.exitCode = 1;
+    }
   });
 
 try {

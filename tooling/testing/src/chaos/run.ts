@@ -14,7 +14,7 @@ import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
-import { createDb, createProject, generateEncryptionKey, migrateDatabase, quoteIdent, withDatabase } from "@capy/db";
+import { createDb, createProject, generateEncryptionKey, Keyring, migrateDatabase, quoteIdent, withDatabase } from "@capy/db";
 import { createMetadataDatabase, run, TEST_SERVER_URL, uniqueName, withAdminClient, type TestDatabase } from "../postgres.js";
 import { startPrivatePostgres } from "../private-postgres.js";
 import { startApi, startWorker, type ApiProcess, type ServiceProcess } from "../processes.js";
@@ -141,6 +141,19 @@ export interface FinalBackup {
   storedEncoding: string;
 }
 
+/** An outbox event (the events table), with the state its `data` reports. */
+export interface FinalEvent {
+  id: string;
+  seq: number;
+  type: string;
+  /** data.id: the job or backup the event is about. */
+  subjectId: string;
+  /** data.state of a job.* event. */
+  state: string | null;
+  /** data.verification_state of a backup.* event. */
+  verificationState: string | null;
+}
+
 export interface RestoreRecord {
   backupId: string;
   jobId: string;
@@ -173,6 +186,7 @@ export interface ChaosRun {
   sampler: SamplerReport;
   jobs: FinalJob[];
   backups: FinalBackup[];
+  events: FinalEvent[];
   /** Files under the storage directory (relative, "/"-separated) after the run, `.partial` included. */
   storageFiles: string[];
   /** Databases named with this run's VERIFY_DATABASE_PREFIX left after the run. */
@@ -256,7 +270,7 @@ export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
     const tenants: Array<{ projectId: string; apiKey: string; database: string }> = [];
     try {
       for (const [i, source] of sources.entries()) {
-        const created = await createProject(tenantDb, { organizationName: "chaos", projectName: `p${i + 1}`, databaseUrl: source.url, encryptionKey });
+        const created = await createProject(tenantDb, { organizationName: "chaos", projectName: `p${i + 1}`, databaseUrl: source.url, keyring: new Keyring(encryptionKey) });
         tenants.push({ projectId: created.project_id, apiKey: created.api_key, database: source.name });
       }
     } finally {
@@ -548,6 +562,7 @@ export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
 
     const jobs = await finalJobs(meta);
     const backups = await finalBackups(meta);
+    const outbox = await finalEvents(meta);
     const storageFiles = await listFiles(storageDir);
     const leftoverThrowawayDatabases = await databasesLike(serverUrl, verifyDatabasePrefix);
     const completedBackups = backups.filter((b) => jobs.find((j) => j.id === b.jobId)?.state === "completed");
@@ -576,6 +591,7 @@ export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
       sampler: samplerReport,
       jobs,
       backups,
+      events: outbox,
       storageFiles,
       leftoverThrowawayDatabases,
       leftoverDumps,
@@ -688,6 +704,11 @@ async function finalBackups(meta: pg.Client): Promise<FinalBackup[]> {
     verificationState: r.verification_state,
     storedEncoding: r.stored_encoding,
   }));
+}
+
+async function finalEvents(meta: pg.Client): Promise<FinalEvent[]> {
+  const { rows } = await meta.query("SELECT id, seq::text, type, data->>'id' AS subject_id, data->>'state' AS state, data->>'verification_state' AS verification_state FROM events ORDER BY seq");
+  return rows.map((r) => ({ id: r.id, seq: Number(r.seq), type: r.type, subjectId: r.subject_id, state: r.state, verificationState: r.verification_state }));
 }
 
 async function sha256Of(file: string): Promise<string> {
