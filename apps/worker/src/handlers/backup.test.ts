@@ -17,7 +17,7 @@ import {
   type PrivatePostgres,
   type TestDatabase,
 } from "@capy/testing";
-import { enqueueJob } from "@capy/queue";
+import { enqueueJob } from "@capy/jobs";
 import { createHarness, insertJob, projectFiles, submitJob, waitForJob, type Harness } from "../test-helpers.js";
 
 let harness: Harness;
