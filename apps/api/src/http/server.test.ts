@@ -43,6 +43,7 @@ describe("OpenAPI document and reference", () => {
         "GET /v1/projects/{id}/jobs",
         "GET /v1/jobs/{jobID}",
         "POST /v1/jobs/{jobID}/cancel",
+        "GET /v1/projects/{id}/events",
         "GET /v1/projects/{id}/backups/{backupID}/download",
         "POST /v1/projects/{id}/backups/{backupID}/verify",
         "DELETE /v1/projects/{id}/backups/{backupID}",
