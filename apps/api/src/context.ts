@@ -7,10 +7,13 @@ import type { Db } from "@capy/db";
 import type { BackupQueue, ScheduleQueue } from "@capy/queue";
 import type { ArtifactStorage } from "@capy/storage";
 import type { Authenticate } from "./auth/authenticate.js";
+import type { TenancyCache } from "./auth/tenancy-cache.js";
 import type { AppDeps } from "./deps.js";
 
 export interface Context {
   db: Db;
+  /** API keys and projects, cached while Postgres notifies their changes. */
+  tenancy: TenancyCache;
   queue: BackupQueue;
   scheduleQueue: ScheduleQueue;
   storage: ArtifactStorage;
@@ -19,9 +22,10 @@ export interface Context {
   authenticate: Authenticate;
 }
 
-export function createContextFactory(deps: Pick<AppDeps, "db" | "queue" | "scheduleQueue" | "storage" | "authenticate">) {
+export function createContextFactory(deps: Pick<AppDeps, "db" | "tenancy" | "queue" | "scheduleQueue" | "storage" | "authenticate">) {
   return ({ req }: { req: FastifyRequest }): Context => ({
     db: deps.db,
+    tenancy: deps.tenancy,
     queue: deps.queue,
     scheduleQueue: deps.scheduleQueue,
     storage: deps.storage,

@@ -8,6 +8,7 @@ import { createBackupQueue, createProducerConnection, createScheduleQueue, type 
 import { createStorage, type ArtifactStorage } from "@capy/storage";
 import { createAuthenticator, type Authenticate } from "./auth/authenticate.js";
 import { createSessionVerifier, type SessionVerifier } from "./auth/session.js";
+import { createTenancyCache, type TenancyCache } from "./auth/tenancy-cache.js";
 import type { Config } from "./env.js";
 
 export interface AppDeps {
@@ -23,6 +24,8 @@ export interface AppDeps {
   storage: ArtifactStorage;
   /** Absolute path of zstd: downloads of zstd artifacts are decompressed on the fly. */
   zstd: string;
+  /** API keys and projects, cached while Postgres notifies their changes. */
+  tenancy: TenancyCache;
   /** API keys and session tokens to a Principal (throws AppError UNAUTHORIZED). */
   authenticate: Authenticate;
   /** Session tokens alone (also used to key rate limits by user). */
@@ -35,12 +38,14 @@ export function createDeps(config: Config, logger: FastifyBaseLogger): AppDeps {
   const redis = createProducerConnection(config.redis);
   const db = createDb(config.databaseUrl);
   const verifySession = createSessionVerifier(config.sessions);
+  const tenancy = createTenancyCache({ db, databaseUrl: config.databaseUrl, redis, redisPrefix: config.redis.prefix, log: logger });
   return {
     config,
     logger,
     db,
+    tenancy,
     verifySession,
-    authenticate: createAuthenticator({ db, verifySession }),
+    authenticate: createAuthenticator({ db, tenancy, verifySession }),
     redis,
     queue: createBackupQueue(redis, config.redis.prefix),
     scheduleQueue: createScheduleQueue(redis, config.redis.prefix),
@@ -54,6 +59,7 @@ export async function closeDeps(deps: AppDeps): Promise<void> {
   await deps.queue.close();
   await deps.scheduleQueue.close();
   await deps.redis.quit().catch(() => deps.redis.disconnect());
+  await deps.tenancy.close();
   await deps.db.$disconnect();
   await deps.storage.close?.();
 }

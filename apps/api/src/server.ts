@@ -27,8 +27,9 @@ export function buildServer(deps: AppDeps): FastifyInstance {
     // Whose X-Forwarded-For to believe for request.ip (per-address rate limits).
     trustProxy: deps.config.trustProxy,
   });
-  app.addHook("onSend", async (request, reply) => {
+  app.addHook("onSend", (request, reply, payload, done) => {
     reply.header("x-request-id", request.id);
+    done(null, payload);
   });
   registerErrorHandlers(app);
   const metrics = registerMetrics(app);

@@ -22,3 +22,5 @@ export {
   type OnBackupDeleted,
   type RetentionCandidate,
 } from "./backup-deletion.js";
+export { listenForTenancyChanges, TENANCY_CHANNEL, type ChangeFeed, type ChangeFeedHandlers } from "./change-feed.js";
+export { asModelRows } from "./model-rows.js";

@@ -3,7 +3,6 @@
 // API (on PUT) and the worker's reconciler (periodically) use these same functions, so both
 // write exactly the same scheduler for the same row.
 import { Queue } from "bullmq";
-import { CronExpressionParser } from "cron-parser";
 import type { Redis } from "ioredis";
 import { SCHEDULE_QUEUE, type ScheduleFirePayload } from "@capy/contracts";
 import type { Db, Prisma } from "@capy/db";
@@ -45,12 +44,17 @@ export function schedulePattern(timing: Pick<ScheduleTiming, "cronHour" | "cronM
 export const SCHEDULE_TZ = "UTC";
 
 /**
- * The next firing strictly after `from`, computed with cron-parser exactly as BullMQ computes
- * its own next run; null when the schedule is inactive.
+ * The next firing strictly after `from` (the same instant BullMQ's cron-parser computes for
+ * `schedulePattern` in UTC, which has no DST; the test compares the two); null when the schedule
+ * is inactive. Plain arithmetic, not cron-parser: every schedule read computes it, and parsing a
+ * cron expression per row cost the API more than the rest of the read.
  */
 export function nextRunAt(timing: Pick<ScheduleTiming, "cronHour" | "cronMinute" | "isActive">, from = new Date()): Date | null {
   if (!timing.isActive) return null;
-  return CronExpressionParser.parse(schedulePattern(timing), { currentDate: from, tz: SCHEDULE_TZ }).next().toDate();
+  const next = new Date(from.getTime());
+  next.setUTCHours(timing.cronHour, timing.cronMinute, 0, 0);
+  if (next.getTime() <= from.getTime()) next.setUTCDate(next.getUTCDate() + 1);
+  return next;
 }
 
 /**

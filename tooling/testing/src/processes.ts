@@ -17,9 +17,13 @@ export interface ServiceProcess {
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | string>;
 }
 
-/** A node entry point of this repository (path relative to its root), run from the root. */
-export function startProcess(entry: string, env: NodeJS.ProcessEnv, args: string[] = []): ServiceProcess {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, entry), ...args], {
+/**
+ * A node entry point of this repository (path relative to its root), run from the root. `args`
+ * follow the entry; `nodeArgs` are options for node itself, before the entry (e.g. --cpu-prof,
+ * refused in NODE_OPTIONS).
+ */
+export function startProcess(entry: string, env: NodeJS.ProcessEnv, args: string[] = [], nodeArgs: string[] = []): ServiceProcess {
+  const child = spawn(process.execPath, [...nodeArgs, path.join(REPO_ROOT, entry), ...args], {
     cwd: REPO_ROOT,
     // JSON logs (the helpers read them) and a free metrics port per worker, unless a test says otherwise.
     env: { ...process.env, NODE_ENV: "test", LOG_LEVEL: "info", LOG_PRETTY: "0", WORKER_METRICS_PORT: "0", ...env },
@@ -70,9 +74,9 @@ export interface ApiProcess extends ServiceProcess {
   port: number;
 }
 
-export async function startApi(env: NodeJS.ProcessEnv): Promise<ApiProcess> {
+export async function startApi(env: NodeJS.ProcessEnv, nodeArgs: string[] = []): Promise<ApiProcess> {
   const port = await freePort();
-  const service = startProcess("apps/api/dist/main.js", { ...env, PORT: String(port), HOST: "127.0.0.1" });
+  const service = startProcess("apps/api/dist/main.js", { ...env, PORT: String(port), HOST: "127.0.0.1" }, [], nodeArgs);
   const baseUrl = `http://127.0.0.1:${port}`;
   await waitFor(
     async () => {

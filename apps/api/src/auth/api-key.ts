@@ -6,6 +6,7 @@ import { SCOPES, type Scope } from "@capy/contracts";
 import { hashApiKey, isWellFormedApiKey, type Db } from "@capy/db";
 import { AppError } from "../errors.js";
 import type { Principal } from "./principal.js";
+import type { TenancyLookup } from "./tenancy-cache.js";
 
 /** `last_used_at` is written at most this often per key (ms): a hint, not a write per request. */
 export const LAST_USED_RESOLUTION_MS = 60_000;
@@ -27,31 +28,43 @@ export function readApiKey(headers: IncomingHttpHeaders): string {
 
 const isScope = (value: string): value is Scope => (SCOPES as readonly string[]).includes(value);
 
-export async function authenticateApiKey(db: Db, headers: IncomingHttpHeaders, now = new Date()): Promise<Principal> {
-  const presented = readApiKey(headers);
-  if (!isWellFormedApiKey(presented)) throw unauthorized("invalid API key");
-  const key = await db.apiKey.findUnique({ where: { keyHash: hashApiKey(presented) } });
-  if (!key) throw unauthorized("invalid API key");
-  if (key.revokedAt) throw unauthorized("API key has been revoked");
-  if (key.expiresAt && key.expiresAt <= now) throw unauthorized("API key has expired");
+/** Most keys whose last write of last_used_at this process remembers. */
+const MAX_REMEMBERED_WRITES = 10_000;
 
-  const cutoff = new Date(now.getTime() - LAST_USED_RESOLUTION_MS);
-  if (!key.lastUsedAt || key.lastUsedAt < cutoff) {
-    // Conditional, so concurrent requests and other API processes write it once per interval.
-    await db.apiKey.updateMany({
-      where: { id: key.id, OR: [{ lastUsedAt: null }, { lastUsedAt: { lt: cutoff } }] },
-      data: { lastUsedAt: now },
-    });
-  }
-
-  return {
-    source: "api_key",
-    keyId: key.id,
-    userId: null,
-    role: null,
-    organizationId: key.organizationId,
-    projectId: key.projectId,
-    // Scopes unknown to this build (newer rows) grant nothing here.
-    scopes: key.scopes.filter(isScope),
+/**
+ * API-key authentication over `lookup` (the process's tenancy cache): revocation and expiry are
+ * checked on every request against the row as Postgres last notified it.
+ */
+export function createApiKeyAuthenticator(db: Db, lookup: TenancyLookup) {
+  /** When this process last wrote last_used_at, by key id (ms): cached rows keep the old value. */
+  const written = new Map<string, number>();
+  return async (headers: IncomingHttpHeaders, now = new Date()): Promise<Principal> => {
+    const presented = readApiKey(headers);
+    if (!isWellFormedApiKey(presented)) throw unauthorized("invalid API key");
+    const key = await lookup.apiKey(hashApiKey(presented));
+    if (!key) throw unauthorized("invalid API key");
+    if (key.revokedAt) throw unauthorized("API key has been revoked");
+    if (key.expiresAt && key.expiresAt <= now) throw unauthorized("API key has expired");
+    const cutoff = now.getTime() - LAST_USED_RESOLUTION_MS;
+    const lastUsed = Math.max(key.lastUsedAt?.getTime() ?? 0, written.get(key.id) ?? 0);
+    if (lastUsed < cutoff) {
+      // Conditional, so concurrent requests and other API processes write it once per interval.
+      await db.apiKey.updateMany({
+        where: { id: key.id, OR: [{ lastUsedAt: null }, { lastUsedAt: { lt: new Date(cutoff) } }] },
+        data: { lastUsedAt: now },
+      });
+      if (written.size >= MAX_REMEMBERED_WRITES) written.clear();
+      written.set(key.id, now.getTime());
+    }
+    return {
+      source: "api_key",
+      keyId: key.id,
+      userId: null,
+      role: null,
+      organizationId: key.organizationId,
+      projectId: key.projectId,
+      // Scopes unknown to this build (newer rows) grant nothing here.
+      scopes: key.scopes.filter(isScope),
+    };
   };
 }

@@ -3,12 +3,15 @@
 // and does not start with the API key prefix; anything else is checked as an API key.
 import type { IncomingHttpHeaders } from "node:http";
 import { API_KEY_PREFIX, hashApiKey, isWellFormedApiKey, type Db } from "@capy/db";
-import { authenticateApiKey, readApiKey } from "./api-key.js";
+import { createApiKeyAuthenticator, readApiKey } from "./api-key.js";
 import type { Principal } from "./principal.js";
 import { looksLikeJwt, type SessionVerifier } from "./session.js";
+import type { TenancyLookup } from "./tenancy-cache.js";
 
 export interface AuthDeps {
   db: Db;
+  /** Keys by hash (the process's tenancy cache). */
+  tenancy: TenancyLookup;
   verifySession: SessionVerifier;
 }
 
@@ -21,9 +24,10 @@ export function readSessionToken(headers: IncomingHttpHeaders): string | undefin
 }
 
 export function createAuthenticator(deps: AuthDeps): Authenticate {
+  const authenticateApiKey = createApiKeyAuthenticator(deps.db, deps.tenancy);
   return async (headers) => {
     const token = readSessionToken(headers);
-    return token !== undefined ? deps.verifySession(token) : authenticateApiKey(deps.db, headers);
+    return token !== undefined ? deps.verifySession(token) : authenticateApiKey(headers);
   };
 }
 

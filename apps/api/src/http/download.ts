@@ -17,13 +17,13 @@ export const DOWNLOAD_PATH = "/v1/projects/:id/backups/:backupID/download";
 /** `?encoding=`: "archive" (default) is what pg_restore reads; "stored" the bytes as stored. */
 export const DOWNLOAD_ENCODINGS = ["archive", "stored"] as const;
 
-export function registerDownloadRoute(app: FastifyInstance, deps: Pick<AppDeps, "db" | "storage" | "authenticate" | "zstd">): void {
+export function registerDownloadRoute(app: FastifyInstance, deps: Pick<AppDeps, "db" | "tenancy" | "storage" | "authenticate" | "zstd">): void {
   app.get<{ Params: { id: string; backupID: string }; Querystring: { encoding?: string } }>(DOWNLOAD_PATH, async (request, reply) => {
     const principal = await deps.authenticate(request.headers);
     requireScope(principal, "backups:read");
     const encoding = request.query.encoding ?? "archive";
     if (!(DOWNLOAD_ENCODINGS as readonly string[]).includes(encoding)) throw new AppError("BAD_REQUEST", `encoding must be one of ${DOWNLOAD_ENCODINGS.join(", ")}`);
-    const project = await findAccessibleProject(deps.db, principal, request.params.id);
+    const project = await findAccessibleProject(deps.tenancy, principal, request.params.id);
     const as = encoding as (typeof DOWNLOAD_ENCODINGS)[number];
     const artifact = await openBackupArtifact(deps.db, deps.storage, project, request.params.backupID, { as, zstd: deps.zstd });
     await recordAudit({ db: deps.db, log: request.log }, principal, {

@@ -64,17 +64,21 @@ export function registerMetrics(app: FastifyInstance): ApiMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
-  app.addHook("onRequest", async (request) => {
+  // Callback-style hooks: no promise per request.
+  app.addHook("onRequest", (request, _reply, done) => {
     receivedPath.set(request, request.url);
+    done();
   });
-  app.addHook("onSend", async (request, reply) => {
+  app.addHook("onSend", (request, reply, payload, done) => {
     sentStatus.set(request, reply.statusCode);
+    done(null, payload);
   });
-  app.addHook("onResponse", async (request, reply) => {
+  app.addHook("onResponse", (request, reply, done) => {
     const route = routeLabel(request);
     const status = String(sentStatus.get(request) ?? reply.statusCode);
     requests.inc({ method: request.method, route, status });
     duration.observe({ route, status }, reply.elapsedTime / 1_000);
+    done();
   });
   return { registry };
 }

@@ -4,6 +4,7 @@ import { PROJECT_SCOPES, type Scope } from "@capy/contracts";
 import { createApiKey, revokeApiKey, TenantError, type ApiKey, type Db } from "@capy/db";
 import { findAccessibleProject } from "../auth/access.js";
 import type { Principal } from "../auth/principal.js";
+import type { TenancyLookup } from "../auth/tenancy-cache.js";
 import { AppError } from "../errors.js";
 
 /**
@@ -28,12 +29,17 @@ export interface NewApiKey {
   expiresAt: Date | null;
 }
 
-export async function createOrganizationApiKey(db: Db, principal: Principal, organizationId: string, input: NewApiKey): Promise<{ key: ApiKey; plaintext: string }> {
+export async function createOrganizationApiKey(
+  { db, tenancy }: { db: Db; tenancy: TenancyLookup },
+  principal: Principal,
+  organizationId: string,
+  input: NewApiKey,
+): Promise<{ key: ApiKey; plaintext: string }> {
   const scopes = [...new Set(input.scopes)];
   if (input.projectId !== null) {
     const forbidden = scopes.filter((scope) => !PROJECT_SCOPES.includes(scope));
     if (forbidden.length > 0) throw new AppError("BAD_REQUEST", `a project-scoped key cannot hold ${forbidden.join(", ")}`);
-    await findAccessibleProject(db, principal, input.projectId);
+    await findAccessibleProject(tenancy, principal, input.projectId);
   }
   // No escalation: a caller grants only scopes it holds itself.
   const ungrantable = scopes.filter((scope) => !principal.scopes.includes(scope));

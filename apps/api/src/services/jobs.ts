@@ -1,24 +1,27 @@
 // Reading jobs, and creating one on request (rows are written by @capy/jobs only).
 import type { FastifyBaseLogger } from "fastify";
-import type { Db, Job, Project } from "@capy/db";
+import { asModelRows, type Db, type Job, type Project } from "@capy/db";
 import { enqueueJob, insertJobRow, type NewJob } from "@capy/jobs";
 import { withTimeout, type BackupQueue } from "@capy/queue";
-import { tenantScope } from "../auth/access.js";
+import { isVisible } from "../auth/access.js";
 import type { Principal } from "../auth/principal.js";
 import { AppError } from "../errors.js";
 
-/** Newest first; ids are ULIDs, so they break ties between equal timestamps. */
-export function listJobs(db: Db, project: Project, limit: number): Promise<Job[]> {
-  return db.job.findMany({
-    where: { projectId: project.id },
-    orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-    take: limit,
-  });
+/**
+ * Newest first; ids are ULIDs, so they break ties between equal timestamps. Raw: see asModelRows
+ * (the list's largest CPU cost was findMany's plan compilation).
+ */
+export async function listJobs(db: Db, project: Project, limit: number): Promise<Job[]> {
+  const rows = await db.$queryRaw<Record<string, unknown>[]>`
+    SELECT * FROM jobs WHERE project_id = ${project.id} ORDER BY created_at DESC, id DESC LIMIT ${limit}`;
+  return asModelRows<Job>(rows);
 }
 
 export async function getJob(db: Db, principal: Principal, jobId: string): Promise<Job> {
-  const job = await db.job.findFirst({ where: { id: jobId, ...tenantScope(principal) } });
-  if (!job) throw new AppError("NOT_FOUND", "job not found");
+  // By primary key, then the tenancy check on the row: findUnique is the cheap Prisma query
+  // (findFirst recompiles its plan per call: ~4x the CPU, bench/api-throughput).
+  const job = await db.job.findUnique({ where: { id: jobId } });
+  if (!job || !isVisible(principal, job)) throw new AppError("NOT_FOUND", "job not found");
   return job;
 }
 

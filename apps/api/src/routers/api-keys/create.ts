@@ -35,7 +35,7 @@ export const createApiKeyProcedure = scopedProcedure("api_keys:write")
   .output(CreateApiKeyOutput)
   .mutation(async ({ ctx, input }) => {
     const orgId = requireOrganization(ctx.principal, input.orgID);
-    const { key, plaintext } = await createOrganizationApiKey(ctx.db, ctx.principal, orgId, {
+    const { key, plaintext } = await createOrganizationApiKey(ctx, ctx.principal, orgId, {
       name: input.name,
       scopes: input.scopes,
       projectId: input.project_id ?? null,

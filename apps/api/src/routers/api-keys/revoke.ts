@@ -27,6 +27,8 @@ export const revokeApiKeyProcedure = scopedProcedure("api_keys:write")
     const orgId = requireOrganization(ctx.principal, input.orgID);
     const { key, revoked } = await revokeOrganizationApiKey(ctx.db, orgId, input.keyID);
     if (revoked) {
+      // Before answering: every API process drops the key before the caller can use it again.
+      await ctx.tenancy.announceChange();
       await recordAudit(ctx, ctx.principal, {
         action: "api_key.revoked",
         targetType: "api_key",

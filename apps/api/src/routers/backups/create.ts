@@ -41,7 +41,7 @@ export const createBackupProcedure = scopedProcedure("backups:write")
   .mutation(async ({ ctx, input }) => {
     // Validated before any work, so a malformed key never creates a job.
     const idempotencyKey = readIdempotencyKey(ctx.headers);
-    const project = await findAccessibleProject(ctx.db, ctx.principal, input.id);
+    const project = await findAccessibleProject(ctx.tenancy, ctx.principal, input.id);
     const { job, replayed } = await requestBackupOnce(ctx, project, input.label ?? null, idempotencyKey);
     if (replayed) return { job: serializeJob(job) };
     await recordAudit(ctx, ctx.principal, {

@@ -27,7 +27,7 @@ export const deleteBackupProcedure = scopedProcedure("backups:write")
   .input(DeleteBackupInput)
   .output(DeleteBackupOutput)
   .mutation(async ({ ctx, input }) => {
-    const project = await findAccessibleProject(ctx.db, ctx.principal, input.id);
+    const project = await findAccessibleProject(ctx.tenancy, ctx.principal, input.id);
     const backup = await deleteBackup(ctx, project, input.backupID);
     await recordAudit(ctx, ctx.principal, {
       action: "backup.deleted",

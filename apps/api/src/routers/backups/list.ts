@@ -23,7 +23,7 @@ export const listBackupsProcedure = scopedProcedure("backups:read")
   .input(ListBackupsInput)
   .output(ListBackupsOutput)
   .query(async ({ ctx, input }) => {
-    const project = await findAccessibleProject(ctx.db, ctx.principal, input.id);
+    const project = await findAccessibleProject(ctx.tenancy, ctx.principal, input.id);
     const backups = await listBackups(ctx.db, project);
     return { backups: backups.map(serializeBackup) };
   });

@@ -26,7 +26,7 @@ export const verifyBackupProcedure = scopedProcedure("backups:write")
   .input(VerifyBackupInput)
   .output(VerifyBackupOutput)
   .mutation(async ({ ctx, input }) => {
-    const project = await findAccessibleProject(ctx.db, ctx.principal, input.id);
+    const project = await findAccessibleProject(ctx.tenancy, ctx.principal, input.id);
     const job = await requestVerification(ctx, project, input.backupID);
     return { job: serializeJob(job) };
   });

@@ -32,7 +32,7 @@ export const listEventsProcedure = scopedProcedure("jobs:read")
   .input(ListEventsInput)
   .output(ListEventsOutput)
   .query(async ({ ctx, input }) => {
-    const project = await findAccessibleProject(ctx.db, ctx.principal, input.id);
+    const project = await findAccessibleProject(ctx.tenancy, ctx.principal, input.id);
     const events = await listEvents(ctx.db, project, input.limit, input.after);
     return { events: events.map(serializeEvent) };
   });

@@ -26,7 +26,7 @@ export const listJobsProcedure = scopedProcedure("jobs:read")
   .input(ListJobsInput)
   .output(ListJobsOutput)
   .query(async ({ ctx, input }) => {
-    const project = await findAccessibleProject(ctx.db, ctx.principal, input.id);
+    const project = await findAccessibleProject(ctx.tenancy, ctx.principal, input.id);
     const jobs = await listJobs(ctx.db, project, input.limit);
     return { jobs: jobs.map(serializeJob) };
   });

@@ -23,7 +23,7 @@ export const listSchedulesProcedure = scopedProcedure("backups:read")
   .input(ListSchedulesInput)
   .output(ListSchedulesOutput)
   .query(async ({ ctx, input }) => {
-    const project = await findAccessibleProject(ctx.db, ctx.principal, input.id);
+    const project = await findAccessibleProject(ctx.tenancy, ctx.principal, input.id);
     const schedules = await listSchedules(ctx.db, project);
     return { scheduled_backups: schedules.map((schedule) => serializeSchedule(schedule)) };
   });

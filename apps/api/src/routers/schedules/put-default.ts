@@ -32,7 +32,7 @@ export const putDefaultScheduleProcedure = scopedProcedure("backups:write")
   .input(PutDefaultScheduleInput)
   .output(PutDefaultScheduleOutput)
   .mutation(async ({ ctx, input }) => {
-    const project = await findAccessibleProject(ctx.db, ctx.principal, input.id);
+    const project = await findAccessibleProject(ctx.tenancy, ctx.principal, input.id);
     const schedule = await putDefaultSchedule(ctx, project, {
       cronHour: input.cron_hour,
       cronMinute: input.cron_minute,

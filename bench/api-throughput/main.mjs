@@ -1,0 +1,253 @@
+#!/usr/bin/env node
+// bench/api-throughput: the API against bare Fastify, measured in the same run.
+// Starts the built API (NODE_ENV=production, LOG_LEVEL=warn, rate limit raised out of the way)
+// on its own metadata database and Redis key prefix, with one project holding a schedule, 100
+// backups and 30 jobs, and a bare Fastify 5 server answering the same JSON
+// (bare-server.mjs). Each load is an autocannon process of its own (the autocannon CLI, 10
+// connections), so the load generator, the API and the baseline are three processes and this
+// script only waits. Prints req/s, p50 and p99 per endpoint and the ratio to bare Fastify
+// (mean of a bare run before and after the API runs), checked against the issue's targets;
+// then the price of each request layer (security headers, rate limiter, request logging,
+// metrics, request ids) as bare Fastify with that one layer added.
+// Usage: pnpm bench:api-throughput [--duration 10] [--warmup 2] [--connections 10]
+//                                  [--layer-duration 5] [--no-layers] [--cpu-prof DIR] [--only TEXT]
+// --cpu-prof DIR: the API runs with node --cpu-prof, its profile written to DIR on exit.
+// --only TEXT: only the endpoints whose name contains TEXT (e.g. to profile one of them).
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
+import os from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { createEmptyDatabase, createMetadataDatabase, createTestRedis, startApi } from "@capy/testing";
+import { createDb, createProject, generateEncryptionKey, newId } from "@capy/db";
+
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: "string", default: "10" },
+    warmup: { type: "string", default: "2" },
+    connections: { type: "string", default: "10" },
+    "layer-duration": { type: "string", default: "5" },
+    "no-layers": { type: "boolean", default: false },
+    "cpu-prof": { type: "string" },
+    only: { type: "string" },
+  },
+});
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const AUTOCANNON = path.join(HERE, "..", "..", "node_modules", "autocannon", "autocannon.js");
+const CONNECTIONS = Number(args.connections);
+const BACKUPS = 100;
+const JOBS = 30;
+
+const cleanups = [];
+const log = (...parts) => console.error(`[${new Date().toISOString().slice(11, 23)}]`, ...parts);
+const load = () => loadavg().map((n) => n.toFixed(2)).join(" ");
+
+/** One autocannon process against `url`; resolves with its JSON result. */
+function autocannon(url, { seconds, method = "GET", headers = {}, body } = {}) {
+  const argv = [AUTOCANNON, "-c", String(CONNECTIONS), "-d", String(seconds), "-j", "-m", method];
+  for (const [name, value] of Object.entries(headers)) argv.push("-H", `${name}=${value}`);
+  if (body !== undefined) argv.push("-b", body);
+  argv.push(url);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, argv, { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (chunk) => (out += chunk));
+    child.on("error", reject);
+    child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`autocannon exited ${code}`))));
+  });
+}
+
+/** CPU time (user + system) a process has used so far (µs), from /proc; clock ticks are 10 ms. */
+function cpuMicros(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+/**
+ * Warm-up (JIT, pools), then the measured run: req/s, p50, p99 (ms), how many failed, and the
+ * server's CPU time per request (µs; `target.pid`), which the machine's load does not inflate
+ * as much as it does latencies.
+ */
+async function measure(target) {
+  if (Number(args.warmup) > 0) await autocannon(target.url, { ...target, seconds: Number(args.warmup) });
+  const cpuBefore = cpuMicros(target.pid);
+  const result = await autocannon(target.url, { ...target, seconds: Number(args.duration) });
+  const cpu = (cpuMicros(target.pid) - cpuBefore) / result.requests.total;
+  const bad = result.non2xx + result.errors + result.timeouts;
+  if (bad > 0) log(`${target.name}: ${bad} of ${result.requests.total} requests failed or were not 2xx`);
+  return { name: target.name, rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, cpu, bad, load: load() };
+}
+
+/** bare-server.mjs with `layers` (comma-separated, "" for none); resolves once it listens. */
+async function startBare(bodyFile, redis, layers = "") {
+  const child = spawn(process.execPath, [path.join(HERE, "bare-server.mjs")], {
+    env: { ...process.env, BENCH_BODY_FILE: bodyFile, BENCH_LAYERS: layers, BENCH_REDIS_URL: redis.url, BENCH_REDIS_PREFIX: redis.prefix },
+    // Its stdout (the logging layer's lines) goes to /dev/null; the port comes on stderr.
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  const exited = new Promise((resolve) => child.on("exit", resolve));
+  const port = await new Promise((resolve, reject) => {
+    createInterface({ input: child.stderr }).on("line", (line) => {
+      const match = /^listening (\d+)$/.exec(line);
+      if (match) resolve(Number(match[1]));
+    });
+    child.on("exit", (code) => reject(new Error(`bare server exited ${code}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid,
+    stop: async () => {
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+/** The tenant the API serves: a project with a schedule, BACKUPS backups and JOBS jobs. */
+async function seed(db, source, encryptionKey) {
+  const tenant = await createProject(db, { organizationName: "bench", projectName: "shop", databaseUrl: source.url, encryptionKey });
+  const project = await db.project.findUniqueOrThrow({ where: { id: tenant.project_id } });
+  const owner = { organizationId: project.organizationId, projectId: project.id };
+  await db.scheduledBackup.create({ data: { id: newId("sch"), ...owner, label: "nightly", cronHour: 3, cronMinute: 30, isActive: true, retentionDays: 14 } });
+  const jobs = Array.from({ length: JOBS }, (_, i) => ({
+    id: newId("job"),
+    ...owner,
+    type: "backup",
+    state: "completed",
+    attempts: 1,
+    clusterId: project.clusterId,
+    lockedResource: `database:${project.clusterId}/${project.databaseName}`,
+    lastExitCode: 0,
+    startedAt: new Date(Date.now() - (JOBS - i) * 60_000),
+    completedAt: new Date(Date.now() - (JOBS - i) * 60_000 + 5_000),
+  }));
+  await db.job.createMany({ data: jobs });
+  await db.backup.createMany({
+    data: Array.from({ length: BACKUPS }, (_, i) => ({
+      id: newId("bkp"),
+      ...owner,
+      jobId: i < JOBS ? jobs[i].id : newId("job"),
+      databaseName: project.databaseName,
+      label: `backup ${i}`,
+      backupKey: `${project.id}/${newId("bkp")}.dump`,
+      sizeBytes: BigInt(1_000_000 + i),
+      sha256: "0".repeat(64),
+      state: "completed",
+      verificationState: "verified",
+      verifiedAt: new Date(),
+    })),
+  });
+  return { ...tenant, jobId: jobs.at(-1).id };
+}
+
+function targets(api, tenant) {
+  const auth = { authorization: `Bearer ${tenant.api_key}` };
+  const project = `${api}/v1/projects/${tenant.project_id}`;
+  const trpcInput = encodeURIComponent(JSON.stringify({ id: tenant.project_id }));
+  return [
+    { name: "GET /healthz", url: `${api}/healthz`, goal: 0.7 },
+    { name: "GET /v1/me", url: `${api}/v1/me`, headers: auth, goal: 0.25, p99: 20 },
+    { name: "GET …/scheduled-backups", url: `${project}/scheduled-backups`, headers: auth, goal: 0.25, p99: 20 },
+    { name: "tRPC scheduledBackups.list", url: `${api}/trpc/scheduledBackups.list?input=${trpcInput}`, headers: auth, goal: 0.25, p99: 20, restOf: "GET …/scheduled-backups" },
+    { name: `GET …/backups (${BACKUPS})`, url: `${project}/backups`, headers: auth, goal: 0.25, p99: 20 },
+    { name: "GET /v1/jobs/{id}", url: `${api}/v1/jobs/${tenant.jobId}`, headers: auth, goal: 0.25, p99: 20 },
+    { name: "GET …/jobs", url: `${project}/jobs`, headers: auth, goal: 0.25, p99: 20 },
+    // Last: every request leaves a pending job behind (no worker runs).
+    { name: "POST …/backups", url: `${project}/backups`, method: "POST", headers: { ...auth, "content-type": "application/json" }, body: "{}", goal: 0.12 },
+  ];
+}
+
+const fmt = (n, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+function printTable(title, rows, baseline) {
+  console.log(`\n${title}`);
+  console.log("| endpoint | req/s | p50 ms | p99 ms | server CPU µs/req | vs bare | target | load avg |");
+  console.log("|---|---|---|---|---|---|---|---|");
+  for (const row of rows) {
+    const ratio = row.rps / baseline;
+    const checks = [];
+    if (row.goal !== undefined) checks.push(`≥ ${row.goal * 100} % ${ratio >= row.goal ? "ok" : "MISSED"}`);
+    if (row.p99goal !== undefined) checks.push(`p99 ≤ ${row.p99goal} ms ${row.p99 <= row.p99goal ? "ok" : "MISSED"}`);
+    if (row.rest !== undefined) checks.push(`≥ 90 % of REST (${fmt((row.rps / row.rest) * 100)} %) ${row.rps >= 0.9 * row.rest ? "ok" : "MISSED"}`);
+    console.log(`| ${row.name} | ${fmt(row.rps)} | ${row.p50} | ${row.p99} | ${fmt(row.cpu)} | ${fmt(ratio * 100, 1)} % | ${checks.join(", ")} | ${row.load} |`);
+  }
+}
+
+async function main() {
+  console.log(`bench/api-throughput ${new Date().toISOString()} node ${process.version}, ${os.cpus().length} cpus, load average ${load()}`);
+  console.log(`autocannon: ${CONNECTIONS} connections, ${args.duration} s per endpoint after ${args.warmup} s warm-up, each run its own process`);
+  const [meta, source] = await Promise.all([createMetadataDatabase(), createEmptyDatabase()]);
+  const redis = createTestRedis();
+  cleanups.push(() => meta.drop(), () => source.drop(), () => redis.cleanup());
+  const storageDir = mkdtempSync(path.join(os.tmpdir(), "capy-api-bench-"));
+  cleanups.push(async () => rmSync(storageDir, { recursive: true, force: true }));
+  const encryptionKey = generateEncryptionKey();
+  const db = createDb(meta.url, { maxConnections: 2 });
+  cleanups.push(() => db.$disconnect());
+  const tenant = await seed(db, source, encryptionKey);
+
+  const api = await startApi({
+    DATABASE_URL: meta.url,
+    REDIS_URL: redis.url,
+    CAPY_REDIS_PREFIX: redis.prefix,
+    STORAGE_DIR: storageDir,
+    CAPY_ENCRYPTION_KEY: encryptionKey,
+    NODE_ENV: "production",
+    LOG_LEVEL: "warn",
+    RATE_LIMIT_PER_MINUTE: "1000000000",
+  }, args["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(args["cpu-prof"])}`] : []);
+  cleanups.unshift(() => api.stop());
+  const list = await fetch(`${api.baseUrl}/v1/projects/${tenant.project_id}/scheduled-backups`, { headers: { authorization: `Bearer ${tenant.api_key}` } });
+  if (list.status !== 200) throw new Error(`API answered ${list.status}: ${await list.text()}`);
+  const bodyFile = path.join(storageDir, "body.json");
+  writeFileSync(bodyFile, await list.text());
+
+  const bare = await startBare(bodyFile, redis);
+  cleanups.unshift(() => bare.stop());
+  log("bare Fastify");
+  const before = await measure({ name: "bare Fastify (before)", url: `${bare.url}/v1/projects/x/scheduled-backups`, pid: bare.pid });
+  const rows = [];
+  for (const target of targets(api.baseUrl, tenant).filter((t) => !args.only || t.name.includes(args.only) || t.restOf)) {
+    log(target.name);
+    rows.push({ ...(await measure({ ...target, pid: api.child.pid })), goal: target.goal, p99goal: target.p99 });
+    if (target.restOf) rows.at(-1).rest = rows.find((row) => row.name === target.restOf)?.rps;
+  }
+  log("bare Fastify");
+  const after = await measure({ name: "bare Fastify (after)", url: `${bare.url}/v1/projects/x/scheduled-backups`, pid: bare.pid });
+  await bare.stop();
+  cleanups.shift();
+  const baseline = (before.rps + after.rps) / 2;
+  printTable(`API vs bare Fastify (baseline: mean of the two bare runs, ${fmt(baseline)} req/s)`, [before, ...rows, after], baseline);
+
+  if (!args["no-layers"]) await measureLayers(bodyFile, redis);
+}
+
+/** Bare Fastify plus one of the API's request layers at a time, against bare Fastify alone. */
+async function measureLayers(bodyFile, redis) {
+  const rows = [];
+  for (const layers of ["", "reqid", "metrics", "headers", "ratelimit", "logging", "reqid,metrics,headers,ratelimit"]) {
+    const server = await startBare(bodyFile, redis, layers);
+    try {
+      log(`bare + ${layers || "nothing"}`);
+      const target = { name: layers ? `+ ${layers.replaceAll(",", " + ")}` : "bare Fastify", url: `${server.url}/healthz`, pid: server.pid };
+      const { duration } = args;
+      args.duration = args["layer-duration"];
+      rows.push(await measure(target).finally(() => (args.duration = duration)));
+    } finally {
+      await server.stop();
+    }
+  }
+  printTable("price of each request layer: bare Fastify plus that layer (logging at info: two lines per request, to /dev/null)", rows, rows[0].rps);
+}
+
+try {
+  await main();
+} catch (error) {
+  console.error(error);
+  process.exitCode = 1;
+} finally {
+  for (const cleanup of cleanups) await Promise.resolve().then(cleanup).catch((error) => console.error("cleanup:", error.message));
+}
