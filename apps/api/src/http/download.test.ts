@@ -142,10 +142,10 @@ describe("GET /v1/projects/{id}/backups/{backupID}/download", () => {
     const changed = await storedBackup(bytes, "completed", { sha256: sha256(Buffer.from("something else")) });
     const broken = await storedBackup(Buffer.concat([zstdCompress(bytes).subarray(0, 1000), randomBytes(5000)]), "completed", { storedEncoding: "zstd" });
     for (const backup of [changed, broken]) {
-      const response = await fetch(`${h.api.baseUrl}${backup.path}`, { headers: { "x-api-key": h.tenant.api_key } });
-      expect(response.status).toBe(200);
-      // The connection is cut before the end: never a complete-looking file.
-      await expect(response.arrayBuffer()).rejects.toThrow();
+      // The connection is cut before the end (before the headers, when zstd fails at once):
+      // never a complete-looking file.
+      const download = fetch(`${h.api.baseUrl}${backup.path}`, { headers: { "x-api-key": h.tenant.api_key } }).then((response) => response.arrayBuffer());
+      await expect(download).rejects.toThrow();
     }
   });
 });
