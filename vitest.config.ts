@@ -7,6 +7,8 @@ export default defineConfig({
     testTimeout: 180_000,
     hookTimeout: 120_000,
     pool: "forks",
+    // Tags the run and drops every database it created at the end (templates too).
+    globalSetup: ["./tooling/testing/dist/global-setup.js"],
     // Two cores here: two test files at a time keeps pg_dump and the services from starving.
     maxWorkers: 2,
     reporters: ["default"],

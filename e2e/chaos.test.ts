@@ -34,7 +34,6 @@ describe("chaos (short form)", () => {
       console.log(`chaos seed ${seed}\n${formatInvariantTable(rows)}`);
       expect(failedInvariants(rows).map((r) => `${r.invariant}: ${r.detail}`)).toEqual([]);
     },
-    // Setup ~10 s, run ~40 s, settle up to ~55 s, restores ~20 s; the deadline is generous.
-    280_000,
+    280_000 // Setup ~10 s, run ~40 s, settle up to ~55 s, restores ~20 s; the deadline is generous.,
   );
 });

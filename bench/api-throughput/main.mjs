@@ -22,7 +22,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createEmptyDatabase, createMetadataDatabase, createTestRedis, startApi } from "@capy/testing";
-import { createDb, createProject, generateEncryptionKey, newId } from "@capy/db";
+import { createDb, createProject, generateEncryptionKey, Keyring, newId } from "@capy/db";
 
 const { values: args } = parseArgs({
   options: {
@@ -108,7 +108,7 @@ async function startBare(bodyFile, redis, layers = "") {
 
 /** The tenant the API serves: a project with a schedule, BACKUPS backups and JOBS jobs. */
 async function seed(db, source, encryptionKey) {
-  const tenant = await createProject(db, { organizationName: "bench", projectName: "shop", databaseUrl: source.url, encryptionKey });
+  const tenant = await createProject(db, { organizationName: "bench", projectName: "shop", databaseUrl: source.url, keyring: new Keyring(encryptionKey) });
   const project = await db.project.findUniqueOrThrow({ where: { id: tenant.project_id } });
   const owner = { organizationId: project.organizationId, projectId: project.id };
   await db.scheduledBackup.create({ data: { id: newId("sch"), ...owner, label: "nightly", cronHour: 3, cronMinute: 30, isActive: true, retentionDays: 14 } });

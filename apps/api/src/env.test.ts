@@ -11,6 +11,7 @@ describe("loadConfig", () => {
       redis: { url: "redis://127.0.0.1:6379/0", prefix: "capy" },
       port: 3000,
       host: "0.0.0.0",
+      publicUrl: "http://127.0.0.1:3000",
       storageDir: "./.data/storage",
       logLevel: "info",
       logPretty: false,

@@ -13,6 +13,8 @@ const schema = z.object({
   CAPY_REDIS_PREFIX: z.string().min(1).default("capy"),
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   HOST: z.string().min(1).default("0.0.0.0"),
+  /** The API's base URL as its clients reach it (the OpenAPI document's server); default http://127.0.0.1:PORT. */
+  CAPY_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   /** Root directory of the filesystem artifact storage. */
   STORAGE_DIR: z.string().min(1).default("./.data/storage"),
   /** Searched for zstd, which decompresses zstd artifacts for downloads. */
@@ -57,6 +59,8 @@ export interface Config {
   redis: { url: string; prefix: string };
   port: number;
   host: string;
+  /** Base URL clients use (no trailing slash), e.g. https://backups.example.com. */
+  publicUrl: string;
   storageDir: string;
   /** PATH, where zstd is looked for. */
   searchPath: string;
@@ -128,6 +132,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     redis: { url: env.REDIS_URL, prefix: env.CAPY_REDIS_PREFIX },
     port: env.PORT,
     host: env.HOST,
+    publicUrl: (env.CAPY_PUBLIC_URL ?? `http://127.0.0.1:${env.PORT}`).replace(/\/+$/, ""),
     storageDir: env.STORAGE_DIR,
     searchPath: env.PATH,
     s3,

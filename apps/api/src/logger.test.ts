@@ -12,6 +12,13 @@ describe("the API's logs", () => {
     try {
       await waitFor(() => /INFO.*api listening/.test(pretty.logs()), { timeoutMs: 10_000, what: "a pretty 'api listening' line" });
       expect(pretty.logs()).not.toContain('"msg":"api listening"');
+      // One line per request: method, path as sent, status and duration.
+      const before = pretty.logs().split("\n").length;
+      expect((await fetch(`${pretty.baseUrl}/v1/me?verbose=1`)).status).toBe(401);
+      const line = await waitFor(() => pretty.logs().split("\n").find((text) => text.includes("GET /v1/me")), { timeoutMs: 10_000, what: "the request's line" });
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: pino-pretty's colours
+      expect(line.replace(/\x1b\[[0-9;]*m/g, "")).toMatch(/INFO.*: GET \/v1\/me 401 \d+\.\d ms$/);
+      expect(pretty.logs().split("\n").length - before).toBe(1);
     } finally {
       await pretty.stop();
     }

@@ -19,7 +19,8 @@ export function createLogger(config: Pick<Config, "logLevel"> & Partial<Pick<Con
     redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
     // `pnpm dev` (LOG_PRETTY=1): readable lines through pino-pretty, in a worker thread.
     ...(config.logPretty
-      ? { transport: { target: "pino-pretty", options: { colorize: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname" } } }
+      ? // reqId too: it would take a line of its own under every request's line.
+        { transport: { target: "pino-pretty", options: { colorize: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname,service,reqId" } } }
       : {}),
   });
 }

@@ -1,10 +1,13 @@
 // The OpenAPI 3.1 document of /v1: generated from the router's procedures by trpc-to-openapi,
 // plus the download route (not a procedure), then given this API's conventions: paths under
-// /v1, every error as `{ "error": "…" }`, and each operation's real success status.
+// /v1, the deployment's public URL as the server, every error the server sends as
+// `{ "error": "…" }`, each operation's real success status, and schemas client generators take
+// as they are (openapi-schemas.ts).
 import { ErrorBody } from "@capy/contracts";
 import { generateOpenApiDocument, type OpenAPIObject, type SecuritySchemeObject } from "trpc-to-openapi";
 import { z } from "zod";
 import type { ZodOpenApiPathsObject } from "zod-openapi";
+import { normalizeSchemas } from "./openapi-schemas.js";
 import { restOperations } from "./rest-operations.js";
 import { appRouter } from "./router.js";
 import { projectId } from "./routers/fields.js";
@@ -25,6 +28,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   413: "Request body too large",
   429: "Rate limited; see Retry-After",
   500: "Internal error",
+  503: "The metadata database is unreachable; retry later",
 };
 
 const errorResponses = (statuses: number[]) =>
@@ -38,7 +42,13 @@ const errorResponses = (statuses: number[]) =>
     ]),
   );
 
-const COMMON_ERRORS = [400, 401, 403, 404, 429, 500];
+/** Every operation: bad input, authentication, scope, not found, rate limit, internal, outage. */
+const COMMON_ERRORS = [400, 401, 403, 404, 429, 500, 503];
+/** Operations taking a body: larger than BODY_LIMIT_BYTES. */
+const BODY_ERRORS = [413];
+const BODY_METHODS = new Set(["put", "post", "patch"]);
+/** Operations that answer 409 (AppError "CONFLICT" in their services). */
+const CONFLICT_OPERATIONS = new Set(["createBackup", "verifyBackup", "deleteBackup", "cancelJob", "downloadBackup"]);
 
 /** Operations that are not procedures, with the scope they require. */
 const EXTRA_SCOPES: Record<string, string> = { downloadBackup: "backups:read" };
@@ -68,14 +78,18 @@ const downloadPath: ZodOpenApiPathsObject = {
             "application/zstd": { schema: { type: "string", contentMediaType: "application/zstd" } },
           },
         },
-        // The common error responses are added to every operation below.
-        ...errorResponses([409]),
+        // The error responses are added to every operation below.
       },
     },
   },
 };
 
-export function buildOpenApiDocument(): OpenAPIObject {
+export interface OpenApiOptions {
+  /** The API's public base URL (CAPY_PUBLIC_URL), the document's one server. */
+  publicUrl: string;
+}
+
+export function buildOpenApiDocument(options: OpenApiOptions): OpenAPIObject {
   const generated = generateOpenApiDocument(appRouter, {
     title: "Capy Backups API",
     description: "Backups of managed PostgreSQL databases: on-demand backups, a daily schedule, jobs and downloads.",
@@ -85,7 +99,7 @@ export function buildOpenApiDocument(): OpenAPIObject {
     defs: { Error: ErrorBody },
     paths: downloadPath,
   });
-  return applyRestConventions(generated);
+  return applyRestConventions({ ...generated, servers: [{ url: options.publicUrl }], security: SECURITY });
 }
 
 const METHODS = ["get", "put", "post", "patch", "delete"] as const;
@@ -110,7 +124,12 @@ function applyRestConventions(doc: OpenAPIObject): OpenAPIObject {
       const responses = operation.responses as Record<string, unknown>;
       const codes = Object.keys(responses).map(Number);
       const successes = codes.filter((code) => code < 400);
-      const errors = new Set([...COMMON_ERRORS, ...codes.filter((code) => code >= 400)]);
+      const errors = new Set([
+        ...COMMON_ERRORS,
+        ...(BODY_METHODS.has(method) ? BODY_ERRORS : []),
+        ...(CONFLICT_OPERATIONS.has(operation.operationId ?? "") ? [409] : []),
+        ...codes.filter((code) => code >= 400),
+      ]);
       const status = successStatus.get(operation.operationId) ?? 200;
       // The REST layer reads an absent body as `{}`: a body with no required field is optional.
       const body = operation.requestBody as JsonRequestBody | undefined;
@@ -122,14 +141,20 @@ function applyRestConventions(doc: OpenAPIObject): OpenAPIObject {
         (operation as Record<string, unknown>)["x-required-scope"] = scope;
         operation.description = [operation.description, `Requires scope \`${scope}\`.`].filter(Boolean).join(" ");
       }
-      operation.responses = {
+      operation.responses = normalize({
         ...Object.fromEntries(successes.map((code) => [code === 200 ? String(status) : String(code), responses[code]])),
         ...errorResponses([...errors].sort((a, b) => a - b)),
-      };
+      });
+      if (operation.requestBody) operation.requestBody = normalize(operation.requestBody, { open: false });
+      if (operation.parameters) operation.parameters = normalize(operation.parameters, { open: false });
     }
     paths[`/v1${path}`] = item;
   }
   // trpc-to-openapi's own error schemas (`{ message, code, issues }`) describe nothing we send.
+  // The named schemas are response shapes.
   const schemas = Object.fromEntries(Object.entries(doc.components?.schemas ?? {}).filter(([name]) => !name.startsWith("error.")));
-  return { ...doc, paths, components: { ...doc.components, schemas } };
+  return { ...doc, paths, components: { ...doc.components, schemas: normalize(schemas) } };
 }
+
+/** normalizeSchemas, typed as the document part it rewrites (responses are open by default). */
+const normalize = <T>(part: T, options = { open: true }): T => normalizeSchemas(part as never, options) as T;

@@ -7,11 +7,13 @@ import Fastify, { type FastifyInstance } from "fastify";
 import { createContextFactory } from "./context.js";
 import type { AppDeps } from "./deps.js";
 import { registerAdminQueues } from "./http/admin.js";
+import { registerBearerChallenge, trpcChallengeMeta } from "./http/challenge.js";
 import { registerDocsRoutes } from "./http/docs.js";
 import { registerDownloadRoute } from "./http/download.js";
 import { registerErrorHandlers } from "./http/errors.js";
 import { registerHealthRoutes } from "./http/health.js";
 import { registerMetrics, registerMetricsRoute } from "./http/metrics.js";
+import { registerPrettyRequestLog } from "./http/request-log.js";
 import { registerRestApi } from "./http/rest.js";
 import { registerSecurity } from "./http/security.js";
 import { buildOpenApiDocument } from "./openapi.js";
@@ -26,12 +28,16 @@ export function buildServer(deps: AppDeps): FastifyInstance {
     bodyLimit: deps.config.bodyLimitBytes,
     // Whose X-Forwarded-For to believe for request.ip (per-address rate limits).
     trustProxy: deps.config.trustProxy,
+    // Pretty logs (pnpm dev) get one line per request instead (registerPrettyRequestLog).
+    disableRequestLogging: deps.config.logPretty,
   });
   app.addHook("onSend", (request, reply, payload, done) => {
     reply.header("x-request-id", request.id);
     done(null, payload);
   });
   registerErrorHandlers(app);
+  registerBearerChallenge(app);
+  if (deps.config.logPretty) registerPrettyRequestLog(app);
   const metrics = registerMetrics(app);
   registerSecurity(app, deps);
 
@@ -42,11 +48,11 @@ export function buildServer(deps: AppDeps): FastifyInstance {
   app.register(async (routes) => {
     routes.register(fastifyTRPCPlugin, {
       prefix: "/trpc",
-      trpcOptions: { router: appRouter, createContext } satisfies FastifyTRPCPluginOptions<AppRouter>["trpcOptions"],
+      trpcOptions: { router: appRouter, createContext, responseMeta: trpcChallengeMeta } satisfies FastifyTRPCPluginOptions<AppRouter>["trpcOptions"],
     });
     registerRestApi(routes, createContext);
     registerDownloadRoute(routes, deps);
-    registerDocsRoutes(routes, buildOpenApiDocument());
+    registerDocsRoutes(routes, buildOpenApiDocument({ publicUrl: deps.config.publicUrl }));
     registerHealthRoutes(routes, deps);
     registerMetricsRoute(routes, metrics);
     registerAdminQueues(routes, deps);

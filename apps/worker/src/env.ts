@@ -27,8 +27,12 @@ const schema = z.object({
   WORKER_ID: z.string().min(1).default(`${os.hostname()}:${process.pid}`),
   /** Jobs this process runs at once (each one is a pg_dump child). */
   WORKER_CONCURRENCY: positiveInt.max(64).default(2),
-  /** Port of the worker's HTTP server (/metrics, /healthz, /readyz); 0 picks a free one. */
-  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65_535).default(9464),
+  /**
+   * Port of the worker's HTTP server (/metrics, /healthz, /readyz); 0 picks a free one. Unset:
+   * DEFAULT_METRICS_PORT, or a free port when that one is taken (a second worker on the host).
+   * Set: exactly this port, or the worker refuses to start.
+   */
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
   /** Address that server listens on. */
   WORKER_METRICS_HOST: z.string().min(1).default("0.0.0.0"),
   /** "1": human-readable logs through pino-pretty (pnpm dev); otherwise JSON lines. */

@@ -8,7 +8,7 @@ import { createStorage } from "@capy/storage";
 import { loadWorkerEnv } from "./env.js";
 import { createCatalogue } from "./catalogue.js";
 import { createLogger, type Logger } from "./logger.js";
-import { startMetricsServer, WorkerMetrics } from "./metrics.js";
+import { DEFAULT_METRICS_PORT, startMetricsServer, WorkerMetrics } from "./metrics.js";
 import { startJobReconciler } from "./maintenance/job-reconciler.js";
 import { startStorageSweep } from "./maintenance/storage-sweep.js";
 import { startRetentionSweep } from "./maintenance/retention.js";
@@ -42,6 +42,22 @@ async function main(): Promise<void> {
   const pgRestore = resolvePgTool("pg_restore", { binDir: env.PG_BIN_DIR, searchPath: env.PATH });
   log.info({ path: pgRestore, version: await pgToolVersion(runner, pgRestore) }, "using pg_restore");
   const storage = createStorage({ storageDir: env.STORAGE_DIR, s3: env.s3 });
+  // Metrics and probes, the job reconciler and lease wake-ups share one producer connection
+  // (fails fast when Redis is down: all of them retry later) and one queue handle.
+  const producerConnection = createProducerConnection({ url: env.REDIS_URL, prefix: env.CAPY_REDIS_PREFIX });
+  const backupQueue = createBackupQueue(producerConnection, env.CAPY_REDIS_PREFIX);
+  const metrics = new WorkerMetrics({ db, queue: backupQueue, log });
+  // Bound before anything waits for Redis or starts a sweep: a taken, explicitly configured port
+  // stops the worker at once.
+  const metricsServer = await startMetricsServer({
+    metrics,
+    db,
+    redis: producerConnection,
+    port: env.WORKER_METRICS_PORT ?? DEFAULT_METRICS_PORT,
+    portExplicit: env.WORKER_METRICS_PORT !== undefined,
+    host: env.WORKER_METRICS_HOST,
+    log,
+  });
   // Removes what writers killed mid-upload left in storage: now, then every interval.
   const storageSweep = startStorageSweep({
     storage,
@@ -93,19 +109,6 @@ async function main(): Promise<void> {
     maxAgeMs: env.VERIFY_TIMEOUT_MS + env.VERIFY_JANITOR_MARGIN_MS,
     intervalMs: env.VERIFY_JANITOR_INTERVAL_MS,
     log: log.child({ component: "verify-janitor" }),
-  });
-  // Metrics and probes, the job reconciler and lease wake-ups share one producer connection
-  // (fails fast when Redis is down: all of them retry later) and one queue handle.
-  const producerConnection = createProducerConnection({ url: env.REDIS_URL, prefix: env.CAPY_REDIS_PREFIX });
-  const backupQueue = createBackupQueue(producerConnection, env.CAPY_REDIS_PREFIX);
-  const metrics = new WorkerMetrics({ db, queue: backupQueue, log });
-  const metricsServer = await startMetricsServer({
-    metrics,
-    db,
-    redis: producerConnection,
-    port: env.WORKER_METRICS_PORT,
-    host: env.WORKER_METRICS_HOST,
-    log,
   });
   // Jobs waiting for a database lock or dump slot, woken when it is given back.
   const waiters = new LeaseWaiters(producerConnection, backupQueue, env.CAPY_REDIS_PREFIX);

@@ -12,6 +12,9 @@ import type { Logger } from "./logger.js";
 
 export type VerificationOutcome = "verified" | "failed" | "interrupted";
 
+/** The metrics port when WORKER_METRICS_PORT is unset (Prometheus's registry lists 9464). */
+export const DEFAULT_METRICS_PORT = 9464;
+
 /** Longest a dependency may take to answer, on /readyz or while collecting (ms). */
 const CHECK_TIMEOUT_MS = 2_000;
 
@@ -109,6 +112,8 @@ export interface MetricsServerOptions {
   db: Db;
   redis: Pick<Redis, "ping">;
   port: number;
+  /** The port was configured (WORKER_METRICS_PORT): taken is an error, not a reason to pick another. */
+  portExplicit: boolean;
   host: string;
   log: Logger;
 }
@@ -161,19 +166,44 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
       },
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
+  const port = await listenOnPort(server, options);
   return {
-    port: (server.address() as AddressInfo).port,
+    port,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       }),
   };
+}
+
+const listen = (server: Server, port: number, host: string) =>
+  new Promise<number>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+
+/**
+ * Binds the configured port. Several workers on one host all default to the same port: the
+ * second one takes a free port and says which; an explicitly configured port that is taken stops
+ * the worker at start with a message naming the setting.
+ */
+async function listenOnPort(server: Server, options: MetricsServerOptions): Promise<number> {
+  try {
+    return await listen(server, options.port, options.host);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
+    if (options.portExplicit) {
+      throw new Error(
+        `WORKER_METRICS_PORT ${options.port} is already in use on ${options.host} (another worker on this host?): ` +
+          "give each worker its own port, or leave WORKER_METRICS_PORT unset to take a free one",
+      );
+    }
+  }
+  const port = await listen(server, 0, options.host);
+  options.log.warn({ wanted_port: options.port, metrics_port: port }, `metrics port ${options.port} is taken (another worker on this host?); serving /metrics, /healthz and /readyz on ${port}`);
+  return port;
 }

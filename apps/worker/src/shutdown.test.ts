@@ -38,7 +38,11 @@ describe("createShutdown", () => {
   it("stops running jobs once the grace period is over", async () => {
     const { steps, calls, finishJobs } = fakeSteps();
     const exits: number[] = [];
-    const shutdown = createShutdown({ ...steps, interrupt: () => (steps.interrupt(), finishJobs()) }, { graceMs: 10, log, exit: (code) => exits.push(code) });
+    const interrupt = () => {
+      steps.interrupt();
+      finishJobs();
+    };
+    const shutdown = createShutdown({ ...steps, interrupt }, { graceMs: 10, log, exit: (code) => exits.push(code) });
     await shutdown.begin("SIGTERM");
     expect(calls).toEqual(["drain", "interrupt", "killChildren", "release"]);
     expect(exits).toEqual([0]);
@@ -56,7 +60,11 @@ describe("createShutdown", () => {
   it("skips the rest of the grace period on a second signal", async () => {
     const { steps, calls, finishJobs } = fakeSteps();
     const exits: number[] = [];
-    const shutdown = createShutdown({ ...steps, interrupt: () => (steps.interrupt(), finishJobs()) }, { graceMs: 60_000, log, exit: (code) => exits.push(code) });
+    const interrupt = () => {
+      steps.interrupt();
+      finishJobs();
+    };
+    const shutdown = createShutdown({ ...steps, interrupt }, { graceMs: 60_000, log, exit: (code) => exits.push(code) });
     const first = shutdown.begin("SIGTERM");
     const second = shutdown.begin("SIGINT");
     await Promise.all([first, second]);

@@ -2,8 +2,8 @@
 // null, never missing). Routers declare these as .output(), so the OpenAPI document and the
 // responses cannot drift apart.
 import { z } from "zod";
+import { Timestamp as timestamp } from "./timestamp.js";
 
-const timestamp = z.string().describe("ISO-8601 UTC timestamp");
 const nullableTimestamp = timestamp.nullable();
 
 export const JOB_TYPES = ["backup", "verify"] as const;

@@ -1,9 +1,9 @@
 // Public shapes of the security endpoints: API keys, the caller's principal (/v1/me) and audit
 // events. Snake_case, absent values null, exactly as the REST API returns them.
 import { z } from "zod";
+import { Timestamp as timestamp } from "./timestamp.js";
 import { Scope } from "./scopes.js";
 
-const timestamp = z.string().describe("ISO-8601 UTC timestamp");
 
 export const ApiKey = z
   .object({

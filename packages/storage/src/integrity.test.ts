@@ -11,7 +11,7 @@ const md5 = (data: string) => createHash("md5").update(data).digest();
 
 async function digestOf(chunks: string[], partSizeBytes: number, maxParts = 10_000): Promise<UploadDigest> {
   const digester = new UploadDigester(partSizeBytes, maxParts);
-  await pipeline(Readable.from(chunks.map((chunk) => Buffer.from(chunk))), digester, async function* (source) {
+  await pipeline(Readable.from(chunks.map((chunk) => Buffer.from(chunk))), digester, async (source: AsyncIterable<unknown>) => {
     for await (const _ of source) {
       // consume
     }

@@ -98,15 +98,14 @@ export async function startApi(env: NodeJS.ProcessEnv, nodeArgs: string[] = []):
 
 export async function startWorker(env: NodeJS.ProcessEnv): Promise<ServiceProcess> {
   const service = startProcess("apps/worker/dist/main.js", env);
-  await waitFor(
-    () => {
-      if (service.child.exitCode !== null) throw new Error(`worker exited early:\n${service.logs()}`);
-      return service.logs().includes('"msg":"worker ready"');
-    },
+  // An exit ends the wait at once (waitFor would keep polling a throwing probe to its deadline).
+  const outcome = await waitFor(
+    () => (service.child.exitCode !== null ? "exited" : service.logs().includes('"msg":"worker ready"') && "ready"),
     { timeoutMs: 30_000, what: "the worker to log ready" },
   ).catch(async (error: Error) => {
     await service.stop("SIGKILL");
     throw new Error(`${error.message}\n${service.logs()}`);
   });
+  if (outcome === "exited") throw new Error(`worker exited early:\n${service.logs()}`);
   return service;
 }

@@ -1,5 +1,6 @@
 // REST under /v1: the app router through trpc-to-openapi, with JSON bodies parsed here so that
-// every bad body is a 400 `{ error }` and an absent body counts as `{}`.
+// every bad body (not JSON, or JSON but not an object) is a 400 `{ error }` and an absent body
+// counts as `{}`.
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { fastifyTRPCOpenApiPlugin } from "trpc-to-openapi";
 import type { Context } from "../context.js";
@@ -21,11 +22,19 @@ function parseJsonBody(request: FastifyRequest, body: string, done: (error: Erro
     done(null, {});
     return;
   }
+  let parsed: unknown;
   try {
-    done(null, JSON.parse(body));
+    parsed = JSON.parse(body);
   } catch {
     done(new AppError("BAD_REQUEST", "request body is not valid JSON"));
+    return;
   }
+  // The adapter merges the body with the path parameters: `[]`, `123` or `null` would pass as `{}`.
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    done(new AppError("BAD_REQUEST", "request body must be a JSON object"));
+    return;
+  }
+  done(null, parsed);
 }
 
 export function registerRestApi(app: FastifyInstance, createContext: (opts: { req: FastifyRequest }) => Context): void {

@@ -48,9 +48,13 @@ export class FireBatcher {
     this.options
       .fire(batch.map((b) => b.id))
       .then(
-        (results) => batch.forEach((b) => b.resolve(results.get(b.id)!)),
+        (results) => {
+          for (const b of batch) b.resolve(results.get(b.id)!);
+        },
         // The whole batch failed (e.g. Postgres unreachable): every firing fails and BullMQ retries it.
-        (error: unknown) => batch.forEach((b) => b.reject(error)),
+        (error: unknown) => {
+          for (const b of batch) b.reject(error);
+        },
       )
       .finally(() => {
         this.inFlight--;

@@ -133,7 +133,10 @@ export async function startSampler(options: SamplerOptions): Promise<Sampler> {
     }));
     for (const job of latest) {
       let trace = report.jobs.get(job.id);
-      if (!trace) report.jobs.set(job.id, (trace = { phases: new Set(), retryClassifications: new Set(), claimedBy: new Set() }));
+      if (!trace) {
+        trace = { phases: new Set(), retryClassifications: new Set(), claimedBy: new Set() };
+        report.jobs.set(job.id, trace);
+      }
       if (job.retryClassification) trace.retryClassifications.add(job.retryClassification);
       if (job.state === "running") {
         trace.firstSeenRunningAt ??= at;
