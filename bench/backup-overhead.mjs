@@ -24,14 +24,14 @@
 // Usage: pnpm run build && node bench/backup-overhead.mjs [--rounds 3] [--scale 1] [--storage filesystem|s3] [--compression zstd:1]
 //        BENCH_DATABASE_URL=postgresql://…/capy_bench to use an existing database (scale 1).
 import { spawn, spawnSync } from "node:child_process";
-import { createWriteStream, existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, statSync } from "node:fs";
+import { closeSync, createWriteStream, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { parseArgs } from "node:util";
-import { REPO_ROOT, TEST_SERVER_URL, createTestStack, run, startS3Server, waitFor, withAdminClient } from "@capy/testing";
 import { quoteIdent, withDatabase } from "@capy/db";
+import { createTestStack, REPO_ROOT, run, startS3Server, TEST_SERVER_URL, waitFor, withAdminClient } from "@capy/testing";
 
 const { values } = parseArgs({
   options: {
@@ -75,7 +75,11 @@ async function ensureBenchDatabase() {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const seconds = (ms) => (ms / 1000).toFixed(2);
 const mb = (bytes) => (bytes / 1e6).toFixed(0);
-const loadAverage = () => os.loadavg().map((x) => x.toFixed(2)).join(" ");
+const loadAverage = () =>
+  os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" ");
 
 function peakRssKb(pid) {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
@@ -126,7 +130,9 @@ console.log(`reference database: ${benchUrl.replace(/\/\/[^@]*@/, "//")} (${mb(N
 
 const s3 = storageBackend === "s3" ? await startS3Server({ bucket: "capy-bench" }) : undefined;
 const compressionEnv = values.compression ? { BACKUP_COMPRESSION: values.compression } : {};
-console.log(`storage: ${s3 ? `s3 (s3rver at ${s3.endpoint}, bucket ${s3.bucket}, key prefix bench)` : "filesystem"}; BACKUP_COMPRESSION ${values.compression ?? "(default)"}`);
+console.log(
+  `storage: ${s3 ? `s3 (s3rver at ${s3.endpoint}, bucket ${s3.bucket}, key prefix bench)` : "filesystem"}; BACKUP_COMPRESSION ${values.compression ?? "(default)"}`,
+);
 const stack = await createTestStack({ ...(s3 ? s3.env({ keyPrefix: "bench" }) : {}), ...compressionEnv });
 const scratch = mkdtempSync(path.join(os.tmpdir(), "capy-bench-"));
 try {
@@ -144,7 +150,11 @@ try {
     rmSync(defaultFile);
 
     const started = performance.now();
-    const created = await fetch(`${api.baseUrl}/v1/projects/${tenant.project_id}/backups`, { method: "POST", headers, body: JSON.stringify({ label: `bench ${round}` }) });
+    const created = await fetch(`${api.baseUrl}/v1/projects/${tenant.project_id}/backups`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ label: `bench ${round}` }),
+    });
     const { job } = await created.json();
     const done = await waitFor(
       async () => {
@@ -180,13 +190,31 @@ try {
       count: logOf(worker, job.id, "restored copy counted").inventory_ms,
       drop: logOf(worker, job.id, "dropped the throwaway database").drop_ms,
     };
-    const row = { round, phases, extractionMs, defaultMs, defaultBytes, backupMs, artifactBytes: backup.size_bytes, archiveBytes, verifyMs, endToEndMs, restoreMs, restoreJ2Ms, load: `${loadBefore} -> ${loadAverage()}` };
+    const row = {
+      round,
+      phases,
+      extractionMs,
+      defaultMs,
+      defaultBytes,
+      backupMs,
+      artifactBytes: backup.size_bytes,
+      archiveBytes,
+      verifyMs,
+      endToEndMs,
+      restoreMs,
+      restoreJ2Ms,
+      load: `${loadBefore} -> ${loadAverage()}`,
+    };
     rows.push(row);
     console.log(
       `round ${round}: extraction ${seconds(extractionMs)} s  default pg_dump ${seconds(defaultMs)} s (${mb(defaultBytes)} MB)  backup ${seconds(backupMs)} s (${mb(backup.size_bytes)} MB ${backup.compression}, archive ${mb(archiveBytes)} MB)  ` +
         `verification ${seconds(verifyMs)} s  end to end ${seconds(endToEndMs)} s  restore limit ${seconds(restoreMs)} s (-j2 ${seconds(restoreJ2Ms)} s)  load ${row.load}`,
     );
-    console.log(`         worker phases, s: ${Object.entries(phases).map(([name, ms]) => `${name} ${seconds(ms)}`).join("  ")}`);
+    console.log(
+      `         worker phases, s: ${Object.entries(phases)
+        .map(([name, ms]) => `${name} ${seconds(ms)}`)
+        .join("  ")}`,
+    );
   }
   const rss = peakRssKb(worker.child.pid);
   const m = (key) => median(rows.map((r) => r[key]));
@@ -195,7 +223,18 @@ try {
   console.log("round  extract_s  default_s  backup_s  verify_s  e2e_s  restore_s  restore_j2_s  artifact_MB  default_MB");
   for (const r of rows) {
     console.log(
-      [String(r.round).padEnd(5), seconds(r.extractionMs).padStart(9), seconds(r.defaultMs).padStart(9), seconds(r.backupMs).padStart(8), seconds(r.verifyMs).padStart(8), seconds(r.endToEndMs).padStart(6), seconds(r.restoreMs).padStart(9), seconds(r.restoreJ2Ms).padStart(12), mb(r.artifactBytes).padStart(11), mb(r.defaultBytes).padStart(10)].join("  "),
+      [
+        String(r.round).padEnd(5),
+        seconds(r.extractionMs).padStart(9),
+        seconds(r.defaultMs).padStart(9),
+        seconds(r.backupMs).padStart(8),
+        seconds(r.verifyMs).padStart(8),
+        seconds(r.endToEndMs).padStart(6),
+        seconds(r.restoreMs).padStart(9),
+        seconds(r.restoreJ2Ms).padStart(12),
+        mb(r.artifactBytes).padStart(11),
+        mb(r.defaultBytes).padStart(10),
+      ].join("  "),
     );
   }
   const line = (label, value, target) => console.log(`${label.padEnd(62)} ${value}${target ? `  (target ${target})` : ""}`);
@@ -206,7 +245,11 @@ try {
   line("restore limit (bare pg_restore of the archive), s", `${seconds(m("restoreMs"))}  (pg_restore -j 2: ${seconds(m("restoreJ2Ms"))})`);
   line("verification (stored -> restored, compared, job completed), s", seconds(m("verifyMs")));
   line("end to end (POST -> job completed, verified), s", seconds(m("endToEndMs")));
-  console.log(`${"worker phases (medians), s".padEnd(62)} ${Object.keys(rows[0].phases).map((name) => `${name} ${seconds(median(rows.map((r) => r.phases[name])))}`).join("  ")}`);
+  console.log(
+    `${"worker phases (medians), s".padEnd(62)} ${Object.keys(rows[0].phases)
+      .map((name) => `${name} ${seconds(median(rows.map((r) => r.phases[name])))}`)
+      .join("  ")}`,
+  );
   line("artifact, MB (default pg_dump -Fc; archive decoded)", `${mb(m("artifactBytes"))}  (${mb(m("defaultBytes"))}; ${mb(m("archiveBytes"))})`);
   line("ratio backup / extraction limit", ratio((r) => r.backupMs / r.extractionMs).toFixed(3), "<= 1.10");
   line("ratio backup / default pg_dump -Fc", ratio((r) => r.backupMs / r.defaultMs).toFixed(3));

@@ -1,16 +1,17 @@
 // The encoding table and the write plans, and the reader against a real filesystem store and the
 // real zstd binary: every encoding reads back as the archive, stored bytes come out as stored,
 // and bytes that changed or do not decompress fail the stream.
-import { createHash } from "node:crypto";
+
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { text } from "node:stream/consumers";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FilesystemStorage } from "@capy/storage";
-import { ArtifactChecksumError, openArtifact, parseCompressionSetting, resolveZstd, StageFailedError, writePlan, type StoredArtifact } from "./index.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ArtifactChecksumError, openArtifact, parseCompressionSetting, resolveZstd, StageFailedError, type StoredArtifact, writePlan } from "./index.js";
 
 const zstd = resolveZstd(process.env.PATH ?? "");
 let dir: string;
@@ -58,7 +59,10 @@ describe("writePlan", () => {
   });
 
   it("keeps gzip and none inside the archive", () => {
-    expect(plan("gzip:6", 15)).toMatchObject({ pgDumpArgs: ["-Z6"], encoding: { compression: "gzip", compressionLevel: 6, archiveFormat: "custom", storedEncoding: "identity" } });
+    expect(plan("gzip:6", 15)).toMatchObject({
+      pgDumpArgs: ["-Z6"],
+      encoding: { compression: "gzip", compressionLevel: 6, archiveFormat: "custom", storedEncoding: "identity" },
+    });
     expect(plan("none", 15)).toMatchObject({ pgDumpArgs: ["-Z0"], encoding: { compression: "none", compressionLevel: null, storedEncoding: "identity" } });
   });
 });

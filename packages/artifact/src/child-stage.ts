@@ -7,10 +7,10 @@
 // A producer that is itself a child process (pg_dump) can write into the stage's child directly,
 // pipe to pipe, instead of through this process (see directInput): on two cores, copying a
 // 1.2 GB archive through Node costs ~2 s of CPU.
-import { spawn, type ChildProcessByStdio } from "node:child_process";
+import { type ChildProcessByStdio, spawn } from "node:child_process";
 import path from "node:path";
-import { Duplex } from "node:stream";
 import type { Readable, Writable } from "node:stream";
+import { Duplex } from "node:stream";
 
 /** Bytes of the child's stderr kept for the error message. */
 const STDERR_TAIL_BYTES = 2_048;
@@ -45,7 +45,7 @@ export class ChildStage extends Duplex {
   private stderr = "";
   private exited = false;
 
-  constructor(private readonly spec: ChildStageSpec) {
+  constructor(spec: ChildStageSpec) {
     super();
     const command = path.basename(spec.command);
     // No environment is passed on: the worker's and the API's hold secrets.

@@ -1,14 +1,14 @@
+export { ChildStage, type ChildStageSpec, StageFailedError } from "./child-stage.js";
 export {
-  formatCompressionSetting,
-  parseCompressionSetting,
   type ArchiveFormat,
   type ArtifactEncoding,
   type Compression,
   type CompressionSetting,
+  formatCompressionSetting,
+  parseCompressionSetting,
   type StoredEncoding,
 } from "./encoding.js";
-export { ChildStage, StageFailedError, type ChildStageSpec } from "./child-stage.js";
 export { findExecutable, pathDirs, resolveZstd } from "./executables.js";
+export { ArtifactChecksumError, checkStored, type OpenedArtifact, type OpenOptions, openArtifact, type ReadAs, type StoredArtifact } from "./read.js";
+export { NATIVE_ZSTD_PG_DUMP_MAJOR, type WritePlan, type WriterTools, type WriteStages, writePlan } from "./write.js";
 export { ZSTD_THREADS, zstdCompressStage, zstdDecompressStage } from "./zstd.js";
-export { NATIVE_ZSTD_PG_DUMP_MAJOR, writePlan, type WritePlan, type WriteStages, type WriterTools } from "./write.js";
-export { ArtifactChecksumError, checkStored, openArtifact, type OpenOptions, type OpenedArtifact, type ReadAs, type StoredArtifact } from "./read.js";

@@ -3,7 +3,7 @@
 // artifacts here, so each knows every encoding ever written (old gzip artifacts are plain
 // archives) and a later decryption stage is added in one place.
 import { createHash } from "node:crypto";
-import { Transform, Writable, pipeline, type Readable } from "node:stream";
+import { pipeline, type Readable, Transform, Writable } from "node:stream";
 import { pipeline as pipelinePromise } from "node:stream/promises";
 import { STORED_ENCODINGS } from "@capy/contracts";
 import type { ArtifactStorage } from "@capy/storage";
