@@ -2,10 +2,12 @@
 // `pnpm dev`: one command to a running system on a fresh machine (local PostgreSQL and Redis).
 // Generates a local encryption key on first run, applies migrations, seeds a demo database,
 // organization, project and key (re-sealing the demo's secrets when they were sealed under a
-// key this checkout does not have), starts one API and one worker, and prints the key with a
+// key this checkout does not have), starts one API, one worker and the web console's Vite dev
+// server (proxying /trpc and /v1 to the API), and prints the console's URL and the key with a
 // ready-to-paste curl command. Ctrl-C stops everything.
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 import {
   checkStoredSecrets,
@@ -26,6 +28,7 @@ if (!process.env.CAPY_ENCRYPTION_KEY && !existsSync(LOCAL_ENCRYPTION_KEY_FILE)) 
 }
 const env = loadDbEnv();
 const port = process.env.PORT ?? "3000";
+const consolePort = process.env.CONSOLE_PORT ?? "5173";
 const demoDatabaseUrl = process.env.DEMO_DATABASE_URL ?? withDatabase(env.DATABASE_URL, "capy_demo");
 
 await migrateDatabase(env.DATABASE_URL);
@@ -51,14 +54,23 @@ if (after.undecryptable > 0) {
 }
 
 const childEnv = { ...process.env, CAPY_ENCRYPTION_KEY: env.CAPY_ENCRYPTION_KEY, PORT: port, LOG_PRETTY: process.env.LOG_PRETTY ?? "1" };
+const base = `http://127.0.0.1:${port}`;
+const vite = path.join(path.dirname(createRequire(path.resolve("apps/web/package.json")).resolve("vite/package.json")), "bin", "vite.js");
 const children = [
   spawn(process.execPath, ["apps/api/dist/main.js"], { env: childEnv, stdio: "inherit" }),
   spawn(process.execPath, ["apps/worker/dist/main.js"], { env: childEnv, stdio: "inherit" }),
+  // --strictPort: the URL printed below is the one it serves, or it stops everything.
+  spawn(process.execPath, [vite, "--port", consolePort, "--strictPort", "--clearScreen", "false", "--logLevel", "warn"], {
+    cwd: "apps/web",
+    env: { ...process.env, CAPY_API_URL: base },
+    stdio: "inherit",
+  }),
 ];
 
-const base = `http://127.0.0.1:${port}`;
 console.log(`
 Capy Backups is starting: API ${base}  (docs ${base}/docs)
+
+  console       http://127.0.0.1:${consolePort}/   (sign in with the API key below; the built console is also at ${base}/)
 
   organization  ${demo.organization_id}
   project       ${demo.project_id}

@@ -21,6 +21,7 @@ describe("loadConfig", () => {
       rateLimit: { perMinute: 600 },
       bodyLimitBytes: 65_536,
       trustProxy: false,
+      consoleDir: expect.stringMatching(/apps\/web\/dist$/),
     });
   });
 

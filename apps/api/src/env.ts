@@ -1,5 +1,6 @@
 // The API's configuration: the only module that reads process.env. Every setting has a working
 // local default so `pnpm start:api` runs against the local Postgres and Redis with no setup.
+import { fileURLToPath } from "node:url";
 import { loadKeyring, type Keyring } from "@capy/db";
 import { s3ConfigFromEnv, type S3Config } from "@capy/storage";
 import { z } from "zod";
@@ -52,6 +53,8 @@ const schema = z.object({
   TRUST_PROXY: z.string().min(1).optional(),
   /** Largest accepted request body (bytes); larger ones get 413. */
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(65_536),
+  /** The web console's built files (apps/web/dist of this checkout unless set), served at /. */
+  CAPY_CONSOLE_DIR: z.string().min(1).default(fileURLToPath(new URL("../../web/dist", import.meta.url))),
 });
 
 export interface Config {
@@ -83,6 +86,8 @@ export interface Config {
   bodyLimitBytes: number;
   /** Fastify's trustProxy; false unless TRUST_PROXY is set. */
   trustProxy: boolean | string;
+  /** Directory of the web console's built files; not served when it has no index.html. */
+  consoleDir: string;
 }
 
 export interface SessionConfig {
@@ -145,5 +150,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     rateLimit: { perMinute: env.RATE_LIMIT_PER_MINUTE },
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
     trustProxy: env.TRUST_PROXY === undefined ? false : env.TRUST_PROXY === "true" ? true : env.TRUST_PROXY,
+    consoleDir: env.CAPY_CONSOLE_DIR,
   };
 }

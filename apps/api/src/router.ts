@@ -5,6 +5,7 @@ import { backupsRouter } from "./routers/backups/index.js";
 import { eventsRouter } from "./routers/events/index.js";
 import { jobsRouter } from "./routers/jobs/index.js";
 import { meRouter } from "./routers/me/index.js";
+import { projectsRouter } from "./routers/projects/index.js";
 import { schedulesRouter } from "./routers/schedules/index.js";
 import { router } from "./trpc.js";
 
@@ -14,6 +15,7 @@ export const appRouter = router({
   jobs: jobsRouter,
   events: eventsRouter,
   me: meRouter,
+  projects: projectsRouter,
   apiKeys: apiKeysRouter,
   auditEvents: auditRouter,
 });

@@ -1,8 +1,8 @@
 // Prisma rows (camelCase, Date, BigInt) to the public snake_case shapes of @capy/contracts:
 // ISO-8601 UTC strings, absent values as null. Routers declare the contracts as .output(), so a
 // row that drifts from them fails loudly instead of reaching a client.
-import type { ApiKey, AuditEvent, ScheduledBackup } from "@capy/contracts";
-import type { ApiKey as ApiKeyRow, AuditEvent as AuditEventRow, ScheduledBackup as ScheduleRow } from "@capy/db";
+import type { ApiKey, AuditEvent, Project, ScheduledBackup } from "@capy/contracts";
+import type { ApiKey as ApiKeyRow, AuditEvent as AuditEventRow, Project as ProjectRow, ScheduledBackup as ScheduleRow } from "@capy/db";
 import { nextRunAt } from "@capy/queue";
 
 // Jobs and backups are serialized by @capy/jobs (events carry the same shapes).
@@ -60,5 +60,15 @@ export function serializeAuditEvent(event: AuditEventRow): AuditEvent {
     target_id: event.targetId,
     metadata: metadata !== null && typeof metadata === "object" && !Array.isArray(metadata) ? (metadata as Record<string, unknown>) : {},
     created_at: iso(event.createdAt),
+  };
+}
+
+export function serializeProject(project: ProjectRow): Project {
+  return {
+    id: project.id,
+    organization_id: project.organizationId,
+    name: project.name,
+    database_name: project.databaseName,
+    created_at: iso(project.createdAt),
   };
 }

@@ -1,6 +1,7 @@
 // The HTTP server: one Fastify instance serving the app router twice (native tRPC at /trpc, REST
-// at /v1), the download route, the OpenAPI document with its reference page, and probes. It is
-// built from injected dependencies and not started, so tests and main.ts share it.
+// at /v1), the download route, the OpenAPI document with its reference page, probes, and the
+// web console at /. It is built from injected dependencies and not started, so tests and
+// main.ts share it.
 import { randomUUID } from "node:crypto";
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from "@trpc/server/adapters/fastify";
 import Fastify, { type FastifyInstance } from "fastify";
@@ -8,6 +9,7 @@ import { createContextFactory } from "./context.js";
 import type { AppDeps } from "./deps.js";
 import { registerAdminQueues } from "./http/admin.js";
 import { registerBearerChallenge, trpcChallengeMeta } from "./http/challenge.js";
+import { registerConsole } from "./http/console.js";
 import { registerDocsRoutes } from "./http/docs.js";
 import { registerDownloadRoute } from "./http/download.js";
 import { registerErrorHandlers } from "./http/errors.js";
@@ -56,6 +58,7 @@ export function buildServer(deps: AppDeps): FastifyInstance {
     registerHealthRoutes(routes, deps);
     registerMetricsRoute(routes, metrics);
     registerAdminQueues(routes, deps);
+    registerConsole(routes, deps.config.consoleDir);
   });
   return app;
 }

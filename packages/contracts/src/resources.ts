@@ -120,5 +120,16 @@ export const ScheduledBackup = z
   .meta({ id: "ScheduledBackup" });
 export type ScheduledBackup = z.infer<typeof ScheduledBackup>;
 
+export const Project = z
+  .object({
+    id: z.string(),
+    organization_id: z.string(),
+    name: z.string(),
+    database_name: z.string(),
+    created_at: timestamp,
+  })
+  .meta({ id: "Project" });
+export type Project = z.infer<typeof Project>;
+
 export const ErrorBody = z.object({ error: z.string() }).meta({ id: "Error" });
 export type ErrorBody = z.infer<typeof ErrorBody>;

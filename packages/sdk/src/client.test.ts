@@ -12,11 +12,12 @@ import {
   createTestStack,
   pgbenchFingerprint,
   run,
+  startApi,
   waitFor,
   type TestDatabase,
   type TestStack,
 } from "@capy/testing";
-import { createCapyClient, errorStatus } from "./index.js";
+import { createCapyClient, describeError, errorStatus } from "./index.js";
 
 let stack: TestStack;
 let source: TestDatabase;
@@ -71,5 +72,21 @@ describe("createCapyClient", () => {
     const capy = createCapyClient({ baseUrl: stack.api!.baseUrl, apiKey: "capy_live_not-a-real-key" });
     const failure = await capy.backups.list.query({ id: "prj_missing" }).catch((error: unknown) => error);
     expect(errorStatus(failure)).toBe(401);
+  });
+
+  it("says when a rate-limited caller may retry", async () => {
+    const tenant = await stack.createTenant("sdk-limited-org", "sdk-limited-project", source.url);
+    const limited = await startApi({ ...stack.env, RATE_LIMIT_PER_MINUTE: "1" });
+    try {
+      const capy = createCapyClient({ baseUrl: limited.baseUrl, apiKey: tenant.api_key });
+      await capy.me.get.query({});
+      const failure = await capy.me.get.query({}).catch((error: unknown) => error);
+      const described = describeError(failure);
+      expect(described).toMatchObject({ status: 429, message: expect.stringMatching(/^rate limit exceeded/) });
+      expect(described.retryAfterSeconds).toBeGreaterThan(0);
+      expect(described.retryAfterSeconds).toBeLessThanOrEqual(60);
+    } finally {
+      await limited.stop();
+    }
   });
 });

@@ -1,25 +1,26 @@
-// The typed client for TypeScript users: the API's own tRPC router type over HTTP, plus the
-// one endpoint tRPC cannot carry (the binary artifact download, served as REST).
-import { createTRPCClient, httpLink, TRPCClientError, type TRPCClient } from "@trpc/client";
-import type { AppRouter } from "@capy/api";
+// The typed client: the API's own tRPC router type over HTTP, plus the one endpoint tRPC cannot
+// carry (the binary artifact download, served as REST). Uses only fetch and web streams, so it
+// runs unchanged in browsers and in Node 20+.
+import { createTRPCClient, httpLink, type TRPCClient } from "@trpc/client";
+import { CapyApiError, parseRetryAfter } from "./errors.js";
+import type { AppRouter } from "./generated/router.js";
 
 export interface CapyClientOptions {
-  /** e.g. http://127.0.0.1:3000 (no trailing /trpc). */
+  /** e.g. http://127.0.0.1:3000 (no trailing /trpc); "" for the page's own origin in a browser. */
   baseUrl: string;
-  /** capy_live_… */
+  /** An API key (capy_live_…) or a session token (JWT); both are sent as a Bearer token. */
   apiKey: string;
   /** Custom fetch (tests, proxies). */
   fetch?: typeof fetch;
 }
 
-export class CapyApiError extends Error {
-  constructor(
-    message: string,
-    readonly status: number,
-  ) {
-    super(message);
-    this.name = "CapyApiError";
-  }
+export interface BackupDownload {
+  /** The pg_restore-compatible archive, streamed. */
+  body: ReadableStream<Uint8Array>;
+  /** Bytes to come; null when the server does not know in advance (an archive decoded on the fly). */
+  sizeBytes: number | null;
+  /** The server's suggested file name, if it gave one. */
+  filename: string | null;
 }
 
 export type CapyClient = TRPCClient<AppRouter> & {
@@ -27,31 +28,28 @@ export type CapyClient = TRPCClient<AppRouter> & {
   /**
    * The backup's artifact: a pg_restore-ready archive (decompressed on the fly by the server), or
    * with `encoding: "stored"` the stored bytes as they are (see the backup's stored_encoding).
-   * `sizeBytes` is null when the server does not know it in advance.
    */
-  downloadBackup(
-    projectId: string,
-    backupId: string,
-    options?: { encoding?: "archive" | "stored" },
-  ): Promise<{ body: ReadableStream<Uint8Array>; sizeBytes: number | null; filename: string | null }>;
+  downloadBackup(projectId: string, backupId: string, options?: { encoding?: "archive" | "stored" }): Promise<BackupDownload>;
 };
 
 export function createCapyClient(options: CapyClientOptions): CapyClient {
   const baseUrl = options.baseUrl.replace(/\/+$/, "");
-  const doFetch = options.fetch ?? fetch;
+  // Looked up at call time, so a page can swap window.fetch (and `this` stays the global).
+  const doFetch: typeof fetch = options.fetch ?? ((input, init) => fetch(input, init));
   const authorization = { authorization: `Bearer ${options.apiKey}` };
   const trpc = createTRPCClient<AppRouter>({
     links: [httpLink({ url: `${baseUrl}/trpc`, headers: () => authorization, fetch: doFetch })],
   });
 
   const extras = {
-    async downloadBackup(projectId: string, backupId: string, options: { encoding?: "archive" | "stored" } = {}) {
+    async downloadBackup(projectId: string, backupId: string, options: { encoding?: "archive" | "stored" } = {}): Promise<BackupDownload> {
       const query = options.encoding ? `?encoding=${options.encoding}` : "";
       const url = `${baseUrl}/v1/projects/${encodeURIComponent(projectId)}/backups/${encodeURIComponent(backupId)}/download${query}`;
       const response = await doFetch(url, { headers: authorization });
       if (!response.ok || !response.body) {
         const body = (await response.json().catch(() => null)) as { error?: string } | null;
-        throw new CapyApiError(body?.error ?? `download failed with HTTP ${response.status}`, response.status);
+        const retryAfter = parseRetryAfter(response.headers.get("retry-after"));
+        throw new CapyApiError(body?.error ?? `download failed with HTTP ${response.status}`, response.status, retryAfter);
       }
       const disposition = response.headers.get("content-disposition") ?? "";
       return {
@@ -67,12 +65,4 @@ export function createCapyClient(options: CapyClientOptions): CapyClient {
     get: (target, property, receiver) =>
       Object.hasOwn(extras, property) ? extras[property as keyof typeof extras] : Reflect.get(target, property, receiver),
   }) as CapyClient;
-}
-
-
-/** HTTP status of a failed call, whichever transport raised it. */
-export function errorStatus(error: unknown): number | undefined {
-  if (error instanceof CapyApiError) return error.status;
-  if (error instanceof TRPCClientError) return (error.data as { httpStatus?: number } | undefined)?.httpStatus;
-  return undefined;
 }

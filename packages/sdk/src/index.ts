@@ -1,2 +1,4 @@
-export { createCapyClient, CapyApiError, errorStatus, type CapyClient, type CapyClientOptions } from "./client.js";
-export type { Job, Backup, ScheduledBackup, Scope } from "@capy/contracts";
+export { createCapyClient, type CapyClient, type CapyClientOptions, type BackupDownload } from "./client.js";
+export { CapyApiError, describeError, errorStatus, parseRetryAfter, type ErrorDescription } from "./errors.js";
+export type { AppRouter } from "./generated/router.js";
+export type * from "./types.js";

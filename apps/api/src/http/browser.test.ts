@@ -2,49 +2,25 @@
 // renders and lists every public /v1 endpoint, and the queue dashboard renders for an operator
 // and is refused without the token. Screenshots go to test-output/ at the repository root.
 // Chromium must be installed (apt-get install chromium): without it these tests fail.
-import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BACKUP_QUEUE } from "@capy/contracts";
-import { REPO_ROOT } from "@capy/testing";
+import { launchChromium, REPO_ROOT, watchCsp } from "@capy/testing";
 import { startHarness, type Harness } from "../test/harness.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const OUTPUT_DIR = path.join(REPO_ROOT, "test-output");
 const TOKEN = "browser-operator-token-0123456789";
-
-/** Content-Security-Policy violations the page reports on its console. */
-function watchCsp(page: Page): string[] {
-  const violations: string[] = [];
-  page.on("console", (message) => {
-    if (/Content Security Policy/i.test(message.text())) violations.push(message.text());
-  });
-  return violations;
-}
 
 describe("in a browser", () => {
   let harness: Harness;
   let browser: Browser;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`browser tests need Chromium at ${CHROMIUM}: install Debian's chromium package (apt-get install -y chromium)`);
-    }
     [harness, browser] = await Promise.all([
       startHarness({ CAPY_OPERATOR_TOKEN: TOKEN }),
-      chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }),
+      launchChromium(),
       mkdir(OUTPUT_DIR, { recursive: true }),
     ]);
   }, 60_000);

@@ -1,7 +1,7 @@
-// Request hardening for every route: security headers (helmet's, with a strict Content Security
-// Policy for API answers, one the /docs reference page works under and one for the
-// /admin/queues dashboard), rate limits kept in Redis (shared by every API process of the
-// deployment; probes and /metrics exempt), and the 429 answer.
+// Request hardening for every route: security headers (helmet, with a strict Content Security
+// Policy for API answers, one the /docs reference page works under, one for the /admin/queues
+// dashboard and one for the web console at /), rate limits kept in Redis (shared by every API
+// process of the deployment; probes and /metrics exempt), and the 429 answer.
 import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import rateLimit from "@fastify/rate-limit";
@@ -11,6 +11,7 @@ import { createRateLimitKeyGenerator } from "../auth/authenticate.js";
 import type { AppDeps } from "../deps.js";
 import { AppError } from "../errors.js";
 import { leasingRedisStore } from "./rate-limit-store.js";
+import { isConsolePath } from "./console.js";
 
 /** JSON answers load nothing and may not be framed. */
 const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
@@ -49,6 +50,19 @@ const ADMIN_CSP = [
   "style-src 'self' 'unsafe-inline'",
   "img-src 'self' data:",
   "font-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+/** The web console: its own scripts and styles only; it talks to this origin's API. */
+const CONSOLE_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data: blob:",
   "connect-src 'self'",
   "object-src 'none'",
   "base-uri 'self'",
@@ -101,6 +115,7 @@ export function registerSecurityHeaders(app: FastifyInstance): void {
 /** The policy for an answer on `path`; the docs page's depends on the page as sent. */
 function contentSecurityPolicy(path: string, contentType: unknown, payload: unknown): string {
   if (isAdminPath(path)) return ADMIN_CSP;
+  if (isConsolePath(path)) return CONSOLE_CSP;
   if (!isDocsPath(path)) return API_CSP;
   const html = typeof payload === "string" && /html/i.test(String(contentType ?? "")) ? payload : "";
   return docsCsp(inlineScriptHashes(html));

@@ -52,6 +52,7 @@ describe("OpenAPI document and reference", () => {
         "POST /v1/organizations/{orgID}/api-keys",
         "DELETE /v1/organizations/{orgID}/api-keys/{keyID}",
         "GET /v1/organizations/{orgID}/audit-events",
+        "GET /v1/projects",
       ].sort(),
     );
     expect(doc.components.securitySchemes).toEqual({

@@ -1,7 +1,7 @@
 // Polls a job until it reaches a terminal state, showing progress on stderr: one updating line
 // on a terminal, a plain line per change otherwise.
 import type { Job } from "@capy/contracts";
-import type { CapyClient } from "../client.js";
+import type { CapyClient } from "@capy/sdk";
 import { CliError, EXIT } from "./errors.js";
 import { failureReport, printJobDetails, statusText, TERMINAL_STATES, type JobWithProgress } from "./jobs-view.js";
 import { humanDuration, printJson, type Output } from "./output.js";

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { TRPCClientError } from "@trpc/client";
 import type { Job } from "@capy/contracts";
-import { CapyApiError } from "../client.js";
+import { CapyApiError } from "@capy/sdk";
 import { describeFailure, EXIT } from "./errors.js";
 import { failureReport, statusText } from "./jobs-view.js";
 import { humanBytes, humanDuration } from "./output.js";

@@ -1,6 +1,6 @@
 // Global options + environment → a configured client, the project id and the output mode.
 import type { Command } from "commander";
-import { createCapyClient, type CapyClient } from "../client.js";
+import { createCapyClient, type CapyClient } from "@capy/sdk";
 import type { CliEnvironment } from "./env.js";
 import { CliError, EXIT } from "./errors.js";
 import { createOutput, type Output } from "./output.js";

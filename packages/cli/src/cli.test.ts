@@ -19,7 +19,7 @@ import {
   type TestStack,
 } from "@capy/testing";
 
-const BIN = path.join(REPO_ROOT, "packages", "sdk", "dist", "cli", "main.js");
+const BIN = path.join(REPO_ROOT, "packages", "cli", "dist", "main.js");
 
 let stack: TestStack;
 let source: TestDatabase;

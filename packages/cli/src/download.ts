@@ -7,7 +7,7 @@ import path from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import cliProgress from "cli-progress";
-import type { CapyClient } from "../client.js";
+import type { CapyClient } from "@capy/sdk";
 import { CliError, EXIT } from "./errors.js";
 import { humanBytes, type Output } from "./output.js";
 

@@ -2,7 +2,7 @@
 // prints a stack trace: unknown errors are reduced to their message.
 import { InvalidArgumentError } from "commander";
 import { TRPCClientError } from "@trpc/client";
-import { errorStatus } from "../client.js";
+import { describeError } from "@capy/sdk";
 
 export const EXIT = {
   OK: 0,
@@ -91,43 +91,15 @@ function isFetchFailure(error: unknown): boolean {
   return false;
 }
 
-interface ResponseMeta {
-  response?: { status?: number; headers?: { get(name: string): string | null } };
-  responseJSON?: unknown;
-}
-
-/** The raw HTTP response behind a tRPC failure (httpLink keeps it in `meta`). */
-function responseMeta(error: unknown): ResponseMeta | undefined {
-  return error instanceof TRPCClientError ? (error.meta as ResponseMeta | undefined) : undefined;
-}
-
-/**
- * The HTTP status of a failed call. Answers produced before tRPC runs (rate limits, auth hooks)
- * carry the REST `{ error }` body rather than a tRPC error, so fall back to the response status.
- */
-function httpStatus(error: unknown): number | undefined {
-  const status = errorStatus(error) ?? responseMeta(error)?.response?.status;
-  return status !== undefined && status >= 400 ? status : undefined;
-}
-
-function retryAfter(error: unknown): string | undefined {
-  return responseMeta(error)?.response?.headers?.get("retry-after") ?? undefined;
-}
-
-function serverMessage(error: unknown): string {
-  const body = responseMeta(error)?.responseJSON as { error?: unknown } | undefined;
-  if (error instanceof TRPCClientError && !error.data && typeof body?.error === "string") return body.error;
-  return error instanceof Error && error.message ? error.message : String(error);
-}
-
 /** Turns anything thrown while running a command into the line to print and the exit code. */
 export function describeFailure(error: unknown, apiUrl: string | undefined): { message: string; exitCode: number } {
   if (error instanceof CliError) return { message: error.message, exitCode: error.exitCode };
   if (error instanceof InvalidArgumentError) return { message: error.message, exitCode: EXIT.USAGE };
 
-  const status = httpStatus(error);
-  if (status !== undefined) {
-    const detail = serverMessage(error);
+  // The SDK reads status, message and Retry-After whichever way the API answered (tRPC error, or
+  // the REST `{ error }` of answers made before tRPC runs: rate limits, auth hooks).
+  const { status, message: detail, retryAfterSeconds } = describeError(error);
+  if (status !== undefined && status >= 400) {
     switch (status) {
       case 401:
         return {
@@ -138,13 +110,11 @@ export function describeFailure(error: unknown, apiUrl: string | undefined): { m
         return { message: `permission denied (403): ${detail}. The API key lacks the scope this command needs.`, exitCode: EXIT.FORBIDDEN };
       case 404:
         return { message: `not found (404): ${detail}`, exitCode: EXIT.NOT_FOUND };
-      case 429: {
-        const after = retryAfter(error);
+      case 429:
         return {
-          message: `rate limited (429): ${detail}${after ? `. Retry after ${after} s.` : ". Retry later."}`,
+          message: `rate limited (429): ${detail}${retryAfterSeconds !== null ? `. Retry after ${retryAfterSeconds} s.` : ". Retry later."}`,
           exitCode: EXIT.RATE_LIMITED,
         };
-      }
       default:
         return { message: `the Capy API answered ${status}: ${detail}`, exitCode: EXIT.ERROR };
     }
@@ -158,9 +128,9 @@ export function describeFailure(error: unknown, apiUrl: string | undefined): { m
   if (error instanceof TRPCClientError) {
     // No HTTP status: the answer was not the API's (e.g. an HTML page from a proxy, or the wrong URL).
     return {
-      message: `unexpected answer from ${apiUrl ?? "the API"} (is CAPY_API_URL the Capy API's base URL?): ${serverMessage(error)}`,
+      message: `unexpected answer from ${apiUrl ?? "the API"} (is CAPY_API_URL the Capy API's base URL?): ${detail}`,
       exitCode: EXIT.ERROR,
     };
   }
-  return { message: serverMessage(error), exitCode: EXIT.ERROR };
+  return { message: detail, exitCode: EXIT.ERROR };
 }
