@@ -1,64 +1,139 @@
 #!/usr/bin/env node
-// bench/backup-overhead: what a backup through Capy costs over a bare `pg_dump -Fc`.
-// On the reference database (../shared/bench/make-bench-db.sh, ~1.5 GB), each round times
-//   bare:   pg_dump -Fc -f <file>                                  (the baseline)
-//   backup:       POST /v1/projects/{id}/backups -> artifact stored and its backup row written
-//                 (API + queue + worker + pg_dump in an exported snapshot + storage)
-//   verification: backup row written -> job `completed` (checksum re-read, pg_restore into a
-//                 throwaway database, inventory compared, database dropped)
-// in the same run, and prints per-round figures, the median ratios against bare, and the worker's
-// peak RSS (VmHWM). Targets: backup/bare <= 1.10, worker peak RSS < 200 MB.
-// --storage filesystem (default): artifacts under the stack's temporary STORAGE_DIR.
-// --storage s3: the API and worker get S3_* variables for an s3rver started on this host by the
-//   test harness (startS3Server from @capy/testing), so uploads go through S3Storage's multipart
-//   path (8 MiB parts, 2 in flight) over HTTP. s3rver shares the CPU and disk with pg_dump here.
-// Usage: pnpm run build && node bench/backup-overhead.mjs [--rounds 3] [--storage filesystem|s3]
-//        BENCH_DATABASE_URL=postgresql://…/capy_bench to use an existing database.
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+// bench/backup-overhead: what a backup and its verification through Capy cost against the limits
+// of the machine, on the reference database (../shared/bench/make-bench-db.sh, ~1.5 GB). Each
+// round measures, in the same run:
+//   extraction limit:  pg_dump -Fc -Z0 > /dev/null           (reading the data out, nothing else)
+//   default pg_dump:   pg_dump -Fc -f <file>                  (gzip 6 inside: what Capy ran before)
+//   backup:            POST /v1/projects/{id}/backups -> artifact stored and its backup row written
+//                      (API + queue + worker + pg_dump in an exported snapshot + compression + storage)
+//   verification:      backup row written -> job `completed` (artifact read back and checksummed,
+//                      decompressed, pg_restore into a throwaway database, inventory compared, dropped)
+//   end to end:        POST -> job completed (verified)
+//   restore limit:     bare `pg_restore` of the same archive (Capy's artifact, downloaded as the
+//                      pg_restore archive) into an empty database; `pg_restore -j 2` beside it
+// and prints per-round figures, artifact sizes, the median ratios with their targets, and the
+// worker's peak RSS (VmHWM). Targets: backup <= 1.10 x extraction; artifact <= 0.85 x default
+// pg_dump's; verification <= 1.2 x restore limit; end to end <= 1.2 x (extraction + restore
+// limit); worker peak RSS < 200 MB.
+// --storage filesystem (default) | s3: s3 gives the API and worker S3_* variables for an s3rver on
+//   this host (startS3Server from @capy/testing), so uploads go through S3Storage's multipart path.
+// --compression zstd:1 (default: the worker's default) | zstd:3 | gzip:6 | none: BACKUP_COMPRESSION.
+// --scale N: a reference database N times as large (capy_bench_x<N>: pgbench scale 70 N plus 4 N
+//   million md5 rows, the same shape as make-bench-db.sh), created on first use, kept afterwards
+//   (drop it by hand); shows whether the ratios hold and the RSS stays flat.
+// Usage: pnpm run build && node bench/backup-overhead.mjs [--rounds 3] [--scale 1] [--storage filesystem|s3] [--compression zstd:1]
+//        BENCH_DATABASE_URL=postgresql://…/capy_bench to use an existing database (scale 1).
+import { spawn, spawnSync } from "node:child_process";
+import { closeSync, createWriteStream, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { parseArgs } from "node:util";
-import { REPO_ROOT, TEST_SERVER_URL, createTestStack, run, startS3Server, waitFor, withAdminClient } from "@capy/testing";
-import { withDatabase } from "@capy/db";
+import { quoteIdent, withDatabase } from "@capy/db";
+import { createTestStack, REPO_ROOT, run, startS3Server, TEST_SERVER_URL, waitFor, withAdminClient } from "@capy/testing";
 
 const { values } = parseArgs({
-  options: { rounds: { type: "string", default: "3" }, storage: { type: "string", default: "filesystem" } },
+  options: {
+    rounds: { type: "string", default: "3" },
+    storage: { type: "string", default: "filesystem" },
+    scale: { type: "string", default: "1" },
+    compression: { type: "string" },
+  },
 });
 const rounds = Number(values.rounds);
+const scale = Number(values.scale);
 const storageBackend = values.storage;
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, got ${values.rounds}`);
+if (!Number.isInteger(scale) || scale < 1) throw new Error(`--scale must be a positive integer, got ${values.scale}`);
 if (storageBackend !== "filesystem" && storageBackend !== "s3") throw new Error(`--storage must be filesystem or s3, got ${storageBackend}`);
-const benchUrl = process.env.BENCH_DATABASE_URL ?? withDatabase(TEST_SERVER_URL, "capy_bench");
+const benchUrl = process.env.BENCH_DATABASE_URL ?? withDatabase(TEST_SERVER_URL, scale === 1 ? "capy_bench" : `capy_bench_x${scale}`);
+const benchName = new URL(benchUrl).pathname.slice(1);
 
 async function ensureBenchDatabase() {
-  const name = new URL(benchUrl).pathname.slice(1);
-  const exists = await withAdminClient((c) => c.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]));
+  const exists = await withAdminClient((c) => c.query("SELECT 1 FROM pg_database WHERE datname = $1", [benchName]));
   if (exists.rowCount) return;
-  const script = path.resolve(REPO_ROOT, "..", "shared", "bench", "make-bench-db.sh");
-  if (!existsSync(script)) throw new Error(`no ${name} database and no ${script} to create it`);
-  console.log(`creating ${name} with ${script} (a few minutes)…`);
   const server = benchUrl.replace(/\/[^/]*$/, "");
-  const result = spawnSync("bash", [script, server, name], { stdio: "inherit" });
-  if (result.status !== 0) throw new Error("make-bench-db.sh failed");
+  if (scale === 1) {
+    const script = path.resolve(REPO_ROOT, "..", "shared", "bench", "make-bench-db.sh");
+    if (!existsSync(script)) throw new Error(`no ${benchName} database and no ${script} to create it`);
+    console.log(`creating ${benchName} with ${script} (a few minutes)…`);
+    if (spawnSync("bash", [script, server, benchName], { stdio: "inherit" }).status !== 0) throw new Error("make-bench-db.sh failed");
+    return;
+  }
+  // make-bench-db.sh's shape, `scale` times as large.
+  console.log(`creating ${benchName} (${scale} x the reference database; many minutes)…`);
+  await withAdminClient((c) => c.query(`CREATE DATABASE ${quoteIdent(benchName)}`));
+  await run("pgbench", ["-q", "-i", "-s", String(70 * scale), benchUrl]);
+  await run("psql", [
+    benchUrl,
+    "-qc",
+    `CREATE TABLE events AS SELECT g AS id, md5(g::text) || md5((g*7)::text) AS payload, (random()*1e9)::bigint AS n, now() - (g || ' seconds')::interval AS at FROM generate_series(1,${4_000_000 * scale}) g; ALTER TABLE events ADD PRIMARY KEY (id); ANALYZE`,
+  ]);
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const seconds = (ms) => (ms / 1000).toFixed(2);
-const megabytes = (kb) => (kb / 1024).toFixed(1);
+const mb = (bytes) => (bytes / 1e6).toFixed(0);
+const loadAverage = () =>
+  os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" ");
 
 function peakRssKb(pid) {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
 }
 
+/** The worker's JSON log line `msg` of job `jobId` (its fields: phase timings in ms). */
+function logOf(worker, jobId, msg) {
+  for (const line of worker.logs().split("\n")) {
+    if (!line.startsWith("{")) continue;
+    const entry = JSON.parse(line);
+    if (entry.job_id === jobId && entry.msg === msg) return entry;
+  }
+  return {};
+}
+
+/** Runs a command with stdout to `stdoutFile` (or /dev/null); resolves with its wall time (ms). */
+function timed(command, args, stdoutFile = "/dev/null") {
+  const fd = openSync(stdoutFile, "w");
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ["ignore", fd, "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      closeSync(fd);
+      if (code === 0) resolve(performance.now() - started);
+      else reject(new Error(`${command} exited ${code}: ${stderr.slice(-2000)}`));
+    });
+  });
+}
+
+/** Bare pg_restore of `archive` into a fresh empty database (jobs: -j); returns ms, then drops it. */
+async function restoreLimit(archive, jobs, round) {
+  const database = `capy_bench_restore_${process.pid}_${round}_${jobs}`;
+  await withAdminClient((c) => c.query(`CREATE DATABASE ${quoteIdent(database)} TEMPLATE template0`));
+  try {
+    return await timed("pg_restore", ["--no-owner", "--no-acl", "--exit-on-error", `--jobs=${jobs}`, "-d", withDatabase(TEST_SERVER_URL, database), archive]);
+  } finally {
+    await withAdminClient((c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`));
+  }
+}
+
 await ensureBenchDatabase();
-const size = await withAdminClient((c) => c.query("SELECT pg_size_pretty(pg_database_size($1)) AS s", [new URL(benchUrl).pathname.slice(1)]));
-console.log(`reference database: ${benchUrl.replace(/\/\/[^@]*@/, "//")} (${size.rows[0].s}), ${rounds} rounds`);
+const size = await withAdminClient((c) => c.query("SELECT pg_database_size($1) AS s", [benchName]));
+console.log(`reference database: ${benchUrl.replace(/\/\/[^@]*@/, "//")} (${mb(Number(size.rows[0].s))} MB, scale ${scale}), ${rounds} rounds`);
 
 const s3 = storageBackend === "s3" ? await startS3Server({ bucket: "capy-bench" }) : undefined;
-console.log(`storage: ${s3 ? `s3 (s3rver at ${s3.endpoint}, bucket ${s3.bucket}, key prefix bench)` : "filesystem"}`);
-const stack = await createTestStack(s3 ? s3.env({ keyPrefix: "bench" }) : {});
+const compressionEnv = values.compression ? { BACKUP_COMPRESSION: values.compression } : {};
+console.log(
+  `storage: ${s3 ? `s3 (s3rver at ${s3.endpoint}, bucket ${s3.bucket}, key prefix bench)` : "filesystem"}; BACKUP_COMPRESSION ${values.compression ?? "(default)"}`,
+);
+const stack = await createTestStack({ ...(s3 ? s3.env({ keyPrefix: "bench" }) : {}), ...compressionEnv });
 const scratch = mkdtempSync(path.join(os.tmpdir(), "capy-bench-"));
 try {
   const tenant = await stack.createTenant("bench", "bench", benchUrl);
@@ -67,22 +142,26 @@ try {
   const headers = { authorization: `Bearer ${tenant.api_key}`, "content-type": "application/json" };
   const rows = [];
   for (let round = 1; round <= rounds; round++) {
-    const file = path.join(scratch, `bare-${round}.dump`);
-    let started = performance.now();
-    await run("pg_dump", ["-Fc", "-f", file, benchUrl]);
-    const bareMs = performance.now() - started;
-    const bareBytes = statSync(file).size;
-    rmSync(file);
+    const loadBefore = loadAverage();
+    const extractionMs = await timed("pg_dump", ["-Fc", "-Z0", benchUrl]);
+    const defaultFile = path.join(scratch, `default-${round}.dump`);
+    const defaultMs = await timed("pg_dump", ["-Fc", "-f", defaultFile, benchUrl]);
+    const defaultBytes = statSync(defaultFile).size;
+    rmSync(defaultFile);
 
-    started = performance.now();
-    const created = await fetch(`${api.baseUrl}/v1/projects/${tenant.project_id}/backups`, { method: "POST", headers, body: JSON.stringify({ label: `bench ${round}` }) });
+    const started = performance.now();
+    const created = await fetch(`${api.baseUrl}/v1/projects/${tenant.project_id}/backups`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ label: `bench ${round}` }),
+    });
     const { job } = await created.json();
     const done = await waitFor(
       async () => {
         const body = await (await fetch(`${api.baseUrl}/v1/jobs/${job.id}`, { headers })).json();
         return ["completed", "failed", "canceled"].includes(body.job.state) ? body.job : undefined;
       },
-      { timeoutMs: 30 * 60_000, intervalMs: 50, what: `job ${job.id}` },
+      { timeoutMs: 60 * 60_000, intervalMs: 50, what: `job ${job.id}` },
     );
     const endToEndMs = performance.now() - started;
     if (done.state !== "completed") throw new Error(`backup job ended ${done.state}: ${done.error}`);
@@ -92,25 +171,94 @@ try {
     // artifact is stored; the job completes when verification has restored and compared it.
     const backupMs = Date.parse(backup.created_at) - Date.parse(done.created_at);
     const verifyMs = Date.parse(done.completed_at) - Date.parse(backup.created_at);
-    rows.push({ round, bareMs, backupMs, verifyMs, endToEndMs });
+
+    // The restore limit, of the very archive Capy stored (downloaded as the pg_restore archive).
+    const archive = path.join(scratch, `capy-${round}.dump`);
+    const download = await fetch(`${api.baseUrl}/v1/projects/${tenant.project_id}/backups/${backup.id}/download`, { headers });
+    await pipeline(Readable.fromWeb(download.body), createWriteStream(archive));
+    const restoreMs = await restoreLimit(archive, 1, round);
+    const restoreJ2Ms = await restoreLimit(archive, 2, round);
+    const archiveBytes = statSync(archive).size;
+    rmSync(archive);
+    // Where the time went, from the worker's own log (ms).
+    const phases = {
+      dump: logOf(worker, job.id, "backup stored and recorded; verifying it").dump_ms,
+      inventory: logOf(worker, job.id, "backup stored and recorded; verifying it").inventory_ms,
+      fetch: logOf(worker, job.id, "restoring into a throwaway database").fetch_ms,
+      create: logOf(worker, job.id, "restoring into a throwaway database").create_ms,
+      restore: logOf(worker, job.id, "restored copy counted").restore_ms,
+      count: logOf(worker, job.id, "restored copy counted").inventory_ms,
+      drop: logOf(worker, job.id, "dropped the throwaway database").drop_ms,
+    };
+    const row = {
+      round,
+      phases,
+      extractionMs,
+      defaultMs,
+      defaultBytes,
+      backupMs,
+      artifactBytes: backup.size_bytes,
+      archiveBytes,
+      verifyMs,
+      endToEndMs,
+      restoreMs,
+      restoreJ2Ms,
+      load: `${loadBefore} -> ${loadAverage()}`,
+    };
+    rows.push(row);
     console.log(
-      `round ${round}: bare ${seconds(bareMs)} s (${(bareBytes / 1e6).toFixed(0)} MB)  backup ${seconds(backupMs)} s (${(backup.size_bytes / 1e6).toFixed(0)} MB)  ` +
-        `verification ${seconds(verifyMs)} s  end to end ${seconds(endToEndMs)} s`,
+      `round ${round}: extraction ${seconds(extractionMs)} s  default pg_dump ${seconds(defaultMs)} s (${mb(defaultBytes)} MB)  backup ${seconds(backupMs)} s (${mb(backup.size_bytes)} MB ${backup.compression}, archive ${mb(archiveBytes)} MB)  ` +
+        `verification ${seconds(verifyMs)} s  end to end ${seconds(endToEndMs)} s  restore limit ${seconds(restoreMs)} s (-j2 ${seconds(restoreJ2Ms)} s)  load ${row.load}`,
+    );
+    console.log(
+      `         worker phases, s: ${Object.entries(phases)
+        .map(([name, ms]) => `${name} ${seconds(ms)}`)
+        .join("  ")}`,
     );
   }
   const rss = peakRssKb(worker.child.pid);
-  console.log(`\nstorage: ${storageBackend}`);
-  console.log("round  bare_s  backup_s  verify_s  backup/bare  verify/bare  end_to_end/bare");
+  const m = (key) => median(rows.map((r) => r[key]));
+  const ratio = (f) => median(rows.map(f));
+  console.log(`\nstorage: ${storageBackend}; scale ${scale}; medians of ${rounds} rounds`);
+  console.log("round  extract_s  default_s  backup_s  verify_s  e2e_s  restore_s  restore_j2_s  artifact_MB  default_MB");
   for (const r of rows) {
     console.log(
-      `${String(r.round).padEnd(6)} ${seconds(r.bareMs).padStart(6)}  ${seconds(r.backupMs).padStart(8)}  ${seconds(r.verifyMs).padStart(8)}  ` +
-        `${(r.backupMs / r.bareMs).toFixed(3).padStart(11)}  ${(r.verifyMs / r.bareMs).toFixed(3).padStart(11)}  ${(r.endToEndMs / r.bareMs).toFixed(3).padStart(15)}`,
+      [
+        String(r.round).padEnd(5),
+        seconds(r.extractionMs).padStart(9),
+        seconds(r.defaultMs).padStart(9),
+        seconds(r.backupMs).padStart(8),
+        seconds(r.verifyMs).padStart(8),
+        seconds(r.endToEndMs).padStart(6),
+        seconds(r.restoreMs).padStart(9),
+        seconds(r.restoreJ2Ms).padStart(12),
+        mb(r.artifactBytes).padStart(11),
+        mb(r.defaultBytes).padStart(10),
+      ].join("  "),
     );
   }
-  console.log(`\nmedian ratio backup/bare (POST -> artifact stored and recorded): ${median(rows.map((r) => r.backupMs / r.bareMs)).toFixed(3)}  (target <= 1.10)`);
-  console.log(`median ratio verification/bare (stored -> restored and compared): ${median(rows.map((r) => r.verifyMs / r.bareMs)).toFixed(3)}`);
-  console.log(`median ratio end-to-end/bare (POST -> job completed, verified): ${median(rows.map((r) => r.endToEndMs / r.bareMs)).toFixed(3)}`);
-  console.log(`worker peak RSS (VmHWM): ${megabytes(rss)} MB  (target < 200 MB)`);
+  const line = (label, value, target) => console.log(`${label.padEnd(62)} ${value}${target ? `  (target ${target})` : ""}`);
+  console.log("");
+  line("extraction limit (pg_dump -Fc -Z0 > /dev/null), s", seconds(m("extractionMs")));
+  line("default pg_dump -Fc, s", seconds(m("defaultMs")));
+  line("backup (POST -> artifact stored and recorded), s", seconds(m("backupMs")));
+  line("restore limit (bare pg_restore of the archive), s", `${seconds(m("restoreMs"))}  (pg_restore -j 2: ${seconds(m("restoreJ2Ms"))})`);
+  line("verification (stored -> restored, compared, job completed), s", seconds(m("verifyMs")));
+  line("end to end (POST -> job completed, verified), s", seconds(m("endToEndMs")));
+  console.log(
+    `${"worker phases (medians), s".padEnd(62)} ${Object.keys(rows[0].phases)
+      .map((name) => `${name} ${seconds(median(rows.map((r) => r.phases[name])))}`)
+      .join("  ")}`,
+  );
+  line("artifact, MB (default pg_dump -Fc; archive decoded)", `${mb(m("artifactBytes"))}  (${mb(m("defaultBytes"))}; ${mb(m("archiveBytes"))})`);
+  line("ratio backup / extraction limit", ratio((r) => r.backupMs / r.extractionMs).toFixed(3), "<= 1.10");
+  line("ratio backup / default pg_dump -Fc", ratio((r) => r.backupMs / r.defaultMs).toFixed(3));
+  line("ratio artifact / default pg_dump -Fc artifact", ratio((r) => r.artifactBytes / r.defaultBytes).toFixed(3), "<= 0.85");
+  line("ratio verification / restore limit", ratio((r) => r.verifyMs / r.restoreMs).toFixed(3), "<= 1.2");
+  line("ratio verification / pg_restore -j 2", ratio((r) => r.verifyMs / r.restoreJ2Ms).toFixed(3));
+  line("ratio end to end / (extraction + restore limit)", ratio((r) => r.endToEndMs / (r.extractionMs + r.restoreMs)).toFixed(3), "<= 1.2");
+  line("worker peak RSS (VmHWM), MB", (rss / 1024).toFixed(1), "< 200");
+  line("load average (1, 5, 15 min) at the end", loadAverage());
 } finally {
   rmSync(scratch, { recursive: true, force: true });
   await stack.stop();

@@ -2,6 +2,7 @@
 // buildServer, so tests and other entry points can supply their own.
 import type { FastifyBaseLogger } from "fastify";
 import type { Redis } from "ioredis";
+import { resolveZstd } from "@capy/artifact";
 import { createDb, type Db } from "@capy/db";
 import { createBackupQueue, createProducerConnection, createScheduleQueue, type BackupQueue, type ScheduleQueue } from "@capy/queue";
 import { createStorage, type ArtifactStorage } from "@capy/storage";
@@ -21,6 +22,8 @@ export interface AppDeps {
   /** Job schedulers of scheduled backups (PUT syncs the schedule's scheduler). */
   scheduleQueue: ScheduleQueue;
   storage: ArtifactStorage;
+  /** Absolute path of zstd: downloads of zstd artifacts are decompressed on the fly. */
+  zstd: string;
   /** API keys and projects, cached while Postgres notifies their changes. */
   tenancy: TenancyCache;
   /** API keys and session tokens to a Principal (throws AppError UNAUTHORIZED). */
@@ -30,6 +33,8 @@ export interface AppDeps {
 }
 
 export function createDeps(config: Config, logger: FastifyBaseLogger): AppDeps {
+  // First: a missing zstd refuses the start, before any connection is opened.
+  const zstd = resolveZstd(config.searchPath);
   const redis = createProducerConnection(config.redis);
   const db = createDb(config.databaseUrl);
   const verifySession = createSessionVerifier(config.sessions);
@@ -45,6 +50,7 @@ export function createDeps(config: Config, logger: FastifyBaseLogger): AppDeps {
     queue: createBackupQueue(redis, config.redis.prefix),
     scheduleQueue: createScheduleQueue(redis, config.redis.prefix),
     storage: createStorage({ storageDir: config.storageDir, s3: config.s3 }),
+    zstd,
   };
 }
 

@@ -18,6 +18,8 @@ const schema = z.object({
   CAPY_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   /** Root directory of the filesystem artifact storage. */
   STORAGE_DIR: z.string().min(1).default("./.data/storage"),
+  /** Searched for zstd, which decompresses zstd artifacts for downloads. */
+  PATH: z.string().default("/usr/local/bin:/usr/bin:/bin"),
   /** AES-256 key (64 hex characters) sealing secrets at rest: the keyring's current key. */
   CAPY_ENCRYPTION_KEY: z
     .string()
@@ -65,6 +67,8 @@ export interface Config {
   /** Base URL clients use (no trailing slash), e.g. https://backups.example.com. */
   publicUrl: string;
   storageDir: string;
+  /** PATH, where zstd is looked for. */
+  searchPath: string;
   /** S3-compatible storage (S3_* variables); unset means the filesystem under storageDir. */
   s3: S3Config | undefined;
   /**
@@ -139,6 +143,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     host: env.HOST,
     publicUrl: (env.CAPY_PUBLIC_URL ?? `http://127.0.0.1:${env.PORT}`).replace(/\/+$/, ""),
     storageDir: env.STORAGE_DIR,
+    searchPath: env.PATH,
     s3,
     keyring,
     logLevel: env.LOG_LEVEL,

@@ -59,17 +59,24 @@ const downloadPath: ZodOpenApiPathsObject = {
       operationId: "downloadBackup",
       tags: ["backups"],
       summary: "Download a backup's artifact",
-      description: "Streams the backup's pg_dump archive (custom format).",
+      description:
+        "Streams the backup's pg_dump archive (custom format), ready for pg_restore: an artifact stored zstd-compressed (stored_encoding `zstd`) is decompressed on the fly. With `encoding=stored`, the stored bytes as they are (for stored_encoding `zstd`, a `.dump.zst` file: `zstd -d` gives the archive).",
       security: SECURITY,
-      requestParams: { path: z.object({ id: projectId, backupID: z.string().min(1).describe("Backup id (`bkp_…`)") }) },
+      requestParams: {
+        path: z.object({ id: projectId, backupID: z.string().min(1).describe("Backup id (`bkp_…`)") }),
+        query: z.object({ encoding: z.enum(["archive", "stored"]).optional().describe("archive (default): a pg_restore-ready archive; stored: the stored bytes as they are") }),
+      },
       responses: {
         200: {
-          description: "The artifact's bytes",
+          description: "The archive (or, with encoding=stored, the stored bytes)",
           headers: {
-            "Content-Length": { description: "Artifact size in bytes", schema: { type: "integer" } },
-            "Content-Disposition": { description: 'attachment; filename="<database>-<backup id>.dump"', schema: { type: "string" } },
+            "Content-Length": { description: "Bytes delivered, when known in advance", schema: { type: "integer" } },
+            "Content-Disposition": { description: 'attachment; filename="<database>-<backup id>.dump" (".dump.zst" for stored zstd bytes)', schema: { type: "string" } },
           },
-          content: { "application/octet-stream": { schema: { type: "string", contentMediaType: "application/octet-stream" } } },
+          content: {
+            "application/octet-stream": { schema: { type: "string", contentMediaType: "application/octet-stream" } },
+            "application/zstd": { schema: { type: "string", contentMediaType: "application/zstd" } },
+          },
         },
         // The error responses are added to every operation below.
       },

@@ -52,6 +52,15 @@ describe("keyring", () => {
   });
 });
 
+describe("compression", () => {
+  it("defaults to zstd:1 and parses the others", () => {
+    expect(loadWorkerEnv({}).BACKUP_COMPRESSION).toEqual({ algorithm: "zstd", level: 1 });
+    expect(loadWorkerEnv({ BACKUP_COMPRESSION: "gzip:6" }).BACKUP_COMPRESSION).toEqual({ algorithm: "gzip", level: 6 });
+    expect(loadWorkerEnv({ BACKUP_COMPRESSION: "none" }).BACKUP_COMPRESSION).toEqual({ algorithm: "none", level: null });
+    expect(() => loadWorkerEnv({ BACKUP_COMPRESSION: "zstd:42" })).toThrow(/BACKUP_COMPRESSION: invalid compression "zstd:42": zstd levels are 1-19/);
+  });
+});
+
 describe("verification settings", () => {
   it("refuses a throwaway-database prefix that would need quoting or hide other databases", () => {
     expect(() => loadWorkerEnv({ VERIFY_DATABASE_PREFIX: "Capy-Verify" })).toThrow(/VERIFY_DATABASE_PREFIX: /);

@@ -2,6 +2,7 @@
 // working local default, so `pnpm start:worker` runs against the local services as is.
 import os from "node:os";
 import { z } from "zod";
+import { parseCompressionSetting } from "@capy/artifact";
 import { loadKeyring, type Keyring } from "@capy/db";
 import { JOB_KINDS } from "@capy/jobs";
 import { s3ConfigFromEnv, type S3Config } from "@capy/storage";
@@ -53,10 +54,27 @@ const schema = z.object({
    * from its start, so a smaller value aborts other workers' live uploads.
    */
   STORAGE_SWEEP_MIN_AGE_MS: z.coerce.number().int().nonnegative().default(6 * 3_600_000),
+  /**
+   * How new backups are compressed: zstd:<1-19> (default zstd:1: measured smaller and faster than
+   * pg_dump's gzip; see README, Benchmarks), gzip:<1-9> (pg_dump -Z, the old way) or none.
+   */
+  BACKUP_COMPRESSION: z
+    .string()
+    .default("zstd:1")
+    .transform((text, ctx) => {
+      try {
+        return parseCompressionSetting(text);
+      } catch (error) {
+        ctx.addIssue({ code: "custom", message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
   /** Template of the throwaway databases backups are restored into for verification. */
   VERIFY_TEMPLATE_DATABASE: z.string().min(1).max(63).default("template0"),
   /** pg_restore (and the check of the restored copy) is stopped after this long (ms; the catalogue's verify timeout, 2 h). */
   VERIFY_TIMEOUT_MS: positiveInt.default(JOB_KINDS.verify.timeoutMs),
+  /** pg_restore --jobs of a verification restore (from a temporary file of the archive). */
+  VERIFY_RESTORE_JOBS: positiveInt.max(32).default(2),
   /** Verifications at once per cluster, across all workers. */
   VERIFY_CONCURRENCY: positiveInt.max(64).default(2),
   /** How often leftover throwaway databases are looked for (ms); also once at start. */

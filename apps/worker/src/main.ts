@@ -1,6 +1,7 @@
 // Entry point of a worker process (`pnpm start:worker`). Any number of these may run, on any
 // number of hosts; Postgres arbitrates who owns each job.
 import { BACKUP_QUEUE } from "@capy/contracts";
+import { formatCompressionSetting, resolveZstd, writePlan } from "@capy/artifact";
 import { assertStoredSecretsOpen, createDb } from "@capy/db";
 import { assertRedisKeepsQueueKeys, createBackupQueue, createProducerConnection, createWorkerConnection, LeaseSemaphore, LeaseWaiters, RedisPolicyError } from "@capy/queue";
 import { createStorage } from "@capy/storage";
@@ -11,7 +12,7 @@ import { DEFAULT_METRICS_PORT, startMetricsServer, WorkerMetrics } from "./metri
 import { startJobReconciler } from "./maintenance/job-reconciler.js";
 import { startStorageSweep } from "./maintenance/storage-sweep.js";
 import { startRetentionSweep } from "./maintenance/retention.js";
-import { pgToolVersion, resolvePgTool } from "./postgres/tools.js";
+import { pgMajorVersion, pgToolVersion, resolvePgTool } from "./postgres/tools.js";
 import { ProcessRunner } from "./process/run.js";
 import { createShutdown } from "./shutdown.js";
 import { startJanitor } from "./verify/janitor.js";
@@ -34,7 +35,12 @@ async function main(): Promise<void> {
   await assertStoredSecretsOpen(db, env.keyring, (message) => log.warn(message));
 
   const pgDump = resolvePgTool("pg_dump", { binDir: env.PG_BIN_DIR, searchPath: env.PATH });
-  log.info({ path: pgDump, version: await pgToolVersion(runner, pgDump) }, "using pg_dump");
+  const pgDumpVersion = await pgToolVersion(runner, pgDump);
+  log.info({ path: pgDump, version: pgDumpVersion }, "using pg_dump");
+  // Needed whatever BACKUP_COMPRESSION says: zstd artifacts already stored are verified with it.
+  const zstd = resolveZstd(env.PATH);
+  const plan = writePlan(env.BACKUP_COMPRESSION, { pgDumpMajor: pgMajorVersion(pgDumpVersion), zstd });
+  log.info({ zstd, compression: formatCompressionSetting(env.BACKUP_COMPRESSION), stored_encoding: plan.encoding.storedEncoding }, "backup compression");
   const pgRestore = resolvePgTool("pg_restore", { binDir: env.PG_BIN_DIR, searchPath: env.PATH });
   log.info({ path: pgRestore, version: await pgToolVersion(runner, pgRestore) }, "using pg_restore");
   const storage = createStorage({ storageDir: env.STORAGE_DIR, s3: env.s3 });
@@ -84,6 +90,7 @@ async function main(): Promise<void> {
     templateDatabase: env.VERIFY_TEMPLATE_DATABASE,
     concurrency: env.VERIFY_CONCURRENCY,
     databasePrefix: env.VERIFY_DATABASE_PREFIX,
+    restoreJobs: env.VERIFY_RESTORE_JOBS,
   };
   // Dedicated servers for throwaway and preview databases, when configured (operator logins).
   const verifyServer = env.VERIFY_DATABASE_URL ? serverAdmin(env.VERIFY_DATABASE_URL) : undefined;
@@ -94,6 +101,7 @@ async function main(): Promise<void> {
     storage,
     runner,
     pgRestore,
+    zstd,
     semaphore,
     workerId: env.WORKER_ID,
     keyring: env.keyring,
@@ -130,6 +138,8 @@ async function main(): Promise<void> {
     previewServer,
     restoreJobs: env.RESTORE_JOBS,
     restoreTimeoutMs: env.RESTORE_TIMEOUT_MS,
+    writePlan: plan,
+    zstd,
     workerId: env.WORKER_ID,
     keyring: env.keyring,
     heartbeatIntervalMs: env.WORKER_HEARTBEAT_INTERVAL_MS,

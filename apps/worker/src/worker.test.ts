@@ -1,11 +1,12 @@
 // The worker process around the handlers: unknown job types, transient failures and retries,
 // heartbeats, and a shutdown in the middle of a dump.
+import { spawn } from "node:child_process";
 import { chmod, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createEmptyDatabase, freePort, waitFor, type TestDatabase } from "@capy/testing";
+import { createEmptyDatabase, freePort, REPO_ROOT, waitFor, type TestDatabase } from "@capy/testing";
 import { resolvePgTool } from "./postgres/tools.js";
 import { createHarness, insertJob, projectFiles, submitJob, waitForJob, type Harness } from "./test-helpers.js";
 
@@ -141,5 +142,34 @@ describe("a worker shutting down mid-dump", () => {
     // BullMQ counts the completing run; the interrupted one was not counted.
     expect((await harness.queue.getJob(job.id))?.attemptsMade).toBe(1);
     expect(await next.stop("SIGTERM")).toBe(0);
+  });
+});
+
+describe("the worker's start", () => {
+  /** Runs the built worker until it exits; its exit code and output. */
+  async function startAndExit(env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
+    const harness = await harnessFor();
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, "apps/worker/dist/main.js")], { env: { ...process.env, ...harness.stack.env, WORKER_METRICS_PORT: "0", ...env } });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    return { code, output };
+  }
+
+  it("refuses to start without zstd, saying how to install it", async () => {
+    // PostgreSQL's tools and nothing else on PATH.
+    const bin = await mkdtemp(path.join(os.tmpdir(), "capy-no-zstd-"));
+    cleanups.push(() => rm(bin, { recursive: true, force: true }));
+    for (const tool of ["pg_dump", "pg_restore"] as const) await symlink(resolvePgTool(tool, { binDir: undefined, searchPath: process.env.PATH ?? "" }), path.join(bin, tool));
+    const { code, output } = await startAndExit({ PATH: bin });
+    expect(code).toBe(1);
+    expect(output).toContain("zstd was not found on PATH: it compresses new backups and decompresses zstd artifacts; install it (Debian/Ubuntu: apt-get install zstd)");
+  });
+
+  it("refuses a BACKUP_COMPRESSION it does not know", async () => {
+    const { code, output } = await startAndExit({ BACKUP_COMPRESSION: "lz4" });
+    expect(code).toBe(1);
+    expect(output).toContain('BACKUP_COMPRESSION: invalid compression \\"lz4\\": expected zstd[:1-19], gzip[:1-9] or none');
   });
 });

@@ -131,6 +131,14 @@ describe("capy backups", () => {
     cleanups.push(() => target.drop());
     await run("pg_restore", ["--no-owner", "--exit-on-error", "-d", target.url, file]);
     expect(await pgbenchFingerprint(target.url)).toEqual(await pgbenchFingerprint(source.url));
+
+    // --stored: the zstd bytes as stored, under a .dump.zst name; zstd -d gives the same archive.
+    const stored = await capy(["backups", "download", backupId, "--stored", "--json"], { cwd: downloads });
+    expect(stored.code, stored.stderr).toBe(0);
+    const zst = json(stored).path as string;
+    expect(zst).toMatch(/\.dump\.zst$/);
+    await run("zstd", ["-q", "-d", zst, "-o", `${zst}.decoded`]);
+    expect((await stat(`${zst}.decoded`)).size).toBe((await stat(file)).size);
   });
 
   it("delete removes a backup (then it is not found: exit 6)", async () => {

@@ -14,6 +14,8 @@ import { humanBytes, type Output } from "./output.js";
 export interface DownloadOptions {
   output?: string;
   force?: boolean;
+  /** The stored bytes as they are (e.g. a .dump.zst) instead of the pg_restore archive. */
+  stored?: boolean;
 }
 
 /** A server-suggested name reduced to a plain file name in the current directory. */
@@ -40,9 +42,11 @@ export async function downloadBackup(
   if (options.output === "-" && process.stdout.isTTY) {
     throw new CliError("refusing to write a binary archive to a terminal: pass -o FILE, or pipe the output", EXIT.USAGE);
   }
-  const download = await client.downloadBackup(projectId, backupId);
+  const download = await client.downloadBackup(projectId, backupId, { encoding: options.stored ? "stored" : "archive" });
   const body = Readable.fromWeb(download.body as Parameters<typeof Readable.fromWeb>[0]);
-  const total = download.sizeBytes;
+  // 0 when unknown in advance (an archive decompressed on the fly): no bar, no completeness check
+  // by size (a failed stream is cut off by the server and fails the pipeline below).
+  const total = download.sizeBytes ?? 0;
 
   if (options.output === "-") {
     await pipeline(body, process.stdout);
@@ -63,7 +67,7 @@ export async function downloadBackup(
         )
       : undefined;
   if (bar) bar.start(total, 0, { done: humanBytes(0), size: humanBytes(total) });
-  else output.err(`downloading ${backupId} (${humanBytes(total)}) to ${target}`);
+  else output.err(`downloading ${backupId}${total > 0 ? ` (${humanBytes(total)})` : ""} to ${target}`);
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       bytes += chunk.length;

@@ -30,6 +30,19 @@ export const VERIFICATION_STATES = ["pending", "verified", "failed"] as const;
 export const VerificationState = z.enum(VERIFICATION_STATES);
 export type VerificationState = z.infer<typeof VerificationState>;
 
+/** The compression algorithm of a backup's artifact (inside the archive or around it). */
+export const COMPRESSIONS = ["zstd", "gzip", "none"] as const;
+export const Compression = z.enum(COMPRESSIONS);
+/** pg_dump's archive format; "custom" is `pg_dump -Fc`, what pg_restore reads. */
+export const ARCHIVE_FORMATS = ["custom"] as const;
+export const ArchiveFormat = z.enum(ARCHIVE_FORMATS);
+/**
+ * What wraps the archive in storage: "identity" (the stored bytes are the archive, compressed
+ * inside by pg_dump if at all) or "zstd" (one zstd stream of an uncompressed archive).
+ */
+export const STORED_ENCODINGS = ["identity", "zstd"] as const;
+export const StoredEncoding = z.enum(STORED_ENCODINGS);
+
 export const BACKUP_STATES = ["completed", "failed"] as const;
 export const BackupState = z.enum(BACKUP_STATES);
 
@@ -73,7 +86,12 @@ export const Backup = z
     database_name: z.string(),
     label: z.string().nullable(),
     backup_key: z.string(),
-    size_bytes: z.number().int().describe("Artifact size in bytes"),
+    size_bytes: z.number().int().describe("Artifact size in bytes, as stored"),
+    compression: Compression.describe("zstd | gzip | none: how the artifact is compressed"),
+    archive_format: ArchiveFormat.describe("pg_dump's archive format: custom (pg_dump -Fc, read by pg_restore)"),
+    stored_encoding: StoredEncoding.describe(
+      "identity: the stored bytes are the archive itself; zstd: a zstd stream of the archive. A download gives the archive either way (decompressed on the fly) unless ?encoding=stored",
+    ),
     state: BackupState,
     verification_state: VerificationState,
     verification_error: z.string().nullable(),

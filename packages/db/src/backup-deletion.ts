@@ -31,6 +31,11 @@ export interface DeletedBackupRow {
   verification_error: string | null;
   verified_at: Date | null;
   created_at: Date;
+  compression: string;
+  compression_level: number | null;
+  archive_format: string;
+  stored_encoding: string;
+  archive_size_bytes: bigint | null;
 }
 
 /**
@@ -40,7 +45,8 @@ export interface DeletedBackupRow {
 export type OnBackupDeleted = (tx: Tx, row: DeletedBackupRow) => Promise<void>;
 
 const RETURNED = Prisma.sql`RETURNING b.id, b.organization_id, b.project_id, b.job_id, b.schedule_id, b.database_name, b.backup_key, b.label,
-                b.size_bytes, b.sha256, b.state, b.verification_state, b.verification_error, b.verified_at, b.created_at`;
+                b.size_bytes, b.sha256, b.state, b.verification_state, b.verification_error, b.verified_at, b.created_at,
+                b.compression, b.compression_level, b.archive_format, b.stored_encoding, b.archive_size_bytes`;
 
 /** `b` is good: stored and verified by a restore. */
 const GOOD = (alias: string) => Prisma.raw(`(${alias}.state = 'completed' AND ${alias}.verification_state = 'verified')`);

@@ -61,5 +61,10 @@ async function announceDeleted(tx: Tx, row: DeletedBackupRow): Promise<void> {
     verifiedAt: row.verified_at,
     sourceInventory: null,
     createdAt: row.created_at,
+    compression: row.compression,
+    compressionLevel: row.compression_level,
+    archiveFormat: row.archive_format,
+    storedEncoding: row.stored_encoding,
+    archiveSizeBytes: row.archive_size_bytes,
   });
 }

@@ -44,6 +44,9 @@ export function serializeBackup(backup: BackupRow): Backup {
     backup_key: backup.backupKey,
     // Exact up to 2^53 bytes (8 PiB), far beyond any single dump.
     size_bytes: Number(backup.sizeBytes),
+    compression: backup.compression as Backup["compression"],
+    archive_format: backup.archiveFormat as Backup["archive_format"],
+    stored_encoding: backup.storedEncoding as Backup["stored_encoding"],
     state: backup.state as Backup["state"],
     verification_state: backup.verificationState as VerificationState,
     verification_error: backup.verificationError,

@@ -17,14 +17,19 @@ export interface CapyClientOptions {
 export interface BackupDownload {
   /** The pg_restore-compatible archive, streamed. */
   body: ReadableStream<Uint8Array>;
-  sizeBytes: number;
+  /** Bytes to come; null when the server does not know in advance (an archive decoded on the fly). */
+  sizeBytes: number | null;
   /** The server's suggested file name, if it gave one. */
   filename: string | null;
 }
 
 export type CapyClient = TRPCClient<AppRouter> & {
   /** Streams a backup's artifact (a pg_restore-compatible archive). */
-  downloadBackup(projectId: string, backupId: string): Promise<BackupDownload>;
+  /**
+   * The backup's artifact: a pg_restore-ready archive (decompressed on the fly by the server), or
+   * with `encoding: "stored"` the stored bytes as they are (see the backup's stored_encoding).
+   */
+  downloadBackup(projectId: string, backupId: string, options?: { encoding?: "archive" | "stored" }): Promise<BackupDownload>;
 };
 
 export function createCapyClient(options: CapyClientOptions): CapyClient {
@@ -37,8 +42,9 @@ export function createCapyClient(options: CapyClientOptions): CapyClient {
   });
 
   const extras = {
-    async downloadBackup(projectId: string, backupId: string): Promise<BackupDownload> {
-      const url = `${baseUrl}/v1/projects/${encodeURIComponent(projectId)}/backups/${encodeURIComponent(backupId)}/download`;
+    async downloadBackup(projectId: string, backupId: string, options: { encoding?: "archive" | "stored" } = {}): Promise<BackupDownload> {
+      const query = options.encoding ? `?encoding=${options.encoding}` : "";
+      const url = `${baseUrl}/v1/projects/${encodeURIComponent(projectId)}/backups/${encodeURIComponent(backupId)}/download${query}`;
       const response = await doFetch(url, { headers: authorization });
       if (!response.ok || !response.body) {
         const body = (await response.json().catch(() => null)) as { error?: string } | null;
@@ -48,7 +54,7 @@ export function createCapyClient(options: CapyClientOptions): CapyClient {
       const disposition = response.headers.get("content-disposition") ?? "";
       return {
         body: response.body,
-        sizeBytes: Number(response.headers.get("content-length") ?? "0"),
+        sizeBytes: response.headers.has("content-length") ? Number(response.headers.get("content-length")) : null,
         filename: /filename="([^"]+)"/.exec(disposition)?.[1] ?? null,
       };
     },

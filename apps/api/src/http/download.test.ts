@@ -1,5 +1,8 @@
-// Artifact downloads against the built API process: bytes, headers and tenancy.
-import { randomBytes } from "node:crypto";
+// Artifact downloads against the built API process: bytes, headers and tenancy; artifacts stored
+// zstd-compressed come out as the archive by default and as stored with ?encoding=stored; bytes
+// that do not match the recorded SHA-256 abort the download.
+import { spawnSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newId } from "@capy/db";
@@ -15,8 +18,28 @@ afterAll(async () => {
   await h?.stop();
 });
 
-/** A backup row of the test tenant, with `bytes` stored as its artifact unless null. */
-async function storedBackup(bytes: Buffer | null, state = "completed") {
+const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
+
+/** `bytes` as one zstd stream, by the zstd binary the API itself uses. */
+function zstdCompress(bytes: Buffer): Buffer {
+  const result = spawnSync("zstd", ["-q", "-c", "-1"], { input: bytes, maxBuffer: 64 * 1024 * 1024 });
+  if (result.status !== 0) throw new Error(`zstd failed: ${result.stderr.toString()}`);
+  return result.stdout;
+}
+
+interface Encoding {
+  storedEncoding?: string;
+  compression?: string;
+  archiveSizeBytes?: bigint | null;
+  /** Recorded SHA-256; that of the stored bytes when unset. */
+  sha256?: string;
+}
+
+/**
+ * A backup row of the test tenant, with `bytes` stored as its artifact unless null; without an
+ * encoding, a row as written before encodings were recorded (the columns' defaults).
+ */
+async function storedBackup(bytes: Buffer | null, state = "completed", encoding: Encoding = {}) {
   const id = newId("bkp");
   const backupKey = backupArtifactKey(h.tenant.project_id, id);
   if (bytes) await createStorage({ storageDir: h.stack.storageDir }).put(backupKey, Readable.from([bytes]));
@@ -29,8 +52,9 @@ async function storedBackup(bytes: Buffer | null, state = "completed") {
       databaseName: h.source.name,
       backupKey,
       sizeBytes: BigInt(bytes?.length ?? 0),
-      sha256: "0".repeat(64),
+      sha256: encoding.sha256 ?? sha256(bytes ?? Buffer.alloc(0)),
       state,
+      ...(encoding.storedEncoding ? { storedEncoding: encoding.storedEncoding, compression: encoding.compression ?? "zstd", archiveSizeBytes: encoding.archiveSizeBytes ?? null } : {}),
     },
   });
   return { id, path: `/v1/projects/${h.tenant.project_id}/backups/${id}/download` };
@@ -74,5 +98,54 @@ describe("GET /v1/projects/{id}/backups/{backupID}/download", () => {
     expectError(await request(h.api, "GET", failed.path, { key: h.tenant.api_key }), 409);
     const missing = await storedBackup(null);
     expectError(await request(h.api, "GET", missing.path, { key: h.tenant.api_key }), 404, "backup artifact not found");
+  });
+
+  it("gives a zstd artifact as the archive by default, decompressed on the fly, with its recorded size", async () => {
+    const archive = randomBytes(2 * 1024 * 1024 + 5);
+    const stored = zstdCompress(archive);
+    const backup = await storedBackup(stored, "completed", { storedEncoding: "zstd", archiveSizeBytes: BigInt(archive.length) });
+    const response = await fetch(`${h.api.baseUrl}${backup.path}`, { headers: { "x-api-key": h.tenant.api_key } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("application/octet-stream");
+    expect(response.headers.get("content-length")).toBe(String(archive.length));
+    expect(response.headers.get("content-disposition")).toBe(`attachment; filename="${h.source.name}-${backup.id}.dump"`);
+    expect(Buffer.from(await response.arrayBuffer()).equals(archive)).toBe(true);
+  });
+
+  it("streams a zstd artifact of unknown archive size without a Content-Length", async () => {
+    const archive = Buffer.from("PGDMP and more".repeat(1000));
+    const backup = await storedBackup(zstdCompress(archive), "completed", { storedEncoding: "zstd" });
+    const response = await fetch(`${h.api.baseUrl}${backup.path}`, { headers: { "x-api-key": h.tenant.api_key } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-length")).toBeNull();
+    expect(Buffer.from(await response.arrayBuffer()).equals(archive)).toBe(true);
+  });
+
+  it("gives the stored bytes as they are with ?encoding=stored", async () => {
+    const stored = zstdCompress(randomBytes(100_000));
+    const backup = await storedBackup(stored, "completed", { storedEncoding: "zstd", archiveSizeBytes: 100_000n });
+    const response = await fetch(`${h.api.baseUrl}${backup.path}?encoding=stored`, { headers: { "x-api-key": h.tenant.api_key } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("application/zstd");
+    expect(response.headers.get("content-length")).toBe(String(stored.length));
+    expect(response.headers.get("content-disposition")).toBe(`attachment; filename="${h.source.name}-${backup.id}.dump.zst"`);
+    expect(Buffer.from(await response.arrayBuffer()).equals(stored)).toBe(true);
+  });
+
+  it("answers 400 to an unknown encoding", async () => {
+    const backup = await storedBackup(Buffer.from("dump"));
+    expectError(await request(h.api, "GET", `${backup.path}?encoding=gzip`, { key: h.tenant.api_key }), 400, "encoding must be one of archive, stored");
+  });
+
+  it("aborts the download when the stored bytes do not match the recorded SHA-256, or do not decompress", async () => {
+    const bytes = randomBytes(1024 * 1024);
+    const changed = await storedBackup(bytes, "completed", { sha256: sha256(Buffer.from("something else")) });
+    const broken = await storedBackup(Buffer.concat([zstdCompress(bytes).subarray(0, 1000), randomBytes(5000)]), "completed", { storedEncoding: "zstd" });
+    for (const backup of [changed, broken]) {
+      // The connection is cut before the end (before the headers, when zstd fails at once):
+      // never a complete-looking file.
+      const download = fetch(`${h.api.baseUrl}${backup.path}`, { headers: { "x-api-key": h.tenant.api_key } }).then((response) => response.arrayBuffer());
+      await expect(download).rejects.toThrow();
+    }
   });
 });

@@ -1,5 +1,6 @@
 // Backups: listing, requesting one (a job row, then its BullMQ job), and opening an artifact.
 import type { Readable } from "node:stream";
+import { openArtifact, type OpenOptions } from "@capy/artifact";
 import { asModelRows, type Backup, type Db, type Project } from "@capy/db";
 import { ObjectNotFoundError, type ArtifactStorage } from "@capy/storage";
 import { AppError } from "../errors.js";
@@ -35,20 +36,26 @@ function backupJobInput(project: Project, label: string | null): NewJob {
 
 export interface BackupArtifact {
   body: Readable;
-  sizeBytes: number;
-  /** `<database>-<backup id>.dump`, safe inside a quoted Content-Disposition filename. */
+  /** Bytes `body` delivers; null when not known in advance (an old row decoded on the fly). */
+  sizeBytes: number | null;
+  /** `<database>-<backup id>.dump` (`.dump.zst` for stored zstd bytes), safe inside a quoted Content-Disposition filename. */
   filename: string;
+  contentType: string;
 }
 
-export async function openBackupArtifact(db: Db, storage: ArtifactStorage, project: Project, backupId: string): Promise<BackupArtifact> {
+/**
+ * Opens a backup's artifact for download through the one artifact reader: by default as a
+ * pg_restore-ready archive (decompressed on the fly), or its stored bytes as they are.
+ */
+export async function openBackupArtifact(db: Db, storage: ArtifactStorage, project: Project, backupId: string, read: OpenOptions): Promise<BackupArtifact> {
   const backup = await db.backup.findFirst({ where: { id: backupId, projectId: project.id } });
   if (!backup) throw new AppError("NOT_FOUND", "backup not found");
   if (backup.state !== "completed") throw new AppError("CONFLICT", `backup has no artifact to download (state: ${backup.state})`);
   try {
-    const sizeBytes = await storage.size(backup.backupKey);
-    const body = await storage.get(backup.backupKey);
-    const filename = `${backup.databaseName}-${backup.id}.dump`.replace(/[^A-Za-z0-9._-]/g, "_");
-    return { body, sizeBytes, filename };
+    const opened = await openArtifact(storage, backup, read);
+    const suffix = opened.encoding === "zstd" ? ".dump.zst" : ".dump";
+    const filename = `${backup.databaseName}-${backup.id}${suffix}`.replace(/[^A-Za-z0-9._-]/g, "_");
+    return { body: opened.body, sizeBytes: opened.sizeBytes, filename, contentType: opened.encoding === "zstd" ? "application/zstd" : "application/octet-stream" };
   } catch (error) {
     if (error instanceof ObjectNotFoundError) throw new AppError("NOT_FOUND", "backup artifact not found", { cause: error });
     throw error;

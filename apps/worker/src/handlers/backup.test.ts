@@ -3,8 +3,9 @@
 // nothing behind.
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   createEmptyDatabase,
@@ -12,10 +13,12 @@ import {
   pgbenchFingerprint,
   run,
   startPrivatePostgres,
+  waitFor,
   type PrivatePostgres,
   type TestDatabase,
 } from "@capy/testing";
-import { createHarness, projectFiles, submitJob, waitForJob, type Harness } from "../test-helpers.js";
+import { enqueueJob } from "@capy/jobs";
+import { createHarness, insertJob, projectFiles, submitJob, waitForJob, type Harness } from "../test-helpers.js";
 
 let harness: Harness;
 let source: TestDatabase;
@@ -77,6 +80,11 @@ describe("backup jobs", () => {
       state: "completed",
       verificationState: "verified",
       verificationError: null,
+      // BACKUP_COMPRESSION's default with pg_dump 15: zstd around an uncompressed archive.
+      compression: "zstd",
+      compressionLevel: 1,
+      archiveFormat: "custom",
+      storedEncoding: "zstd",
     });
     expect(backup.verifiedAt!.getTime()).toBeGreaterThanOrEqual(job.startedAt!.getTime());
     expect(backup.verifiedAt!.getTime()).toBeLessThanOrEqual(job.completedAt!.getTime());
@@ -94,9 +102,14 @@ describe("backup jobs", () => {
     expect(backup.sizeBytes).toBe(BigInt((await stat(artifact)).size));
     expect(backup.sha256).toBe(await sha256(artifact));
 
+    // zstd -d gives the pg_restore archive, whose size verification recorded.
+    const archive = `${artifact}.decoded`;
+    await run("zstd", ["-q", "-d", artifact, "-o", archive]);
+    cleanups.push(() => import("node:fs/promises").then((fs) => fs.rm(archive, { force: true })));
+    expect(backup.archiveSizeBytes).toBe(BigInt((await stat(archive)).size));
     const restored = await createEmptyDatabase("capy_restore");
     cleanups.push(() => restored.drop());
-    await run("pg_restore", ["--no-owner", "--exit-on-error", "-d", restored.url, artifact]);
+    await run("pg_restore", ["--no-owner", "--exit-on-error", "-d", restored.url, archive]);
     expect(await pgbenchFingerprint(restored.url)).toEqual(await pgbenchFingerprint(source.url));
   });
 
@@ -142,5 +155,72 @@ describe("backup jobs", () => {
       expect(await stack.db.backup.findUniqueOrThrow({ where: { jobId: job.id } })).toMatchObject({ verificationState: "verified" });
       expect(stack.workers[0]!.logs()).not.toContain(password);
     });
+  });
+
+  describe("whose pg_dump or zstd child is killed mid-dump", () => {
+    /** The worker's children running `name` (from /proc). */
+    async function childrenNamed(parent: number, name: string): Promise<number[]> {
+      const pids: number[] = [];
+      for (const entry of await readdir("/proc")) {
+        if (!/^\d+$/.test(entry)) continue;
+        const stat = await readFile(`/proc/${entry}/stat`, "utf8").catch(() => "");
+        // pid (comm) state ppid …
+        const match = /^\d+ \((.*)\) \S (\d+)/.exec(stat);
+        if (match && match[1] === name && Number(match[2]) === parent) pids.push(Number(entry));
+      }
+      return pids;
+    }
+
+    async function killMidDump(child: "zstd" | "pg_dump") {
+      const { stack } = harness;
+      const tenant = await stack.createTenant("acme", `killed-${child}`, source.url);
+      // pg_dump (and the inventory) wait for this lock: the children are killed mid-dump.
+      const blocker = new pg.Client({ connectionString: source.url });
+      await blocker.connect();
+      try {
+        await blocker.query("BEGIN; LOCK TABLE pgbench_accounts IN ACCESS EXCLUSIVE MODE");
+        // One attempt, so the failure is the job's outcome rather than a retry.
+        const inserted = await insertJob(stack, tenant.project_id);
+        await stack.db.job.update({ where: { id: inserted.id }, data: { maxAttempts: 1 } });
+        await enqueueJob(harness.queue, inserted);
+        const worker = stack.workers[0]!.child.pid!;
+        const [pid] = await waitFor(async () => {
+          const [dumps, zstds] = await Promise.all([childrenNamed(worker, "pg_dump"), childrenNamed(worker, "zstd")]);
+          return dumps.length === 1 && zstds.length === 1 ? (child === "zstd" ? zstds : dumps) : undefined;
+        }, { timeoutMs: 30_000, what: "pg_dump and zstd running" });
+        process.kill(pid!, "SIGKILL");
+      } finally {
+        await blocker.query("ROLLBACK");
+        await blocker.end();
+      }
+      const job = await waitForJob(stack, (await stack.db.job.findFirstOrThrow({ where: { projectId: tenant.project_id } })).id, ["completed", "failed"]);
+      expect(job).toMatchObject({ state: "failed", attempts: 1, retryClassification: "transient" });
+      expect(await stack.db.backup.findUnique({ where: { jobId: job.id } })).toBeNull();
+      expect(await projectFiles(stack.storageDir, tenant.project_id)).toEqual([]);
+      return job;
+    }
+
+    it("fails the job with zstd's failure when zstd is killed, leaving no artifact", async () => {
+      const job = await killMidDump("zstd");
+      expect(job.error).toBe("compression failed: zstd was killed by SIGKILL");
+    });
+
+    it("fails the job with pg_dump's failure when pg_dump is killed, leaving no artifact", async () => {
+      const job = await killMidDump("pg_dump");
+      expect(job.error).toContain("pg_dump was killed by SIGKILL");
+    });
+  });
+
+  it("keep pg_dump's gzip inside the archive with BACKUP_COMPRESSION=gzip:6 (the old artifacts' encoding)", async () => {
+    const gzipHarness = await createHarness({ BACKUP_COMPRESSION: "gzip:6" });
+    cleanups.push(() => gzipHarness.close());
+    await gzipHarness.stack.startWorker();
+    const tenant = await gzipHarness.stack.createTenant("acme", "gzip", source.url);
+    const job = await waitForJob(gzipHarness.stack, (await submitJob(gzipHarness, tenant.project_id)).id, ["completed", "failed"]);
+    expect(job).toMatchObject({ state: "completed", error: null });
+    const backup = await gzipHarness.stack.db.backup.findUniqueOrThrow({ where: { jobId: job.id } });
+    expect(backup).toMatchObject({ verificationState: "verified", compression: "gzip", compressionLevel: 6, archiveFormat: "custom", storedEncoding: "identity", archiveSizeBytes: backup.sizeBytes });
+    const artifact = await readFile(path.join(gzipHarness.stack.storageDir, backup.backupKey));
+    expect(artifact.subarray(0, 5).toString()).toBe("PGDMP");
   });
 });

@@ -5,6 +5,7 @@
 // The artifact is stored before its row exists, so a backup row never points at a missing
 // artifact; a failed or stale dump removes whatever it stored. A retried job whose backup is
 // already recorded goes straight to verification.
+import type { WritePlan } from "@capy/artifact";
 import type { Backup, Job, Keyring, Prisma } from "@capy/db";
 import { newId } from "@capy/db";
 import { attemptArtifactKey, attemptOfArtifactKey, jobArtifactPrefix, type ArtifactStorage } from "@capy/storage";
@@ -15,7 +16,7 @@ import { discardJobArtifacts } from "../attempts/leftovers.js";
 import type { Logger } from "../logger.js";
 import type { WorkerMetrics } from "../metrics.js";
 import { Inventory } from "../postgres/inventory.js";
-import { dumpToStorage } from "../postgres/pg-dump.js";
+import { dumpToStorage, encodingColumns } from "../postgres/pg-dump.js";
 import { endLostDumpSessions, openSourceSnapshot } from "../postgres/session.js";
 import { loadDumpTarget } from "../postgres/target.js";
 import type { ProcessRunner } from "../process/run.js";
@@ -31,6 +32,8 @@ export interface BackupDependencies extends VerifyDependencies {
   runner: ProcessRunner;
   /** Absolute path of pg_dump. */
   pgDump: string;
+  /** How the archive is compressed on its way to storage (BACKUP_COMPRESSION; @capy/artifact). */
+  writePlan: WritePlan;
   /** Opens project passwords; only needed for projects that have one. */
   keyring: Keyring | undefined;
   /** Dump durations and sizes, job and verification outcomes, when given. */
@@ -132,7 +135,7 @@ async function dumpAndRecord(deps: BackupDependencies, job: Job, attempt: Attemp
       // session cannot connect, let pg_dump try the same connection and report why it fails.
       // Should pg_dump succeed where the session failed, its artifact is discarded below and
       // the session's error decides the retry.
-      await dumpToStorage({ runner: deps.runner, pgDump: deps.pgDump, target, storage: deps.storage, key, signal: dumpSignal });
+      await dumpToStorage({ runner: deps.runner, pgDump: deps.pgDump, plan: deps.writePlan, target, storage: deps.storage, key, signal: dumpSignal });
       throw sessionError;
     });
     // A stopped dump (timeout, cancel, lost job, shutdown) must not wait for the counting queries.
@@ -152,6 +155,7 @@ async function dumpAndRecord(deps: BackupDependencies, job: Job, attempt: Attemp
       const dumping = dumpToStorage({
         runner: deps.runner,
         pgDump: deps.pgDump,
+        plan: deps.writePlan,
         target,
         storage: deps.storage,
         key,
@@ -197,6 +201,7 @@ async function dumpAndRecord(deps: BackupDependencies, job: Job, attempt: Attemp
           backupKey: key,
           sizeBytes: BigInt(stored.sizeBytes),
           sha256: stored.sha256,
+          ...encodingColumns(dumped),
           state: "completed",
           verificationState: "pending",
           sourceInventory: inventory as unknown as Prisma.InputJsonValue,

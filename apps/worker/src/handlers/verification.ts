@@ -42,8 +42,7 @@ export async function verifyAndComplete(
     const result = await deps.verifier.verify({
       jobId: job.id,
       clusterId: job.clusterId,
-      backupKey: backup.backupKey,
-      sha256: backup.sha256,
+      artifact: backup,
       reference,
       signal: context.stop,
       log,
@@ -56,6 +55,8 @@ export async function verifyAndComplete(
           // The backup first: completeAttempt appends job.completed, and events come last.
           await recordVerified(tx, backup.id, verifiedAt, outcome.announce);
           await completeAttempt(tx, attempt, { stderr: redactSecrets(stderr), stdout: null });
+          // What a default download of it delivers, learned here: verification decodes it all.
+          await tx.backup.update({ where: { id: backup.id }, data: { archiveSizeBytes: BigInt(result.sizeBytes) } });
         }),
       { log, what: "complete" },
     );

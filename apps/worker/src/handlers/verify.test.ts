@@ -159,7 +159,9 @@ describe("verification of a backup", () => {
     original = await readFile(artifact);
     const restored = await createEmptyDatabase("capy_restore");
     cleanups.push(() => restored.drop());
-    await run("pg_restore", ["--no-owner", "--exit-on-error", "-d", restored.url, artifact]);
+    // Stored zstd-compressed (the default): zstd -d gives the pg_restore archive.
+    await run("zstd", ["-q", "-d", "-f", artifact, "-o", `${artifact}.decoded`]);
+    await run("pg_restore", ["--no-owner", "--exit-on-error", "-d", restored.url, `${artifact}.decoded`]);
     const fingerprint = (url: string) =>
       withAdminClient(async (client) => {
         const { rows } = await client.query<{ k: string; a: string; e: string; lo: string }>(`
@@ -180,7 +182,15 @@ describe("verification of a backup", () => {
     const job = await waitForJob(stack, (await submitJob(harness, tenant.project_id, "verify", null, backup.id)).id, ["completed", "failed"]);
     const message = `artifact checksum mismatch: expected ${backup.sha256}, stored object hashes to ${sha256(bytes)} (${bytes.length} bytes)`;
     expect(job).toMatchObject({ type: "verify", state: "failed", attempts: 1, retryClassification: "verification", error: message });
-    expect(await stack.db.backup.findUniqueOrThrow({ where: { id: backup.id } })).toMatchObject({
+    // The backup row is written right after the job's (a statement of its own).
+    const failed = await waitFor(
+      async () => {
+        const row = await stack.db.backup.findUniqueOrThrow({ where: { id: backup.id } });
+        return row.verificationState === "failed" ? row : undefined;
+      },
+      { timeoutMs: 10_000, what: "the backup's failed verification" },
+    );
+    expect(failed).toMatchObject({
       state: "completed",
       verificationState: "failed",
       verificationError: message,

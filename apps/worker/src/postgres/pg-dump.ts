@@ -1,10 +1,12 @@
-// One logical backup: pg_dump's custom-format archive streamed from its stdout straight into
-// artifact storage. Memory stays flat whatever the database size; storage computes the size
-// and SHA-256 on the way through.
-import { Transform, pipeline } from "node:stream";
+// One logical backup: pg_dump's custom-format archive streamed from its stdout through the
+// artifact's write stages (compression: @capy/artifact's write plan) straight into artifact
+// storage. Memory stays flat whatever the database size; storage computes the size and SHA-256
+// on the way through.
+import { Transform, pipeline, type Readable } from "node:stream";
+import { StageFailedError, type ArtifactEncoding, type WritePlan, type WriteStages } from "@capy/artifact";
 import type { ArtifactStorage, StoredObject } from "@capy/storage";
 import { StorageError } from "../failures/errors.js";
-import { ProcessStartError, type ProcessRunner, type ProcessSpec } from "../process/run.js";
+import { ProcessStartError, type ProcessRunner, type ProcessSpec, type RunningProcess } from "../process/run.js";
 import { clientToolEnv, connectionArgs } from "./libpq-args.js";
 import { withPassfile } from "./passfile.js";
 
@@ -22,11 +24,12 @@ export interface DumpTarget {
  * pg_dump's argument array and its entire environment. Neither holds the password: libpq reads
  * it from `passfile`, and --no-password makes pg_dump fail rather than prompt if that is wrong.
  */
-export function pgDumpSpec(pgDump: string, target: DumpTarget, passfile: string, snapshot?: string): ProcessSpec {
+export function pgDumpSpec(pgDump: string, target: DumpTarget, passfile: string, snapshot?: string, compressionArgs: readonly string[] = []): ProcessSpec {
   return {
     command: pgDump,
     args: [
       "-Fc",
+      ...compressionArgs,
       // The snapshot another session exported and keeps open, so the dump sees exactly what
       // that session counts for the backup's source inventory.
       ...(snapshot ? [`--snapshot=${snapshot}`] : []),
@@ -41,6 +44,8 @@ export interface DumpRequest {
   /** Absolute path of pg_dump. */
   pgDump: string;
   target: DumpTarget;
+  /** How the archive is compressed on its way to storage (BACKUP_COMPRESSION). */
+  plan: WritePlan;
   storage: ArtifactStorage;
   /** Storage key of the artifact. On failure the caller deletes it (storage may hold part of it). */
   key: string;
@@ -48,7 +53,7 @@ export interface DumpRequest {
   signal: AbortSignal;
   /** A snapshot exported by a transaction the caller holds open until pg_dump exits. */
   snapshot?: string;
-  /** Called with the total bytes streamed so far, on every chunk (the caller throttles). */
+  /** Called with the total bytes stored so far, on every chunk (the caller throttles). */
   onProgress?: (bytes: number) => void;
 }
 
@@ -56,38 +61,81 @@ export interface DumpResult {
   stored: StoredObject;
   /** pg_dump's stderr (warnings, or nothing), not yet redacted. */
   stderrTail: string;
+  /** What the backup row records about the stored bytes. */
+  encoding: ArtifactEncoding;
+  /** Bytes of the archive pg_dump wrote (before compression around it), when known. */
+  archiveSizeBytes: number | null;
 }
 
 /**
- * Runs pg_dump into storage. Resolves only when pg_dump exited 0 AND storage has the whole
- * artifact; rejects with ProcessStartError, StorageError or ProcessExitError otherwise.
+ * Runs pg_dump into storage through the plan's stages. Resolves only when pg_dump and every
+ * stage exited 0 AND storage has the whole artifact; rejects with ProcessStartError,
+ * StageFailedError (e.g. zstd killed), StorageError or ProcessExitError otherwise.
  */
 export async function dumpToStorage(request: DumpRequest): Promise<DumpResult> {
-  const { target } = request;
+  const { target, plan } = request;
   return withPassfile(target.user, target.password, async (passfile) => {
-    const child = request.runner.start(pgDumpSpec(request.pgDump, target, passfile, request.snapshot), { stdout: "stream", signal: request.signal });
-    // Counts the archive's bytes on their way to storage; backpressure passes through.
-    let bytes = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        bytes += chunk.length;
-        request.onProgress?.(bytes);
-        callback(null, chunk);
-      },
-    });
-    // Errors of either side reach storage (through `counter`) or are reported by child.done.
-    pipeline(child.stdout, counter, () => {});
-    const storing = request.storage.put(request.key, counter).catch((error: unknown) => {
+    const write = plan.start();
+    const spec = pgDumpSpec(request.pgDump, target, passfile, request.snapshot, plan.pgDumpArgs);
+    let child: RunningProcess;
+    try {
+      child = request.runner.start(spec, { stdout: write.direct ? { into: write.direct.directInput() } : "stream", signal: request.signal });
+    } finally {
+      write.direct?.releaseDirectInput();
+    }
+    const { body, failure } = streamStages(child, write, request.onProgress);
+    const storing = request.storage.put(request.key, body).catch((error: unknown) => {
       // pg_dump would otherwise block on a pipe nobody reads any more.
       child.stop();
       throw new StorageError(error);
     });
     const [exit, put] = await Promise.allSettled([child.done, storing]);
-    // Precedence follows causality: a child that never started breaks the stream; a storage
-    // failure stops the child; only then is pg_dump's own exit status the cause.
+    // Precedence follows causality: a child that never started breaks the stream; a stage that
+    // failed on its own (zstd killed) breaks storage and pg_dump's pipe; a storage failure stops
+    // the children; only then is pg_dump's own exit status the cause.
     if (exit.status === "rejected" && exit.reason instanceof ProcessStartError) throw exit.reason;
+    const stageFailure = failure();
+    if (stageFailure) throw stageFailure;
     if (put.status === "rejected") throw put.reason;
     if (exit.status === "rejected") throw exit.reason;
-    return { stored: put.value, stderrTail: exit.value.stderrTail };
+    return { stored: put.value, stderrTail: exit.value.stderrTail, encoding: plan.encoding, archiveSizeBytes: write.archiveSizeBytes(put.value.sizeBytes) };
   });
+}
+
+/**
+ * pg_dump's output (its stdout, or the direct stage it writes into) through the stages and a byte
+ * counter: the stream storage reads, and the stage failure that broke it, if any.
+ */
+function streamStages(child: RunningProcess, write: WriteStages, onProgress?: (bytes: number) => void): { body: Readable; failure: () => StageFailedError | undefined } {
+  let bytes = 0;
+  // Counts the stored bytes on their way to storage; backpressure passes through.
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      bytes += chunk.length;
+      onProgress?.(bytes);
+      callback(null, chunk);
+    },
+  });
+  let failure: StageFailedError | undefined;
+  const source: Readable = write.direct ?? child.stdout;
+  const stages = write.direct ? write.stages.slice(1) : write.stages;
+  // Errors reach storage (through `counter`); pg_dump's own are reported by child.done.
+  pipeline([source, ...stages, counter], (error) => {
+    if (error instanceof StageFailedError) {
+      failure = error;
+      child.stop();
+    }
+  });
+  return { body: counter, failure: () => failure };
+}
+
+/** How a dump's stored bytes are encoded, as its backup row records it for every reader. */
+export function encodingColumns({ encoding, archiveSizeBytes }: DumpResult) {
+  return {
+    compression: encoding.compression,
+    compressionLevel: encoding.compressionLevel,
+    archiveFormat: encoding.archiveFormat,
+    storedEncoding: encoding.storedEncoding,
+    archiveSizeBytes: archiveSizeBytes === null ? null : BigInt(archiveSizeBytes),
+  };
 }

@@ -51,6 +51,9 @@ export async function openSourceSnapshot(target: DumpTarget): Promise<SourceSnap
   });
   try {
     await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+    // The counting runs beside pg_dump and its compressor: one process, not a leader plus
+    // parallel workers competing with them for the cores (measured: README, Benchmarks).
+    await client.query("SET LOCAL max_parallel_workers_per_gather = 0");
     const { rows } = await client.query<{ id: string }>("SELECT pg_catalog.pg_export_snapshot() AS id");
     const id = rows[0]!.id;
     let closed = false;

@@ -1,7 +1,6 @@
 // Locating the PostgreSQL client tools once, at startup: a worker that cannot run pg_dump
 // should refuse to start rather than fail every job it takes.
-import { accessSync, constants, statSync } from "node:fs";
-import path from "node:path";
+import { findExecutable, pathDirs } from "@capy/artifact";
 import { ConfigurationError } from "../failures/errors.js";
 import type { ProcessRunner } from "../process/run.js";
 
@@ -16,17 +15,16 @@ export interface ToolSearch {
 
 /** The absolute path of an executable `name`. */
 export function resolvePgTool(name: PgTool, { binDir, searchPath }: ToolSearch): string {
-  const dirs = binDir ? [binDir] : searchPath.split(path.delimiter).filter(Boolean);
-  for (const dir of dirs) {
-    const candidate = path.resolve(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      if (statSync(candidate).isFile()) return candidate;
-    } catch {
-      // not here; keep looking
-    }
-  }
+  const found = findExecutable(name, binDir ? [binDir] : pathDirs(searchPath));
+  if (found !== null) return found;
   throw new ConfigurationError(binDir ? `${name} was not found in PG_BIN_DIR (${binDir})` : `${name} was not found on PATH`);
+}
+
+/** The major version in what `<tool> --version` prints ("pg_dump (PostgreSQL) 15.20" → 15). */
+export function pgMajorVersion(version: string): number {
+  const match = /\(PostgreSQL\) (\d+)/.exec(version);
+  if (!match) throw new ConfigurationError(`cannot tell the PostgreSQL version from "${version}"`);
+  return Number(match[1]);
 }
 
 /** What `<tool> --version` prints, e.g. "pg_dump (PostgreSQL) 15.20". */

@@ -3,7 +3,7 @@
 // badly"; and a registry so shutdown can stop whatever is still running.
 import { spawn, type ChildProcessByStdio } from "node:child_process";
 import path from "node:path";
-import type { Readable, Writable } from "node:stream";
+import { Readable, type Writable } from "node:stream";
 import { TailBuffer } from "./tail-buffer.js";
 
 export interface ProcessSpec {
@@ -18,8 +18,10 @@ export interface StartOptions {
   /**
    * "stream": the caller consumes `stdout` (e.g. a binary archive) and no tail is kept.
    * "tail": stdout is text; it is drained and its tail kept like stderr's.
+   * { into }: stdout is that pipe (another child's stdin), written by the child directly; the
+   * handle's `stdout` is then empty.
    */
-  stdout: "stream" | "tail";
+  stdout: "stream" | "tail" | { into: Writable };
   /** "pipe": the caller writes the child's stdin (e.g. an archive for pg_restore); ignored otherwise. */
   stdin?: "pipe" | "ignore";
   /** Aborting stops the child (SIGTERM, then SIGKILL after KILL_GRACE_MS). */
@@ -93,13 +95,13 @@ export class ProcessRunner {
     const command = path.basename(spec.command);
     const child = spawn(spec.command, [...spec.args], {
       env: { ...spec.env },
-      stdio: [options.stdin ?? "ignore", "pipe", "pipe"],
+      stdio: [options.stdin ?? "ignore", typeof options.stdout === "object" ? options.stdout.into : "pipe", "pipe"],
       shell: false,
     }) as ChildProcessByStdio<Writable | null, Readable, Readable>;
     const stderr = new TailBuffer();
     const stdout = options.stdout === "tail" ? new TailBuffer() : null;
-    child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
-    if (stdout) child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
+    child.stderr?.on("data", (chunk: Buffer) => stderr.push(chunk));
+    if (stdout) child.stdout?.on("data", (chunk: Buffer) => stdout.push(chunk));
 
     let killTimer: NodeJS.Timeout | undefined;
     const exited = () => child.exitCode !== null || child.signalCode !== null;
@@ -135,7 +137,7 @@ export class ProcessRunner {
       });
     });
 
-    const handle: RunningProcess = { pid: child.pid, stdin: child.stdin, stdout: child.stdout, done, stop, kill };
+    const handle: RunningProcess = { pid: child.pid, stdin: child.stdin, stdout: child.stdout ?? Readable.from([]), done, stop, kill };
     this.live.add(handle);
     options.signal?.addEventListener("abort", stop, { once: true });
     if (options.signal?.aborted) stop();

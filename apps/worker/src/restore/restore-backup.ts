@@ -21,6 +21,8 @@ export interface RestoreTools {
   pgRestore: string;
   /** pg_restore -j (RESTORE_JOBS). */
   jobs: number;
+  /** Absolute path of zstd (zstd artifacts are decompressed on the way). */
+  zstd: string | null;
 }
 
 export interface RestoreInto {
@@ -39,14 +41,14 @@ export interface RestoreInto {
 export async function restoreBackup(tools: RestoreTools, request: RestoreInto): Promise<string> {
   const flags = { noOwner: request.noOwner, applicationName: "capy-backups-restore" };
   if (tools.jobs <= 1 && request.tables === null) {
-    const archive = await openRestoreStream(tools.storage, request.backup, request.onBytes);
+    const archive = await openRestoreStream(tools.storage, request.backup, tools.zstd, request.onBytes);
     const result = await restoreArchive({ ...tools, admin: request.login, database: request.database, archive, signal: request.signal, flags });
     return result.stderrTail;
   }
   const dir = await mkdtemp(path.join(os.tmpdir(), "capy-restore-"));
   try {
     const file = path.join(dir, "artifact.dump");
-    await pipeline(await openRestoreStream(tools.storage, request.backup, request.onBytes), createWriteStream(file, { mode: 0o600 }), { signal: request.signal });
+    await pipeline(await openRestoreStream(tools.storage, request.backup, tools.zstd, request.onBytes), createWriteStream(file, { mode: 0o600 }), { signal: request.signal });
     let listFile: string | undefined;
     if (request.tables !== null) {
       listFile = path.join(dir, "selection.list");

@@ -1,24 +1,26 @@
-// Proving a backup by restoring it. The artifact is read back from storage and its SHA-256
-// checked against the recorded one before anything is restored; then it is restored with
-// pg_restore into a throwaway database on the same cluster (created by the cluster's registered
-// operator login from VERIFY_TEMPLATE_DATABASE; or on VERIFY_DATABASE_URL's server when set), the restored copy's inventory is compared with the source's, and
-// the throwaway database is always dropped. At most VERIFY_CONCURRENCY verifications run per
-// cluster at once (a Redis lease semaphore shared by every worker).
+// Proving a backup by restoring it. The artifact is read back from storage through the one
+// artifact reader (@capy/artifact: SHA-256 checked against the recorded one, decompressed when
+// stored compressed) into a temporary file, restored from that file with parallel pg_restore
+// into a throwaway database on the same cluster (created by the cluster's registered operator
+// login from VERIFY_TEMPLATE_DATABASE, or on VERIFY_DATABASE_URL's server when set; with settings that make a throwaway restore cheap), the restored
+// copy's inventory is compared with the source's, and the throwaway database is always dropped,
+// after the verdict (see dropLater). At most VERIFY_CONCURRENCY verifications run per cluster at
+// once (a Redis lease semaphore shared by every worker).
 import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
+import { ArtifactChecksumError, checkStored, openArtifact, StageFailedError, type StoredArtifact } from "@capy/artifact";
 import { quoteIdent, type Db, type Keyring } from "@capy/db";
 import type { LeaseSemaphore } from "@capy/queue";
-import type { ArtifactStorage } from "@capy/storage";
+import { ObjectNotFoundError, type ArtifactStorage } from "@capy/storage";
 import { ShutdownInterruptError, StorageError, VerificationFailedError, VerificationTimeoutError } from "../failures/errors.js";
 import type { Logger } from "../logger.js";
 import { collectInventory, compareInventories, describeDifferences, type Inventory } from "../postgres/inventory.js";
 import type { DumpTarget } from "../postgres/pg-dump.js";
 import { restoreArchive } from "../postgres/pg-restore.js";
-import { openRestoreStream } from "../restore/artifact.js";
 import { connectTo } from "../postgres/session.js";
 import { loadClusterAdmin } from "../postgres/target.js";
 import { ProcessExitError, type ProcessRunner } from "../process/run.js";
@@ -32,6 +34,8 @@ export interface VerifyConfig {
   concurrency: number;
   /** Throwaway databases are named `<prefix>_<epoch ms>_<random hex>`. */
   databasePrefix: string;
+  /** pg_restore --jobs: tables and indexes restored at once (VERIFY_RESTORE_JOBS). */
+  restoreJobs: number;
 }
 
 export interface VerifierDependencies {
@@ -40,6 +44,8 @@ export interface VerifierDependencies {
   runner: ProcessRunner;
   /** Absolute path of pg_restore. */
   pgRestore: string;
+  /** Absolute path of zstd, for artifacts stored zstd-compressed. */
+  zstd: string | null;
   semaphore: LeaseSemaphore;
   workerId: string;
   keyring: Keyring | undefined;
@@ -52,9 +58,8 @@ export interface VerifyRequest {
   /** The job doing the verification (holder of the concurrency lease). */
   jobId: string;
   clusterId: string;
-  backupKey: string;
-  /** What the artifact must hash to (recorded when it was stored). */
-  sha256: string;
+  /** The backup row: where its artifact is, what it must hash to, how it is encoded. */
+  artifact: StoredArtifact;
   /** What the restored copy must hold. */
   reference: Inventory;
   /** Shutdown or a lost attempt. */
@@ -64,11 +69,21 @@ export interface VerifyRequest {
 
 export interface VerifyResult {
   database: string;
+  /** Bytes of the decoded archive (recorded on the row: what a default download delivers). */
   sizeBytes: number;
   restoreMs: number;
   totalMs: number;
   pgRestoreStderr: string;
 }
+
+/**
+ * Session settings of every connection into a throwaway database, which is dropped right after
+ * its check, so nothing in it needs to survive a crash (measured effects: README, Benchmarks):
+ * - synchronous_commit off: a commit does not wait for its WAL flush;
+ * - maintenance_work_mem 256MB (default 64MB): index builds sort in memory rather than on disk;
+ *   at most `restoreJobs` of them run at once.
+ */
+export const THROWAWAY_SETTINGS: Readonly<Record<string, string>> = { synchronous_commit: "off", maintenance_work_mem: "256MB" };
 
 /** A lease is renewed this often; it lapses LEASE_MS after its holder stops renewing (ms). */
 const LEASE_MS = 30_000;
@@ -112,18 +127,22 @@ export class Verifier {
     const workDir = await mkdtemp(path.join(os.tmpdir(), "capy-verify-"));
     try {
       const archive = path.join(workDir, "artifact.dump");
-      const sizeBytes = await this.fetchChecked(request, archive);
+      const fetchStarted = Date.now();
+      const sizeBytes = await this.fetchArchive(request, archive);
+      const fetchMs = Date.now() - fetchStarted;
       const admin = this.deps.verifyServer ?? (await loadClusterAdmin(this.deps.db, request.clusterId, this.deps.keyring));
       const database = throwawayDatabaseName(this.deps.config.databasePrefix);
+      const createStarted = Date.now();
       await this.createDatabase(admin, database);
-      request.log.info({ database, size_bytes: sizeBytes }, "restoring into a throwaway database");
+      // Phases in ms, for bench/backup-overhead: read back + decode into the file, CREATE DATABASE.
+      request.log.info({ database, size_bytes: sizeBytes, fetch_ms: fetchMs, create_ms: Date.now() - createStarted }, "restoring into a throwaway database");
       try {
         const restoreStarted = Date.now();
         const timeout = AbortSignal.timeout(this.deps.config.timeoutMs);
         const stop = AbortSignal.any([request.signal, timeout]);
         let stderr = "";
         try {
-          stderr = (await restoreArchive({ runner: this.deps.runner, pgRestore: this.deps.pgRestore, admin, database, archive, signal: stop })).stderrTail;
+          stderr = (await restoreArchive({ runner: this.deps.runner, pgRestore: this.deps.pgRestore, admin, database, archive, flags: { jobs: this.deps.config.restoreJobs }, signal: stop })).stderrTail;
         } catch (error) {
           if (request.signal.aborted) throw new ShutdownInterruptError();
           if (timeout.aborted) throw new VerificationTimeoutError(this.deps.config.timeoutMs);
@@ -135,7 +154,9 @@ export class Verifier {
         const restoreMs = Date.now() - restoreStarted;
         const remainingMs = this.deps.config.timeoutMs - (Date.now() - restoreStarted);
         if (remainingMs <= 0) throw new VerificationTimeoutError(this.deps.config.timeoutMs);
+        const inventoryStarted = Date.now();
         const restored = await this.inventoryOf(admin, database, remainingMs);
+        request.log.info({ restore_ms: restoreMs, inventory_ms: Date.now() - inventoryStarted }, "restored copy counted");
         const differences = compareInventories(request.reference, restored);
         if (differences.length > 0) throw new VerificationFailedError(describeDifferences(differences));
         return { database, sizeBytes, restoreMs, totalMs: Date.now() - started, pgRestoreStderr: stderr };
@@ -175,24 +196,48 @@ export class Verifier {
     };
   }
 
-  /** Copies the artifact to `file`, hashing it; rejects unless it is exactly the recorded one. */
-  private async fetchChecked(request: VerifyRequest, file: string): Promise<number> {
-    let sizeBytes = 0;
-    const body = await openRestoreStream(this.deps.storage, request, (bytes) => (sizeBytes = bytes));
+  /**
+   * Writes the artifact, decoded into a pg_restore archive, to `file` (a seekable file lets
+   * pg_restore -j find each table's data); rejects unless the stored bytes are exactly the
+   * recorded ones and decode. Returns the archive's bytes.
+   */
+  private async fetchArchive(request: VerifyRequest, file: string): Promise<number> {
+    const { artifact } = request;
+    let opened;
     try {
-      await pipeline(body, createWriteStream(file, { mode: 0o600 }), { signal: request.signal });
+      opened = await openArtifact(this.deps.storage, artifact, { as: "archive", zstd: this.deps.zstd });
+    } catch (error) {
+      if (error instanceof ObjectNotFoundError) throw new VerificationFailedError(`artifact missing: no stored object ${artifact.backupKey}`);
+      throw new StorageError(error);
+    }
+    const output = createWriteStream(file, { mode: 0o600 });
+    try {
+      await pipeline(opened.body, output, { signal: request.signal });
     } catch (error) {
       if (request.signal.aborted) throw new ShutdownInterruptError();
-      throw error instanceof VerificationFailedError || error instanceof StorageError ? error : new StorageError(error);
+      if (error instanceof ArtifactChecksumError) throw new VerificationFailedError(error.message);
+      // zstd exiting non-zero means the bytes do not decode (a killed one says nothing about
+      // them): because they changed since they were stored (the checksum says so), or not.
+      if (error instanceof StageFailedError && error.exitCode !== null) {
+        await checkStored(this.deps.storage, artifact).catch((checked: unknown) => {
+          if (checked instanceof ArtifactChecksumError) throw new VerificationFailedError(checked.message);
+        });
+        throw new VerificationFailedError(`artifact does not decompress: ${error.message}`, { cause: error });
+      }
+      throw error instanceof StageFailedError ? error : new StorageError(error);
     }
-    return sizeBytes;
+    return output.bytesWritten;
   }
 
   private async createDatabase(admin: DumpTarget, database: string): Promise<void> {
     try {
       const client = await connectTo(admin);
       try {
-        await client.query(`CREATE DATABASE ${quoteIdent(database)} TEMPLATE ${quoteIdent(this.deps.config.templateDatabase)}`);
+        // WAL_LOG (PostgreSQL 15's default, spelled out): copies the small template through WAL
+        // rather than FILE_COPY's two checkpoints of the whole, shared cluster.
+        await client.query(`CREATE DATABASE ${quoteIdent(database)} TEMPLATE ${quoteIdent(this.deps.config.templateDatabase)} STRATEGY = WAL_LOG`);
+        // Every session pg_restore -j opens into it gets these (see THROWAWAY_SETTINGS).
+        for (const [name, value] of Object.entries(THROWAWAY_SETTINGS)) await client.query(`ALTER DATABASE ${quoteIdent(database)} SET ${name} = '${value}'`);
       } finally {
         await client.end().catch(() => {});
       }
@@ -221,8 +266,9 @@ export class Verifier {
   /** Drops the throwaway database, whoever is still connected; failures are left to the janitor. */
   private async dropDatabase(admin: DumpTarget, database: string, log: Logger): Promise<void> {
     try {
+      const started = Date.now();
       await dropThrowaway(admin, database);
-      log.info({ database }, "dropped the throwaway database");
+      log.info({ database, drop_ms: Date.now() - started }, "dropped the throwaway database");
     } catch (error) {
       log.error({ err: error, database }, "could not drop the throwaway database; the janitor will");
     }

@@ -51,12 +51,13 @@ export function registerBackups(program: Command, env: CliEnvironment): void {
 
   backups
     .command("download")
-    .description("download a backup's artifact (a pg_restore archive)")
+    .description("download a backup's artifact: a pg_restore archive (decompressed on the fly), or with --stored the bytes as stored")
     .argument("<backupID>", "backup id (bkp_…)")
     .option("-o, --output <file>", "where to write it; - for stdout (default: the server's file name)")
     .option("-f, --force", "overwrite an existing file")
+    .option("--stored", "the stored bytes as they are (a .dump.zst for zstd backups: zstd -d gives the archive)")
     .action(
-      withContext<[string], { output?: string; force?: boolean }>(env, async (ctx, options, backupId) => {
+      withContext<[string], { output?: string; force?: boolean; stored?: boolean }>(env, async (ctx, options, backupId) => {
         const client = ctx.client();
         const result = await downloadBackup(client, ctx.output, ctx.projectId(), backupId, options);
         if (result === undefined) return;

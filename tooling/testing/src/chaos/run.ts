@@ -137,6 +137,8 @@ export interface FinalBackup {
   sha256: string;
   sizeBytes: number;
   verificationState: string;
+  /** "identity": the file is the archive; "zstd": a zstd stream of it. */
+  storedEncoding: string;
 }
 
 /** An outbox event (the events table), with the state its `data` reports. */
@@ -692,7 +694,7 @@ async function finalJobs(meta: pg.Client): Promise<FinalJob[]> {
 }
 
 async function finalBackups(meta: pg.Client): Promise<FinalBackup[]> {
-  const { rows } = await meta.query("SELECT id, job_id, project_id, backup_key, sha256, size_bytes::text, verification_state FROM backups ORDER BY created_at, id");
+  const { rows } = await meta.query("SELECT id, job_id, project_id, backup_key, sha256, size_bytes::text, verification_state, stored_encoding FROM backups ORDER BY created_at, id");
   return rows.map((r) => ({
     id: r.id,
     jobId: r.job_id,
@@ -701,6 +703,7 @@ async function finalBackups(meta: pg.Client): Promise<FinalBackup[]> {
     sha256: r.sha256,
     sizeBytes: Number(r.size_bytes),
     verificationState: r.verification_state,
+    storedEncoding: r.stored_encoding,
   }));
 }
 
@@ -738,7 +741,14 @@ async function checkArtifact(
     await withAdminClient((c) => c.query(`CREATE DATABASE ${quoteIdent(scratchName)} TEMPLATE template0`), serverUrl);
     try {
       const url = withDatabase(serverUrl, scratchName);
-      await run("pg_restore", ["--exit-on-error", "--no-owner", "--no-acl", "-d", url, file]);
+      // A zstd artifact (the default) is decoded first (outside the store), as a download would.
+      const archive = backup.storedEncoding === "zstd" ? path.join(os.tmpdir(), `${scratchName}.dump`) : file;
+      if (archive !== file) await run("zstd", ["-q", "-d", "-f", file, "-o", archive]);
+      try {
+        await run("pg_restore", ["--exit-on-error", "--no-owner", "--no-acl", "-d", url, archive]);
+      } finally {
+        if (archive !== file) await rm(archive, { force: true });
+      }
       record.restored = true;
       const counts = await rowCounts(url);
       record.rowCountsMatch = PGBENCH_TABLES.every((t) => counts[t] === sourceCounts[t]);

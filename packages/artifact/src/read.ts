@@ -1,0 +1,109 @@
+// The one way to read a backup's artifact back: storage → checksum → (decompression) → a
+// pg_restore-ready archive stream. Verification, the download endpoint and restores all open
+// artifacts here, so each knows every encoding ever written (old gzip artifacts are plain
+// archives) and a later decryption stage is added in one place.
+import { createHash } from "node:crypto";
+import { pipeline, type Readable, Transform, Writable } from "node:stream";
+import { pipeline as pipelinePromise } from "node:stream/promises";
+import { STORED_ENCODINGS } from "@capy/contracts";
+import type { ArtifactStorage } from "@capy/storage";
+import type { StoredEncoding } from "./encoding.js";
+import { zstdDecompressStage } from "./zstd.js";
+
+/** What the reader needs of a backup row (the Prisma row fits as is). */
+export interface StoredArtifact {
+  backupKey: string;
+  /** Hex SHA-256 of the stored bytes, recorded when they were written. */
+  sha256: string;
+  /** Stored bytes. */
+  sizeBytes: bigint | number;
+  /** Bytes of the archive once decoded; null for rows older than the column. */
+  archiveSizeBytes: bigint | number | null;
+  storedEncoding: string;
+}
+
+/** "archive": what pg_restore reads (decoded); "stored": the stored bytes as they are. */
+export type ReadAs = "archive" | "stored";
+
+export interface OpenedArtifact {
+  body: Readable;
+  /** Bytes `body` will deliver, when known (an old row read decoded may not know it). */
+  sizeBytes: number | null;
+  /** What `body` is: "identity" is a pg_restore archive. */
+  encoding: StoredEncoding;
+}
+
+/** The stored bytes do not hash to the recorded SHA-256: corruption at rest or in transit. */
+export class ArtifactChecksumError extends Error {
+  override readonly name = "ArtifactChecksumError";
+
+  constructor(
+    readonly expected: string,
+    readonly actual: string,
+    readonly sizeBytes: number,
+  ) {
+    super(`artifact checksum mismatch: expected ${expected}, stored object hashes to ${actual} (${sizeBytes} bytes)`);
+  }
+}
+
+export interface OpenOptions {
+  as: ReadAs;
+  /** Absolute path of zstd, for zstd artifacts read as archives. */
+  zstd: string | null;
+}
+
+/**
+ * Opens `artifact` as a stream. The stored bytes are hashed on the way: a mismatch fails the
+ * stream at its end (ArtifactChecksumError), so read to the end before trusting it; a failed
+ * decompression fails it with StageFailedError. Rejects with ObjectNotFoundError when missing.
+ */
+export async function openArtifact(storage: ArtifactStorage, artifact: StoredArtifact, options: OpenOptions): Promise<OpenedArtifact> {
+  const encoding = storedEncodingOf(artifact);
+  // pipeline (not .pipe) so a failing storage read fails what the caller reads.
+  const stored = pipeline(await storage.get(artifact.backupKey), checksumTap(artifact.sha256), () => {});
+  if (options.as === "stored" || encoding === "identity") return { body: stored, sizeBytes: Number(artifact.sizeBytes), encoding };
+  if (options.zstd === null) throw new Error("reading a zstd artifact needs the zstd binary");
+  const decoded = pipeline(stored, zstdDecompressStage(options.zstd), () => {});
+  return { body: decoded, sizeBytes: artifact.archiveSizeBytes === null ? null : Number(artifact.archiveSizeBytes), encoding: "identity" };
+}
+
+/**
+ * Reads the stored bytes once more, only hashing them: rejects with ArtifactChecksumError unless
+ * they are the recorded ones. Tells, after a decoding failure, whether the stored bytes changed
+ * (the cause) or were already undecodable when written.
+ */
+export async function checkStored(storage: ArtifactStorage, artifact: StoredArtifact): Promise<void> {
+  const tap = checksumTap(artifact.sha256);
+  await pipelinePromise(await storage.get(artifact.backupKey), tap, new Writable({ write: (_chunk, _encoding, done) => done() }));
+}
+
+function storedEncodingOf(artifact: StoredArtifact): StoredEncoding {
+  const encoding = artifact.storedEncoding as StoredEncoding;
+  if (!STORED_ENCODINGS.includes(encoding)) throw new Error(`artifact ${artifact.backupKey} has an unknown stored encoding "${artifact.storedEncoding}"`);
+  return encoding;
+}
+
+/**
+ * Passes bytes through, hashing them; fails at the end unless they hash to `expected`. The last
+ * chunk is held back until the check passed, so a reader told the size in advance (a download's
+ * Content-Length) never receives every byte of an artifact that fails it.
+ */
+function checksumTap(expected: string): Transform {
+  const hash = createHash("sha256");
+  let sizeBytes = 0;
+  let held: Buffer | null = null;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      sizeBytes += chunk.length;
+      const previous = held;
+      held = chunk;
+      done(null, previous ?? undefined);
+    },
+    flush(done) {
+      const actual = hash.digest("hex");
+      if (actual !== expected.toLowerCase()) return done(new ArtifactChecksumError(expected, actual, sizeBytes));
+      done(null, held ?? undefined);
+    },
+  });
+}

@@ -1,0 +1,68 @@
+// The write side of a backup's artifact: pg_dump's archive → (compression) → storage, where
+// storage hashes what it stores. Each step is a stream stage, composed in this order by the
+// dumper; a later encryption stage slots in after compression. The plan is chosen once per
+// backup from BACKUP_COMPRESSION and the pg_dump at hand, and the encoding it yields is what the
+// backup row records for every reader (read.ts).
+import type { Duplex } from "node:stream";
+import type { ChildStage } from "./child-stage.js";
+import type { ArtifactEncoding, CompressionSetting } from "./encoding.js";
+import { zstdCompressStage } from "./zstd.js";
+
+/** pg_dump 16 added --compress=zstd (and lz4); older ones compress with gzip only. */
+export const NATIVE_ZSTD_PG_DUMP_MAJOR = 16;
+
+export interface WriterTools {
+  /** pg_dump's major version (e.g. 15). */
+  pgDumpMajor: number;
+  /** Absolute path of zstd; needed only for zstd with a pg_dump older than 16. */
+  zstd: string | null;
+}
+
+/** One backup's stages (one use each), between pg_dump's stdout and storage. */
+export interface WriteStages {
+  /**
+   * A child-process stage pg_dump writes into directly (pg_dump's stdout is its stdin), or null
+   * when pg_dump's stdout is read by this process. When set, it is also `stages[0]`.
+   */
+  direct: ChildStage | null;
+  /** In pipeline order. */
+  stages: Duplex[];
+  /**
+   * Once every stage has finished: the bytes of the archive pg_dump wrote, or null when they
+   * went straight into a child stage uncounted (verification, which decodes it all, records them).
+   */
+  archiveSizeBytes(storedBytes: number): number | null;
+}
+
+export interface WritePlan {
+  /** pg_dump's compression arguments. */
+  pgDumpArgs: string[];
+  start(): WriteStages;
+  /** What the row records. */
+  encoding: ArtifactEncoding;
+}
+
+export function writePlan(setting: CompressionSetting, tools: WriterTools): WritePlan {
+  const identity = (pgDumpArgs: string[]): WritePlan => ({
+    pgDumpArgs,
+    start: () => ({ direct: null, stages: [], archiveSizeBytes: (storedBytes) => storedBytes }),
+    encoding: { compression: setting.algorithm, compressionLevel: setting.level, archiveFormat: "custom", storedEncoding: "identity" },
+  });
+  if (setting.algorithm === "none") return identity(["-Z0"]);
+  // gzip inside the archive: what pg_dump -Fc has always done (single-threaded).
+  if (setting.algorithm === "gzip") return identity([`-Z${setting.level}`]);
+  // zstd inside the archive: still a plain pg_restore archive (for pg_restore 16+).
+  if (tools.pgDumpMajor >= NATIVE_ZSTD_PG_DUMP_MAJOR) return identity([`--compress=zstd:${setting.level}`]);
+  const { zstd } = tools;
+  if (zstd === null) throw new Error("zstd compression with pg_dump < 16 needs the zstd binary");
+  const level = setting.level ?? 1;
+  return {
+    // An uncompressed archive, compressed as one multi-threaded zstd stream around it.
+    pgDumpArgs: ["-Z0"],
+    start: () => {
+      const stage = zstdCompressStage(zstd, level);
+      return { direct: stage, stages: [stage], archiveSizeBytes: () => null };
+    },
+    encoding: { compression: "zstd", compressionLevel: level, archiveFormat: "custom", storedEncoding: "zstd" },
+  };
+}

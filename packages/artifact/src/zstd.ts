@@ -1,0 +1,15 @@
+// The zstd stages: the Debian `zstd` binary as a child process (Node 20's zlib has no zstd).
+import { ChildStage } from "./child-stage.js";
+
+/** Compression threads per backup: pg_dump produces ~180 MB/s here, which two zstd -1 threads outpace. */
+export const ZSTD_THREADS = 2;
+
+/** `zstd -<level> -T2`: stdin to stdout, quiet. */
+export function zstdCompressStage(zstd: string, level: number): ChildStage {
+  return new ChildStage({ command: zstd, args: ["-q", "-c", `-${level}`, `-T${ZSTD_THREADS}`], purpose: "compression" });
+}
+
+/** `zstd -d`: a zstd stream on stdin to the original bytes on stdout; corrupt input fails it. */
+export function zstdDecompressStage(zstd: string): ChildStage {
+  return new ChildStage({ command: zstd, args: ["-q", "-d", "-c"], purpose: "decompression" });
+}
