@@ -4,7 +4,8 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { FastifyBaseLogger, FastifyRequest } from "fastify";
 import type { Db } from "@capy/db";
-import type { BackupQueue, ScheduleQueue } from "@capy/queue";
+import type { BackupQueue, ScheduleQueue, WebhookQueue } from "@capy/queue";
+import type { TargetPolicy } from "@capy/webhooks";
 import type { ArtifactStorage } from "@capy/storage";
 import type { Authenticate } from "./auth/authenticate.js";
 import type { AppDeps } from "./deps.js";
@@ -17,9 +18,19 @@ export interface Context {
   log: FastifyBaseLogger;
   headers: IncomingHttpHeaders;
   authenticate: Authenticate;
+  webhooks: WebhookSettings;
 }
 
-export function createContextFactory(deps: Pick<AppDeps, "db" | "queue" | "scheduleQueue" | "storage" | "authenticate">) {
+/** What the webhook procedures need beyond the database. */
+export interface WebhookSettings {
+  queue: WebhookQueue;
+  policy: TargetPolicy;
+  /** Seals webhook secrets; undefined = webhooks cannot be created (503). */
+  encryptionKey: string | undefined;
+}
+
+export function createContextFactory(deps: Pick<AppDeps, "db" | "queue" | "scheduleQueue" | "storage" | "authenticate" | "webhookQueue" | "config">) {
+  const webhooks: WebhookSettings = { queue: deps.webhookQueue, policy: deps.config.webhookPolicy, encryptionKey: deps.config.encryptionKey };
   return ({ req }: { req: FastifyRequest }): Context => ({
     db: deps.db,
     queue: deps.queue,
@@ -28,5 +39,6 @@ export function createContextFactory(deps: Pick<AppDeps, "db" | "queue" | "sched
     log: req.log,
     headers: req.headers,
     authenticate: deps.authenticate,
+    webhooks,
   });
 }

@@ -18,6 +18,7 @@ describe("loadConfig", () => {
       rateLimit: { perMinute: 600 },
       bodyLimitBytes: 65_536,
       trustProxy: false,
+      webhookPolicy: { allowInsecure: false, allowPrivateTargets: false },
     });
   });
 
@@ -50,5 +51,12 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ PORT: "http", REDIS_URL: "http://x", CAPY_ENCRYPTION_KEY: "short" })).toThrow(
       /invalid configuration: .*REDIS_URL.*PORT.*CAPY_ENCRYPTION_KEY: must be 64 hex characters/,
     );
+  });
+});
+
+describe("webhook target switches", () => {
+  it("are off unless set to 1", () => {
+    expect(loadConfig({ WEBHOOK_ALLOW_INSECURE: "1", WEBHOOK_ALLOW_PRIVATE_TARGETS: "0" }).webhookPolicy).toEqual({ allowInsecure: true, allowPrivateTargets: false });
+    expect(() => loadConfig({ WEBHOOK_ALLOW_PRIVATE_TARGETS: "yes" })).toThrow(/WEBHOOK_ALLOW_PRIVATE_TARGETS/);
   });
 });

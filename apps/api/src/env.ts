@@ -46,7 +46,13 @@ const schema = z.object({
   TRUST_PROXY: z.string().min(1).optional(),
   /** Largest accepted request body (bytes); larger ones get 413. */
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(65_536),
+  /** "1": webhook URLs may use plain http (development and tests only). */
+  WEBHOOK_ALLOW_INSECURE: z.enum(["0", "1", "true", "false"]).default("0"),
+  /** "1": webhook URLs may point at loopback, private, link-local, … addresses (development and tests only). */
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: z.enum(["0", "1", "true", "false"]).default("0"),
 });
+
+const flag = (value: "0" | "1" | "true" | "false") => value === "1" || value === "true";
 
 export interface Config {
   databaseUrl: string;
@@ -57,7 +63,8 @@ export interface Config {
   /** S3-compatible storage (S3_* variables); unset means the filesystem under storageDir. */
   s3: S3Config | undefined;
   /**
-   * For database credentials at rest; no current endpoint decrypts any. Unset when neither
+   * For database credentials and webhook secrets at rest (webhook secrets are sealed with it
+   * at creation and rotation). Unset when neither
    * CAPY_ENCRYPTION_KEY nor the local development key file exists.
    */
   encryptionKey: string | undefined;
@@ -73,6 +80,8 @@ export interface Config {
   bodyLimitBytes: number;
   /** Fastify's trustProxy; false unless TRUST_PROXY is set. */
   trustProxy: boolean | string;
+  /** Where webhook URLs may point (checked at creation; the workers check again at delivery). */
+  webhookPolicy: { allowInsecure: boolean; allowPrivateTargets: boolean };
 }
 
 export interface SessionConfig {
@@ -120,12 +129,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     s3,
     encryptionKey: env.CAPY_ENCRYPTION_KEY ?? readLocalEncryptionKey(),
     logLevel: env.LOG_LEVEL,
-    logPretty: env.LOG_PRETTY === "1" || env.LOG_PRETTY === "true",
+    logPretty: flag(env.LOG_PRETTY),
     operatorToken: env.CAPY_OPERATOR_TOKEN,
     nodeEnv: env.NODE_ENV,
     sessions,
     rateLimit: { perMinute: env.RATE_LIMIT_PER_MINUTE },
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
     trustProxy: env.TRUST_PROXY === undefined ? false : env.TRUST_PROXY === "true" ? true : env.TRUST_PROXY,
+    webhookPolicy: { allowInsecure: flag(env.WEBHOOK_ALLOW_INSECURE), allowPrivateTargets: flag(env.WEBHOOK_ALLOW_PRIVATE_TARGETS) },
   };
 }

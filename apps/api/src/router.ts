@@ -5,6 +5,7 @@ import { backupsRouter } from "./routers/backups/index.js";
 import { jobsRouter } from "./routers/jobs/index.js";
 import { meRouter } from "./routers/me/index.js";
 import { schedulesRouter } from "./routers/schedules/index.js";
+import { webhooksRouter } from "./routers/webhooks/index.js";
 import { router } from "./trpc.js";
 
 export const appRouter = router({
@@ -14,6 +15,7 @@ export const appRouter = router({
   me: meRouter,
   apiKeys: apiKeysRouter,
   auditEvents: auditRouter,
+  webhooks: webhooksRouter,
 });
 
 export type AppRouter = typeof appRouter;

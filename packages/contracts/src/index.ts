@@ -3,3 +3,4 @@ export * from "./scopes.js";
 export * from "./jobs.js";
 export * from "./security.js";
 export * from "./schedules.js";
+export * from "./webhooks.js";

@@ -48,6 +48,11 @@ export const AUDIT_ACTIONS = [
   "backup.deleted",
   "schedule.updated",
   "job.canceled",
+  "webhook.created",
+  "webhook.updated",
+  "webhook.deleted",
+  "webhook.secret_rotated",
+  "webhook.redelivered",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -12,3 +12,4 @@ export {
 export { generateWebhookSecret, signatureHeader, signatureOf, WEBHOOK_SECRET_PREFIX } from "./signature.js";
 export { retryDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff.js";
 export { WebhookSender, DELIVERY_TIMEOUT_MS, RESPONSE_READ_LIMIT, RESPONSE_STORE_LIMIT, type AttemptResult, type SenderOptions } from "./sender.js";
+export { envelopeBody, deliveryHeaders, type EventEnvelope } from "./envelope.js";

@@ -9,7 +9,7 @@ import { actorOf, type Principal } from "../auth/principal.js";
 
 export interface AuditEntry {
   action: AuditAction;
-  targetType: "api_key" | "backup" | "job" | "schedule";
+  targetType: "api_key" | "backup" | "job" | "schedule" | "webhook" | "webhook_delivery";
   targetId: string;
   projectId?: string | null;
   metadata?: Record<string, string | number | boolean | null | string[]>;

@@ -1,0 +1,32 @@
+import { Webhook } from "@capy/contracts";
+import { z } from "zod";
+import { serializeWebhook } from "../../serializers.js";
+import { recordAudit } from "../../services/audit.js";
+import { findWebhook } from "../../services/webhooks.js";
+import { scopedProcedure } from "../../trpc.js";
+import { webhookPath } from "./fields.js";
+
+export const DeleteWebhookInput = z.object(webhookPath);
+export const DeleteWebhookOutput = z.object({ webhook: Webhook });
+
+export const deleteWebhookProcedure = scopedProcedure("webhooks:write")
+  .meta({
+    openapi: {
+      method: "DELETE",
+      path: "/organizations/{orgID}/webhooks/{webhookID}",
+      operationId: "deleteWebhook",
+      tags: ["webhooks"],
+      summary: "Delete a webhook endpoint and its deliveries",
+      description: "Pending deliveries are not sent. Answers the endpoint as it was.",
+      protect: true,
+    },
+  })
+  .input(DeleteWebhookInput)
+  .output(DeleteWebhookOutput)
+  .mutation(async ({ ctx, input }) => {
+    const webhook = await findWebhook(ctx.db, ctx.principal, input.orgID, input.webhookID);
+    // deleteMany: a concurrent delete makes this one a no-op rather than a 500.
+    await ctx.db.webhook.deleteMany({ where: { id: webhook.id } });
+    await recordAudit(ctx, ctx.principal, { action: "webhook.deleted", targetType: "webhook", targetId: webhook.id, projectId: webhook.projectId, metadata: { url: webhook.url } });
+    return { webhook: serializeWebhook(webhook) };
+  });
