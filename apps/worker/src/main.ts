@@ -2,7 +2,7 @@
 // number of hosts; Postgres arbitrates who owns each job.
 import { BACKUP_QUEUE } from "@capy/contracts";
 import { createDb } from "@capy/db";
-import { assertRedisKeepsQueueKeys, createBackupQueue, createProducerConnection, createWorkerConnection, LeaseSemaphore, LeaseWaiters, RedisPolicyError } from "@capy/queue";
+import { assertRedisKeepsQueueKeys, createBackupQueue, createProducerConnection, createWebhookQueue, createWorkerConnection, LeaseSemaphore, LeaseWaiters, RedisPolicyError } from "@capy/queue";
 import { createStorage } from "@capy/storage";
 import { loadWorkerEnv } from "./env.js";
 import { createHandlers } from "./handlers/index.js";
@@ -17,6 +17,7 @@ import { createShutdown } from "./shutdown.js";
 import { startJanitor } from "./verify/janitor.js";
 import { startScheduling } from "./scheduling/index.js";
 import { Verifier } from "./verify/verifier.js";
+import { startWebhookDelivery } from "./webhooks/index.js";
 import { createJobWorker } from "./worker.js";
 
 async function main(): Promise<void> {
@@ -155,15 +156,37 @@ async function main(): Promise<void> {
     log,
   });
 
+  // Webhook deliveries: their own queue, concurrency and reconciler.
+  const webhookQueue = createWebhookQueue(producerConnection, env.CAPY_REDIS_PREFIX);
+  const webhooks = startWebhookDelivery({
+    db,
+    queue: webhookQueue,
+    redisUrl: env.REDIS_URL,
+    prefix: env.CAPY_REDIS_PREFIX,
+    workerId: env.WORKER_ID,
+    concurrency: env.WEBHOOK_CONCURRENCY,
+    policy: { allowInsecure: flag(env.WEBHOOK_ALLOW_INSECURE), allowPrivateTargets: flag(env.WEBHOOK_ALLOW_PRIVATE_TARGETS) },
+    backoff: { baseMs: env.WEBHOOK_RETRY_BASE_MS, maxMs: env.WEBHOOK_RETRY_MAX_MS },
+    disableAfterMs: env.WEBHOOK_DISABLE_AFTER_MS,
+    reconcileIntervalMs: env.WEBHOOK_RECONCILE_INTERVAL_MS,
+    encryptionKey: env.CAPY_ENCRYPTION_KEY,
+    lockDurationMs: env.WORKER_LOCK_DURATION_MS,
+    stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,
+    metrics,
+    log,
+  });
+
   const shutdown = createShutdown(
     {
-      drain: () => Promise.all([worker.close(), scheduling.drain()]).then(() => {}),
+      drain: () => Promise.all([worker.close(), scheduling.drain(), webhooks.drain()]).then(() => {}),
       interrupt: () => worker.cancelAllJobs("worker shutting down"),
       killChildren: () => runner.killAll(),
       release: async () => {
         // Everything that still reads or writes (the database, storage, Redis) stops first.
         await Promise.all([stopJanitor(), retention.stop(), jobReconciler.stop(), storageSweep.stop()]);
         await scheduling.release();
+        await webhooks.release();
+        await webhookQueue.close().catch(() => {});
         await metricsServer.close();
         await backupQueue.close().catch(() => {});
         producerConnection.disconnect();
@@ -177,10 +200,12 @@ async function main(): Promise<void> {
   );
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => void shutdown.begin(signal));
 
-  await worker.waitUntilReady();
+  await Promise.all([worker.waitUntilReady(), webhooks.waitUntilReady()]);
   // worker_id is on every line (the logger's base).
   log.info({ queue: BACKUP_QUEUE, concurrency: env.WORKER_CONCURRENCY, job_types: Object.keys(handlers), metrics_port: metricsServer.port }, "worker ready");
 }
+
+const flag = (value: "0" | "1" | "true" | "false") => value === "1" || value === "true";
 
 /** A crash must not leave pg_dump children running without a parent that records them. */
 function installCrashHandlers(log: Logger, killChildren: () => void): void {
