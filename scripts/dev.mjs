@@ -30,7 +30,15 @@ const db = createDb(env.DATABASE_URL, { maxConnections: 2 });
 const demo = await seedDemo(db, { demoDatabaseUrl, encryptionKey: env.CAPY_ENCRYPTION_KEY });
 await db.$disconnect();
 
-const childEnv = { ...process.env, CAPY_ENCRYPTION_KEY: env.CAPY_ENCRYPTION_KEY, PORT: port, LOG_PRETTY: process.env.LOG_PRETTY ?? "1" };
+// Local development only: webhooks may target receivers on this machine over plain http.
+const childEnv = {
+  WEBHOOK_ALLOW_INSECURE: "1",
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: "1",
+  ...process.env,
+  CAPY_ENCRYPTION_KEY: env.CAPY_ENCRYPTION_KEY,
+  PORT: port,
+  LOG_PRETTY: process.env.LOG_PRETTY ?? "1",
+};
 const children = [
   spawn(process.execPath, ["apps/api/dist/main.js"], { env: childEnv, stdio: "inherit" }),
   spawn(process.execPath, ["apps/worker/dist/main.js"], { env: childEnv, stdio: "inherit" }),

@@ -8,3 +8,4 @@ export * from "./s3-server.js";
 export * from "./private-redis.js";
 export * from "./chaos/index.js";
 export * from "./schedulers.js";
+export * from "./webhook-receiver.js";

@@ -1,4 +1,5 @@
-// The webhook endpoints against the built API process (target switches OFF, as in production):
+// The webhook endpoints against the built API process (target switches OFF, as in production,
+// while test stacks turn them on by default):
 // the secret shown once and sealed at rest, SSRF refusals at creation, events validation,
 // tenancy of project keys, PATCH, rotation, deletion, test pings and redelivery rules.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,7 +16,7 @@ let queue: WebhookQueue;
 const PUBLIC_URL = "https://93.184.216.34/capy-hooks";
 
 beforeAll(async () => {
-  h = await startHarness();
+  h = await startHarness({ WEBHOOK_ALLOW_INSECURE: "0", WEBHOOK_ALLOW_PRIVATE_TARGETS: "0" });
   orgKey = (await createApiKey(h.stack.db, { organizationId: h.tenant.organization_id, name: "org" })).plaintext;
   redis = createProducerConnection({ url: h.stack.redis.url, prefix: h.stack.redis.prefix });
   queue = createWebhookQueue(redis, h.stack.redis.prefix);
