@@ -5,6 +5,7 @@ import { Command, CommanderError } from "commander";
 import { registerBackups } from "./commands/backups.js";
 import { registerJobs } from "./commands/jobs.js";
 import { registerSchedule } from "./commands/schedule.js";
+import { registerWebhooks } from "./commands/webhooks.js";
 import { lastApiUrl } from "./context.js";
 import { readEnvironment } from "./env.js";
 import { describeFailure, EXIT, EXIT_CODES_HELP } from "./errors.js";
@@ -21,6 +22,8 @@ Examples:
   capy backups download bkp_123 -o shop.dump && pg_restore -d "$TARGET_URL" shop.dump
   capy schedule set --hour 3 --minute 30 --retention-days 14
   capy jobs watch job_123
+  capy webhooks create --url https://hooks.example.com/capy --events job.completed,job.failed
+  capy webhooks test whk_123 --wait
 ${EXIT_CODES_HELP}`;
 
 export function buildProgram(): Command {
@@ -37,6 +40,7 @@ export function buildProgram(): Command {
   registerBackups(program, env);
   registerSchedule(program, env);
   registerJobs(program, env);
+  registerWebhooks(program, env);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();
