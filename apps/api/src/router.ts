@@ -2,6 +2,7 @@
 import { apiKeysRouter } from "./routers/api-keys/index.js";
 import { auditRouter } from "./routers/audit/index.js";
 import { backupsRouter } from "./routers/backups/index.js";
+import { eventsRouter } from "./routers/events/index.js";
 import { jobsRouter } from "./routers/jobs/index.js";
 import { meRouter } from "./routers/me/index.js";
 import { schedulesRouter } from "./routers/schedules/index.js";
@@ -12,6 +13,7 @@ export const appRouter = router({
   scheduledBackups: schedulesRouter,
   backups: backupsRouter,
   jobs: jobsRouter,
+  events: eventsRouter,
   me: meRouter,
   apiKeys: apiKeysRouter,
   auditEvents: auditRouter,

@@ -1,65 +1,21 @@
 // Prisma rows (camelCase, Date, BigInt) to the public snake_case shapes of @capy/contracts:
 // ISO-8601 UTC strings, absent values as null. Routers declare the contracts as .output(), so a
 // row that drifts from them fails loudly instead of reaching a client.
-import type { ApiKey, AuditEvent, Backup, Job, JobState, JobType, RetryClassification, ScheduledBackup, VerificationState, Webhook, WebhookDelivery } from "@capy/contracts";
+import type { ApiKey, AuditEvent, ScheduledBackup, Webhook, WebhookDelivery } from "@capy/contracts";
 import type {
   ApiKey as ApiKeyRow,
   AuditEvent as AuditEventRow,
-  Backup as BackupRow,
-  Job as JobRow,
   ScheduledBackup as ScheduleRow,
   Webhook as WebhookRow,
   WebhookDelivery as DeliveryRow,
 } from "@capy/db";
 import { nextRunAt } from "@capy/queue";
 
+// Jobs and backups are serialized by @capy/jobs (events carry the same shapes).
+export { serializeBackup, serializeEvent, serializeJob } from "@capy/jobs";
+
 const iso = (date: Date): string => date.toISOString();
 const isoOrNull = (date: Date | null): string | null => (date ? date.toISOString() : null);
-
-export function serializeJob(job: JobRow): Job {
-  return {
-    id: job.id,
-    type: job.type as JobType,
-    state: job.state as JobState,
-    attempts: job.attempts,
-    max_attempts: job.maxAttempts,
-    claimed_at: isoOrNull(job.claimedAt),
-    claimed_by: job.claimedBy,
-    cluster_id: job.clusterId,
-    locked_resource: job.lockedResource,
-    preview_database_id: job.previewDatabaseId,
-    retry_classification: job.retryClassification as RetryClassification | null,
-    last_exit_code: job.lastExitCode,
-    last_stdout: job.lastStdout,
-    last_stderr: job.lastStderr,
-    error: job.error,
-    started_at: isoOrNull(job.startedAt),
-    completed_at: isoOrNull(job.completedAt),
-    organization_id: job.organizationId,
-    project_id: job.projectId,
-    created_at: iso(job.createdAt),
-    updated_at: iso(job.updatedAt),
-    phase: (job.phase as Job["phase"]) ?? null,
-    progress_bytes: job.progressBytes === null ? null : Number(job.progressBytes),
-  };
-}
-
-export function serializeBackup(backup: BackupRow): Backup {
-  return {
-    id: backup.id,
-    project_id: backup.projectId,
-    database_name: backup.databaseName,
-    label: backup.label,
-    backup_key: backup.backupKey,
-    // Exact up to 2^53 bytes (8 PiB), far beyond any single dump.
-    size_bytes: Number(backup.sizeBytes),
-    state: backup.state as Backup["state"],
-    verification_state: backup.verificationState as VerificationState,
-    verification_error: backup.verificationError,
-    verified_at: isoOrNull(backup.verifiedAt),
-    created_at: iso(backup.createdAt),
-  };
-}
 
 /** `now` decides next_run_at (computed from the row, the truth, not read back from Redis). */
 export function serializeSchedule(schedule: ScheduleRow, now = new Date()): ScheduledBackup {

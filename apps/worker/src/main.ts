@@ -5,7 +5,7 @@ import { createDb } from "@capy/db";
 import { assertRedisKeepsQueueKeys, createBackupQueue, createProducerConnection, createWebhookQueue, createWorkerConnection, LeaseSemaphore, LeaseWaiters, RedisPolicyError } from "@capy/queue";
 import { createStorage } from "@capy/storage";
 import { loadWorkerEnv } from "./env.js";
-import { createHandlers } from "./handlers/index.js";
+import { createCatalogue } from "./catalogue.js";
 import { createLogger, type Logger } from "./logger.js";
 import { startMetricsServer, WorkerMetrics } from "./metrics.js";
 import { startJobReconciler } from "./maintenance/job-reconciler.js";
@@ -99,7 +99,7 @@ async function main(): Promise<void> {
   });
   // Jobs waiting for a database lock or dump slot, woken when it is given back.
   const waiters = new LeaseWaiters(producerConnection, backupQueue, env.CAPY_REDIS_PREFIX);
-  const handlers = createHandlers({
+  const catalogue = createCatalogue({
     metrics,
     verifier,
     db,
@@ -135,7 +135,7 @@ async function main(): Promise<void> {
     prefix: env.CAPY_REDIS_PREFIX,
     concurrency: env.WORKER_CONCURRENCY,
     workerId: env.WORKER_ID,
-    handlers,
+    catalogue,
     db,
     log,
     metrics,
@@ -202,7 +202,7 @@ async function main(): Promise<void> {
 
   await Promise.all([worker.waitUntilReady(), webhooks.waitUntilReady()]);
   // worker_id is on every line (the logger's base).
-  log.info({ queue: BACKUP_QUEUE, concurrency: env.WORKER_CONCURRENCY, job_types: Object.keys(handlers), metrics_port: metricsServer.port }, "worker ready");
+  log.info({ queue: BACKUP_QUEUE, concurrency: env.WORKER_CONCURRENCY, job_types: Object.keys(catalogue), metrics_port: metricsServer.port }, "worker ready");
 }
 
 const flag = (value: "0" | "1" | "true" | "false") => value === "1" || value === "true";

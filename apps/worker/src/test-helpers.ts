@@ -4,7 +4,8 @@ import { readdir } from "node:fs/promises";
 import path from "node:path";
 import type { JobState } from "@capy/contracts";
 import type { Job } from "@capy/db";
-import { createBackupQueue, createProducerConnection, enqueueJob, insertJobRow, type BackupQueue } from "@capy/queue";
+import { enqueueJob, insertJobRow } from "@capy/jobs";
+import { createBackupQueue, createProducerConnection, type BackupQueue } from "@capy/queue";
 import { createTestStack, waitFor, type TestStack } from "@capy/testing";
 
 export interface Harness {

@@ -1,13 +1,13 @@
 // The BullMQ worker: takes jobs from the backup queue, validates the payload (a pointer to the
-// job row) and hands each job to the handler for its type.
+// job row) and hands each job to its kind's handler in the job catalogue.
 import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import type { LeaseWaiters } from "@capy/queue";
 import { BACKUP_QUEUE, JobPayload } from "@capy/contracts";
 import type { Db } from "@capy/db";
 import { AttemptCanceledError, ResourceBusyError, ShutdownInterruptError } from "./failures/errors.js";
-import { handlerFor, type HandlerTable } from "./handlers/index.js";
-import { failUnclaimed } from "./jobs/attempt.js";
+import { entryFor, type WorkerCatalogue } from "./catalogue.js";
+import { failUnclaimed } from "@capy/jobs";
 import type { Logger } from "./logger.js";
 import type { WorkerMetrics } from "./metrics.js";
 
@@ -20,7 +20,7 @@ export interface JobWorkerOptions {
   prefix: string;
   concurrency: number;
   workerId: string;
-  handlers: HandlerTable;
+  catalogue: WorkerCatalogue;
   db: Db;
   log: Logger;
   /** Counts job outcomes when given. */
@@ -71,7 +71,7 @@ function waitsSoFar(job: Job): number {
 }
 
 export function createJobWorker(options: JobWorkerOptions): BackupWorker {
-  const { handlers, db, log, metrics } = options;
+  const { catalogue, db, log, metrics } = options;
 
   // Three declared parameters: BullMQ passes an AbortSignal only to processors that take one.
   const processor = async (job: Job<JobPayload, void, string>, token?: string, signal?: AbortSignal): Promise<void> => {
@@ -82,7 +82,7 @@ export function createJobWorker(options: JobWorkerOptions): BackupWorker {
       throw new UnrecoverableError("malformed job payload");
     }
     const { jobId } = payload.data;
-    const handler = handlerFor(handlers, job.name);
+    const handler = entryFor(catalogue, job.name)?.handler;
     if (!handler) {
       const message = `this worker has no handler for ${job.name} jobs`;
       await failUnclaimed(db, jobId, message);

@@ -19,12 +19,28 @@ export interface DeletedBackupRow {
   id: string;
   organization_id: string;
   project_id: string;
+  job_id: string;
   schedule_id: string | null;
+  database_name: string;
   backup_key: string;
   label: string | null;
   size_bytes: bigint;
+  sha256: string;
+  state: string;
+  verification_state: string;
+  verification_error: string | null;
+  verified_at: Date | null;
   created_at: Date;
 }
+
+/**
+ * Runs in the deleting transaction once the row is gone (the `backup.deleted` event of the
+ * outbox, in @capy/jobs), so the deletion and what reports it commit together.
+ */
+export type OnBackupDeleted = (tx: Tx, row: DeletedBackupRow) => Promise<void>;
+
+const RETURNED = Prisma.sql`RETURNING b.id, b.organization_id, b.project_id, b.job_id, b.schedule_id, b.database_name, b.backup_key, b.label,
+                b.size_bytes, b.sha256, b.state, b.verification_state, b.verification_error, b.verified_at, b.created_at`;
 
 /** `b` is good: stored and verified by a restore. */
 const GOOD = (alias: string) => Prisma.raw(`(${alias}.state = 'completed' AND ${alias}.verification_state = 'verified')`);
@@ -53,14 +69,17 @@ export type DeleteBackupResult =
  * Deletes one backup row of `projectId` unless it is busy (see IDLE). The artifact is left to the
  * caller (delete it once this resolves `deleted`).
  */
-export async function deleteIdleBackup(db: Db, projectId: string, backupId: string): Promise<DeleteBackupResult> {
+export async function deleteIdleBackup(db: Db, projectId: string, backupId: string, onDeleted: OnBackupDeleted): Promise<DeleteBackupResult> {
   return db.$transaction(async (tx) => {
     await lockProjectBackups(tx, projectId);
     const rows = await tx.$queryRaw<DeletedBackupRow[]>`
       DELETE FROM backups b
        WHERE b.id = ${backupId} AND b.project_id = ${projectId} AND ${IDLE}
-      RETURNING b.id, b.organization_id, b.project_id, b.schedule_id, b.backup_key, b.label, b.size_bytes, b.created_at`;
-    if (rows[0]) return { outcome: "deleted", row: rows[0] };
+      ${RETURNED}`;
+    if (rows[0]) {
+      await onDeleted(tx, rows[0]);
+      return { outcome: "deleted", row: rows[0] };
+    }
     const exists = await tx.backup.count({ where: { id: backupId, projectId } });
     return exists ? { outcome: "busy" } : { outcome: "not_found" };
   });
@@ -108,7 +127,12 @@ export function findRetentionCandidates(
  * backup goes only when a newer good one exists). Null when it no longer qualifies or another
  * sweep deleted it first.
  */
-export async function deleteExpiredBackup(db: Db, candidate: Pick<RetentionCandidate, "id" | "project_id">, now: Date): Promise<DeletedBackupRow | null> {
+export async function deleteExpiredBackup(
+  db: Db,
+  candidate: Pick<RetentionCandidate, "id" | "project_id">,
+  now: Date,
+  onDeleted: OnBackupDeleted,
+): Promise<DeletedBackupRow | null> {
   return db.$transaction(async (tx) => {
     await lockProjectBackups(tx, candidate.project_id);
     const rows = await tx.$queryRaw<DeletedBackupRow[]>`
@@ -122,7 +146,8 @@ export async function deleteExpiredBackup(db: Db, candidate: Pick<RetentionCandi
                           WHERE g.project_id = b.project_id AND ${GOOD("g")}
                             AND (g.created_at, g.id) > (b.created_at, b.id)))
          AND ${IDLE}
-      RETURNING b.id, b.organization_id, b.project_id, b.schedule_id, b.backup_key, b.label, b.size_bytes, b.created_at`;
+      ${RETURNED}`;
+    if (rows[0]) await onDeleted(tx, rows[0]);
     return rows[0] ?? null;
   });
 }

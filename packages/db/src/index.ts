@@ -15,5 +15,6 @@ export {
   lockProjectBackups,
   type DeleteBackupResult,
   type DeletedBackupRow,
+  type OnBackupDeleted,
   type RetentionCandidate,
 } from "./backup-deletion.js";

@@ -1,5 +1,5 @@
 export { createProducerConnection, createWorkerConnection, type RedisConfig } from "./connection.js";
-export { createBackupQueue, insertJobRow, enqueueJob, type BackupQueue, type NewJob } from "./jobs.js";
+export { createBackupQueue, type BackupQueue } from "./backup-queue.js";
 export { LeaseSemaphore } from "./lease-semaphore.js";
 export { LeaseWaiters } from "./lease-waiters.js";
 export { withTimeout } from "./timeout.js";

@@ -4,7 +4,7 @@ import { Worker } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BACKUP_QUEUE } from "@capy/contracts";
 import { createTestRedis, waitFor, type TestRedis } from "@capy/testing";
-import { createBackupQueue, type BackupQueue } from "./jobs.js";
+import { createBackupQueue, type BackupQueue } from "./backup-queue.js";
 import { LeaseWaiters } from "./lease-waiters.js";
 
 let testRedis: TestRedis;

@@ -10,7 +10,7 @@
 // delayed set) is skipped, and every waiter keeps a delayed retry of its own as a safety net.
 import type { Redis } from "ioredis";
 import { Job } from "bullmq";
-import type { BackupQueue } from "./jobs.js";
+import type { BackupQueue } from "./backup-queue.js";
 
 /** Waiters looked at per wake-up before giving up (stale entries are dropped on the way). */
 const MAX_POPS_PER_WAKE = 20;

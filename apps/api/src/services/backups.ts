@@ -3,7 +3,7 @@ import type { Readable } from "node:stream";
 import type { Backup, Db, Project } from "@capy/db";
 import { ObjectNotFoundError, type ArtifactStorage } from "@capy/storage";
 import { AppError } from "../errors.js";
-import type { NewJob } from "@capy/queue";
+import type { NewJob } from "@capy/jobs";
 import { createJobOnce, type CreatedJob } from "./idempotency.js";
 import type { CreateJobDeps } from "./jobs.js";
 

@@ -1,14 +1,14 @@
-// Canceling a job. Postgres decides, with conditional UPDATEs only, so a cancel racing a
-// worker's claim, another cancel or the job's own end has exactly one outcome:
-// - pending → canceled at once (phase done, retry_classification canceled), then the BullMQ job
-//   is removed, best effort: a worker that still gets it finds the row canceled and its claim
-//   (state pending or running only) matches nothing.
+// Canceling a job. Postgres decides, with the conditional UPDATEs of @capy/jobs only, so a cancel
+// racing a worker's claim, another cancel or the job's own end has exactly one outcome:
+// - pending → canceled at once (phase done, retry_classification canceled, job.canceled), then
+//   the BullMQ job is removed, best effort: a worker that still gets it finds the row canceled
+//   and its claim (state pending or running only) matches nothing.
 // - running → cancel_requested_at is set and the state stays running: the worker's heartbeat
 //   sees it, stops the attempt and writes `canceled` (or the job reconciler does, once the
 //   attempt's heartbeat is stale).
 // - completed, failed, canceled → 409.
-import { CANCELED_ERROR } from "@capy/contracts";
 import type { Db, Job } from "@capy/db";
+import { cancelPendingJob, requestCancel } from "@capy/jobs";
 import type { FastifyBaseLogger } from "fastify";
 import { withTimeout, type BackupQueue } from "@capy/queue";
 import { tenantScope } from "../auth/access.js";
@@ -37,34 +37,21 @@ export async function cancelJob({ db, queue, log }: CancelDeps, principal: Princ
   // round then finds it running. Two rounds always settle it: running never goes back to
   // pending except through a retry, which a third round would also handle.
   for (let round = 0; round < 3; round++) {
-    const canceled = await db.job.updateMany({
-      where: { ...scope, state: "pending" },
-      data: {
-        state: "canceled",
-        phase: "done",
-        completedAt: new Date(),
-        retryClassification: "canceled",
-        error: CANCELED_ERROR,
-        cancelRequestedAt: new Date(),
-      },
-    });
-    if (canceled.count === 1) {
+    const canceled = await cancelPendingJob(db, scope);
+    if (canceled) {
       try {
         await withTimeout(queue.remove(jobId), REMOVE_TIMEOUT_MS, "remove");
       } catch (err) {
         // Active (a worker holds it) or Redis down: the canceled row makes the job a no-op.
         log.warn({ err, jobId }, "could not remove the canceled job from the queue; a worker will skip it");
       }
-      return { job: await db.job.findUniqueOrThrow({ where: { id: jobId } }), effect: "canceled" };
+      return { job: canceled, effect: "canceled" };
     }
     // Tenant-scoped like every write here: another tenant's id matches no row.
-    const requested = await db.job.updateMany({
-      where: { ...scope, state: "running", cancelRequestedAt: null },
-      data: { cancelRequestedAt: new Date() },
-    });
+    const requested = await requestCancel(db, scope);
     const job = await db.job.findFirst({ where: scope });
     if (!job) throw new AppError("NOT_FOUND", "job not found");
-    if (requested.count === 1) return { job, effect: "requested" };
+    if (requested) return { job, effect: "requested" };
     if (job.state === "running") return { job, effect: "already_requested" };
     if (job.state !== "pending") throw new AppError("CONFLICT", `job is already ${job.state}`);
   }

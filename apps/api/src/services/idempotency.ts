@@ -5,7 +5,7 @@
 // violation and answer with the winner.
 import type { IncomingHttpHeaders } from "node:http";
 import { Prisma, type Job } from "@capy/db";
-import type { NewJob } from "@capy/queue";
+import { releaseIdempotencyKey, type NewJob } from "@capy/jobs";
 import { AppError } from "../errors.js";
 import { createJob, type CreateJobDeps } from "./jobs.js";
 
@@ -51,14 +51,8 @@ export async function createJobOnce(deps: CreateJobDeps, input: NewJob, key: str
 
   const existing = await deps.db.job.findUnique({ where });
   if (existing && existing.createdAt > cutoff) return { job: existing, replayed: true };
-  if (existing) {
-    // Expired: the old job gives the key up (conditional, so concurrent requests agree) and
-    // keeps everything else.
-    await deps.db.job.updateMany({
-      where: { id: existing.id, idempotencyKey: key, createdAt: { lte: cutoff } },
-      data: { idempotencyKey: null },
-    });
-  }
+  // Expired: the old job gives the key up and keeps everything else.
+  if (existing) await releaseIdempotencyKey(deps.db, existing.id, key, cutoff);
   try {
     return { job: await createJob(deps, { ...input, idempotencyKey: key }), replayed: false };
   } catch (error) {

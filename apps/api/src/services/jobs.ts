@@ -1,7 +1,8 @@
-// Reading jobs. Rows are written by insertJobRow (API) and by workers.
+// Reading jobs, and creating one on request (rows are written by @capy/jobs only).
 import type { FastifyBaseLogger } from "fastify";
 import type { Db, Job, Project } from "@capy/db";
-import { enqueueJob, insertJobRow, withTimeout, type BackupQueue, type NewJob } from "@capy/queue";
+import { enqueueJob, insertJobRow, type NewJob } from "@capy/jobs";
+import { withTimeout, type BackupQueue } from "@capy/queue";
 import { tenantScope } from "../auth/access.js";
 import type { Principal } from "../auth/principal.js";
 import { AppError } from "../errors.js";

@@ -1,6 +1,6 @@
 // Failures the job handlers raise themselves; the classifier turns them (and process errors)
 // into a retry decision.
-import { CANCELED_ERROR } from "@capy/contracts";
+export { AttemptCanceledError, StaleAttemptError } from "@capy/jobs";
 
 /** The worker or the project is misconfigured: retrying cannot help (e.g. no encryption key). */
 export class ConfigurationError extends Error {
@@ -13,18 +13,6 @@ export class StorageError extends Error {
 
   constructor(cause: unknown) {
     super(`storage failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-  }
-}
-
-/**
- * A newer attempt owns the job (its fencing token moved on) or the job left `running`
- * (e.g. it was canceled): this attempt's results must be thrown away, never written.
- */
-export class StaleAttemptError extends Error {
-  override readonly name = "StaleAttemptError";
-
-  constructor(jobId: string, fencingToken: number) {
-    super(`attempt ${fencingToken} of job ${jobId} no longer owns the job`);
   }
 }
 
@@ -64,15 +52,6 @@ export class DumpTimeoutError extends Error {
 
   constructor(timeoutMs: number) {
     super(`pg_dump timed out after ${timeoutMs} ms (DUMP_TIMEOUT_MS) and was stopped`);
-  }
-}
-
-/** The job's cancel was requested (cancel_requested_at): the attempt stopped and ends `canceled`. */
-export class AttemptCanceledError extends Error {
-  override readonly name = "AttemptCanceledError";
-
-  constructor() {
-    super(CANCELED_ERROR);
   }
 }
 

@@ -9,9 +9,9 @@ import type { Backup, Job, Prisma } from "@capy/db";
 import { newId } from "@capy/db";
 import { attemptArtifactKey, attemptOfArtifactKey, jobArtifactPrefix, type ArtifactStorage } from "@capy/storage";
 import { ConfigurationError, DumpTimeoutError, StaleAttemptError } from "../failures/errors.js";
-import { ownedBy, progressRecorder, setPhase, type Attempt } from "../jobs/attempt.js";
-import { retryOnDisconnect } from "../jobs/db-retry.js";
-import { discardJobArtifacts } from "../jobs/leftovers.js";
+import { JOB_KINDS, progressRecorder, recordStep, setPhase, type Attempt } from "@capy/jobs";
+import { retryOnDisconnect } from "../attempts/db-retry.js";
+import { discardJobArtifacts } from "../attempts/leftovers.js";
 import type { Logger } from "../logger.js";
 import type { WorkerMetrics } from "../metrics.js";
 import { Inventory } from "../postgres/inventory.js";
@@ -21,7 +21,7 @@ import { loadDumpTarget } from "../postgres/target.js";
 import type { ProcessRunner } from "../process/run.js";
 import { redactSecrets } from "../redact.js";
 import { interruptionOr, recordFailure, runClaimed, type AttemptContext } from "./claimed.js";
-import type { JobHandler } from "./handler.js";
+import type { JobRuntime } from "./handler.js";
 import { verifyAndComplete } from "./verification.js";
 import type { VerifyDependencies } from "./verify.js";
 
@@ -41,13 +41,12 @@ export interface BackupDependencies extends VerifyDependencies {
   dumpTimeoutMs?: number;
 }
 
-export function createBackupHandler(deps: BackupDependencies): JobHandler {
-  return (context) =>
-    runClaimed(deps, context, "backup", (job, attempt, attemptContext) => runAttempt(deps, job, attempt, attemptContext), {
-      dumpSlot: true,
-      discardEarlier: (job, belowToken, log) => discardEarlierAttempts(deps, job, belowToken, log),
-      discardAll: (job, recordedKeys, log) => discardJobArtifacts(deps.storage, job, recordedKeys, log),
-    });
+export function createBackupRuntime(deps: BackupDependencies): JobRuntime {
+  const hooks = {
+    afterWorkerLost: (job: Job, belowToken: number, log: Logger) => discardEarlierAttempts(deps, job, belowToken, log),
+    afterCancel: (job: Job, recordedKeys: string[], log: Logger) => discardJobArtifacts(deps.storage, job, recordedKeys, log),
+  };
+  return { ...hooks, handler: (context) => runClaimed(deps, context, "backup", (job, attempt, attemptContext) => runAttempt(deps, job, attempt, attemptContext), hooks) };
 }
 
 /**
@@ -97,7 +96,9 @@ async function runAttempt(deps: BackupDependencies, job: Job, attempt: Attempt, 
     await recordFailure(deps.db, attempt, new ConfigurationError(`backup ${backup.id} has no usable source inventory`), [], context, backup.id);
     return;
   }
-  await verifyAndComplete(deps, job, attempt, backup, reference.data, context, dumpStderr);
+  // A scheduled backup's project gets its retention sweep once the job is recorded completed.
+  const afterCompleted = job.scheduleId && deps.afterScheduledBackup ? () => deps.afterScheduledBackup!(job.projectId) : undefined;
+  await verifyAndComplete(deps, job, attempt, backup, reference.data, context, { announce: true, afterCompleted }, dumpStderr);
 }
 
 /** Dumps in an exported snapshot and records the backup; null when the attempt lost the job. */
@@ -107,7 +108,7 @@ async function dumpAndRecord(deps: BackupDependencies, job: Job, attempt: Attemp
   const key = attemptArtifactKey(job.projectId, job.id, attempt.fencingToken, backupId);
   let password: string | null = null;
   // DUMP_TIMEOUT_MS bounds pg_dump (and the inventory beside it), counted from the snapshot.
-  const timeoutMs = deps.dumpTimeoutMs ?? 6 * 3_600_000;
+  const timeoutMs = deps.dumpTimeoutMs ?? JOB_KINDS.backup.timeoutMs;
   let timeout: AbortSignal | undefined;
   try {
     const target = await loadDumpTarget(deps.db, job.projectId, deps.encryptionKey);
@@ -181,8 +182,7 @@ async function dumpAndRecord(deps: BackupDependencies, job: Job, attempt: Attemp
     const stderr = redactSecrets(stderrTail, [password]);
     // Retried through a metadata-database outage; a repeat of a transaction that did commit finds its row.
     const backup = await retryOnDisconnect(() => deps.db.$transaction(async (tx) => {
-      const { count } = await tx.job.updateMany({ where: ownedBy(attempt), data: { phase: "verifying", progressBytes: BigInt(stored.sizeBytes), lastStderr: stderr } });
-      if (count === 0) throw new StaleAttemptError(attempt.jobId, attempt.fencingToken);
+      if (!(await recordStep(tx, attempt, { phase: "verifying", progressBytes: stored.sizeBytes, lastStderr: stderr }))) throw new StaleAttemptError(attempt.jobId, attempt.fencingToken);
       const existing = await tx.backup.findUnique({ where: { id: backupId } });
       if (existing) return existing;
       return tx.backup.create({

@@ -9,13 +9,12 @@ import type { Db, Job } from "@capy/db";
 import type { LeaseSemaphore, LeaseWaiters } from "@capy/queue";
 import { AttemptCanceledError, LeaseLostError, ShutdownInterruptError } from "../failures/errors.js";
 import { describeFailure } from "../failures/report.js";
-import { cancelAttempt, claimJob, failAttempt, failLostJob, type Attempt } from "../jobs/attempt.js";
-import { retryOnDisconnect } from "../jobs/db-retry.js";
-import { failPendingVerification, LOST_BEFORE_VERIFIED } from "../jobs/leftovers.js";
-import { startHeartbeat } from "../jobs/heartbeat.js";
-import { acquireLeases, dumpSlotResource, type HeldLeases } from "../jobs/leases.js";
+import { cancelAttempt, claimJob, failAttempt, failLostJob, jobKind, type Attempt } from "@capy/jobs";
+import { retryOnDisconnect } from "../attempts/db-retry.js";
+import { startHeartbeat } from "../attempts/heartbeat.js";
+import { acquireLeases, dumpSlotResource, type HeldLeases } from "../attempts/leases.js";
 import type { Logger } from "../logger.js";
-import type { JobContext } from "./handler.js";
+import type { JobContext, JobRuntime } from "./handler.js";
 
 export interface AttemptContext extends JobContext {
   /** Stops the work: the worker is shutting down (`signal`), the attempt lost the job or a lease, or its cancel was requested. */
@@ -48,24 +47,15 @@ export interface ClaimDependencies {
   leases?: LeaseSettings | undefined;
 }
 
-export interface ClaimHooks {
-  /** Take one of the cluster's dump slots too (backup jobs). */
-  dumpSlot?: boolean;
-  /**
-   * Removes what attempts fenced off before `belowToken` left in storage (best effort). Runs after
-   * every claim, and when a lost job is failed.
-   */
-  discardEarlier?: (job: Job, belowToken: number, log: Logger) => Promise<void>;
-  /** Removes everything the job stored (its cancel was requested); `recordedKeys` of deleted backup rows. */
-  discardAll?: (job: Job, recordedKeys: string[], log: Logger) => Promise<void>;
-}
+/** The kind's storage hooks (its catalogue entry's): run once the row change they follow committed. */
+export type ClaimHooks = Pick<JobRuntime, "afterCancel" | "afterWorkerLost">;
 
 export async function runClaimed(
   deps: ClaimDependencies,
   context: JobContext,
   type: JobType,
   work: (job: Job, attempt: Attempt, context: AttemptContext) => Promise<void>,
-  hooks: ClaimHooks = {},
+  hooks: ClaimHooks,
 ): Promise<void> {
   const { jobId, log } = context;
   const job = await retryOnDisconnect(() => deps.db.job.findUnique({ where: { id: jobId } }), { log, what: "load job" });
@@ -84,7 +74,7 @@ export async function runClaimed(
   if (deps.leases) {
     const resources = [{ resource: job.lockedResource, capacity: 1 }];
     // A canceled job only needs its database lock (to be sure the lost attempt is gone), not a dump slot.
-    if (hooks.dumpSlot && !job.cancelRequestedAt) {
+    if (jobKind(type).dumpSlot && !job.cancelRequestedAt) {
       dumpSlot = dumpSlotResource(job.clusterId);
       resources.push({ resource: dumpSlot, capacity: deps.leases.dumpConcurrencyPerCluster });
     }
@@ -108,8 +98,8 @@ export async function runClaimed(
     // (e.g. one that gets them killed) fails rather than running forever.
     if (job.state === "running" && !job.cancelRequestedAt && job.attempts >= job.maxAttempts) {
       if (await retryOnDisconnect(() => failLostJob(deps.db, job), { log, what: "fail lost job" })) {
-        await hooks.discardEarlier?.(job, job.fencingToken + 1, log);
-        await failPendingVerification(deps.db, job.id, LOST_BEFORE_VERIFIED);
+        // The kind's onWorkerLost hook ran in failLostJob's transaction; storage is settled now.
+        await hooks.afterWorkerLost(job, job.fencingToken + 1, log);
         log.error({ attempts: job.attempts, max_attempts: job.maxAttempts, retry_classification: "worker_lost" }, "job failed: its last attempt was lost");
         throw new UnrecoverableError(`attempt ${job.attempts} was lost and no attempts are left`);
       }
@@ -130,7 +120,7 @@ export async function runClaimed(
     log.info({ attempt: attempt.number, fencing_token: attempt.fencingToken, took_over: attempt.tookOver }, "job claimed");
     if (attempt.tookOver) log.warn({ attempt: attempt.number, retry_classification: "worker_lost" }, "took over a job whose previous attempt was lost");
     // Tokens start at 0 and every claim bumps it: a first claim (token 1) has nothing earlier to clean.
-    if (attempt.fencingToken > 1) await hooks.discardEarlier?.(job, attempt.fencingToken, log);
+    if (attempt.fencingToken > 1) await hooks.afterWorkerLost(job, attempt.fencingToken, log);
 
     const lost = new AbortController();
     const canceled = new AbortController();
@@ -166,15 +156,15 @@ export async function runClaimed(
   }
 }
 
-/** Writes `canceled` (fenced), deletes the backup row the job recorded, then its artifacts. */
+/** Writes `canceled` (fenced, with the kind's onCancel hook and job.canceled), then settles storage. */
 async function finishCanceled(deps: ClaimDependencies, job: Job, attempt: Attempt, hooks: ClaimHooks, log: Logger): Promise<void> {
-  const recordedKeys = await retryOnDisconnect(() => cancelAttempt(deps.db, attempt, job.type === "backup"), { log, what: "cancel" });
+  const recordedKeys = await retryOnDisconnect(() => cancelAttempt(deps.db, attempt), { log, what: "cancel" });
   if (recordedKeys === null) {
     log.warn({ fencing_token: attempt.fencingToken }, "attempt no longer owns the job; its cancel was not recorded");
     return;
   }
   // Rows first, artifacts second: a backup row never points at a missing artifact.
-  await hooks.discardAll?.(job, recordedKeys, log);
+  await hooks.afterCancel(job, recordedKeys, log);
   log.info({ retry_classification: "canceled", removed_backups: recordedKeys.length }, "job canceled by request");
 }
 
@@ -208,15 +198,11 @@ export async function recordFailure(
   // Attempts are counted on the row too: takeovers use attempts BullMQ does not count.
   const finalAttempt = context.finalAttempt || attempt.number >= (context.maxAttempts ?? Number.POSITIVE_INFINITY);
   const terminal = !retryable || (finalAttempt && !interrupted);
-  if (!(await retryOnDisconnect(() => failAttempt(db, attempt, report, terminal), { log: context.log, what: "record failure" }))) {
+  // A final failure while verifying records the backup's verification failed in the same transaction.
+  const verifying = interrupted ? null : backupId;
+  if (!(await retryOnDisconnect(() => failAttempt(db, attempt, report, terminal, verifying), { log: context.log, what: "record failure" }))) {
     context.log.warn({ fencing_token: attempt.fencingToken, error: report.message }, "attempt no longer owns the job; its failure was not recorded");
     return;
-  }
-  if (terminal && backupId && !interrupted) {
-    await retryOnDisconnect(() => db.backup.update({ where: { id: backupId }, data: { verificationState: "failed", verificationError: report.message, verifiedAt: null } }), {
-      log: context.log,
-      what: "record failed verification",
-    });
   }
   context.log.warn(
     { error: report.message, exit_code: report.exitCode, retry_classification: report.classification, terminal, backup_id: backupId ?? undefined },

@@ -1,9 +1,6 @@
-// What a job handler is, and the table of them keyed by the contracts' job catalogue: a key
-// that is not a catalogued job type does not compile.
-import type { JOB_KINDS } from "@capy/contracts";
+// What a job handler is; the catalogue (../catalogue.ts) holds one per job kind.
+import type { Job } from "@capy/db";
 import type { Logger } from "../logger.js";
-
-export type CataloguedJobType = keyof typeof JOB_KINDS;
 
 export interface JobContext {
   /** The job row's id (also the BullMQ job id). */
@@ -21,9 +18,17 @@ export interface JobContext {
 
 export type JobHandler = (context: JobContext) => Promise<void>;
 
-/** The job types this worker runs. Jobs of any other type are failed permanently. */
-export type HandlerTable = { readonly [Type in CataloguedJobType]?: JobHandler };
-
-export function handlerFor(table: HandlerTable, type: string): JobHandler | undefined {
-  return Object.hasOwn(table, type) ? table[type as CataloguedJobType] : undefined;
+/** The worker's half of a catalogue entry: the handler and the storage side of the kind's hooks. */
+export interface JobRuntime {
+  handler: JobHandler;
+  /**
+   * After the job's cancel committed (the kind's onCancel hook deleted its rows): removes what the
+   * job stored; `recordedKeys` are the storage keys that hook reported. Best effort, never throws.
+   */
+  afterCancel(job: Job, recordedKeys: string[], log: Logger): Promise<void>;
+  /**
+   * After a claim took the job over from lost attempts, or a lost job was failed: removes what
+   * attempts fenced off before `belowToken` left in storage. Best effort, never throws.
+   */
+  afterWorkerLost(job: Job, belowToken: number, log: Logger): Promise<void>;
 }

@@ -3,8 +3,8 @@
 // mark the backup verified in one transaction, or record the failure on both.
 import type { Backup, Db, Job } from "@capy/db";
 import { AttemptCanceledError, StaleAttemptError } from "../failures/errors.js";
-import { completeAttempt, type Attempt } from "../jobs/attempt.js";
-import { retryOnDisconnect } from "../jobs/db-retry.js";
+import { completeAttempt, recordVerified, type Attempt } from "@capy/jobs";
+import { retryOnDisconnect } from "../attempts/db-retry.js";
 import type { WorkerMetrics } from "../metrics.js";
 import type { Inventory } from "../postgres/inventory.js";
 import { redactSecrets } from "../redact.js";
@@ -16,8 +16,14 @@ export interface VerificationDependencies {
   verifier: Verifier;
   /** Counts verification outcomes when given. */
   metrics?: WorkerMetrics;
-  /** Runs after a scheduled backup's job is recorded completed (the retention sweep); must not throw. */
-  afterScheduledBackup?: (projectId: string) => Promise<void>;
+}
+
+/** What the verified backup means to the job that verified it (its handler decides). */
+export interface VerifiedOutcome {
+  /** Announce the backup (backup.completed): a backup job's own new backup, not a re-verification. */
+  announce: boolean;
+  /** Runs after the job is recorded completed (e.g. the retention sweep); its failure is logged. */
+  afterCompleted?: (() => Promise<void>) | undefined;
 }
 
 export async function verifyAndComplete(
@@ -27,6 +33,7 @@ export async function verifyAndComplete(
   backup: Backup,
   reference: Inventory,
   context: AttemptContext,
+  outcome: VerifiedOutcome,
   /** Output of earlier steps of this attempt (pg_dump's stderr), kept on the job row. */
   earlierStderr = "",
 ): Promise<void> {
@@ -46,8 +53,9 @@ export async function verifyAndComplete(
     await retryOnDisconnect(
       () =>
         deps.db.$transaction(async (tx) => {
+          // The backup first: completeAttempt appends job.completed, and events come last.
+          await recordVerified(tx, backup.id, verifiedAt, outcome.announce);
           await completeAttempt(tx, attempt, { stderr: redactSecrets(stderr), stdout: null });
-          await tx.backup.update({ where: { id: backup.id }, data: { verificationState: "verified", verificationError: null, verifiedAt } });
         }),
       { log, what: "complete" },
     );
@@ -56,7 +64,7 @@ export async function verifyAndComplete(
       { backup_id: backup.id, size_bytes: result.sizeBytes, restore_ms: result.restoreMs, verify_ms: result.totalMs },
       "backup verified: it restores to what the source held",
     );
-    if (job.type === "backup" && job.scheduleId) await deps.afterScheduledBackup?.(job.projectId).catch((err: unknown) => log.warn({ err }, "retention after a scheduled backup failed"));
+    await outcome.afterCompleted?.().catch((err: unknown) => log.warn({ err }, "work after the completed job failed"));
   } catch (error) {
     if (error instanceof StaleAttemptError) {
       log.warn({ fencing_token: attempt.fencingToken }, "attempt no longer owns the job; its verification was not recorded");

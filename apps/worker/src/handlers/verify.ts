@@ -3,12 +3,12 @@
 // restored into a throwaway database and compared. The backup ends `verified` or `failed`.
 import type { Db, Job } from "@capy/db";
 import { ConfigurationError } from "../failures/errors.js";
-import { setPhase, type Attempt } from "../jobs/attempt.js";
+import { setPhase, type Attempt } from "@capy/jobs";
 import type { WorkerMetrics } from "../metrics.js";
 import { Inventory } from "../postgres/inventory.js";
 import type { Verifier } from "../verify/verifier.js";
 import { recordFailure, runClaimed, type AttemptContext, type LeaseSettings } from "./claimed.js";
-import type { JobHandler } from "./handler.js";
+import type { JobRuntime } from "./handler.js";
 import { verifyAndComplete } from "./verification.js";
 
 export interface VerifyDependencies {
@@ -21,8 +21,10 @@ export interface VerifyDependencies {
   metrics?: WorkerMetrics;
 }
 
-export function createVerifyHandler(deps: VerifyDependencies): JobHandler {
-  return (context) => runClaimed(deps, context, "verify", (job, attempt, attemptContext) => runAttempt(deps, job, attempt, attemptContext));
+export function createVerifyRuntime(deps: VerifyDependencies): JobRuntime {
+  // A re-verification stores nothing: nothing to remove after a cancel or a lost attempt.
+  const hooks = { afterCancel: async () => {}, afterWorkerLost: async () => {} };
+  return { ...hooks, handler: (context) => runClaimed(deps, context, "verify", (job, attempt, attemptContext) => runAttempt(deps, job, attempt, attemptContext), hooks) };
 }
 
 async function runAttempt(deps: VerifyDependencies, job: Job, attempt: Attempt, context: AttemptContext): Promise<void> {
@@ -45,5 +47,5 @@ async function runAttempt(deps: VerifyDependencies, job: Job, attempt: Attempt, 
   context.log.info({ backup_id: backup.id }, "re-verifying backup");
   // A lost job is noticed (and nothing recorded) by verifyAndComplete's own fenced writes.
   await setPhase(deps.db, attempt, "verifying");
-  await verifyAndComplete(deps, job, attempt, backup, reference.data, context);
+  await verifyAndComplete(deps, job, attempt, backup, reference.data, context, { announce: false });
 }

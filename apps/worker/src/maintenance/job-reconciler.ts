@@ -22,11 +22,11 @@
 // change nothing. Redis is read with one pipeline per batch of rows (one script per row), so
 // a pass over thousands of rows costs a few round trips.
 import type { Redis } from "ioredis";
-import { CANCELED_ERROR } from "@capy/contracts";
 import type { Db } from "@capy/db";
-import { enqueueJob, waitForRedisReady, type BackupQueue } from "@capy/queue";
+import { enqueueJob, resetLostJob } from "@capy/jobs";
+import { waitForRedisReady, type BackupQueue } from "@capy/queue";
 import type { ArtifactStorage } from "@capy/storage";
-import { discardCanceledBackup, failPendingVerification, LOST_BEFORE_VERIFIED } from "../jobs/leftovers.js";
+import { discardJobArtifacts } from "../attempts/leftovers.js";
 import type { Logger } from "../logger.js";
 import { runPeriodically, type Periodic } from "./periodic.js";
 
@@ -42,7 +42,7 @@ export const RECONCILE_BATCH_SIZE = 500;
 /** At start, how long the first pass waits for its Redis connection before trying anyway (ms). */
 const FIRST_PASS_REDIS_WAIT_MS = 10_000;
 
-export const WORKER_LOST_ERROR = "worker lost: the attempt stopped sending heartbeats";
+export { WORKER_LOST_ERROR } from "@capy/jobs";
 
 export interface JobReconcilerDeps {
   db: Db;
@@ -240,8 +240,9 @@ export async function reconcileJobs(deps: JobReconcilerDeps): Promise<ReconcileR
       // A worker holds the BullMQ job: it is alive (its heartbeat is late, e.g. the database was
       // slow); BullMQ's own stall detection takes over if it dies.
       if (state === "held") continue;
-      const outcome = await resetLostRow(db, row, deps.heartbeatTimeoutMs);
-      if (outcome === undefined) continue; // another process, or a new claim, got there first
+      const reset = await resetLostJob(db, row, deps.heartbeatTimeoutMs);
+      if (reset === undefined) continue; // another process, or a new claim, got there first
+      const outcome = reset.state;
       log.warn({ job_id: row.id, queue_state: state, outcome, fencing_token: row.fencing_token }, "running job lost its worker");
       if (outcome === "pending") {
         result.recovered++;
@@ -253,14 +254,12 @@ export async function reconcileJobs(deps: JobReconcilerDeps): Promise<ReconcileR
           log.warn({ job_id: row.id, err: (error as Error).message }, "could not re-enqueue a recovered job; next pass retries");
         }
       } else {
-        // The job's backup, if its dump was recorded, must not stay `pending` verification (failed)
-        // or survive a cancel.
-        if (outcome === "failed") {
-          result.failed++;
-          await failPendingVerification(db, row.id, LOST_BEFORE_VERIFIED);
-        } else {
+        // The kind's hooks settled its rows in the reset's transaction (a lost backup's pending
+        // verification failed, a canceled one's backup rows deleted); storage is settled now.
+        if (reset.state === "failed") result.failed++;
+        else {
           result.canceled++;
-          if (deps.storage) await discardCanceledBackup(db, deps.storage, { id: row.id, projectId: row.project_id }, log);
+          if (deps.storage) await discardJobArtifacts(deps.storage, { id: row.id, projectId: row.project_id }, reset.keys, log);
         }
         // Nothing left to run: drop a waiting copy so no worker picks it up (it would find the row finished anyway).
         if (state !== "missing") await queue.remove(row.id).catch(() => 0);
@@ -269,29 +268,6 @@ export async function reconcileJobs(deps: JobReconcilerDeps): Promise<ReconcileR
     if (rows.length < batchSize) break;
   }
   return result;
-}
-
-/**
- * The fenced reset of a lost attempt: only if the row is still running under the token read
- * and its heartbeat is still stale (no new claim in between). Returns the new state, or
- * undefined when the row changed meanwhile.
- */
-async function resetLostRow(db: Db, row: RunningRow, heartbeatTimeoutMs: number): Promise<"pending" | "failed" | "canceled" | undefined> {
-  const updated = await db.$queryRaw<Array<{ state: "pending" | "failed" | "canceled" }>>`
-    UPDATE jobs
-       SET state = CASE WHEN cancel_requested_at IS NOT NULL THEN 'canceled'
-                        WHEN attempts >= max_attempts THEN 'failed'
-                        ELSE 'pending' END,
-           phase = CASE WHEN cancel_requested_at IS NULL AND attempts < max_attempts THEN 'queued' ELSE 'done' END,
-           completed_at = CASE WHEN cancel_requested_at IS NULL AND attempts < max_attempts THEN NULL ELSE now() END,
-           retry_classification = CASE WHEN cancel_requested_at IS NOT NULL THEN 'canceled' ELSE 'worker_lost' END,
-           error = CASE WHEN cancel_requested_at IS NOT NULL THEN ${CANCELED_ERROR} ELSE ${WORKER_LOST_ERROR} END,
-           fencing_token = fencing_token + 1,
-           updated_at = now()
-     WHERE id = ${row.id} AND state = 'running' AND fencing_token = ${row.fencing_token}
-       AND coalesce(heartbeat_at, claimed_at, updated_at) < now() - ${heartbeatTimeoutMs}::double precision * interval '1 millisecond'
-    RETURNING state`;
-  return updated[0]?.state;
 }
 
 export interface JobReconcilerOptions extends JobReconcilerDeps {

@@ -9,7 +9,8 @@
 // are safe: candidates are only a hint; each row is deleted by one conditional DELETE that
 // re-checks every rule under the project's advisory lock, and only the sweep whose DELETE removed
 // the row removes the artifact. A second sweep therefore finds nothing to delete.
-import { deleteExpiredBackup, findRetentionCandidates, newId, type Db, type DeletedBackupRow } from "@capy/db";
+import { findRetentionCandidates, newId, type Db, type DeletedBackupRow } from "@capy/db";
+import { deleteExpiredBackup } from "@capy/jobs";
 import type { ArtifactStorage } from "@capy/storage";
 import type { Logger } from "../logger.js";
 import { runPeriodically } from "./periodic.js";

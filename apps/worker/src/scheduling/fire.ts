@@ -2,9 +2,9 @@
 // catch-up call. The due time comes from the schedule row (Postgres is the truth), never from
 // the Redis job, and (schedule_id, due_at) is unique on jobs, so a duplicate, stale or late
 // firing creates nothing new: whatever fires, each due time gets at most one backup job.
-import { JOB_KINDS } from "@capy/contracts";
-import { newId, type Db } from "@capy/db";
-import { enqueueJob, type BackupQueue } from "@capy/queue";
+import type { Db, Prisma } from "@capy/db";
+import { enqueueJob, insertJobRows } from "@capy/jobs";
+import type { BackupQueue } from "@capy/queue";
 
 /**
  * How far ahead of the due time a scheduler firing still counts for it (ms): BullMQ computes
@@ -31,13 +31,17 @@ export type FireResult =
   | { outcome: "exists"; jobId: string; dueAt: Date }
   | { outcome: "skipped"; reason: "missing" | "inactive" | "before_timing" | "too_old" | "already_ran"; dueAt?: Date };
 
-interface FiredRow {
+interface Candidate {
   sid: string;
+  organization_id: string;
+  project_id: string;
+  label: string | null;
   is_active: boolean;
   timing_since: Date;
   last_run_at: Date | null;
+  cluster_id: string;
+  database_name: string;
   due: Date;
-  created_id: string | null;
   existing_id: string | null;
   existing_state: string | null;
 }
@@ -51,57 +55,35 @@ export async function fireSchedule(deps: FireDeps, scheduleId: string, options: 
  * Fires schedules: for each, creates (at most once) and enqueues the backup job of its latest
  * due time, when the schedule is active, that due time is not before its current timing took
  * effect, and it is at most `catchUpHours` old; last_job_id/last_run_at then point at it (only
- * ever forward). A batch is ONE SQL statement and one pipelined burst of Redis commands, so
- * 10,000 schedules sharing a minute cost a few hundred round trips, not tens of thousands.
+ * ever forward). A batch is one transaction of three statements (read, insert, update) and one
+ * pipelined burst of Redis commands, so 10,000 schedules sharing a minute cost a few hundred
+ * round trips, not tens of thousands.
  */
 export async function fireSchedules(deps: FireDeps, scheduleIds: string[], options: FireOptions = {}): Promise<Map<string, FireResult>> {
   const now = options.now ?? new Date();
   const toleranceMs = options.toleranceMs ?? FIRE_CLOCK_TOLERANCE_MS;
   const ids = [...new Set(scheduleIds)];
-  const jobIds = ids.map(() => newId("job"));
-  const kind = JOB_KINDS.backup;
-  // The due time is computed here, from the row: the latest hh:mm UTC at or before now (plus
-  // the clock tolerance), as latestDueAt() computes it (the tests hold the two together).
-  // The job row has the same shape as an on-demand backup (type backup, the project's cluster
-  // and database, locked_resource as databaseResource() builds it, the schedule's label). A
-  // conflict on (schedule_id, due_at) means another firing got there first: nothing is written.
-  const rows = await deps.db.$queryRaw<FiredRow[]>`
-    WITH input AS (
-      SELECT * FROM unnest(${ids}::text[], ${jobIds}::text[]) AS i(sid, job_id)
-    ), cand AS (
-      SELECT i.sid, i.job_id, s.organization_id, s.project_id, s.label, s.is_active, s.timing_since, s.last_run_at,
-             p.cluster_id, p.database_name,
-             CASE WHEN d.due > ${new Date(now.getTime() + toleranceMs)}::timestamptz THEN d.due - interval '1 day' ELSE d.due END AS due
-      FROM input i
-      JOIN scheduled_backups s ON s.id = i.sid
-      JOIN projects p ON p.id = s.project_id
-      CROSS JOIN LATERAL (
-        SELECT (date_trunc('day', ${new Date(now.getTime() + toleranceMs)}::timestamptz AT TIME ZONE 'UTC')
-                + make_interval(hours => s.cron_hour, mins => s.cron_minute)) AT TIME ZONE 'UTC' AS due
-      ) d
-    ), ins AS (
-      INSERT INTO jobs (id, type, state, phase, max_attempts, cluster_id, locked_resource, organization_id, project_id,
-                        label, schedule_id, due_at, created_at, updated_at)
-      SELECT c.job_id, 'backup', 'pending', 'queued', ${kind.maxAttempts}, c.cluster_id,
-             'database:' || c.cluster_id || '/' || c.database_name, c.organization_id, c.project_id, c.label, c.sid, c.due, now(), now()
-      FROM cand c
-      WHERE c.is_active AND c.due >= c.timing_since
-        -- Belt and braces beside the unique key: a due time the schedule already ran for (its
-        -- job row since deleted, say) is not run again.
-        AND (c.last_run_at IS NULL OR c.last_run_at < c.due - ${toleranceMs} * interval '1 millisecond')
-        AND ${now}::timestamptz - c.due <= ${deps.catchUpHours * 3_600_000} * interval '1 millisecond'
-      ON CONFLICT (schedule_id, due_at) DO NOTHING
-      RETURNING id, schedule_id, created_at
-    ), upd AS (
-      -- last_run_at is the firing's clock (the one due times are computed with), so the
-      -- already-ran check above compares like with like.
-      UPDATE scheduled_backups s SET last_job_id = ins.id, last_run_at = ${now}::timestamptz
-      FROM ins WHERE s.id = ins.schedule_id AND (s.last_run_at IS NULL OR s.last_run_at < ${now}::timestamptz)
-    )
-    SELECT c.sid, c.is_active, c.timing_since, c.last_run_at, c.due, ins.id AS created_id, j.id AS existing_id, j.state AS existing_state
-    FROM cand c
-    LEFT JOIN ins ON ins.schedule_id = c.sid
-    LEFT JOIN jobs j ON j.schedule_id = c.sid AND j.due_at = c.due`;
+  const { candidates, created } = await deps.db.$transaction(async (tx) => {
+    const candidates = await readCandidates(tx, ids, now, toleranceMs);
+    const due = candidates.filter((c) => !c.existing_id && isDue(c, now, toleranceMs, deps.catchUpHours));
+    // The one insert path (@capy/jobs): the row has the same shape as an on-demand backup's. A
+    // conflict on (schedule_id, due_at) means another firing got there first: that row is left out.
+    const created = await insertJobRows(
+      tx,
+      due.map((c) => ({ type: "backup", organizationId: c.organization_id, projectId: c.project_id, clusterId: c.cluster_id, databaseName: c.database_name, label: c.label, scheduleId: c.sid, dueAt: c.due })),
+      { skipDuplicates: true },
+    );
+    // last_run_at is the firing's clock (the one due times are computed with), so the
+    // already-ran check compares like with like; it only ever moves forward.
+    if (created.length > 0) {
+      await tx.$executeRaw`
+        UPDATE scheduled_backups s SET last_job_id = c.id, last_run_at = ${now}::timestamptz
+          FROM unnest(${created.map((job) => job.id)}::text[], ${created.map((job) => job.scheduleId!)}::text[]) AS c(id, sid)
+         WHERE s.id = c.sid AND (s.last_run_at IS NULL OR s.last_run_at < ${now}::timestamptz)`;
+    }
+    return { candidates, created: new Map(created.map((job) => [job.scheduleId!, job.id])) };
+  });
+  const rows = candidates.map((c) => ({ ...c, created_id: created.get(c.sid) ?? null }));
 
   const results = new Map<string, FireResult>();
   const toEnqueue: string[] = [];
@@ -135,4 +117,42 @@ export async function fireSchedules(deps: FireDeps, scheduleIds: string[], optio
   // Sent back to back on one connection (ioredis pipelines concurrent commands).
   await Promise.all(toEnqueue.map((id) => enqueueJob(deps.backupQueue, { id, type: "backup" })));
   return results;
+}
+
+/**
+ * Each schedule's latest due time, computed from its row: the latest hh:mm UTC at or before now
+ * (plus the clock tolerance), as latestDueAt() computes it (the tests hold the two together), with
+ * the job already created for it, if any. One statement for the whole batch.
+ */
+function readCandidates(tx: Prisma.TransactionClient, ids: string[], now: Date, toleranceMs: number): Promise<Candidate[]> {
+  const horizon = new Date(now.getTime() + toleranceMs);
+  return tx.$queryRaw<Candidate[]>`
+    WITH cand AS (
+      SELECT s.id AS sid, s.organization_id, s.project_id, s.label, s.is_active, s.timing_since, s.last_run_at,
+             p.cluster_id, p.database_name,
+             CASE WHEN d.due > ${horizon}::timestamptz THEN d.due - interval '1 day' ELSE d.due END AS due
+      FROM unnest(${ids}::text[]) AS i(sid)
+      JOIN scheduled_backups s ON s.id = i.sid
+      JOIN projects p ON p.id = s.project_id
+      CROSS JOIN LATERAL (
+        SELECT (date_trunc('day', ${horizon}::timestamptz AT TIME ZONE 'UTC')
+                + make_interval(hours => s.cron_hour, mins => s.cron_minute)) AT TIME ZONE 'UTC' AS due
+      ) d
+    )
+    SELECT c.*, j.id AS existing_id, j.state AS existing_state
+    FROM cand c LEFT JOIN jobs j ON j.schedule_id = c.sid AND j.due_at = c.due`;
+}
+
+/**
+ * The schedule is active, the due time is not before its current timing took effect, at most
+ * `catchUpHours` old, and (belt and braces beside the unique key) not one it already ran for (its
+ * job row since deleted, say).
+ */
+function isDue(c: Candidate, now: Date, toleranceMs: number, catchUpHours: number): boolean {
+  return (
+    c.is_active &&
+    c.due >= c.timing_since &&
+    (c.last_run_at === null || c.last_run_at.getTime() < c.due.getTime() - toleranceMs) &&
+    now.getTime() - c.due.getTime() <= catchUpHours * 3_600_000
+  );
 }

@@ -3,7 +3,7 @@
 // times are tested at chosen instants instead of waiting for the clock.
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { databaseResource } from "@capy/contracts";
+import { databaseResource } from "@capy/jobs";
 import { createDb, createProject, generateEncryptionKey, newId, type Db, type ScheduledBackup } from "@capy/db";
 import {
   createBackupQueue,

@@ -7,7 +7,7 @@ import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Backup } from "@capy/contracts";
 import { createApiKey, newId } from "@capy/db";
-import { insertJobRow } from "@capy/queue";
+import { insertJobRow } from "@capy/jobs";
 import { backupArtifactKey, createStorage } from "@capy/storage";
 import { expectError, request, startHarness, type Harness } from "../../test/harness.js";
 

@@ -1,11 +1,11 @@
 // The job row's fencing, against a real Postgres: a stale attempt's writes change nothing.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDb, type Db } from "@capy/db";
-import { insertJobRow } from "@capy/queue";
 import { createMetadataDatabase, type TestDatabase } from "@capy/testing";
-import type { FailureReport } from "../failures/report.js";
-import { AttemptCanceledError, StaleAttemptError } from "../failures/errors.js";
-import { beat, cancelAttempt, claimJob, completeAttempt, failAttempt, failLostJob, failUnclaimed, touchHeartbeat } from "./attempt.js";
+import { beat, cancelAttempt, claimJob, completeAttempt, failAttempt, failUnclaimed, type AttemptFailure } from "./attempt.js";
+import { insertJobRow } from "./create.js";
+import { AttemptCanceledError, StaleAttemptError } from "./errors.js";
+import { failLostJob } from "./lost.js";
 
 let metadata: TestDatabase;
 let db: Db;
@@ -23,7 +23,7 @@ afterAll(async () => {
 // Job rows have no foreign keys, so made-up owners do for these tests.
 const newJob = () => insertJobRow(db, { type: "backup", organizationId: "org_test", projectId: "prj_test", clusterId: "cls_test", databaseName: "app" });
 
-const transientFailure: FailureReport = { classification: "transient", message: "pg_dump exited with code 1: boom", exitCode: 1, stderr: "boom\n", stdout: null };
+const transientFailure: AttemptFailure = { classification: "transient", message: "pg_dump exited with code 1: boom", exitCode: 1, stderr: "boom\n", stdout: null };
 
 describe("job attempts", () => {
   it("claims a pending job: running, one more attempt, a new fencing token, claimant and times", async () => {
@@ -44,7 +44,7 @@ describe("job attempts", () => {
     const second = (await claimJob(db, job.id, "worker-b"))!;
     expect(second).toEqual({ jobId: job.id, fencingToken: 2, number: 2, tookOver: true, cancelRequested: false });
 
-    expect(await touchHeartbeat(db, first)).toBe(false);
+    expect(await beat(db, first)).toBe("lost");
     expect(await failAttempt(db, first, transientFailure, true)).toBe(false);
     await expect(db.$transaction((tx) => completeAttempt(tx, first, { stderr: "", stdout: null }))).rejects.toBeInstanceOf(StaleAttemptError);
     const row = await db.job.findUniqueOrThrow({ where: { id: job.id } });
@@ -52,7 +52,7 @@ describe("job attempts", () => {
     expect(row).toMatchObject({ state: "running", claimedBy: "worker-b", retryClassification: "worker_lost", error: "attempt 1 was lost: its worker stopped before finishing it", lastExitCode: null });
     expect(row.startedAt).toEqual(startedAt);
 
-    expect(await touchHeartbeat(db, second)).toBe(true);
+    expect(await beat(db, second)).not.toBe("lost");
   });
 
   it("puts a non-final failure back to pending and a final one to failed", async () => {
@@ -98,10 +98,10 @@ describe("job attempts", () => {
     await db.job.update({ where: { id: job.id }, data: { cancelRequestedAt: new Date() } });
     expect(await beat(db, attempt)).toBe("cancel");
     await expect(db.$transaction((tx) => completeAttempt(tx, attempt, { stderr: "", stdout: null }))).rejects.toBeInstanceOf(AttemptCanceledError);
-    expect(await cancelAttempt(db, attempt, true)).toEqual([]);
+    expect(await cancelAttempt(db, attempt)).toEqual([]);
     expect(await db.job.findUniqueOrThrow({ where: { id: job.id } })).toMatchObject({ state: "canceled", phase: "done", retryClassification: "canceled", error: "canceled by request" });
     expect(await beat(db, attempt)).toBe("lost");
-    expect(await cancelAttempt(db, attempt, true)).toBeNull();
+    expect(await cancelAttempt(db, attempt)).toBeNull();
   });
 
   it("claims a running job with a requested cancel without counting an attempt", async () => {
@@ -118,6 +118,6 @@ describe("job attempts", () => {
     expect(await failLostJob(db, { id: job.id, fencingToken: attempt.fencingToken + 1, attempts: 1 })).toBe(false);
     expect(await failLostJob(db, { id: job.id, fencingToken: attempt.fencingToken, attempts: 1 })).toBe(true);
     expect(await db.job.findUniqueOrThrow({ where: { id: job.id } })).toMatchObject({ state: "failed", retryClassification: "worker_lost" });
-    expect(await touchHeartbeat(db, attempt)).toBe(false);
+    expect(await beat(db, attempt)).toBe("lost");
   });
 });

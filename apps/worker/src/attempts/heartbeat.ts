@@ -4,7 +4,7 @@
 // cancel_requested_at: once a cancel is requested the attempt is told to cancel itself.
 import type { Db } from "@capy/db";
 import type { Logger } from "../logger.js";
-import { beat, type Attempt } from "./attempt.js";
+import { beat, type Attempt } from "@capy/jobs";
 
 export interface HeartbeatOptions {
   /** Between heartbeats (ms). */

@@ -1,0 +1,90 @@
+// Creating jobs, the one insert path (the API's requests and the scheduler's firings): the row in
+// Postgres first (the source of truth, `pending`), then the BullMQ job with the same id. If the
+// enqueue fails after the row exists, the job stays `pending` and the reconciler enqueues it
+// again; BullMQ deduplicates by job id.
+import type { JobType } from "@capy/contracts";
+import { newId, type Db, type Job, type Prisma } from "@capy/db";
+import type { BackupQueue } from "@capy/queue";
+import { jobKind } from "./catalogue.js";
+import type { Tx } from "./events.js";
+
+export interface NewJob {
+  type: JobType;
+  organizationId: string;
+  projectId: string;
+  clusterId: string;
+  databaseName: string;
+  idempotencyKey?: string | null;
+  // The kind's payload (validated by its catalogue entry).
+  label?: string | null;
+  backupId?: string | null;
+  scheduleId?: string | null;
+  dueAt?: Date | null;
+}
+
+const PAYLOAD_FIELDS = ["label", "backupId", "scheduleId", "dueAt"] as const;
+
+/** The row of a new job, as its catalogue entry shapes it. Throws (ZodError) on a payload the kind refuses. */
+export function newJobRow(input: NewJob, id = newId("job")): Prisma.JobCreateManyInput {
+  const kind = jobKind(input.type);
+  // Absent (undefined or null) fields are left out, so a kind sees only what the caller gave.
+  const given = Object.fromEntries(PAYLOAD_FIELDS.filter((field) => input[field] != null).map((field) => [field, input[field]]));
+  const payload = kind.payload.parse(given) as Partial<Record<(typeof PAYLOAD_FIELDS)[number], unknown>>;
+  return {
+    id,
+    type: input.type,
+    state: "pending",
+    phase: "queued",
+    maxAttempts: kind.retry.maxAttempts,
+    clusterId: input.clusterId,
+    lockedResource: kind.lockedResource(input),
+    organizationId: input.organizationId,
+    projectId: input.projectId,
+    idempotencyKey: input.idempotencyKey ?? null,
+    label: (payload.label as string | null | undefined) ?? null,
+    backupId: (payload.backupId as string | null | undefined) ?? null,
+    scheduleId: (payload.scheduleId as string | null | undefined) ?? null,
+    dueAt: (payload.dueAt as Date | null | undefined) ?? null,
+  };
+}
+
+/**
+ * Inserts job rows in one statement. With `skipDuplicates`, a row that hits a unique key
+ * (schedule_id, due_at) is left out (ON CONFLICT DO NOTHING) and only the rows inserted return.
+ */
+export function insertJobRows(db: Db | Tx, jobs: readonly NewJob[], options: { ids?: readonly string[]; skipDuplicates?: boolean } = {}): Promise<Job[]> {
+  if (jobs.length === 0) return Promise.resolve([]);
+  return db.job.createManyAndReturn({ data: jobs.map((job, index) => newJobRow(job, options.ids?.[index])), skipDuplicates: options.skipDuplicates ?? false });
+}
+
+export async function insertJobRow(db: Db | Tx, input: NewJob): Promise<Job> {
+  const [job] = await insertJobRows(db, [input]);
+  return job!;
+}
+
+/** Adds the BullMQ job for an existing job row (idempotent: same id, same job). */
+export async function enqueueJob(queue: BackupQueue, job: Pick<Job, "id" | "type">): Promise<void> {
+  const type = job.type as JobType;
+  const { retry } = jobKind(type);
+  await queue.add(
+    type,
+    { jobId: job.id },
+    {
+      jobId: job.id,
+      attempts: retry.maxAttempts,
+      // Exponential backoff with jitter between attempts (ms).
+      backoff: { type: "exponential", delay: retry.backoffMs, jitter: 0.5 },
+      // Postgres keeps the history; Redis only needs recent jobs (seconds).
+      removeOnComplete: { age: 3_600 },
+      removeOnFail: { age: 7 * 24 * 3_600 },
+    },
+  );
+}
+
+/**
+ * Lets an expired Idempotency-Key go: the old job gives it up (conditional, so concurrent
+ * requests agree) and keeps everything else.
+ */
+export async function releaseIdempotencyKey(db: Db, jobId: string, key: string, cutoff: Date): Promise<void> {
+  await db.job.updateMany({ where: { id: jobId, idempotencyKey: key, createdAt: { lte: cutoff } }, data: { idempotencyKey: null } });
+}
