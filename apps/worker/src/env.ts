@@ -98,6 +98,8 @@ const schema = z.object({
   WEBHOOK_DISABLE_AFTER_MS: positiveInt.default(3 * 24 * 3_600_000),
   /** How often pending deliveries are compared with the delivery queue and lost attempts re-queued (ms); also once at start. */
   WEBHOOK_RECONCILE_INTERVAL_MS: positiveInt.min(100).default(30_000),
+  /** How often the events outbox is read for events to deliver (ms): the bulk of a webhook's latency. */
+  WEBHOOK_FANOUT_INTERVAL_MS: positiveInt.min(50).default(1_000),
 });
 
 export type WorkerEnv = z.infer<typeof schema> & {

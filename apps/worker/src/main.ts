@@ -169,6 +169,7 @@ async function main(): Promise<void> {
     backoff: { baseMs: env.WEBHOOK_RETRY_BASE_MS, maxMs: env.WEBHOOK_RETRY_MAX_MS },
     disableAfterMs: env.WEBHOOK_DISABLE_AFTER_MS,
     reconcileIntervalMs: env.WEBHOOK_RECONCILE_INTERVAL_MS,
+    fanOutIntervalMs: env.WEBHOOK_FANOUT_INTERVAL_MS,
     encryptionKey: env.CAPY_ENCRYPTION_KEY,
     lockDurationMs: env.WORKER_LOCK_DURATION_MS,
     stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,

@@ -2,21 +2,15 @@
 // and the delivery queue's payload. Snake_case, absent values null, exactly as the REST API
 // returns them.
 import { z } from "zod";
+import { EVENT_TYPES } from "./events.js";
 
 const timestamp = z.string().describe("ISO-8601 UTC timestamp");
 
-/** Event types an endpoint can subscribe to (the outbox's types); `ping` is sent by /test only. */
-export const WEBHOOK_EVENT_TYPES = [
-  "job.completed",
-  "job.failed",
-  "job.canceled",
-  "backup.completed",
-  "backup.verification_failed",
-  "backup.deleted",
-  "restore.completed",
-  "preview.ready",
-  "preview.deleted",
-] as const;
+/**
+ * Event types an endpoint can subscribe to: every type of the outbox (events.ts), so a new event
+ * type is deliverable as soon as it exists. `ping` is sent by /test only.
+ */
+export const WEBHOOK_EVENT_TYPES = EVENT_TYPES;
 export const WebhookEventType = z.enum(WEBHOOK_EVENT_TYPES);
 export type WebhookEventType = z.infer<typeof WebhookEventType>;
 export const PING_EVENT = "ping";

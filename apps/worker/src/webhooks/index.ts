@@ -1,11 +1,13 @@
-// Webhook delivery in a worker process: the delivery queue's worker, its sender (one connection
-// pool, the target policy enforced at connect time) and the delivery reconciler.
+// Webhook delivery in a worker process: the fan-out of outbox events into deliveries, the
+// delivery queue's worker, its sender (one connection pool, the target policy enforced at connect
+// time) and the delivery reconciler.
 import type { Db } from "@capy/db";
 import { createWorkerConnection, type WebhookQueue } from "@capy/queue";
 import { WebhookSender, type BackoffPolicy, type TargetPolicy } from "@capy/webhooks";
 import type { Logger } from "../logger.js";
 import type { WorkerMetrics } from "../metrics.js";
 import { createDeliveryWorker } from "./queue-worker.js";
+import { startFanOut } from "./fanout.js";
 import { startDeliveryReconciler } from "./reconciler.js";
 
 export interface WebhookDeliveryOptions {
@@ -20,6 +22,8 @@ export interface WebhookDeliveryOptions {
   backoff: BackoffPolicy;
   disableAfterMs: number;
   reconcileIntervalMs: number;
+  /** How often the outbox is read for new events (ms). */
+  fanOutIntervalMs: number;
   encryptionKey: string | undefined;
   lockDurationMs: number;
   stalledIntervalMs: number;
@@ -45,11 +49,12 @@ export function startWebhookDelivery(options: WebhookDeliveryOptions): WebhookDe
     deps,
   );
   const reconciler = startDeliveryReconciler({ db: options.db, queue: options.queue, intervalMs: options.reconcileIntervalMs, log });
+  const fanOut = startFanOut({ db: options.db, queue: options.queue, intervalMs: options.fanOutIntervalMs, log });
   return {
     waitUntilReady: () => worker.waitUntilReady().then(() => {}),
     drain: () => worker.close(),
     async release() {
-      await reconciler.stop();
+      await Promise.all([fanOut.stop(), reconciler.stop()]);
       await sender.close();
       connection.disconnect();
     },

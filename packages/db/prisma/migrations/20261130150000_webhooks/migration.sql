@@ -56,3 +56,15 @@ CREATE UNIQUE INDEX "webhook_deliveries_webhook_id_event_id_key" ON "webhook_del
 
 -- AddForeignKey
 ALTER TABLE "webhook_deliveries" ADD CONSTRAINT "webhook_deliveries_webhook_id_fkey" FOREIGN KEY ("webhook_id") REFERENCES "webhooks"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- CreateTable
+CREATE TABLE "webhook_fanout_cursors" (
+    "name" TEXT NOT NULL,
+    "seq" BIGINT NOT NULL,
+    "updated_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "webhook_fanout_cursors_pkey" PRIMARY KEY ("name")
+);
+
+-- The fan-out starts after the events that exist now (no endpoint existed to receive them).
+INSERT INTO "webhook_fanout_cursors" ("name", "seq") SELECT 'webhooks', COALESCE(MAX("seq"), 0) FROM "events";
