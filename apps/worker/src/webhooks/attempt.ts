@@ -43,17 +43,35 @@ export async function attemptDelivery(deps: AttemptDeps, payload: WebhookDeliver
     await finish(deps.db, delivery, { state: "failed", attempts: delivery.attempts + 1, nextAttemptAt: null, lastError: `not sent: the webhook is ${webhook.isActive ? "disabled" : "inactive"}` });
     return;
   }
-  const timestamp = Math.floor(Date.now() / 1000);
-  const signature = signatureHeader(signingSecrets(webhook, deps.encryptionKey), timestamp, delivery.body);
-  const result = await deps.sender.send(webhook.url, delivery.body, deliveryHeaders({ eventType: delivery.eventType, deliveryId: delivery.id, signature }));
-  const outcome = await record(deps, delivery, result);
+  const secrets = unsealSecrets(webhook, deps.encryptionKey, log);
+  // Our own misconfiguration is a failed attempt (retried, then failed and redeliverable) but
+  // not the endpoint's failure: its health is left alone.
+  const result = secrets ? await send(deps, delivery, webhook, secrets) : NOT_SIGNED;
+  const outcome = await record(deps, delivery, result, secrets !== undefined);
   deps.metrics?.webhookDeliveries.inc({ outcome });
   deps.metrics?.webhookLatency.observe({ outcome }, result.responseMs / 1000);
   log.info({ outcome, status_code: result.statusCode, response_ms: result.responseMs, error: result.error, queue: WEBHOOK_QUEUE }, "webhook delivery attempt");
 }
 
-/** Writes the attempt's result (fenced) and the endpoint's health, and queues the next attempt. */
-async function record(deps: AttemptDeps, delivery: WebhookDelivery, result: AttemptResult): Promise<DeliveryOutcome> {
+const NOT_SIGNED: AttemptResult = { ok: false, statusCode: null, responseMs: 0, error: "not sent: the signing secret could not be decrypted (CAPY_ENCRYPTION_KEY)", responseBody: null };
+
+function unsealSecrets(webhook: Webhook, encryptionKey: string | undefined, log: Logger): string[] | undefined {
+  try {
+    return signingSecrets(webhook, encryptionKey);
+  } catch (err) {
+    log.error({ err: (err as Error).message }, "webhook secret cannot be decrypted; check CAPY_ENCRYPTION_KEY");
+    return undefined;
+  }
+}
+
+/** One signed POST; the signature's timestamp is the send time. */
+function send(deps: AttemptDeps, delivery: WebhookDelivery, webhook: Webhook, secrets: string[]): Promise<AttemptResult> {
+  const signature = signatureHeader(secrets, Math.floor(Date.now() / 1000), delivery.body);
+  return deps.sender.send(webhook.url, delivery.body, deliveryHeaders({ eventType: delivery.eventType, deliveryId: delivery.id, signature }));
+}
+
+/** Writes the attempt's result (fenced) and, if it says anything about the endpoint, its health; queues the next attempt. */
+async function record(deps: AttemptDeps, delivery: WebhookDelivery, result: AttemptResult, aboutEndpoint: boolean): Promise<DeliveryOutcome> {
   const attempts = delivery.attempts + 1;
   const outcome: DeliveryOutcome = result.ok ? "succeeded" : attempts >= delivery.attemptLimit ? "failed" : "retrying";
   const nextAttemptAt = outcome === "retrying" ? new Date(Date.now() + retryDelayMs(attempts, deps.backoff)) : null;
@@ -69,7 +87,7 @@ async function record(deps: AttemptDeps, delivery: WebhookDelivery, result: Atte
   });
   if (!recorded) return outcome;
   if (result.ok) await recordEndpointSuccess(deps.db, delivery.webhookId);
-  else await recordEndpointFailure(deps.db, delivery.webhookId, deps.disableAfterMs);
+  else if (aboutEndpoint) await recordEndpointFailure(deps.db, delivery.webhookId, deps.disableAfterMs);
   if (nextAttemptAt) {
     await enqueueDeliveryAttempt(deps.queue, { id: delivery.id, attempts, nextAttemptAt }).catch((err: unknown) =>
       deps.log.warn({ err, delivery_id: delivery.id }, "next attempt not queued; the reconciler will queue it"),

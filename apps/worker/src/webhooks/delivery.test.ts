@@ -6,7 +6,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WEBHOOK_QUEUE } from "@capy/contracts";
-import { createApiKey, encryptSecret, newId, type WebhookDelivery } from "@capy/db";
+import { createApiKey, encryptSecret, generateEncryptionKey, newId, type WebhookDelivery } from "@capy/db";
 import { verifyWebhookSignature } from "@capy/sdk";
 import { createTestStack, startWebhookReceiver, waitFor, type ServiceProcess, type TestStack, type WebhookReceiver } from "@capy/testing";
 import { envelopeBody, generateWebhookSecret } from "@capy/webhooks";
@@ -220,5 +220,21 @@ describe("webhook delivery with the target switches off", () => {
     });
     expect(ended.lastError).toBe("not sent: the webhook is disabled");
     expect(receiver.received).toHaveLength(0);
+  });
+
+  it("does not send, nor blame the endpoint, when the secret cannot be decrypted", async () => {
+    const tenant = await strict.createTenant("acme", "keyless", strict.metadata.url);
+    // Sealed under another key than the workers' (a misconfigured CAPY_ENCRYPTION_KEY).
+    const webhook = await strict.db.webhook.create({
+      data: { id: newId("whk"), organizationId: tenant.organization_id, url: "https://93.184.216.34/hook", events: ["*"], secretEncrypted: encryptSecret(generateWebhookSecret(), generateEncryptionKey()) },
+    });
+    const delivery = await insertDelivery(webhook.id, "job.completed", strict.db);
+    const tried = await waitFor(async () => {
+      const current = await strict.db.webhookDelivery.findUniqueOrThrow({ where: { id: delivery.id } });
+      return current.attempts >= 2 ? current : undefined;
+    });
+    expect(tried).toMatchObject({ state: "pending", lastStatusCode: null, lastError: "not sent: the signing secret could not be decrypted (CAPY_ENCRYPTION_KEY)" });
+    expect(await strict.db.webhook.findUniqueOrThrow({ where: { id: webhook.id } })).toMatchObject({ health: "healthy", failingSince: null });
+    expect(strict.workers[0]!.logs()).toContain("webhook secret cannot be decrypted");
   });
 });
