@@ -95,6 +95,19 @@ export async function updateWebhook(db: Db, settings: WebhookSettings, webhook: 
   return db.webhook.update({ where: { id: webhook.id }, data });
 }
 
+/** Deletes the endpoint and its deliveries (a concurrent delete makes this one a no-op). */
+export async function deleteWebhook(db: Db, webhook: Webhook): Promise<void> {
+  await db.webhook.deleteMany({ where: { id: webhook.id } });
+}
+
+/**
+ * What the audit log records of an endpoint's URL: its host only (URLs often carry a token in
+ * their path or query, which the audit log's readers need not see).
+ */
+export function auditedTarget(webhook: Webhook): { host: string } {
+  return { host: new URL(webhook.url).host };
+}
+
 /** A new secret; the previous one keeps signing for ROTATION_OVERLAP_MS. */
 export async function rotateWebhookSecret(db: Db, settings: WebhookSettings, webhook: Webhook): Promise<{ webhook: Webhook; secret: string }> {
   const secret = generateWebhookSecret();

@@ -2,7 +2,7 @@ import { Webhook } from "@capy/contracts";
 import { z } from "zod";
 import { serializeWebhook } from "../../serializers.js";
 import { recordAudit } from "../../services/audit.js";
-import { createWebhook } from "../../services/webhooks.js";
+import { auditedTarget, createWebhook } from "../../services/webhooks.js";
 import { scopedProcedure } from "../../trpc.js";
 import { organizationId } from "../fields.js";
 import { webhookDescription, webhookEvents, webhookUrl } from "./fields.js";
@@ -48,7 +48,7 @@ export const createWebhookProcedure = scopedProcedure("webhooks:write")
       targetType: "webhook",
       targetId: webhook.id,
       projectId: webhook.projectId,
-      metadata: { url: webhook.url, events: webhook.events },
+      metadata: { ...auditedTarget(webhook), events: webhook.events },
     });
     return { webhook: serializeWebhook(webhook), secret };
   });

@@ -2,7 +2,7 @@ import { Webhook } from "@capy/contracts";
 import { z } from "zod";
 import { serializeWebhook } from "../../serializers.js";
 import { recordAudit } from "../../services/audit.js";
-import { findWebhook } from "../../services/webhooks.js";
+import { auditedTarget, deleteWebhook, findWebhook } from "../../services/webhooks.js";
 import { scopedProcedure } from "../../trpc.js";
 import { webhookPath } from "./fields.js";
 
@@ -25,8 +25,7 @@ export const deleteWebhookProcedure = scopedProcedure("webhooks:write")
   .output(DeleteWebhookOutput)
   .mutation(async ({ ctx, input }) => {
     const webhook = await findWebhook(ctx.db, ctx.principal, input.orgID, input.webhookID);
-    // deleteMany: a concurrent delete makes this one a no-op rather than a 500.
-    await ctx.db.webhook.deleteMany({ where: { id: webhook.id } });
-    await recordAudit(ctx, ctx.principal, { action: "webhook.deleted", targetType: "webhook", targetId: webhook.id, projectId: webhook.projectId, metadata: { url: webhook.url } });
+    await deleteWebhook(ctx.db, webhook);
+    await recordAudit(ctx, ctx.principal, { action: "webhook.deleted", targetType: "webhook", targetId: webhook.id, projectId: webhook.projectId, metadata: auditedTarget(webhook) });
     return { webhook: serializeWebhook(webhook) };
   });

@@ -2,7 +2,7 @@ import { Webhook } from "@capy/contracts";
 import { z } from "zod";
 import { serializeWebhook } from "../../serializers.js";
 import { recordAudit } from "../../services/audit.js";
-import { findWebhook, updateWebhook } from "../../services/webhooks.js";
+import { auditedTarget, findWebhook, updateWebhook } from "../../services/webhooks.js";
 import { scopedProcedure } from "../../trpc.js";
 import { exact } from "../fields.js";
 import { webhookDescription, webhookEvents, webhookPath, webhookUrl } from "./fields.js";
@@ -42,7 +42,7 @@ export const updateWebhookProcedure = scopedProcedure("webhooks:write")
       targetType: "webhook",
       targetId: webhook.id,
       projectId: webhook.projectId,
-      metadata: { url: webhook.url, events: webhook.events, is_active: webhook.isActive },
+      metadata: { ...auditedTarget(webhook), events: webhook.events, is_active: webhook.isActive },
     });
     return { webhook: serializeWebhook(webhook) };
   });
