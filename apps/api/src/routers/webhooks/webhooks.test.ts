@@ -49,6 +49,10 @@ describe("webhook endpoints", () => {
     const got = await request(h.api, "GET", `${base()}/${webhook.id}`, { key: orgKey });
     expect(JSON.stringify([listed.body, got.body])).not.toContain(secret);
     expect(webhookOf(got.body)).toEqual(webhook);
+
+    // Audited with the URL's host only: URLs often carry a token.
+    const audit = (await request(h.api, "GET", `/v1/organizations/${h.tenant.organization_id}/audit-events`, { key: orgKey })).body as { audit_events: Array<{ action: string; target_id: string; metadata: unknown }> };
+    expect(audit.audit_events.find((e) => e.action === "webhook.created" && e.target_id === webhook.id)?.metadata).toEqual({ host: "93.184.216.34", events: ["job.completed", "job.failed"] });
   });
 
   it.each([
