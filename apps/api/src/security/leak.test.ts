@@ -104,6 +104,12 @@ describe("secrets never leak", () => {
     expect(failed.state).toBe("failed");
     expect(failed.error).toBeTruthy();
 
+    // The jobs' events reach the receiver too (their data holds the jobs' stderr and errors).
+    await waitFor(() => ["job.completed", "job.failed", "backup.completed"].every((type) => receiver.received.some((r) => r.event === type)), {
+      timeoutMs: 60_000,
+      what: "the job events at the webhook receiver",
+    });
+
     await call(key, "GET", `/v1/projects/${tenant.project_id}/jobs?limit=100`);
     await call(key, "GET", `/v1/projects/${broken.project_id}/jobs?limit=100`);
     await call(orgKey.plaintext, "GET", `/v1/organizations/${tenant.organization_id}/api-keys`);
