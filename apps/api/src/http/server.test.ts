@@ -51,6 +51,16 @@ describe("OpenAPI document and reference", () => {
         "POST /v1/organizations/{orgID}/api-keys",
         "DELETE /v1/organizations/{orgID}/api-keys/{keyID}",
         "GET /v1/organizations/{orgID}/audit-events",
+        "GET /v1/projects/{id}/events",
+        "GET /v1/organizations/{orgID}/webhooks",
+        "POST /v1/organizations/{orgID}/webhooks",
+        "GET /v1/organizations/{orgID}/webhooks/{webhookID}",
+        "PATCH /v1/organizations/{orgID}/webhooks/{webhookID}",
+        "DELETE /v1/organizations/{orgID}/webhooks/{webhookID}",
+        "POST /v1/organizations/{orgID}/webhooks/{webhookID}/rotate-secret",
+        "POST /v1/organizations/{orgID}/webhooks/{webhookID}/test",
+        "GET /v1/organizations/{orgID}/webhooks/{webhookID}/deliveries",
+        "POST /v1/organizations/{orgID}/webhooks/{webhookID}/deliveries/{deliveryID}/redeliver",
       ].sort(),
     );
     expect(doc.components.securitySchemes).toEqual({
