@@ -31,8 +31,9 @@ async function main(): Promise<void> {
   const pgRestore = resolvePgTool("pg_restore", { binDir: env.PG_BIN_DIR, searchPath: env.PATH });
   log.info({ path: pgRestore, version: await pgToolVersion(runner, pgRestore) }, "using pg_restore");
 
-  // Per running job: its own queries plus a heartbeat, and room for the worker's own.
-  const db = createDb(env.DATABASE_URL, { maxConnections: env.WORKER_CONCURRENCY * 2 + 2 });
+  // Per running job: its own queries plus a heartbeat, and room for the worker's own; webhook
+  // attempts hold a connection only for their short reads and writes around each POST.
+  const db = createDb(env.DATABASE_URL, { maxConnections: env.WORKER_CONCURRENCY * 2 + 2 + Math.ceil(env.WEBHOOK_CONCURRENCY / 4) });
   const storage = createStorage({ storageDir: env.STORAGE_DIR, s3: env.s3 });
   // Removes what writers killed mid-upload left in storage: now, then every interval.
   const storageSweep = startStorageSweep({

@@ -18,4 +18,4 @@ export {
   type ScheduleQueue,
   type ScheduleTiming,
 } from "./schedules.js";
-export { createWebhookQueue, enqueueDeliveryAttempt, deliveryAttemptJobId, type WebhookQueue } from "./webhooks.js";
+export { createWebhookQueue, enqueueDeliveryAttempt, enqueueDeliveryAttempts, deliveryAttemptJobId, type QueuedDelivery, type WebhookQueue } from "./webhooks.js";

@@ -19,19 +19,36 @@ export function deliveryAttemptJobId(deliveryId: string, attempt: number): strin
   return `${deliveryId}-${attempt}`;
 }
 
-/** Queues attempt `attempt` (0-based count of attempts made before it) to run at `at` (or now). */
-export async function enqueueDeliveryAttempt(queue: WebhookQueue, delivery: { id: string; attempts: number; nextAttemptAt: Date | null }): Promise<void> {
-  const delay = delivery.nextAttemptAt ? Math.max(0, delivery.nextAttemptAt.getTime() - Date.now()) : 0;
-  await queue.add(
-    "deliver",
-    { deliveryId: delivery.id, attempt: delivery.attempts },
-    {
+export interface QueuedDelivery {
+  id: string;
+  /** Attempts made so far: the attempt queued is the next one. */
+  attempts: number;
+  /** When it is due; null or past = now. */
+  nextAttemptAt: Date | null;
+}
+
+function attemptJob(delivery: QueuedDelivery) {
+  return {
+    name: "deliver" as const,
+    data: { deliveryId: delivery.id, attempt: delivery.attempts },
+    opts: {
       jobId: deliveryAttemptJobId(delivery.id, delivery.attempts),
-      delay,
+      delay: delivery.nextAttemptAt ? Math.max(0, delivery.nextAttemptAt.getTime() - Date.now()) : 0,
       // One BullMQ attempt per job: retries are new jobs scheduled from the row (backoff lives there).
       attempts: 1,
       removeOnComplete: { age: 3_600 },
       removeOnFail: { age: 24 * 3_600 },
     },
-  );
+  };
+}
+
+/** Queues the delivery's next attempt, due at nextAttemptAt (idempotent per attempt). */
+export async function enqueueDeliveryAttempt(queue: WebhookQueue, delivery: QueuedDelivery): Promise<void> {
+  const job = attemptJob(delivery);
+  await queue.add(job.name, job.data, job.opts);
+}
+
+/** The same for many deliveries in one Redis round trip (a fan-out batch). */
+export async function enqueueDeliveryAttempts(queue: WebhookQueue, deliveries: readonly QueuedDelivery[]): Promise<void> {
+  if (deliveries.length > 0) await queue.addBulk(deliveries.map(attemptJob));
 }

@@ -71,7 +71,8 @@ function send(deps: AttemptDeps, delivery: WebhookDelivery, webhook: Webhook, se
 }
 
 /** Writes the attempt's result (fenced) and, if it says anything about the endpoint, its health; queues the next attempt. */
-async function record(deps: AttemptDeps, delivery: WebhookDelivery, result: AttemptResult, aboutEndpoint: boolean): Promise<DeliveryOutcome> {
+async function record(deps: AttemptDeps, delivery: WebhookDelivery & { webhook: Webhook }, result: AttemptResult, aboutEndpoint: boolean): Promise<DeliveryOutcome> {
+  const health = delivery.webhook.health;
   const attempts = delivery.attempts + 1;
   const outcome: DeliveryOutcome = result.ok ? "succeeded" : attempts >= delivery.attemptLimit ? "failed" : "retrying";
   const nextAttemptAt = outcome === "retrying" ? new Date(Date.now() + retryDelayMs(attempts, deps.backoff)) : null;
@@ -86,8 +87,9 @@ async function record(deps: AttemptDeps, delivery: WebhookDelivery, result: Atte
     deliveredAt: result.ok ? new Date() : null,
   });
   if (!recorded) return outcome;
-  if (result.ok) await recordEndpointSuccess(deps.db, delivery.webhookId);
-  else if (aboutEndpoint) await recordEndpointFailure(deps.db, delivery.webhookId, deps.disableAfterMs);
+  // A success on an endpoint already healthy writes nothing (a failure racing it is undone by the next success).
+  if (result.ok && health !== "healthy") await recordEndpointSuccess(deps.db, delivery.webhookId);
+  else if (!result.ok && aboutEndpoint) await recordEndpointFailure(deps.db, delivery.webhookId, deps.disableAfterMs);
   if (nextAttemptAt) {
     await enqueueDeliveryAttempt(deps.queue, { id: delivery.id, attempts, nextAttemptAt }).catch((err: unknown) =>
       deps.log.warn({ err, delivery_id: delivery.id }, "next attempt not queued; the reconciler will queue it"),

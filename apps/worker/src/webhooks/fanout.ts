@@ -5,7 +5,7 @@
 // a redone batch never duplicates a delivery. The attempts are queued after the commit; any that
 // fail to queue are queued by the delivery reconciler from their rows.
 import { newId, type Db, type Event, type Webhook } from "@capy/db";
-import { enqueueDeliveryAttempt, type WebhookQueue } from "@capy/queue";
+import { enqueueDeliveryAttempts, type WebhookQueue } from "@capy/queue";
 import { envelopeBody } from "@capy/webhooks";
 import type { Logger } from "../logger.js";
 import { runPeriodically, type Periodic } from "../maintenance/periodic.js";
@@ -66,11 +66,9 @@ export function startFanOut(options: FanOutOptions): Periodic {
     try {
       for (;;) {
         const { events, deliveries } = await fanOutBatch(options.db);
-        for (const delivery of deliveries) {
-          await enqueueDeliveryAttempt(options.queue, { id: delivery.id, attempts: 0, nextAttemptAt: delivery.nextAttemptAt }).catch((err: unknown) =>
-            log.warn({ err, delivery_id: delivery.id }, "delivery not queued; the reconciler will queue it"),
-          );
-        }
+        await enqueueDeliveryAttempts(options.queue, deliveries.map((d) => ({ id: d.id, attempts: 0, nextAttemptAt: d.nextAttemptAt }))).catch((err: unknown) =>
+          log.warn({ err, deliveries: deliveries.length }, "deliveries not queued; the reconciler will queue them"),
+        );
         if (deliveries.length > 0) log.info({ events, deliveries: deliveries.length }, "events fanned out to webhooks");
         if (events < BATCH) return;
       }
