@@ -33,6 +33,12 @@ export interface ChaosWebhooks {
   received: ReceivedEvent[];
   /** The outbox at the end: event id, type, subject. */
   outbox: Array<{ id: string; type: string; subject: string }>;
+  /**
+   * Jobs terminal when the collection began (read before the outbox, so their events are in
+   * it): each must have had its job.<state> event delivered. Jobs ending later (a run past its
+   * deadline) are not counted here.
+   */
+  terminalJobs: Array<{ id: string; state: string }>;
   /** The receiver had every outbox event before the deadline. */
   caughtUp: boolean;
   /** How many first attempts the receiver answered 500. */
@@ -65,6 +71,7 @@ export async function collectChaosWebhooks(meta: pg.Client, receiver: WebhookRec
       const body = JSON.parse(request.body) as { id: string; type: string; data: { id: string } };
       return { id: body.id, type: body.type, subject: body.data.id, delivery: request.delivery };
     });
+  const { rows: terminalJobs } = await meta.query<{ id: string; state: string }>("SELECT id, state FROM jobs WHERE state IN ('completed', 'failed', 'canceled')");
   const outbox = async () =>
     (await meta.query<{ id: string; type: string; subject: string }>("SELECT id, type, data->>'id' AS subject FROM events ORDER BY seq")).rows;
   const caughtUp = await waitFor(
@@ -77,5 +84,5 @@ export async function collectChaosWebhooks(meta: pg.Client, receiver: WebhookRec
     () => true,
     () => false,
   );
-  return { received: received(), outbox: await outbox(), caughtUp, refusedFirstAttempts: refused.size };
+  return { received: received(), outbox: await outbox(), terminalJobs, caughtUp, refusedFirstAttempts: refused.size };
 }
