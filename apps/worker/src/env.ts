@@ -3,6 +3,7 @@
 import os from "node:os";
 import { z } from "zod";
 import { readLocalEncryptionKey } from "@capy/db";
+import { JOB_KINDS } from "@capy/jobs";
 import { s3ConfigFromEnv, type S3Config } from "@capy/storage";
 
 const positiveInt = z.coerce.number().int().positive();
@@ -48,8 +49,8 @@ const schema = z.object({
   STORAGE_SWEEP_MIN_AGE_MS: z.coerce.number().int().nonnegative().default(6 * 3_600_000),
   /** Template of the throwaway databases backups are restored into for verification. */
   VERIFY_TEMPLATE_DATABASE: z.string().min(1).max(63).default("template0"),
-  /** pg_restore (and the check of the restored copy) is stopped after this long (ms). */
-  VERIFY_TIMEOUT_MS: positiveInt.default(2 * 3_600_000),
+  /** pg_restore (and the check of the restored copy) is stopped after this long (ms; the catalogue's verify timeout, 2 h). */
+  VERIFY_TIMEOUT_MS: positiveInt.default(JOB_KINDS.verify.timeoutMs),
   /** Verifications at once per cluster, across all workers. */
   VERIFY_CONCURRENCY: positiveInt.max(64).default(2),
   /** How often leftover throwaway databases are looked for (ms); also once at start. */
@@ -69,8 +70,8 @@ const schema = z.object({
   JOB_HEARTBEAT_TIMEOUT_MS: positiveInt.min(100).default(60_000),
   /** pg_dump runs at once per cluster, across all workers (a Redis lease semaphore); more wait. */
   DUMP_CONCURRENCY_PER_CLUSTER: positiveInt.max(64).default(2),
-  /** A dump running longer is stopped (SIGTERM, then SIGKILL) and its job fails with `timeout` (ms; 6 h). */
-  DUMP_TIMEOUT_MS: positiveInt.default(6 * 3_600_000),
+  /** A dump running longer is stopped (SIGTERM, then SIGKILL) and its job fails with `timeout` (ms; the catalogue's backup timeout, 6 h). */
+  DUMP_TIMEOUT_MS: positiveInt.default(JOB_KINDS.backup.timeoutMs),
   /**
    * BullMQ lock of a running job, and the lease of its database lock and dump slot (ms): a worker
    * that dies (or is paused) has its job taken over once this has passed without a renewal.

@@ -10,8 +10,6 @@ import type { Db } from "@capy/db";
 import { withTimeout } from "@capy/queue";
 import type { Logger } from "./logger.js";
 
-/** Outcome of one job attempt as the worker saw it. */
-export type JobOutcome = "completed" | "failed" | "retrying" | "interrupted";
 export type VerificationOutcome = "verified" | "failed" | "interrupted";
 /** Outcome of one webhook delivery attempt: delivered, failed and retried later, or failed for good. */
 export type DeliveryOutcome = "succeeded" | "retrying" | "failed";

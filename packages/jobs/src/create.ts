@@ -15,23 +15,34 @@ export interface NewJob {
   clusterId: string;
   databaseName: string;
   idempotencyKey?: string | null;
-  // The kind's payload (validated by its catalogue entry).
+  // The kind's payload, validated by its catalogue entry: fields that have a column of their own,
   label?: string | null;
   backupId?: string | null;
   scheduleId?: string | null;
   dueAt?: Date | null;
+  /** and the kind's other fields, stored in jobs.payload (JSON values; read back with readJobPayload). */
+  payload?: Record<string, unknown>;
 }
 
-const PAYLOAD_FIELDS = ["label", "backupId", "scheduleId", "dueAt"] as const;
+/** Payload fields that have a column of their own (the rest go to jobs.payload). */
+const COLUMN_FIELDS = ["label", "backupId", "scheduleId", "dueAt"] as const;
+type ColumnField = (typeof COLUMN_FIELDS)[number];
+const isColumnField = (key: string): key is ColumnField => (COLUMN_FIELDS as readonly string[]).includes(key);
 
 /** The row of a new job, as its catalogue entry shapes it. Throws (ZodError) on a payload the kind refuses. */
-export function newJobRow(input: NewJob, id = newId("job")): Prisma.JobCreateManyInput {
+function newJobRow(input: NewJob): Prisma.JobCreateManyInput {
   const kind = jobKind(input.type);
   // Absent (undefined or null) fields are left out, so a kind sees only what the caller gave.
-  const given = Object.fromEntries(PAYLOAD_FIELDS.filter((field) => input[field] != null).map((field) => [field, input[field]]));
-  const payload = kind.payload.parse(given) as Partial<Record<(typeof PAYLOAD_FIELDS)[number], unknown>>;
+  const columns = Object.fromEntries(COLUMN_FIELDS.filter((field) => input[field] != null).map((field) => [field, input[field]]));
+  const parsed = kind.payload.parse({ ...input.payload, ...columns }) as Record<string, unknown>;
+  const payload: Partial<Record<ColumnField, unknown>> = {};
+  const rest: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    if (isColumnField(key)) payload[key] = value;
+    else rest[key] = value;
+  }
   return {
-    id,
+    id: newId("job"),
     type: input.type,
     state: "pending",
     phase: "queued",
@@ -45,16 +56,24 @@ export function newJobRow(input: NewJob, id = newId("job")): Prisma.JobCreateMan
     backupId: (payload.backupId as string | null | undefined) ?? null,
     scheduleId: (payload.scheduleId as string | null | undefined) ?? null,
     dueAt: (payload.dueAt as Date | null | undefined) ?? null,
+    payload: rest as Prisma.InputJsonObject,
   };
+}
+
+/** A job's payload as its kind's schema reads it: its column fields and jobs.payload together. */
+export function readJobPayload(job: Job): unknown {
+  const columns = Object.fromEntries(COLUMN_FIELDS.filter((field) => job[field] != null).map((field) => [field, job[field]]));
+  const stored = job.payload !== null && typeof job.payload === "object" && !Array.isArray(job.payload) ? job.payload : {};
+  return jobKind(job.type).payload.parse({ ...stored, ...columns });
 }
 
 /**
  * Inserts job rows in one statement. With `skipDuplicates`, a row that hits a unique key
  * (schedule_id, due_at) is left out (ON CONFLICT DO NOTHING) and only the rows inserted return.
  */
-export function insertJobRows(db: Db | Tx, jobs: readonly NewJob[], options: { ids?: readonly string[]; skipDuplicates?: boolean } = {}): Promise<Job[]> {
+export function insertJobRows(db: Db | Tx, jobs: readonly NewJob[], options: { skipDuplicates?: boolean } = {}): Promise<Job[]> {
   if (jobs.length === 0) return Promise.resolve([]);
-  return db.job.createManyAndReturn({ data: jobs.map((job, index) => newJobRow(job, options.ids?.[index])), skipDuplicates: options.skipDuplicates ?? false });
+  return db.job.createManyAndReturn({ data: jobs.map((job) => newJobRow(job)), skipDuplicates: options.skipDuplicates ?? false });
 }
 
 export async function insertJobRow(db: Db | Tx, input: NewJob): Promise<Job> {

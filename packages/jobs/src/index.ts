@@ -2,7 +2,7 @@
 // job kinds, the transition table, and the outbox of events. See README.md.
 export { JOB_KINDS, jobKind, databaseResource, CANCELED_ERROR, type JobKind, type JobKinds, type JobTarget, type RetryPolicy } from "./catalogue.js";
 export { JOB_TRANSITIONS, JOB_TRANSITION_NAMES, fromStates, nextState, isTerminal, type JobTransition } from "./transitions.js";
-export { insertJobRow, insertJobRows, newJobRow, enqueueJob, releaseIdempotencyKey, type NewJob } from "./create.js";
+export { insertJobRow, insertJobRows, readJobPayload, enqueueJob, releaseIdempotencyKey, type NewJob } from "./create.js";
 export {
   claimJob,
   beat,

@@ -14,8 +14,6 @@ import type { AppDeps } from "../deps.js";
 export const ADMIN_QUEUES_PATH = "/admin/queues";
 export const OPERATOR_COOKIE = "capy_operator";
 
-export const isAdminQueuesPath = (path: string) => path === ADMIN_QUEUES_PATH || path.startsWith(`${ADMIN_QUEUES_PATH}/`);
-
 /** Constant-time equality of two secrets of any length (compared as SHA-256 digests). */
 export function secretsEqual(given: string, expected: string): boolean {
   const digest = (value: string) => createHash("sha256").update(value).digest();

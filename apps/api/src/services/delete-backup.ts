@@ -1,8 +1,8 @@
 // Deleting a backup on request: the row first, by one conditional DELETE that refuses a backup
 // still being made or verified (see @capy/db backup-deletion), with its backup.deleted event in
-// the same transaction (@capy/jobs), then its artifact. A row therefore
-// never points at a missing artifact; if the artifact delete fails, the backup is gone for the
-// user and the orphaned object is logged (key and error, nothing secret) for an operator.
+// the same transaction (@capy/jobs), then its artifact. A row therefore never points at a missing
+// artifact; if the artifact delete fails, the backup is gone for the user and the orphaned
+// object is logged (key and error, nothing secret) for an operator.
 import type { Backup, Db, Project } from "@capy/db";
 import { deleteIdleBackup } from "@capy/jobs";
 import type { ArtifactStorage } from "@capy/storage";

@@ -138,11 +138,6 @@ export class ProcessRunner {
     return handle;
   }
 
-  /** Asks every running child to stop (SIGTERM, then SIGKILL). */
-  stopAll(): void {
-    for (const child of this.live) child.stop();
-  }
-
   /** Kills every running child at once: the last step before the process exits. */
   killAll(): void {
     for (const child of this.live) child.kill();

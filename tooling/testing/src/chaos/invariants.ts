@@ -233,6 +233,9 @@ export function checkInvariants(run: ChaosRun): InvariantRow[] {
   }
   check("terminal job rows consistent (completed_at, claimed_at, attempts, phase)", inconsistent.length === 0, inconsistent.length ? list(inconsistent) : `${run.jobs.length} rows checked`);
 
+  // --- the outbox ----------------------------------------------------------------------------------------
+  rows.push(...checkOutbox(run));
+
   if (run.webhooks) checkWebhooks(run, check, info);
 
   // --- figures ----------------------------------------------------------------------------------------------
@@ -248,6 +251,60 @@ export function checkInvariants(run: ChaosRun): InvariantRow[] {
   info("wall time", `${seconds(run.wallMs)} in all; ${seconds(run.processingMs)} from the first request until every job was terminal; settle ${seconds(run.settleMs)}`);
   info("seed", `${run.seed} (replay: --seed ${run.seed}); worker and API logs in ${run.logDir}`);
   return rows;
+}
+
+/**
+ * Events exist exactly for the changes that committed: every ended job has exactly one job.* event,
+ * of its final state, and every job.* event's job is in the state it reports (none for a job still
+ * pending or running); every completed backup job's backup has one backup.completed (verified) and
+ * every backup whose verification failed one backup.verification_failed, with no event for a
+ * backup that does not exist.
+ */
+export function checkOutbox(run: Pick<ChaosRun, "jobs" | "backups" | "events">): InvariantRow[] {
+  const jobProblems: string[] = [];
+  const jobEvents = new Map<string, ChaosRun["events"]>();
+  for (const e of run.events.filter((x) => x.type.startsWith("job."))) jobEvents.set(e.subjectId, [...(jobEvents.get(e.subjectId) ?? []), e]);
+  const jobIds = new Set(run.jobs.map((j) => j.id));
+  for (const job of run.jobs) {
+    const events = jobEvents.get(job.id) ?? [];
+    if (!TERMINAL.includes(job.state)) {
+      if (events.length) jobProblems.push(`${job.id} (${job.state}): ${events.map((e) => e.type).join(",")}`);
+      continue;
+    }
+    if (events.length !== 1) jobProblems.push(`${job.id} (${job.state}): ${events.length} terminal events${events.length ? ` (${events.map((e) => e.type).join(",")})` : ""}`);
+    else if (events[0]!.type !== `job.${job.state}` || events[0]!.state !== job.state) jobProblems.push(`${job.id} (${job.state}): event ${events[0]!.type} with data.state ${events[0]!.state}`);
+  }
+  for (const [id, events] of jobEvents) if (!jobIds.has(id)) jobProblems.push(`${events.map((e) => e.type).join(",")} for job ${id} that has no row`);
+
+  const backupProblems: string[] = [];
+  const backupEvents = new Map<string, ChaosRun["events"]>();
+  for (const e of run.events.filter((x) => x.type.startsWith("backup."))) backupEvents.set(e.subjectId, [...(backupEvents.get(e.subjectId) ?? []), e]);
+  const stateOf = new Map(run.jobs.map((j) => [j.id, j.state]));
+  for (const backup of run.backups) {
+    const types = (backupEvents.get(backup.id) ?? []).map((e) => e.type);
+    const expected = stateOf.get(backup.jobId) === "completed" ? ["backup.completed"] : backup.verificationState === "failed" ? ["backup.verification_failed"] : [];
+    if (types.join() !== expected.join()) backupProblems.push(`${backup.id} (job ${stateOf.get(backup.jobId)}, verification ${backup.verificationState}): [${types.join(",")}], expected [${expected.join(",")}]`);
+    for (const e of backupEvents.get(backup.id) ?? []) {
+      if (e.type === "backup.completed" && e.verificationState !== "verified") backupProblems.push(`${backup.id}: backup.completed with verification_state ${e.verificationState}`);
+    }
+  }
+  const backupIds = new Set(run.backups.map((b) => b.id));
+  for (const [id, events] of backupEvents) if (!backupIds.has(id)) backupProblems.push(`${events.map((e) => e.type).join(",")} for backup ${id} that has no row`);
+
+  const ended = run.jobs.filter((j) => TERMINAL.includes(j.state)).length;
+  const result = (ok: boolean): InvariantResult => (ok ? "PASS" : "FAIL");
+  return [
+    {
+      invariant: "every ended job has exactly one terminal event, each event's job is in that state",
+      result: result(jobProblems.length === 0),
+      detail: jobProblems.length ? list(jobProblems) : `${ended} ended jobs, ${[...jobEvents.values()].flat().length} job events`,
+    },
+    {
+      invariant: "backup events match the backup rows (completed/verified, verification failed)",
+      result: result(backupProblems.length === 0),
+      detail: backupProblems.length ? list(backupProblems) : `${run.backups.length} backup rows, ${[...backupEvents.values()].flat().length} backup events`,
+    },
+  ];
 }
 
 /** The rows as an aligned text table (invariant | result | detail). */

@@ -140,6 +140,19 @@ export interface FinalBackup {
   verificationState: string;
 }
 
+/** An outbox event (the events table), with the state its `data` reports. */
+export interface FinalEvent {
+  id: string;
+  seq: number;
+  type: string;
+  /** data.id: the job or backup the event is about. */
+  subjectId: string;
+  /** data.state of a job.* event. */
+  state: string | null;
+  /** data.verification_state of a backup.* event. */
+  verificationState: string | null;
+}
+
 export interface RestoreRecord {
   backupId: string;
   jobId: string;
@@ -172,6 +185,7 @@ export interface ChaosRun {
   sampler: SamplerReport;
   jobs: FinalJob[];
   backups: FinalBackup[];
+  events: FinalEvent[];
   /** Files under the storage directory (relative, "/"-separated) after the run, `.partial` included. */
   storageFiles: string[];
   /** Databases named with this run's VERIFY_DATABASE_PREFIX left after the run. */
@@ -559,6 +573,7 @@ export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
 
     const jobs = await finalJobs(meta);
     const backups = await finalBackups(meta);
+    const outbox = await finalEvents(meta);
     const storageFiles = await listFiles(storageDir);
     const leftoverThrowawayDatabases = await databasesLike(serverUrl, verifyDatabasePrefix);
     const completedBackups = backups.filter((b) => jobs.find((j) => j.id === b.jobId)?.state === "completed");
@@ -587,6 +602,7 @@ export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
       sampler: samplerReport,
       jobs,
       backups,
+      events: outbox,
       storageFiles,
       leftoverThrowawayDatabases,
       leftoverDumps,
@@ -699,6 +715,11 @@ async function finalBackups(meta: pg.Client): Promise<FinalBackup[]> {
     sizeBytes: Number(r.size_bytes),
     verificationState: r.verification_state,
   }));
+}
+
+async function finalEvents(meta: pg.Client): Promise<FinalEvent[]> {
+  const { rows } = await meta.query("SELECT id, seq::text, type, data->>'id' AS subject_id, data->>'state' AS state, data->>'verification_state' AS verification_state FROM events ORDER BY seq");
+  return rows.map((r) => ({ id: r.id, seq: Number(r.seq), type: r.type, subjectId: r.subject_id, state: r.state, verificationState: r.verification_state }));
 }
 
 async function sha256Of(file: string): Promise<string> {
