@@ -3,7 +3,7 @@
 // lock held until their transaction ends: `seq` (bigserial) is then handed out in commit order,
 // and a reader that pages by seq (the webhook dispatcher) never passes over an event that commits
 // later with a lower seq. Appends therefore come LAST in their transaction (nothing slow after).
-import { EVENT_TYPES, type Event, type EventData, type EventType } from "@capy/contracts";
+import type { Event, EventData, EventType } from "@capy/contracts";
 import { newId, type Backup as BackupRow, type Db, type Event as EventRow, type Job as JobRow, type Prisma } from "@capy/db";
 import { serializeBackup, serializeJob } from "./serialize.js";
 
@@ -78,5 +78,3 @@ export async function listProjectEvents(db: Db, projectId: string, options: List
 export function readEventsAfter(db: Db, seq: bigint, limit: number): Promise<EventRow[]> {
   return db.event.findMany({ where: { seq: { gt: seq } }, orderBy: { seq: "asc" }, take: limit });
 }
-
-export { EVENT_TYPES };

@@ -30,7 +30,6 @@ export {
   listProjectEvents,
   readEventsAfter,
   serializeEvent,
-  EVENT_TYPES,
   type EventScope,
   type BackupEventType,
   type ListEventsOptions,

@@ -6,7 +6,7 @@
 // A job is created `pending` (create.ts, the only insert). Transitions that keep the state
 // (heartbeat, progress, requestCancel, claim of a running row = takeover of a lost attempt) are
 // in the table too: they are refused from every other state.
-import { JOB_STATES, TERMINAL_JOB_STATES, type JobState } from "@capy/contracts";
+import { TERMINAL_JOB_STATES, type JobState } from "@capy/contracts";
 
 export const JOB_TRANSITIONS = {
   /** A worker claims the job (a running row: it takes over a lost attempt, fencing it off). */
@@ -51,5 +51,3 @@ export function nextState(transition: JobTransition, state: JobState): JobState 
 export function isTerminal(state: string): boolean {
   return (TERMINAL_JOB_STATES as readonly string[]).includes(state);
 }
-
-export { JOB_STATES };
