@@ -1,6 +1,7 @@
 // The short form of the chaos run (issue 5), run by CI: 20 backups over 3 workers with 3 random
 // SIGKILLs, 1 Redis restart and 2 cancels (one while pending, one while running), every completed
-// backup restored, then every invariant must hold (see tooling/testing/src/chaos/). The seed is
+// backup restored, every event delivered to an organization webhook whose receiver refuses a
+// share of first attempts, then every invariant must hold (see tooling/testing/src/chaos/). The seed is
 // printed; CHAOS_SEED=<n> replays a run's plan. bench/chaos.mjs runs the long form.
 import { describe, expect, it } from "vitest";
 import { checkInvariants, failedInvariants, formatInvariantTable, randomSeed, runChaos } from "@capy/testing";

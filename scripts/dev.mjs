@@ -53,7 +53,15 @@ if (after.undecryptable > 0) {
   );
 }
 
-const childEnv = { ...process.env, CAPY_ENCRYPTION_KEY: env.CAPY_ENCRYPTION_KEY, PORT: port, LOG_PRETTY: process.env.LOG_PRETTY ?? "1" };
+// Local development only: webhooks may target receivers on this machine over plain http.
+const childEnv = {
+  WEBHOOK_ALLOW_INSECURE: "1",
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: "1",
+  ...process.env,
+  CAPY_ENCRYPTION_KEY: env.CAPY_ENCRYPTION_KEY,
+  PORT: port,
+  LOG_PRETTY: process.env.LOG_PRETTY ?? "1",
+};
 const base = `http://127.0.0.1:${port}`;
 const vite = path.join(path.dirname(createRequire(path.resolve("apps/web/package.json")).resolve("vite/package.json")), "bin", "vite.js");
 const children = [

@@ -3,8 +3,9 @@
 // lazily in protectedProcedure, so unknown routes and public calls never touch the database.
 import type { IncomingHttpHeaders } from "node:http";
 import type { FastifyBaseLogger, FastifyRequest } from "fastify";
-import type { Db } from "@capy/db";
-import type { BackupQueue, ScheduleQueue } from "@capy/queue";
+import type { Db, Keyring } from "@capy/db";
+import type { BackupQueue, ScheduleQueue, WebhookQueue } from "@capy/queue";
+import type { TargetPolicy } from "@capy/webhooks";
 import type { ArtifactStorage } from "@capy/storage";
 import type { Authenticate } from "./auth/authenticate.js";
 import type { TenancyCache } from "./auth/tenancy-cache.js";
@@ -23,9 +24,23 @@ export interface Context {
   authenticate: Authenticate;
   /** What restores and previews need: the cap on live previews, the key sealing their passwords. */
   config: Pick<Config, "previewsPerProject" | "keyring">;
+  webhooks: WebhookSettings;
 }
 
-export function createContextFactory(deps: Pick<AppDeps, "db" | "tenancy" | "queue" | "scheduleQueue" | "storage" | "authenticate" | "config">) {
+/** What the webhook procedures need beyond the database. */
+export interface WebhookSettings {
+  queue: WebhookQueue;
+  policy: TargetPolicy;
+  /** Seals webhook secrets; undefined = webhooks cannot be created (503). */
+  keyring: Keyring | undefined;
+  /** Where a webhook's project is looked up (tenancy checks). */
+  tenancy: TenancyCache;
+}
+
+export function createContextFactory(
+  deps: Pick<AppDeps, "db" | "tenancy" | "queue" | "scheduleQueue" | "storage" | "authenticate" | "webhookQueue" | "config">,
+) {
+  const webhooks: WebhookSettings = { queue: deps.webhookQueue, policy: deps.config.webhookPolicy, keyring: deps.config.keyring, tenancy: deps.tenancy };
   return ({ req }: { req: FastifyRequest }): Context => ({
     db: deps.db,
     tenancy: deps.tenancy,
@@ -36,5 +51,6 @@ export function createContextFactory(deps: Pick<AppDeps, "db" | "tenancy" | "que
     headers: req.headers,
     authenticate: deps.authenticate,
     config: deps.config,
+    webhooks,
   });
 }

@@ -4,7 +4,7 @@ import type { FastifyBaseLogger } from "fastify";
 import type { Redis } from "ioredis";
 import { resolveZstd } from "@capy/artifact";
 import { createDb, type Db } from "@capy/db";
-import { createBackupQueue, createProducerConnection, createScheduleQueue, type BackupQueue, type ScheduleQueue } from "@capy/queue";
+import { createBackupQueue, createProducerConnection, createScheduleQueue, createWebhookQueue, type BackupQueue, type ScheduleQueue, type WebhookQueue } from "@capy/queue";
 import { createStorage, type ArtifactStorage } from "@capy/storage";
 import { createAuthenticator, type Authenticate } from "./auth/authenticate.js";
 import { createSessionVerifier, type SessionVerifier } from "./auth/session.js";
@@ -26,6 +26,8 @@ export interface AppDeps {
   zstd: string;
   /** API keys and projects, cached while Postgres notifies their changes. */
   tenancy: TenancyCache;
+  /** Webhook delivery attempts (test pings and redeliveries are queued by the API). */
+  webhookQueue: WebhookQueue;
   /** API keys and session tokens to a Principal (throws AppError UNAUTHORIZED). */
   authenticate: Authenticate;
   /** Session tokens alone (also used to key rate limits by user). */
@@ -49,6 +51,7 @@ export function createDeps(config: Config, logger: FastifyBaseLogger): AppDeps {
     redis,
     queue: createBackupQueue(redis, config.redis.prefix),
     scheduleQueue: createScheduleQueue(redis, config.redis.prefix),
+    webhookQueue: createWebhookQueue(redis, config.redis.prefix),
     storage: createStorage({ storageDir: config.storageDir, s3: config.s3 }),
     zstd,
   };
@@ -58,6 +61,7 @@ export function createDeps(config: Config, logger: FastifyBaseLogger): AppDeps {
 export async function closeDeps(deps: AppDeps): Promise<void> {
   await deps.queue.close();
   await deps.scheduleQueue.close();
+  await deps.webhookQueue.close();
   await deps.redis.quit().catch(() => deps.redis.disconnect());
   await deps.tenancy.close();
   await deps.db.$disconnect();

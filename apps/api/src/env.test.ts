@@ -23,6 +23,7 @@ describe("loadConfig", () => {
       trustProxy: false,
       consoleDir: expect.stringMatching(/apps\/web\/dist$/),
       previewsPerProject: 10,
+      webhookPolicy: { allowInsecure: false, allowPrivateTargets: false },
     });
   });
 
@@ -66,5 +67,12 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ PORT: "http", REDIS_URL: "http://x", CAPY_ENCRYPTION_KEY: "short" })).toThrow(
       /invalid configuration: .*REDIS_URL.*PORT.*CAPY_ENCRYPTION_KEY: must be 64 hex characters/,
     );
+  });
+});
+
+describe("webhook target switches", () => {
+  it("are off unless set to 1", () => {
+    expect(loadConfig({ WEBHOOK_ALLOW_INSECURE: "1", WEBHOOK_ALLOW_PRIVATE_TARGETS: "0" }).webhookPolicy).toEqual({ allowInsecure: true, allowPrivateTargets: false });
+    expect(() => loadConfig({ WEBHOOK_ALLOW_PRIVATE_TARGETS: "yes" })).toThrow(/WEBHOOK_ALLOW_PRIVATE_TARGETS/);
   });
 });

@@ -57,7 +57,13 @@ const schema = z.object({
   CAPY_CONSOLE_DIR: z.string().min(1).default(fileURLToPath(new URL("../../web/dist", import.meta.url))),
   /** Live preview databases (creating, ready, deleting) a project may have at once; 409 beyond. */
   PREVIEWS_PER_PROJECT: z.coerce.number().int().min(0).default(10),
+  /** "1": webhook URLs may use plain http (development and tests only). */
+  WEBHOOK_ALLOW_INSECURE: z.enum(["0", "1", "true", "false"]).default("0"),
+  /** "1": webhook URLs may point at loopback, private, link-local, … addresses (development and tests only). */
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: z.enum(["0", "1", "true", "false"]).default("0"),
 });
+
+const flag = (value: "0" | "1" | "true" | "false") => value === "1" || value === "true";
 
 export interface Config {
   databaseUrl: string;
@@ -72,8 +78,9 @@ export interface Config {
   /** S3-compatible storage (S3_* variables); unset means the filesystem under storageDir. */
   s3: S3Config | undefined;
   /**
-   * Secrets at rest (CAPY_ENCRYPTION_KEY, CAPY_ENCRYPTION_KEYS_OLD); checked against the stored
-   * ones at start. Unset when neither CAPY_ENCRYPTION_KEY nor the local development key file exists.
+   * Secrets at rest (CAPY_ENCRYPTION_KEY, CAPY_ENCRYPTION_KEYS_OLD): database credentials, preview
+   * passwords and webhook secrets; checked against the stored ones at start. Unset when neither
+   * CAPY_ENCRYPTION_KEY nor the local development key file exists.
    */
   keyring: Keyring | undefined;
   logLevel: z.infer<typeof schema>["LOG_LEVEL"];
@@ -92,6 +99,8 @@ export interface Config {
   consoleDir: string;
   /** PREVIEWS_PER_PROJECT. */
   previewsPerProject: number;
+  /** Where webhook URLs may point (checked at creation; the workers check again at delivery). */
+  webhookPolicy: { allowInsecure: boolean; allowPrivateTargets: boolean };
 }
 
 export interface SessionConfig {
@@ -147,7 +156,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     s3,
     keyring,
     logLevel: env.LOG_LEVEL,
-    logPretty: env.LOG_PRETTY === "1" || env.LOG_PRETTY === "true",
+    logPretty: flag(env.LOG_PRETTY),
     operatorToken: env.CAPY_OPERATOR_TOKEN,
     nodeEnv: env.NODE_ENV,
     sessions,
@@ -156,5 +165,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: env.TRUST_PROXY === undefined ? false : env.TRUST_PROXY === "true" ? true : env.TRUST_PROXY,
     consoleDir: env.CAPY_CONSOLE_DIR,
     previewsPerProject: env.PREVIEWS_PER_PROJECT,
+    webhookPolicy: { allowInsecure: flag(env.WEBHOOK_ALLOW_INSECURE), allowPrivateTargets: flag(env.WEBHOOK_ALLOW_PRIVATE_TARGETS) },
   };
 }

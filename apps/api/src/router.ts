@@ -9,6 +9,7 @@ import { projectsRouter } from "./routers/projects/index.js";
 import { previewsRouter } from "./routers/previews/index.js";
 import { restoresRouter } from "./routers/restores/index.js";
 import { schedulesRouter } from "./routers/schedules/index.js";
+import { webhooksRouter } from "./routers/webhooks/index.js";
 import { router } from "./trpc.js";
 
 export const appRouter = router({
@@ -22,6 +23,7 @@ export const appRouter = router({
   auditEvents: auditRouter,
   restores: restoresRouter,
   previewDatabases: previewsRouter,
+  webhooks: webhooksRouter,
 });
 
 export type AppRouter = typeof appRouter;

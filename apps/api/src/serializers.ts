@@ -1,8 +1,15 @@
 // Prisma rows (camelCase, Date, BigInt) to the public snake_case shapes of @capy/contracts:
 // ISO-8601 UTC strings, absent values as null. Routers declare the contracts as .output(), so a
 // row that drifts from them fails loudly instead of reaching a client.
-import type { ApiKey, AuditEvent, Project, ScheduledBackup } from "@capy/contracts";
-import type { ApiKey as ApiKeyRow, AuditEvent as AuditEventRow, Project as ProjectRow, ScheduledBackup as ScheduleRow } from "@capy/db";
+import type { ApiKey, AuditEvent, Project, ScheduledBackup, Webhook, WebhookDelivery } from "@capy/contracts";
+import type {
+  ApiKey as ApiKeyRow,
+  AuditEvent as AuditEventRow,
+  Project as ProjectRow,
+  ScheduledBackup as ScheduleRow,
+  Webhook as WebhookRow,
+  WebhookDelivery as DeliveryRow,
+} from "@capy/db";
 import { nextRunAt } from "@capy/queue";
 
 // Jobs and backups are serialized by @capy/jobs (events carry the same shapes).
@@ -70,5 +77,39 @@ export function serializeProject(project: ProjectRow): Project {
     name: project.name,
     database_name: project.databaseName,
     created_at: iso(project.createdAt),
+  };
+}
+
+/** Never the secret: it is shown by create and rotate-secret only. */
+export function serializeWebhook(webhook: WebhookRow): Webhook {
+  return {
+    id: webhook.id,
+    organization_id: webhook.organizationId,
+    project_id: webhook.projectId,
+    url: webhook.url,
+    events: webhook.events,
+    description: webhook.description,
+    is_active: webhook.isActive,
+    health: webhook.health as Webhook["health"],
+    created_at: iso(webhook.createdAt),
+    updated_at: iso(webhook.updatedAt),
+  };
+}
+
+export function serializeDelivery(delivery: DeliveryRow): WebhookDelivery {
+  return {
+    id: delivery.id,
+    webhook_id: delivery.webhookId,
+    event_id: delivery.eventId,
+    event_type: delivery.eventType,
+    state: delivery.state as WebhookDelivery["state"],
+    attempts: delivery.attempts,
+    last_status_code: delivery.lastStatusCode,
+    last_error: delivery.lastError,
+    last_response_ms: delivery.lastResponseMs,
+    last_response_body: delivery.lastResponseBody,
+    next_attempt_at: delivery.state === "pending" ? isoOrNull(delivery.nextAttemptAt) : null,
+    created_at: iso(delivery.createdAt),
+    delivered_at: isoOrNull(delivery.deliveredAt),
   };
 }

@@ -83,3 +83,19 @@ describe("verification settings", () => {
     expect(() => loadWorkerEnv({ DUMP_CONCURRENCY_PER_CLUSTER: "0" })).toThrow(/DUMP_CONCURRENCY_PER_CLUSTER/);
   });
 });
+
+describe("webhook settings", () => {
+  it("default to production-safe values", () => {
+    expect(loadWorkerEnv({})).toMatchObject({
+      WEBHOOK_ALLOW_INSECURE: "0",
+      WEBHOOK_ALLOW_PRIVATE_TARGETS: "0",
+      WEBHOOK_CONCURRENCY: 20,
+      WEBHOOK_RETRY_BASE_MS: 60_000,
+      WEBHOOK_RETRY_MAX_MS: 43_200_000,
+      WEBHOOK_DISABLE_AFTER_MS: 259_200_000,
+      WEBHOOK_FANOUT_INTERVAL_MS: 1_000,
+      WEBHOOK_RECONCILE_INTERVAL_MS: 30_000,
+    });
+    expect(() => loadWorkerEnv({ WEBHOOK_ALLOW_PRIVATE_TARGETS: "yes" })).toThrow(/WEBHOOK_ALLOW_PRIVATE_TARGETS/);
+  });
+});

@@ -122,6 +122,22 @@ const schema = z.object({
   RESTORE_TIMEOUT_MS: positiveInt.default(JOB_KINDS.restore.timeoutMs),
   /** How often expired and deleted preview databases are dropped, and failed restores' leftovers removed (ms); also at start. */
   PREVIEW_SWEEP_INTERVAL_MS: positiveInt.min(50).default(30_000),
+  /** "1": webhooks may be delivered over plain http (development and tests only). */
+  WEBHOOK_ALLOW_INSECURE: z.enum(["0", "1", "true", "false"]).default("0"),
+  /** "1": webhooks may reach loopback, private, link-local, … addresses (development and tests only). */
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: z.enum(["0", "1", "true", "false"]).default("0"),
+  /** Webhook deliveries this process sends at once (each waits at most 10 s on an endpoint). */
+  WEBHOOK_CONCURRENCY: positiveInt.max(1_000).default(20),
+  /** Gap after a delivery's first failed attempt (ms); each later gap is 3 times the previous, with jitter. */
+  WEBHOOK_RETRY_BASE_MS: positiveInt.default(60_000),
+  /** Longest gap between two attempts of a delivery (ms). */
+  WEBHOOK_RETRY_MAX_MS: positiveInt.default(12 * 3_600_000),
+  /** An endpoint failing (no success) for this long is disabled (ms; 3 days). */
+  WEBHOOK_DISABLE_AFTER_MS: positiveInt.default(3 * 24 * 3_600_000),
+  /** How often pending deliveries are compared with the delivery queue and lost attempts re-queued (ms); also once at start. */
+  WEBHOOK_RECONCILE_INTERVAL_MS: positiveInt.min(100).default(30_000),
+  /** How often the events outbox is read for events to deliver (ms): the bulk of a webhook's latency. */
+  WEBHOOK_FANOUT_INTERVAL_MS: positiveInt.min(50).default(1_000),
 });
 
 export type WorkerEnv = z.infer<typeof schema> & {

@@ -3,7 +3,7 @@
 import { BACKUP_QUEUE } from "@capy/contracts";
 import { formatCompressionSetting, resolveZstd, writePlan } from "@capy/artifact";
 import { assertStoredSecretsOpen, createDb } from "@capy/db";
-import { assertRedisKeepsQueueKeys, createBackupQueue, createProducerConnection, createWorkerConnection, LeaseSemaphore, LeaseWaiters, RedisPolicyError } from "@capy/queue";
+import { assertRedisKeepsQueueKeys, createBackupQueue, createProducerConnection, createWebhookQueue, createWorkerConnection, LeaseSemaphore, LeaseWaiters, RedisPolicyError } from "@capy/queue";
 import { createStorage } from "@capy/storage";
 import { loadWorkerEnv } from "./env.js";
 import { createCatalogue } from "./catalogue.js";
@@ -20,6 +20,7 @@ import { startPreviewSweep } from "./restore/preview-sweep.js";
 import { serverAdmin } from "./postgres/target.js";
 import { startScheduling } from "./scheduling/index.js";
 import { Verifier } from "./verify/verifier.js";
+import { startWebhookDelivery } from "./webhooks/index.js";
 import { createJobWorker } from "./worker.js";
 
 async function main(): Promise<void> {
@@ -29,7 +30,8 @@ async function main(): Promise<void> {
   installCrashHandlers(log, () => runner.killAll());
 
   // Per running job: its own queries plus a heartbeat, and room for the worker's own.
-  const db = createDb(env.DATABASE_URL, { maxConnections: env.WORKER_CONCURRENCY * 2 + 2 });
+  // webhook attempts hold a connection only for their short reads and writes around each POST.
+  const db = createDb(env.DATABASE_URL, { maxConnections: env.WORKER_CONCURRENCY * 2 + 2 + Math.ceil(env.WEBHOOK_CONCURRENCY / 4) });
   // A keyring that opens none of the stored secrets would fail every job: refuse to start (the
   // error is main's one line). First, so that line is all a refused start prints.
   await assertStoredSecretsOpen(db, env.keyring, (message) => log.warn(message));
@@ -190,15 +192,38 @@ async function main(): Promise<void> {
     log,
   });
 
+  // Webhook deliveries: their own queue, concurrency and reconciler.
+  const webhookQueue = createWebhookQueue(producerConnection, env.CAPY_REDIS_PREFIX);
+  const webhooks = startWebhookDelivery({
+    db,
+    queue: webhookQueue,
+    redisUrl: env.REDIS_URL,
+    prefix: env.CAPY_REDIS_PREFIX,
+    workerId: env.WORKER_ID,
+    concurrency: env.WEBHOOK_CONCURRENCY,
+    policy: { allowInsecure: flag(env.WEBHOOK_ALLOW_INSECURE), allowPrivateTargets: flag(env.WEBHOOK_ALLOW_PRIVATE_TARGETS) },
+    backoff: { baseMs: env.WEBHOOK_RETRY_BASE_MS, maxMs: env.WEBHOOK_RETRY_MAX_MS },
+    disableAfterMs: env.WEBHOOK_DISABLE_AFTER_MS,
+    reconcileIntervalMs: env.WEBHOOK_RECONCILE_INTERVAL_MS,
+    fanOutIntervalMs: env.WEBHOOK_FANOUT_INTERVAL_MS,
+    keyring: env.keyring,
+    lockDurationMs: env.WORKER_LOCK_DURATION_MS,
+    stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,
+    metrics,
+    log,
+  });
+
   const shutdown = createShutdown(
     {
-      drain: () => Promise.all([worker.close(), scheduling.drain()]).then(() => {}),
+      drain: () => Promise.all([worker.close(), scheduling.drain(), webhooks.drain()]).then(() => {}),
       interrupt: () => worker.cancelAllJobs("worker shutting down"),
       killChildren: () => runner.killAll(),
       release: async () => {
         // Everything that still reads or writes (the database, storage, Redis) stops first.
         await Promise.all([stopJanitor(), retention.stop(), jobReconciler.stop(), storageSweep.stop(), previewSweep.stop()]);
         await scheduling.release();
+        await webhooks.release();
+        await webhookQueue.close().catch(() => {});
         await metricsServer.close();
         await backupQueue.close().catch(() => {});
         producerConnection.disconnect();
@@ -212,10 +237,12 @@ async function main(): Promise<void> {
   );
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => void shutdown.begin(signal));
 
-  await worker.waitUntilReady();
+  await Promise.all([worker.waitUntilReady(), webhooks.waitUntilReady()]);
   // worker_id is on every line (the logger's base).
   log.info({ queue: BACKUP_QUEUE, concurrency: env.WORKER_CONCURRENCY, job_types: Object.keys(catalogue), metrics_port: metricsServer.port }, "worker ready");
 }
+
+const flag = (value: "0" | "1" | "true" | "false") => value === "1" || value === "true";
 
 /** A crash must not leave pg_dump children running without a parent that records them. */
 function installCrashHandlers(log: Logger, killChildren: () => void): void {

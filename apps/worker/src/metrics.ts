@@ -11,6 +11,8 @@ import { withTimeout } from "@capy/queue";
 import type { Logger } from "./logger.js";
 
 export type VerificationOutcome = "verified" | "failed" | "interrupted";
+/** Outcome of one webhook delivery attempt: delivered, failed and retried later, or failed for good. */
+export type DeliveryOutcome = "succeeded" | "retrying" | "failed";
 
 /** The metrics port when WORKER_METRICS_PORT is unset (Prometheus's registry lists 9464). */
 export const DEFAULT_METRICS_PORT = 9464;
@@ -31,6 +33,8 @@ export class WorkerMetrics {
   readonly dumpDuration: Histogram;
   readonly dumpBytes: Histogram;
   readonly verifications: Counter<"outcome">;
+  readonly webhookDeliveries: Counter<"outcome">;
+  readonly webhookLatency: Histogram<"outcome">;
 
   constructor(sources: MetricsSources) {
     const { registry } = this;
@@ -58,6 +62,19 @@ export class WorkerMetrics {
       name: "capy_verifications_total",
       help: "Backup verifications (restore and compare) finished, by outcome.",
       labelNames: ["outcome"] as const,
+      registers: [registry],
+    });
+    this.webhookDeliveries = new Counter({
+      name: "capy_webhook_deliveries_total",
+      help: "Webhook delivery attempts made by this worker, by outcome (succeeded, retrying, failed for good).",
+      labelNames: ["outcome"] as const,
+      registers: [registry],
+    });
+    this.webhookLatency = new Histogram({
+      name: "capy_webhook_delivery_duration_seconds",
+      help: "Time until the endpoint answered a delivery attempt, or gave up (seconds), by outcome.",
+      labelNames: ["outcome"] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     });
     new Gauge({

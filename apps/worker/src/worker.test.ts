@@ -139,7 +139,9 @@ describe("a worker shutting down mid-dump", () => {
     const next = await harness.stack.startWorker();
     const completed = await waitForJob(harness.stack, job.id, ["completed", "failed"]);
     expect(completed).toMatchObject({ state: "completed", attempts: 2, error: null, retryClassification: null });
-    // BullMQ counts the completing run; the interrupted one was not counted.
+    // BullMQ counts the completing run; the interrupted one was not counted. (The row completes
+    // just before BullMQ finishes the job: wait for BullMQ.)
+    await waitFor(async () => (await harness.queue.getJobState(job.id)) === "completed", { what: "BullMQ to finish the job" });
     expect((await harness.queue.getJob(job.id))?.attemptsMade).toBe(1);
     expect(await next.stop("SIGTERM")).toBe(0);
   });

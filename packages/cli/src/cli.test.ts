@@ -15,6 +15,7 @@ import {
   REPO_ROOT,
   run,
   startApi,
+  startWebhookReceiver,
   type TestDatabase,
   type TestStack,
   dropDatabasesAndRoles,
@@ -338,5 +339,41 @@ describe("capy failures", () => {
     const result = await capy(["backups", "list"], { env: { CAPY_PROJECT_ID: "" } });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("no project: pass --project prj_… or set CAPY_PROJECT_ID");
+  });
+});
+
+describe("capy webhooks", () => {
+  it("creates, lists, pings (--wait), shows deliveries and deletes an endpoint", async () => {
+    const receiver = await startWebhookReceiver();
+    cleanups.push(() => receiver.close());
+    const created = await capy(["webhooks", "create", "--url", receiver.url, "--events", "job.completed,job.failed", "--description", "cli"]);
+    expect(created.code, created.stderr).toBe(0);
+    const id = /^id:\s+(whk_\S+)$/m.exec(created.stdout)?.[1] ?? "";
+    expect(created.stdout).toMatch(/^secret:\s+whsec_\S+$/m);
+    expect(created.stderr).toContain("shown only now");
+
+    const listed = await capy(["webhooks", "list"]);
+    expect(listed.stdout).toContain(id);
+    expect(listed.stdout).not.toContain("whsec_");
+    expect(listed.stdout).toContain(tenant.project_id); // a project key's webhook belongs to its project
+
+    const tested = await capy(["webhooks", "test", id, "--wait"]);
+    expect(tested.code, tested.stderr).toBe(0);
+    expect(tested.stdout).toMatch(/^dlv_\S+: succeeded \(HTTP 200\)$/m);
+    expect(receiver.received.map((r) => r.event)).toEqual(["ping"]);
+
+    const deliveries = json(await capy(["--json", "webhooks", "deliveries", id, "--limit", "5"])) as { deliveries: Array<{ event_type: string; state: string }> };
+    expect(deliveries.deliveries).toMatchObject([{ event_type: "ping", state: "succeeded" }]);
+
+    expect((await capy(["webhooks", "delete", id])).stdout).toBe(`${id} deleted\n`);
+    const gone = await capy(["webhooks", "deliveries", id]);
+    expect(gone.code).toBe(6);
+    expect(gone.stderr).toBe("capy: not found (404): webhook not found\n");
+  });
+
+  it("refuses an empty --events list before calling the API", async () => {
+    const result = await capy(["webhooks", "create", "--url", "https://hooks.example.com", "--events", ","]);
+    expect(result.code).toBe(2);
+    noStackTrace(result);
   });
 });

@@ -7,6 +7,7 @@ import { registerJobs } from "./commands/jobs.js";
 import { registerPreviews } from "./commands/previews.js";
 import { registerRestores } from "./commands/restores.js";
 import { registerSchedule } from "./commands/schedule.js";
+import { registerWebhooks } from "./commands/webhooks.js";
 import { lastApiUrl } from "./context.js";
 import { readEnvironment } from "./env.js";
 import { describeFailure, EXIT, EXIT_CODES_HELP } from "./errors.js";
@@ -25,6 +26,8 @@ Examples:
   capy jobs watch job_123
   capy restores create --backup bkp_123 --wait          # prints the new preview's connection URI
   capy previews list
+  capy webhooks create --url https://hooks.example.com/capy --events job.completed,job.failed
+  capy webhooks test whk_123 --wait
 ${EXIT_CODES_HELP}`;
 
 export function buildProgram(): Command {
@@ -43,6 +46,7 @@ export function buildProgram(): Command {
   registerJobs(program, env);
   registerRestores(program, env);
   registerPreviews(program, env);
+  registerWebhooks(program, env);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

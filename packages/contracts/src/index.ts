@@ -5,3 +5,4 @@ export * from "./events.js";
 export * from "./security.js";
 export * from "./schedules.js";
 export * from "./restores.js";
+export * from "./webhooks.js";

@@ -51,6 +51,11 @@ export const AUDIT_ACTIONS = [
   "restore.created",
   "preview.deleted",
   "preview.credentials_read",
+  "webhook.created",
+  "webhook.updated",
+  "webhook.deleted",
+  "webhook.secret_rotated",
+  "webhook.redelivered",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -18,3 +18,4 @@ export {
   type ScheduleQueue,
   type ScheduleTiming,
 } from "./schedules.js";
+export { createWebhookQueue, enqueueDeliveryAttempt, enqueueDeliveryAttempts, deliveryAttemptJobId, type QueuedDelivery, type WebhookQueue } from "./webhooks.js";

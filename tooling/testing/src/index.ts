@@ -9,3 +9,4 @@ export * from "./private-redis.js";
 export * from "./chaos/index.js";
 export * from "./schedulers.js";
 export * from "./browser.js";
+export * from "./webhook-receiver.js";

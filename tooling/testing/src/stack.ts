@@ -44,6 +44,9 @@ export async function createTestStack(extraEnv: NodeJS.ProcessEnv = {}): Promise
     CAPY_REDIS_PREFIX: redis.prefix,
     STORAGE_DIR: storageDir,
     CAPY_ENCRYPTION_KEY: encryptionKey,
+    // Test receivers listen on 127.0.0.1 over plain http; tests of the refusals turn these off.
+    WEBHOOK_ALLOW_INSECURE: "1",
+    WEBHOOK_ALLOW_PRIVATE_TARGETS: "1",
     ...extraEnv,
   };
   const db = createDb(metadata.url, { maxConnections: 3 });

@@ -58,6 +58,15 @@ describe("OpenAPI document and reference", () => {
         "GET /v1/projects/{id}/preview-databases/{previewID}",
         "DELETE /v1/projects/{id}/preview-databases/{previewID}",
         "GET /v1/projects/{id}/preview-databases/{previewID}/credentials",
+        "GET /v1/organizations/{orgID}/webhooks",
+        "POST /v1/organizations/{orgID}/webhooks",
+        "GET /v1/organizations/{orgID}/webhooks/{webhookID}",
+        "PATCH /v1/organizations/{orgID}/webhooks/{webhookID}",
+        "DELETE /v1/organizations/{orgID}/webhooks/{webhookID}",
+        "POST /v1/organizations/{orgID}/webhooks/{webhookID}/rotate-secret",
+        "POST /v1/organizations/{orgID}/webhooks/{webhookID}/test",
+        "GET /v1/organizations/{orgID}/webhooks/{webhookID}/deliveries",
+        "POST /v1/organizations/{orgID}/webhooks/{webhookID}/deliveries/{deliveryID}/redeliver",
       ].sort(),
     );
     expect(doc.components.securitySchemes).toEqual({

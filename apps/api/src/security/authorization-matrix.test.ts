@@ -35,6 +35,8 @@ const BODIES: Record<string, unknown> = {
   createApiKey: { name: "matrix", scopes: ["jobs:read"] },
   // Names the target project's backup (a new preview; other tenants get 404 for the project first).
   createRestore: () => ({ backup_id: params.backupID }),
+  // Test stacks allow local webhook targets (WEBHOOK_ALLOW_INSECURE/PRIVATE_TARGETS).
+  createWebhook: { url: "http://127.0.0.1:9/hook", events: ["*"] },
 };
 
 /**
@@ -48,6 +50,9 @@ const FRESH_TARGETS: Record<string, () => Promise<Record<string, string>>> = {
   },
   deleteBackup: async () => ({ backupID: await disposableBackup() }),
   deletePreviewDatabase: async () => ({ previewID: await disposablePreview() }),
+  deleteWebhook: async () => ({ webhookID: await projectWebhook() }),
+  // A redelivered delivery is pending, and redelivering a pending one is a 409.
+  redeliverWebhookDelivery: async () => ({ deliveryID: await finishedDelivery(params.webhookID!) }),
 };
 
 const MEMBER_SCOPES: readonly Scope[] = ["backups:read", "backups:write", "jobs:read", "projects:read"];
@@ -67,11 +72,20 @@ const MISSING: Record<string, string> = {
   backupID: "bkp_missing",
   keyID: "key_missing",
   previewID: "pvw_missing",
+  webhookID: "whk_missing",
+  deliveryID: "dlv_missing",
 };
 
 /** The tenant a path names: organization, project (or one of its resources), or none (/v1/me). */
 const tenantOf = (op: Operation): "organization" | "project" | "none" =>
   op.path.includes("{orgID}") ? "organization" : /\{(id|jobID|backupID)\}/.test(op.path) ? "project" : "none";
+
+/**
+ * Organization-level collections a project key may use within its own project: listing and
+ * creating webhooks (it sees and makes only its project's). Their members are hidden (404) from
+ * other projects' keys.
+ */
+const projectShared = (op: Operation): boolean => /\/webhooks$/.test(op.path);
 
 const holds = (scopes: readonly Scope[], op: Operation) => op.scope === undefined || scopes.includes(op.scope);
 
@@ -112,6 +126,9 @@ beforeAll(async () => {
     keyID: victim.id,
     previewID: await disposablePreview(),
   };
+  // A webhook of the target project (so its project key may manage it) with a finished delivery.
+  params.webhookID = await projectWebhook();
+  params.deliveryID = await finishedDelivery(params.webhookID);
 
   const validKey = orgKey.plaintext;
   const badChecksum = validKey.slice(0, -1) + (validKey.endsWith("A") ? "B" : "A");
@@ -136,7 +153,7 @@ beforeAll(async () => {
     {
       name: "sibling project key",
       header: sibling.api_key,
-      expect: (op) => (!holds(PROJECT_SCOPES, op) ? 403 : tenantOf(op) === "none" ? "success" : 404),
+      expect: (op) => (!holds(PROJECT_SCOPES, op) ? 403 : tenantOf(op) === "none" || projectShared(op) ? "success" : 404),
     },
     { name: "organization key", header: validKey, expect: () => "success" },
     { name: "project key", header: h.tenant.api_key, expect: (op) => (holds(PROJECT_SCOPES, op) ? "success" : 403) },
@@ -200,6 +217,24 @@ async function disposablePreview(): Promise<string> {
   return id;
 }
 
+/** A webhook of the target project, as the API creates it. */
+async function projectWebhook(): Promise<string> {
+  const id = newId("whk");
+  await h.stack.db.webhook.create({
+    data: { id, organizationId: h.tenant.organization_id, projectId: h.tenant.project_id, url: "http://127.0.0.1:9/hook", events: ["*"], secretEncrypted: h.stack.keyring.seal("whsec_matrix") },
+  });
+  return id;
+}
+
+/** A failed delivery of `webhookId`, which may be redelivered. */
+async function finishedDelivery(webhookId: string): Promise<string> {
+  const id = newId("dlv");
+  await h.stack.db.webhookDelivery.create({
+    data: { id, webhookId, organizationId: h.tenant.organization_id, projectId: h.tenant.project_id, eventId: newId("evt"), eventType: "job.completed", body: "{}", state: "failed", attempts: 8 },
+  });
+  return id;
+}
+
 function fill(path: string, values: Record<string, string>): string {
   return path.replace(/\{(\w+)\}/g, (_match, name: string) => {
     const value = values[name];
@@ -214,10 +249,15 @@ function send(op: Operation, path: string, credential: string | undefined): Prom
   return request(h.api, op.method, path, { key: credential, json });
 }
 
-/** The same operation with its first path parameter pointing at nothing, by the organization key. */
-function missingVariant(op: Operation): string {
-  const first = /\{(\w+)\}/.exec(op.path)?.[1];
-  return fill(op.path, first ? { ...params, [first]: MISSING[first] ?? `${first}_missing` } : params);
+/**
+ * The same operation with the path parameter that hides the target pointing at nothing, by the
+ * organization key: the first one for credentials of another organization; for a key of a
+ * sibling project (same organization), the first below the organization.
+ */
+function missingVariant(op: Operation, credential: Credential): string {
+  const names = [...op.path.matchAll(/\{(\w+)\}/g)].map((match) => match[1]!);
+  const hidden = credential.name === "sibling project key" ? names.find((name) => name !== "orgID") : names[0];
+  return fill(op.path, hidden ? { ...params, [hidden]: MISSING[hidden] ?? `${hidden}_missing` } : params);
 }
 
 describe("authorization matrix", () => {
@@ -251,7 +291,7 @@ describe("authorization matrix", () => {
           if (!(body && typeof body.error === "string" && Object.keys(body).length === 1)) failures.push(`${label} with ${credential.name}: error body ${JSON.stringify(body)}`);
         }
         if (outcome === 404) {
-          const missing = await send(op, missingVariant(op), orgKey);
+          const missing = await send(op, missingVariant(op, credential), orgKey);
           if (missing.status !== 404 || JSON.stringify(missing.body) !== JSON.stringify(response.body)) {
             failures.push(`${label} with ${credential.name}: 404 body ${JSON.stringify(response.body)} differs from a missing id's ${missing.status} ${JSON.stringify(missing.body)}`);
           }

@@ -1,19 +1,22 @@
 // No secret at rest or in transit where it does not belong: after a real flow (API keys created,
-// a real backup of a database whose password is known, a download, a backup failing on purpose)
-// neither an API key's plaintext nor the database password may appear in any row of the metadata
-// database, in Redis, in the API's or the worker's logs, in a job's stdout/stderr/error, or in
-// any response body (except the one creating a key, which shows its secret once by design).
+// a webhook created, rotated and delivering to a real receiver, a real backup of a database whose
+// password is known, a download, a backup failing on purpose) neither an API key's plaintext, a
+// webhook secret, nor the database password may appear in any row of the metadata database
+// (webhook secrets are stored only sealed), in Redis, in the API's or the worker's logs, in a
+// job's stdout/stderr/error, in what the webhook receiver got, or in any response body (except
+// the ones creating a key or a webhook and rotating its secret, which show it once by design).
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Job } from "@capy/contracts";
 import { createApiKey, quoteIdent } from "@capy/db";
-import { createEmptyDatabase, createTestStack, dropDatabasesAndRoles, waitFor, withAdminClient, type TestDatabase, type TestStack } from "@capy/testing";
+import { createEmptyDatabase, createTestStack, dropDatabasesAndRoles, startWebhookReceiver, waitFor, withAdminClient, type TestDatabase, type TestStack, type WebhookReceiver } from "@capy/testing";
 
 const PASSWORD = `Leak-Canary-${randomBytes(12).toString("hex")}`;
 
 let stack: TestStack;
 let source: TestDatabase;
+let receiver: WebhookReceiver;
 /** Every response body of the flow, as text, with whether it may show a key's secret. */
 const bodies: Array<{ what: string; text: string; mayShowSecret: boolean }> = [];
 const secrets: string[] = [];
@@ -54,7 +57,7 @@ async function finished(key: string, jobId: string) {
 }
 
 beforeAll(async () => {
-  [stack, source] = await Promise.all([createTestStack(), createEmptyDatabase()]);
+  [stack, source, receiver] = await Promise.all([createTestStack(), createEmptyDatabase(), startWebhookReceiver()]);
   await withAdminClient((client) => client.query("CREATE TABLE accounts (id int PRIMARY KEY, owner text); INSERT INTO accounts SELECT g, 'owner ' || g FROM generate_series(1, 100) g"), source.url);
   await Promise.all([stack.startApi(), stack.startWorker()]);
 });
@@ -64,10 +67,11 @@ afterAll(async () => {
   await stack?.stop();
   await dropDatabasesAndRoles(previews.map((p) => p.databaseName)).catch(() => {});
   await source?.drop();
+  await receiver?.close();
 });
 
 describe("secrets never leak", () => {
-  it("keeps API keys and database passwords out of rows, Redis, logs and responses", async () => {
+  it("keeps API keys, webhook secrets and database passwords out of rows, Redis, logs, deliveries and responses", async () => {
     const tenant = await stack.createTenant("acme", "shop", withPassword(source.url, source.name));
     const broken = await stack.createTenant("acme", "broken", withPassword(source.url, `capy_missing_${randomBytes(4).toString("hex")}`));
     const orgKey = await createApiKey(stack.db, { organizationId: tenant.organization_id, name: "bootstrap" });
@@ -78,6 +82,16 @@ describe("secrets never leak", () => {
     expect(created.status).toBe(201);
     const key = created.body.secret as string;
     secrets.push(key);
+
+    // A webhook receiving every event, its secret rotated once (both secrets sign for a while).
+    const hooks = `/v1/organizations/${tenant.organization_id}/webhooks`;
+    const hook = await call(orgKey.plaintext, "POST", hooks, { url: receiver.url, events: ["*"], description: "leak check" }, true);
+    expect(hook.status).toBe(201);
+    const hookId = (hook.body.webhook as { id: string }).id;
+    const rotated = await call(orgKey.plaintext, "POST", `${hooks}/${hookId}/rotate-secret`, undefined, true);
+    secrets.push(hook.body.secret as string, rotated.body.secret as string);
+    expect((await call(orgKey.plaintext, "POST", `${hooks}/${hookId}/test`)).status).toBe(201);
+    await waitFor(() => receiver.received.length >= 1, { timeoutMs: 30_000, what: "the ping to arrive" });
 
     const backup = await call(key, "POST", `/v1/projects/${tenant.project_id}/backups`, { label: "leak check" });
     const done = await finished(key, (backup.body.job as { id: string }).id);
@@ -100,15 +114,25 @@ describe("secrets never leak", () => {
     expect(failed.state).toBe("failed");
     expect(failed.error).toBeTruthy();
 
+    // The jobs' events reach the receiver too (their data holds the jobs' stderr and errors).
+    await waitFor(() => ["job.completed", "job.failed", "backup.completed"].every((type) => receiver.received.some((r) => r.event === type)), {
+      timeoutMs: 60_000,
+      what: "the job events at the webhook receiver",
+    });
+
     await call(key, "GET", `/v1/projects/${tenant.project_id}/jobs?limit=100`);
     await call(key, "GET", `/v1/projects/${broken.project_id}/jobs?limit=100`);
     await call(orgKey.plaintext, "GET", `/v1/organizations/${tenant.organization_id}/api-keys`);
     await call(orgKey.plaintext, "GET", `/v1/organizations/${tenant.organization_id}/audit-events`);
     await call(key, "GET", "/v1/me");
+    await call(orgKey.plaintext, "GET", hooks);
+    await call(orgKey.plaintext, "GET", `${hooks}/${hookId}`);
+    await call(orgKey.plaintext, "GET", `${hooks}/${hookId}/deliveries?limit=100`);
+    await call(orgKey.plaintext, "PATCH", `${hooks}/${hookId}`, { description: "still leak check" });
     await call("capy_live_wrong", "GET", "/v1/me");
 
     const needles = [
-      ...secrets.map((secret, i) => ({ name: `API key #${i}`, value: secret })),
+      ...secrets.map((secret, i) => ({ name: `secret #${i}`, value: secret })),
       { name: "database password", value: PASSWORD },
       { name: "preview password", value: previewPassword },
     ];
@@ -161,10 +185,11 @@ describe("secrets never leak", () => {
     check("API logs", stack.api!.logs());
     for (const worker of stack.workers) check("worker logs", worker.logs());
     for (const body of bodies) check(`response ${body.what}`, body.text, body.mayShowSecret);
+    for (const delivery of receiver.received) check(`webhook delivery ${delivery.delivery}`, JSON.stringify(delivery));
 
     // The search itself works: the one response allowed to show a secret does show it, and the
     // failed job did record pg_dump's complaint.
-    expect(bodies.filter((body) => body.text.includes(key)).map((body) => body.mayShowSecret)).toEqual([true]);
+    for (const secret of [key, ...secrets.slice(-2)]) expect(bodies.filter((body) => body.text.includes(secret)).map((body) => body.mayShowSecret)).toEqual([true]);
     expect(bodies.filter((body) => body.text.includes(previewPassword)).map((body) => body.what)).toEqual([expect.stringContaining("/credentials → 200")]);
     expect(failed.error).toMatch(/does not exist/);
     expect(stack.workers[0]!.logs().length).toBeGreaterThan(0);

@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ApiKey, AuditEvent, PrincipalInfo, SCOPES } from "@capy/contracts";
+import { ApiKey, AuditEvent, PrincipalInfo, PROJECT_SCOPES, SCOPES } from "@capy/contracts";
 import { createApiKey, hashApiKey } from "@capy/db";
 import { startApi, waitFor } from "@capy/testing";
 import { expectError, request, startHarness, type Harness } from "../test/harness.js";
@@ -108,7 +108,7 @@ describe("GET /v1/me", () => {
       source: "api_key",
       organization_id: h.tenant.organization_id,
       project_id: h.tenant.project_id,
-      scopes: ["backups:read", "backups:write", "jobs:read", "projects:read", "credentials:read"],
+      scopes: [...PROJECT_SCOPES],
       key_id: h.tenant.api_key_id,
       user_id: null,
       role: null,

@@ -20,6 +20,8 @@ const SCOPE_TEXT: Record<Scope, string> = {
   "api_keys:read": "List API keys, read the audit log",
   "api_keys:write": "Create and revoke API keys",
   "credentials:read": "Read preview databases' connection credentials",
+  "webhooks:read": "List webhooks and their deliveries",
+  "webhooks:write": "Create, change, test and delete webhooks; redeliver",
 };
 
 function ApiKeysPage() {

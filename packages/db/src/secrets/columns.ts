@@ -17,6 +17,8 @@ export const SECRET_COLUMNS: readonly SecretColumn[] = [
   { table: "clusters", id: "id", column: "admin_password_encrypted" },
   { table: "projects", id: "id", column: "db_password_encrypted" },
   { table: "preview_databases", id: "id", column: "password_encrypted" },
+  { table: "webhooks", id: "id", column: "secret_encrypted" },
+  { table: "webhooks", id: "id", column: "previous_secret_encrypted" },
 ];
 
 /** "table.column", as reports name a column. */

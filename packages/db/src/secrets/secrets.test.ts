@@ -95,6 +95,8 @@ describe("rotate-encryption-key", () => {
         "clusters.admin_password_encrypted": { resealed: 1, already_current: 0, failed: 0, failed_ids: [] },
         "projects.db_password_encrypted": { resealed: 1, already_current: 0, failed: 0, failed_ids: [] },
         "preview_databases.password_encrypted": { resealed: 0, already_current: 0, failed: 0, failed_ids: [] },
+        "webhooks.secret_encrypted": { resealed: 0, already_current: 0, failed: 0, failed_ids: [] },
+        "webhooks.previous_secret_encrypted": { resealed: 0, already_current: 0, failed: 0, failed_ids: [] },
       },
     });
     const newValues = await storedValues(db);
@@ -135,6 +137,8 @@ describe("rotate-encryption-key", () => {
       "clusters.admin_password_encrypted",
       "projects.db_password_encrypted",
       "preview_databases.password_encrypted",
+      "webhooks.secret_encrypted",
+      "webhooks.previous_secret_encrypted",
     ]);
   });
 });

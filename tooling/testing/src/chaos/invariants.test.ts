@@ -168,4 +168,31 @@ describe("chaos invariants", () => {
     mutate(run);
     expect(failing(run)).toContain(invariant);
   });
+
+  describe("webhooks", () => {
+    /** The clean run with a receiver that got every event (a retry of job_a's included). */
+    function withWebhooks(): ChaosRun {
+      const run = cleanRun();
+      const outbox = run.jobs.map((j) => ({ id: `evt_${j.id}`, type: `job.${j.state}`, subject: j.id }));
+      const received = outbox.map((e) => ({ ...e, delivery: `dlv_${e.subject}` }));
+      received.push({ ...received[0]! });
+      run.webhooks = { received, outbox, terminalJobs: run.jobs.map((j) => ({ id: j.id, state: j.state })), caughtUp: true, refusedFirstAttempts: 1 };
+      return run;
+    }
+
+    it("pass when every event arrived at least once", () => {
+      expect(failing(withWebhooks())).toEqual([]);
+    });
+
+    it.each<[string, (run: ChaosRun) => void, string]>([
+      ["a terminal job's event never received", (r) => r.webhooks!.received.splice(1, 1), "webhooks: every terminal job's event delivered at least once"],
+      ["the receiver behind the outbox", (r) => (r.webhooks!.caughtUp = false), "webhooks: every terminal job's event delivered at least once"],
+      ["an event that is not in the outbox", (r) => r.webhooks!.received.push({ id: "evt_x", type: "job.completed", subject: "job_x", delivery: "dlv_x" }), "webhooks: deduplicated by event id, the receiver saw exactly the outbox"],
+      ["two events under one delivery id", (r) => r.webhooks!.received.push({ ...r.webhooks!.received[1]!, delivery: "dlv_job_a" }), "webhooks: one event per delivery id (X-CapyDB-Delivery stable across retries)"],
+    ])("%s fails its check", (_name, mutate, invariant) => {
+      const run = withWebhooks();
+      mutate(run);
+      expect(failing(run)).toContain(invariant);
+    });
+  });
 });

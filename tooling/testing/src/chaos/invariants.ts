@@ -236,6 +236,8 @@ export function checkInvariants(run: ChaosRun): InvariantRow[] {
   // --- the outbox ----------------------------------------------------------------------------------------
   rows.push(...checkOutbox(run));
 
+  if (run.webhooks) checkWebhooks(run, check, info);
+
   // --- figures ----------------------------------------------------------------------------------------------
   const byState = TERMINAL.concat(["pending", "running"]).map((state) => `${state} ${run.jobs.filter((j) => j.state === state).length}`).join(", ");
   info("jobs by state", byState);
@@ -314,4 +316,35 @@ export function formatInvariantTable(rows: InvariantRow[]): string {
 
 export function failedInvariants(rows: InvariantRow[]): InvariantRow[] {
   return rows.filter((r) => r.result === "FAIL");
+}
+
+type Check = (invariant: string, ok: boolean, detail: string) => void;
+
+/** Webhooks: every terminal job's event arrived at least once; nothing outside the outbox did. */
+function checkWebhooks(run: ChaosRun, check: Check, info: (invariant: string, detail: string) => void): void {
+  const { received, outbox, terminalJobs, caughtUp, refusedFirstAttempts } = run.webhooks!;
+  const got = new Set(received.map((event) => `${event.type} ${event.subject}`));
+  const missing = terminalJobs.filter((j) => !got.has(`job.${j.state} ${j.id}`));
+  check(
+    "webhooks: every terminal job's event delivered at least once",
+    missing.length === 0 && caughtUp,
+    (missing.length === 0 ? `${terminalJobs.length} job.completed/failed/canceled events at the receiver` : `missing: ${list(missing.map((j) => `job.${j.state} ${j.id}`))}`) +
+      (caughtUp ? "" : "; the receiver did not catch up with the outbox in time"),
+  );
+  const outboxIds = new Set(outbox.map((event) => event.id));
+  const receivedIds = new Set(received.map((event) => event.id));
+  const strangers = [...receivedIds].filter((id) => !outboxIds.has(id));
+  const undelivered = [...outboxIds].filter((id) => !receivedIds.has(id));
+  check(
+    "webhooks: deduplicated by event id, the receiver saw exactly the outbox",
+    strangers.length === 0 && undelivered.length === 0,
+    `${receivedIds.size} distinct events received, ${outboxIds.size} in the outbox` +
+      (strangers.length ? `; not in the outbox: ${list(strangers)}` : "") +
+      (undelivered.length ? `; never received: ${list(undelivered)}` : ""),
+  );
+  const perDelivery = new Map<string, Set<string>>();
+  for (const event of received) perDelivery.set(event.delivery, (perDelivery.get(event.delivery) ?? new Set()).add(event.id));
+  const mixed = [...perDelivery.entries()].filter(([, ids]) => ids.size > 1).map(([delivery]) => delivery);
+  check("webhooks: one event per delivery id (X-CapyDB-Delivery stable across retries)", mixed.length === 0, mixed.length ? `mixed: ${list(mixed)}` : `${perDelivery.size} delivery ids`);
+  info("webhook requests", `${received.length} requests (${received.length - receivedIds.size} repeats), ${refusedFirstAttempts} first attempts answered 500 on purpose`);
 }

@@ -24,6 +24,7 @@ import { startPrivateRedis } from "../private-redis.js";
 import { databaseArgument, processesNamed } from "./proc.js";
 import { startSampler, type SamplerReport } from "./sampler.js";
 import { describeQueueStates } from "./queue-state.js";
+import { CHAOS_WEBHOOK_ENV, collectChaosWebhooks, startChaosWebhook, type ChaosWebhooks } from "./webhooks.js";
 
 export interface ChaosOptions {
   backups: number;
@@ -199,6 +200,8 @@ export interface ChaosRun {
   logDir: string;
   /** The settings the workers were given. */
   workerEnv: Record<string, string>;
+  /** What the organization's webhook receiver got, against the outbox. */
+  webhooks?: ChaosWebhooks;
 }
 
 const PGBENCH_TABLES = ["pgbench_accounts", "pgbench_branches", "pgbench_tellers", "pgbench_history"];
@@ -268,12 +271,18 @@ export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
 
     const tenantDb = createDb(metadata.url, { maxConnections: 2 });
     const tenants: Array<{ projectId: string; apiKey: string; database: string }> = [];
+    let webhook: Awaited<ReturnType<typeof startChaosWebhook>>;
     try {
+      let organizationId = "";
       for (const [i, source] of sources.entries()) {
         await registerCluster(tenantDb, { adminUrl: withDatabase(source.url, "postgres"), keyring: new Keyring(encryptionKey) });
         const created = await createProject(tenantDb, { organizationName: "chaos", projectName: `p${i + 1}`, databaseUrl: source.url, keyring: new Keyring(encryptionKey) });
         tenants.push({ projectId: created.project_id, apiKey: created.api_key, database: source.name });
+        organizationId = created.organization_id;
       }
+      // Every event of the organization goes to one receiver (seeded 500s on first attempts).
+      webhook = await startChaosWebhook(tenantDb, organizationId, new Keyring(encryptionKey), seededRandom(options.seed + 2));
+      cleanups.push(() => webhook.receiver.close());
     } finally {
       await tenantDb.$disconnect();
     }
@@ -304,6 +313,7 @@ export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
       VERIFY_JANITOR_INTERVAL_MS: "2000",
       VERIFY_DATABASE_PREFIX: verifyDatabasePrefix,
       WORKER_SHUTDOWN_GRACE_MS: "3000",
+      ...CHAOS_WEBHOOK_ENV,
       ...(input.workerLogLevel ? { LOG_LEVEL: input.workerLogLevel } : {}),
     };
     let workerSerial = 0;
@@ -552,6 +562,9 @@ export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
       () => false,
     );
     const settleMs = Date.now() - settleStarted;
+    // Deliveries catch up with the outbox while the workers still run (retries, lost queue keys).
+    const webhooks = await collectChaosWebhooks(meta, webhook.receiver, webhook.refused, terminal ? 30_000 : 5_000);
+    log(`webhooks: ${webhooks.received.length} requests for ${webhooks.outbox.length} outbox events${webhooks.caughtUp ? "" : " (NOT caught up)"}`);
     samplerStopped = true;
     const samplerReport = await sampler.stop();
 
@@ -600,6 +613,7 @@ export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
       restoreMode,
       verifyDatabasePrefix,
       logDir,
+      webhooks,
       workerEnv: Object.fromEntries(Object.entries(workerEnv).filter(([k]) => !["CAPY_ENCRYPTION_KEY", "DATABASE_URL"].includes(k))),
     };
   } finally {
