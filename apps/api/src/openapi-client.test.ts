@@ -8,10 +8,10 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { REPO_ROOT } from "@capy/testing";
 import openapiTS, { astToString } from "openapi-typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPO_ROOT } from "@capy/testing";
-import { request, startHarness, type Harness } from "./test/harness.js";
+import { type Harness, request, startHarness } from "./test/harness.js";
 
 const PUBLIC_URL = "https://backups.example.test";
 /** Inside apps/api (ignored by git) so the compiled client resolves openapi-fetch from here. */
@@ -51,7 +51,8 @@ function schemasIn(node: unknown, found: Schema[] = []): Schema[] {
   return found;
 }
 
-const operations = () => Object.entries(doc.paths).flatMap(([route, item]) => Object.entries(item).map(([method, operation]) => ({ route, method, operation })));
+const operations = () =>
+  Object.entries(doc.paths).flatMap(([route, item]) => Object.entries(item).map(([method, operation]) => ({ route, method, operation })));
 
 describe("the OpenAPI document for client generators", () => {
   it("names the configured public URL as its server and requires a credential at the top level", () => {
@@ -84,9 +85,12 @@ describe("the OpenAPI document for client generators", () => {
       const statuses = Object.keys(operation.responses);
       const expected = ["400", "401", "403", "404", "429", "500", "503", ...(method === "get" || method === "delete" ? [] : ["413"])];
       expect(statuses, operation.operationId).toEqual(expect.arrayContaining(expected));
-      for (const status of statuses.filter((code) => Number(code) >= 400)) expect(operation.responses[status], `${operation.operationId} ${status}`).toMatchObject(errorRef);
+      for (const status of statuses.filter((code) => Number(code) >= 400))
+        expect(operation.responses[status], `${operation.operationId} ${status}`).toMatchObject(errorRef);
     }
-    const conflicts = operations().filter(({ operation }) => "409" in operation.responses).map(({ operation }) => operation.operationId);
+    const conflicts = operations()
+      .filter(({ operation }) => "409" in operation.responses)
+      .map(({ operation }) => operation.operationId);
     expect(conflicts.sort()).toEqual(["cancelJob", "createBackup", "deleteBackup", "downloadBackup", "verifyBackup"]);
   });
 
@@ -152,7 +156,14 @@ describe("a generated client (openapi-typescript + openapi-fetch)", () => {
       run(baseUrl: string, apiKey: string, projectId: string): Promise<Record<string, unknown>>;
     };
     const result = await client.run(h.api.baseUrl, h.tenant.api_key, h.tenant.project_id);
-    expect(result).toMatchObject({ status: 201, polledId: expect.any(String), completedAt: null, attempts: 0, refusedStatus: 401, refusal: expect.stringMatching(/missing API key/) });
+    expect(result).toMatchObject({
+      status: 201,
+      polledId: expect.any(String),
+      completedAt: null,
+      attempts: 0,
+      refusedStatus: 401,
+      refusal: expect.stringMatching(/missing API key/),
+    });
     expect(new Date(result.createdAt as string).toISOString()).toBe(result.createdAt);
   }, 120_000);
 });

@@ -2,8 +2,8 @@
 // without WORKER_METRICS_PORT takes a free port (and logs it) and still works; one whose
 // explicitly configured port is taken refuses to start, saying why.
 import { createServer, type Server } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "@capy/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_METRICS_PORT } from "./metrics.js";
 import { createHarness, type Harness } from "./test-helpers.js";
 
@@ -41,7 +41,9 @@ describe("the metrics port of a second worker on the host", () => {
     const worker = await harness.stack.startWorker({ WORKER_METRICS_PORT: "" });
     const port = readyLine(worker.logs())!.metrics_port;
     expect(port).not.toBe(DEFAULT_METRICS_PORT);
-    expect(worker.logs()).toContain(`metrics port ${DEFAULT_METRICS_PORT} is taken (another worker on this host?); serving /metrics, /healthz and /readyz on ${port}`);
+    expect(worker.logs()).toContain(
+      `metrics port ${DEFAULT_METRICS_PORT} is taken (another worker on this host?); serving /metrics, /healthz and /readyz on ${port}`,
+    );
     const health = await fetch(`http://127.0.0.1:${port}/healthz`);
     expect(health.status).toBe(200);
   });

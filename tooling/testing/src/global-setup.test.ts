@@ -5,7 +5,9 @@ import { setup } from "./global-setup.js";
 import { createEmptyDatabase, createMetadataDatabase, withAdminClient } from "./postgres.js";
 
 const existing = (names: string[]) =>
-  withAdminClient(async (client) => (await client.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname = ANY($1)", [names])).rows.map((row) => row.datname));
+  withAdminClient(async (client) =>
+    (await client.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname = ANY($1)", [names])).rows.map((row) => row.datname),
+  );
 
 describe("the test run's global teardown", () => {
   const outer = process.env.CAPY_TEST_RUN;

@@ -1,7 +1,7 @@
 // What a first user meets with curl: JSON bodies that are not objects, an empty body where one is
 // optional, the bare /docs address, and how a 401 says to authenticate.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectError, request, startHarness, type Harness } from "../test/harness.js";
+import { expectError, type Harness, request, startHarness } from "../test/harness.js";
 
 let h: Harness;
 
