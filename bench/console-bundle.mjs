@@ -23,7 +23,12 @@ const kB = (bytes) => `${(bytes / 1000).toFixed(1)} kB`;
 let totalRaw = 0;
 let totalGzip = 0;
 let totalBrotli = 0;
-console.log(`load average ${os.loadavg().map((load) => load.toFixed(2)).join(" ")} (sizes do not depend on it)`);
+console.log(
+  `load average ${os
+    .loadavg()
+    .map((load) => load.toFixed(2))
+    .join(" ")} (sizes do not depend on it)`,
+);
 for (const url of initial) {
   const bytes = readFileSync(path.join(dist, url));
   const gzip = gzipSync(bytes, { level: 6 }).length;

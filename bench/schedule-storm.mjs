@@ -15,15 +15,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import {
-  TEST_SERVER_URL,
-  createMetadataDatabase,
-  createPgbenchDatabase,
-  startPrivateRedis,
-  startWorker,
-  withAdminClient,
-} from "@capy/testing";
 import { createDb, createProject, generateEncryptionKey, Keyring, registerCluster, withDatabase } from "@capy/db";
+import { createMetadataDatabase, createPgbenchDatabase, startPrivateRedis, startWorker, TEST_SERVER_URL, withAdminClient } from "@capy/testing";
 // @capy/queue is not a dependency of the repository root; its built entry is imported by path
 // (pnpm run build first), so the bench writes schedulers with the very code the API uses.
 import { createScheduleQueue, createWorkerConnection, syncScheduler } from "../packages/queue/dist/index.js";
@@ -74,7 +67,11 @@ async function main() {
     startPrivateRedis(),
     ...Array.from({ length: SOURCES }, () => createPgbenchDatabase(SCALE)),
   ]);
-  cleanups.push(() => meta.drop(), () => redisServer.stop(), ...sources.map((s) => () => s.drop()));
+  cleanups.push(
+    () => meta.drop(),
+    () => redisServer.stop(),
+    ...sources.map((s) => () => s.drop()),
+  );
   const storageDir = mkdtempSync(path.join(os.tmpdir(), "capy-storm-"));
   cleanups.push(async () => rmSync(storageDir, { recursive: true, force: true }));
   const encryptionKey = generateEncryptionKey();
@@ -105,7 +102,9 @@ async function main() {
     due.getUTCHours(),
     due.getUTCMinutes(),
   );
-  log(`${SCHEDULES} schedules at ${due.toISOString().slice(11, 16)} UTC on ${SOURCES} source databases (setup ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  log(
+    `${SCHEDULES} schedules at ${due.toISOString().slice(11, 16)} UTC on ${SOURCES} source databases (setup ${((Date.now() - started) / 1000).toFixed(1)} s)`,
+  );
 
   const redis = createWorkerConnection({ url: redisServer.url, prefix: PREFIX });
   const scheduleQueue = createScheduleQueue(redis, PREFIX);
@@ -167,9 +166,7 @@ async function main() {
     maxDumps = Math.max(maxDumps, dumps);
     samples++;
     if (allAt === undefined) {
-      const { n, last } = (
-        await db.$queryRawUnsafe("SELECT count(*)::int AS n, max(created_at) AS last FROM jobs WHERE due_at = $1::timestamptz", due)
-      )[0];
+      const { n, last } = (await db.$queryRawUnsafe("SELECT count(*)::int AS n, max(created_at) AS last FROM jobs WHERE due_at = $1::timestamptz", due))[0];
       if (n >= SCHEDULES) {
         allAt = last.getTime();
         log(`all ${n} job rows exist ${((allAt - due.getTime()) / 1000).toFixed(2)} s after the due minute`);
@@ -200,17 +197,23 @@ async function main() {
   const states = await db.$queryRawUnsafe("SELECT state, count(*)::int AS n, max(error) AS error FROM jobs GROUP BY state ORDER BY state");
   const completed = states.find((s) => s.state === "completed")?.n ?? 0;
   console.log("");
-  console.log(`schedules due at ${due.toISOString()}: ${SCHEDULES}; workers: ${WORKERS} x WORKER_CONCURRENCY ${CONCURRENCY}; sources: ${SOURCES} x pgbench scale ${SCALE}`);
+  console.log(
+    `schedules due at ${due.toISOString()}: ${SCHEDULES}; workers: ${WORKERS} x WORKER_CONCURRENCY ${CONCURRENCY}; sources: ${SOURCES} x pgbench scale ${SCALE}`,
+  );
   console.log(`job rows for that due time: ${n} (${distinct} distinct schedules; duplicates: ${n - distinct})`);
   if (n > 0) {
-    console.log(`first job row ${((first.getTime() - due.getTime()) / 1000).toFixed(2)} s, last ${((last.getTime() - due.getTime()) / 1000).toFixed(2)} s after the due minute`);
+    console.log(
+      `first job row ${((first.getTime() - due.getTime()) / 1000).toFixed(2)} s, last ${((last.getTime() - due.getTime()) / 1000).toFixed(2)} s after the due minute`,
+    );
   }
   console.log(
     allAt === undefined
       ? `NOT all ${SCHEDULES} job rows existed within ${WINDOW_S} s (target <= 10 s)`
       : `all ${SCHEDULES} job rows existed ${((allAt - due.getTime()) / 1000).toFixed(2)} s after the due minute (target <= 10 s)`,
   );
-  console.log(`max concurrent pg_dump connections on cluster ${cluster}: ${maxDumps} (${samples} samples every ${SAMPLE_MS} ms over ${WINDOW_S} s; cap target 2)`);
+  console.log(
+    `max concurrent pg_dump connections on cluster ${cluster}: ${maxDumps} (${samples} samples every ${SAMPLE_MS} ms over ${WINDOW_S} s; cap target 2)`,
+  );
   console.log(`backups completed in the window: ${completed}; job states: ${states.map((s) => `${s.state} ${s.n}`).join(", ")}`);
   for (const s of states) if (s.error) console.log(`  e.g. ${s.state}: ${s.error}`);
   const inSync = reconciled.find((r) => r.upserted === 0);
@@ -224,7 +227,16 @@ async function main() {
   if (repair) console.log(`  the repairing round: ${repair.upserted} upserted in ${repair.duration_ms} ms`);
   const failures = workers.flatMap((w) => w.logs().split("\n")).filter((l) => l.includes("schedule firing failed") || l.includes("schedule worker error"));
   if (failures.length > 0) console.log(`schedule firing failures logged: ${failures.length}, e.g. ${failures[0].slice(0, 300)}`);
-  if (process.env.BENCH_DEBUG) for (const w of workers) console.log(w.logs().split("\n").filter((l) => !l.includes('"level":20')).slice(-15).join("\n"));
+  if (process.env.BENCH_DEBUG)
+    for (const w of workers)
+      console.log(
+        w
+          .logs()
+          .split("\n")
+          .filter((l) => !l.includes('"level":20'))
+          .slice(-15)
+          .join("\n"),
+      );
 }
 
 function sleepUntil(ms) {
@@ -232,7 +244,10 @@ function sleepUntil(ms) {
 }
 
 async function cleanup() {
-  for (const fn of cleanups.splice(0)) await Promise.resolve().then(fn).catch((e) => console.error("cleanup:", e.message));
+  for (const fn of cleanups.splice(0))
+    await Promise.resolve()
+      .then(fn)
+      .catch((e) => console.error("cleanup:", e.message));
   // Throwaway verification databases the stopped workers may have left.
   await withAdminClient(async (client) => {
     const { rows } = await client.query("SELECT datname FROM pg_database WHERE datname LIKE $1", [`${VERIFY_PREFIX}_%`]);

@@ -10,7 +10,6 @@ import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Backup, Job } from "@capy/contracts";
 import {
   createEmptyDatabase,
@@ -18,10 +17,11 @@ import {
   createTestStack,
   pgbenchFingerprint,
   run,
-  withAdminClient,
   type TestDatabase,
   type TestStack,
+  withAdminClient,
 } from "@capy/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { e2eApi } from "./support.js";
 
 const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
@@ -86,7 +86,9 @@ describe("on-demand backup over REST", () => {
 
     // ?encoding=stored: the stored zstd bytes, which hash to what was recorded and decode to the same archive.
     const raw = path.join(dir, "backup.dump.zst");
-    const stored = await fetch(`${stack.api!.baseUrl}/v1/projects/${tenant.project_id}/backups/${backup.id}/download?encoding=stored`, { headers: { "x-api-key": key } });
+    const stored = await fetch(`${stack.api!.baseUrl}/v1/projects/${tenant.project_id}/backups/${backup.id}/download?encoding=stored`, {
+      headers: { "x-api-key": key },
+    });
     expect(stored.status).toBe(200);
     expect(stored.headers.get("content-disposition")).toMatch(/attachment; filename=".+\.dump\.zst"/);
     await pipeline(Readable.fromWeb(stored.body! as never), createWriteStream(raw));
@@ -160,9 +162,14 @@ describe("on-demand backup over REST", () => {
 
     const job = await verify(tenant.api_key, tenant.project_id, legacyId);
     expect(job.state, job.error ?? "").toBe("completed");
-    expect(await stack.db.backup.findUniqueOrThrow({ where: { id: legacyId } })).toMatchObject({ verificationState: "verified", archiveSizeBytes: BigInt(bytes.length) });
+    expect(await stack.db.backup.findUniqueOrThrow({ where: { id: legacyId } })).toMatchObject({
+      verificationState: "verified",
+      archiveSizeBytes: BigInt(bytes.length),
+    });
     for (const encoding of ["", "?encoding=stored"]) {
-      const download = await fetch(`${stack.api!.baseUrl}/v1/projects/${tenant.project_id}/backups/${legacyId}/download${encoding}`, { headers: { "x-api-key": tenant.api_key } });
+      const download = await fetch(`${stack.api!.baseUrl}/v1/projects/${tenant.project_id}/backups/${legacyId}/download${encoding}`, {
+        headers: { "x-api-key": tenant.api_key },
+      });
       expect(download.status).toBe(200);
       expect(Number(download.headers.get("content-length"))).toBe(bytes.length);
       expect(Buffer.from(await download.arrayBuffer()).equals(bytes)).toBe(true);

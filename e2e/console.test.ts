@@ -8,8 +8,6 @@
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type { Browser, BrowserContext, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiKey, revokeApiKey } from "@capy/db";
 import {
   createEmptyDatabase,
@@ -19,10 +17,12 @@ import {
   pgbenchFingerprint,
   REPO_ROOT,
   run,
-  watchCsp,
   type TestDatabase,
   type TestStack,
+  watchCsp,
 } from "@capy/testing";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { e2eApi } from "./support.js";
 
 const OUTPUT_DIR = path.join(REPO_ROOT, "test-output");

@@ -6,22 +6,22 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Backup, Job } from "@capy/contracts";
 import { generateEncryptionKey, keyId, quoteIdent, withDatabase } from "@capy/db";
 import {
   createMetadataDatabase,
   createTestRedis,
   freePort,
+  type ServiceProcess,
   startProcess,
   TEST_SERVER_URL,
+  type TestDatabase,
+  type TestRedis,
   uniqueName,
   waitFor,
   withAdminClient,
-  type ServiceProcess,
-  type TestDatabase,
-  type TestRedis,
 } from "@capy/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { e2eApi } from "./support.js";
 
 let metadata: TestDatabase;

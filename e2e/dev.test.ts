@@ -2,10 +2,10 @@
 // it prints the console's URL and a demo key, and in Chromium that key signs in to the console
 // (Vite's dev server, proxying the API) on the demo project's backups. Its own metadata
 // database, Redis prefix, ports and demo database; Ctrl-C (SIGINT) stops every process.
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
+import { createEmptyDatabase, createTestStack, freePort, launchChromium, REPO_ROOT, type TestDatabase, type TestStack, waitFor } from "@capy/testing";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createEmptyDatabase, createTestStack, freePort, launchChromium, REPO_ROOT, waitFor, type TestDatabase, type TestStack } from "@capy/testing";
 
 let stack: TestStack;
 let demo: TestDatabase;
@@ -33,12 +33,23 @@ describe("pnpm dev", () => {
     const [port, consolePort] = [await freePort(), await freePort()];
     dev = spawn(process.execPath, ["scripts/dev.mjs"], {
       cwd: REPO_ROOT,
-      env: { ...process.env, ...stack.env, PORT: String(port), CONSOLE_PORT: String(consolePort), DEMO_DATABASE_URL: demo.url, WORKER_METRICS_PORT: "0", LOG_PRETTY: "0" },
+      env: {
+        ...process.env,
+        ...stack.env,
+        PORT: String(port),
+        CONSOLE_PORT: String(consolePort),
+        DEMO_DATABASE_URL: demo.url,
+        WORKER_METRICS_PORT: "0",
+        LOG_PRETTY: "0",
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     dev.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
     dev.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    const printed = await waitFor(() => /console\s+(http:\/\/\S+)[\s\S]*API key\s+(capy_live_\S+)/.exec(output) ?? undefined, { timeoutMs: 60_000, what: "pnpm dev's banner" });
+    const printed = await waitFor(() => /console\s+(http:\/\/\S+)[\s\S]*API key\s+(capy_live_\S+)/.exec(output) ?? undefined, {
+      timeoutMs: 60_000,
+      what: "pnpm dev's banner",
+    });
     const [, url, key] = printed;
     expect(url).toBe(`http://127.0.0.1:${consolePort}/`);
 

@@ -2,10 +2,11 @@
 // line naming the variables) with a key that opens none of the stored secrets; the documented
 // procedure (new key current, old one in CAPY_ENCRYPTION_KEYS_OLD, restart, rotate, remove)
 // re-seals every secret while backups run, and every backup still completes and verifies.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { Job } from "@capy/contracts";
 import { encryptSecret, generateEncryptionKey, keyId, sealedKeyId } from "@capy/db";
-import { createPgbenchDatabase, freePort, runToExit, createTestStack, waitFor, type TestDatabase, type TestStack } from "@capy/testing";
+import { createPgbenchDatabase, createTestStack, freePort, runToExit, type TestDatabase, type TestStack, waitFor } from "@capy/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { e2eApi } from "./support.js";
 
 const PROJECTS = 4;
@@ -13,7 +14,7 @@ const BACKUPS_PER_PROJECT = 3;
 
 let stack: TestStack;
 let sources: TestDatabase[] = [];
-let tenants: Array<{ project_id: string; api_key: string }> = [];
+const tenants: Array<{ project_id: string; api_key: string }> = [];
 const newKey = generateEncryptionKey();
 const { api, pollJob } = e2eApi(() => stack.api!.baseUrl);
 
@@ -37,10 +38,14 @@ async function storedKeyIds(): Promise<string[]> {
 }
 
 async function rotate(env: NodeJS.ProcessEnv): Promise<Record<string, unknown>> {
-  const { code, output } = await runToExit("packages/db/dist/admin/cli.js", { ...stack.env, ...env }, {
-    args: ["rotate-encryption-key", "--json"],
-    timeoutMs: 60_000,
-  });
+  const { code, output } = await runToExit(
+    "packages/db/dist/admin/cli.js",
+    { ...stack.env, ...env },
+    {
+      args: ["rotate-encryption-key", "--json"],
+      timeoutMs: 60_000,
+    },
+  );
   expect(code, output).toBe(0);
   // Exactly one JSON line, as `pnpm --silent admin rotate-encryption-key --json` prints it.
   return JSON.parse(output.trim()) as Record<string, unknown>;
@@ -51,11 +56,18 @@ describe("start-up check", () => {
     ["api", "apps/api/dist/main.js"],
     ["worker", "apps/worker/dist/main.js"],
   ])("the %s refuses to start with a key that opens none of the stored secrets, in one line naming the variables", async (_name, entry) => {
-    const { code, output } = await runToExit(entry, { ...stack.env, CAPY_ENCRYPTION_KEY: generateEncryptionKey(), PORT: String(await freePort()), HOST: "127.0.0.1" });
+    const { code, output } = await runToExit(entry, {
+      ...stack.env,
+      CAPY_ENCRYPTION_KEY: generateEncryptionKey(),
+      PORT: String(await freePort()),
+      HOST: "127.0.0.1",
+    });
     expect(code).toBe(1);
     const lines = output.trim().split("\n");
     expect(lines, output).toHaveLength(1);
-    expect(lines[0]).toContain(`none of the ${PROJECTS + 1} stored secrets in the metadata database (sealed under key ${keyId(stack.encryptionKey)}, a key without id (v1 form))`);
+    expect(lines[0]).toContain(
+      `none of the ${PROJECTS + 1} stored secrets in the metadata database (sealed under key ${keyId(stack.encryptionKey)}, a key without id (v1 form))`,
+    );
     expect(lines[0]).toMatch(/CAPY_ENCRYPTION_KEY .*CAPY_ENCRYPTION_KEYS_OLD/);
   });
 });

@@ -5,22 +5,22 @@
 // registered login cannot even log in, and backups still verify and restore into previews.
 import { randomBytes } from "node:crypto";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Backup, Job, PreviewCredentials, PreviewDatabase } from "@capy/contracts";
 import { withDatabase } from "@capy/db";
 import {
-  REPO_ROOT,
-  TEST_SERVER_URL,
   createPgbenchDatabase,
-  dropDatabasesAndRoles,
   createTestStack,
+  dropDatabasesAndRoles,
   pgbenchFingerprint,
+  REPO_ROOT,
   run,
-  waitFor,
-  withAdminClient,
+  TEST_SERVER_URL,
   type TestDatabase,
   type TestStack,
+  waitFor,
+  withAdminClient,
 } from "@capy/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { e2eApi } from "./support.js";
 
 let stack: TestStack;
@@ -62,7 +62,11 @@ describe("operator logins", () => {
     // own databases impossible to create, which the next test relies on.
     const again = JSON.parse((await admin(["register-cluster", "--admin-url", "postgres://capy_no_such_admin@127.0.0.1:5432/postgres", "--json"])).stdout);
     expect(again).toEqual(first);
-    expect(await stack.db.cluster.findUniqueOrThrow({ where: { id: first.cluster_id } })).toMatchObject({ name: "local", adminUser: "capy_no_such_admin", adminPasswordEncrypted: null });
+    expect(await stack.db.cluster.findUniqueOrThrow({ where: { id: first.cluster_id } })).toMatchObject({
+      name: "local",
+      adminUser: "capy_no_such_admin",
+      adminPasswordEncrypted: null,
+    });
 
     const readerUrl = new URL(source.url);
     readerUrl.username = "shop_reader";
@@ -93,8 +97,12 @@ describe("operator logins", () => {
     expect(await pgbenchFingerprint(credentials.connection_uri)).toEqual(await pgbenchFingerprint(source.url));
 
     expect((await api(tenant.api_key, "DELETE", previewPath)).status).toBe(200);
-    await waitFor(async () => PreviewDatabase.parse((await api(tenant.api_key, "GET", previewPath)).body.preview_database).state === "deleted", { what: "the preview deleted" });
-    const left = await withAdminClient((client) => client.query("SELECT 1 FROM pg_database WHERE datname = $1 UNION ALL SELECT 1 FROM pg_roles WHERE rolname = $1", [credentials.database]));
+    await waitFor(async () => PreviewDatabase.parse((await api(tenant.api_key, "GET", previewPath)).body.preview_database).state === "deleted", {
+      what: "the preview deleted",
+    });
+    const left = await withAdminClient((client) =>
+      client.query("SELECT 1 FROM pg_database WHERE datname = $1 UNION ALL SELECT 1 FROM pg_roles WHERE rolname = $1", [credentials.database]),
+    );
     expect(left.rowCount).toBe(0);
   });
 });

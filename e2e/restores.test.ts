@@ -8,22 +8,22 @@ import { randomBytes } from "node:crypto";
 import { chmod, mkdtemp, open, rm, symlink, unlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Backup, Job, PreviewCredentials, PreviewDatabase } from "@capy/contracts";
 import { quoteIdent, withDatabase } from "@capy/db";
 import {
-  TEST_SERVER_URL,
   createPgbenchDatabase,
-  dropDatabasesAndRoles,
   createTestStack,
+  dropDatabasesAndRoles,
   pgbenchFingerprint,
   run,
-  waitFor,
-  withAdminClient,
   type ServiceProcess,
+  TEST_SERVER_URL,
   type TestDatabase,
   type TestStack,
+  waitFor,
+  withAdminClient,
 } from "@capy/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSessionIssuer, type SessionIssuer } from "../apps/api/src/test/sessions.js";
 import { e2eApi } from "./support.js";
 
@@ -153,7 +153,12 @@ describe("restores", () => {
     expect(preview).toMatchObject({ state: "ready", name: "inspect", source_backup_id: backup.id });
     const credentials = await credentialsOf(tenant.api_key, tenant.project_id, preview.id);
     expect(credentials).toMatchObject({ database: preview.database_name, user: preview.database_name });
-    const psql = await run("psql", [credentials.connection_uri, "-At", "-c", "SELECT current_user || ' ' || count(*) FROM pg_tables WHERE tableowner = current_user"]);
+    const psql = await run("psql", [
+      credentials.connection_uri,
+      "-At",
+      "-c",
+      "SELECT current_user || ' ' || count(*) FROM pg_tables WHERE tableowner = current_user",
+    ]);
     expect(psql.stdout.trim()).toBe(`${preview.database_name} 4`);
     expect(await pgbenchFingerprint(credentials.connection_uri)).toEqual(sourcePrint);
 
@@ -173,24 +178,38 @@ describe("restores", () => {
   });
 
   it("restores only the tables asked for", async () => {
-    const job = await pollJob(tenant.api_key, (await restore(tenant.api_key, tenant.project_id, { backup_key: backup.backup_key, tables: ["public.pgbench_branches"] })).id);
+    const job = await pollJob(
+      tenant.api_key,
+      (await restore(tenant.api_key, tenant.project_id, { backup_key: backup.backup_key, tables: ["public.pgbench_branches"] })).id,
+    );
     expect(job.state, job.error ?? "").toBe("completed");
     const credentials = await credentialsOf(tenant.api_key, tenant.project_id, job.preview_database_id!);
-    const tables = await run("psql", [credentials.connection_uri, "-At", "-c", "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'"]);
+    const tables = await run("psql", [
+      credentials.connection_uri,
+      "-At",
+      "-c",
+      "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'",
+    ]);
     expect(tables.stdout.trim()).toBe("pgbench_branches");
     const rows = await run("psql", [credentials.connection_uri, "-At", "-c", "SELECT count(*) FROM pgbench_branches"]);
     expect(rows.stdout.trim()).toBe(sourcePrint["pgbench_branches.rows"]);
     const failed = await pollJob(tenant.api_key, (await restore(tenant.api_key, tenant.project_id, { backup_id: backup.id, tables: ["public.nope"] })).id);
     expect(failed).toMatchObject({ state: "failed", retry_classification: "permanent" });
     expect(failed.error).toContain("not in the backup: public.nope");
-    await waitFor(async () => (await previewOf(tenant.api_key, tenant.project_id, failed.preview_database_id!)).state === "failed", { what: "the failed preview" });
+    await waitFor(async () => (await previewOf(tenant.api_key, tenant.project_id, failed.preview_database_id!)).state === "failed", {
+      what: "the failed preview",
+    });
   });
 
   it("overwrites a preview with the same role and credentials", async () => {
     const first = await pollJob(tenant.api_key, (await restore(tenant.api_key, tenant.project_id, { backup_id: backup.id })).id);
     const before = await credentialsOf(tenant.api_key, tenant.project_id, first.preview_database_id!);
     await run("psql", [before.connection_uri, "-c", "DELETE FROM pgbench_accounts WHERE aid <= 500; CREATE TABLE scratch (x int)"]);
-    const again = await restore(tenant.api_key, tenant.project_id, { backup_id: backup.id, target_kind: "preview", preview_database_id: first.preview_database_id });
+    const again = await restore(tenant.api_key, tenant.project_id, {
+      backup_id: backup.id,
+      target_kind: "preview",
+      preview_database_id: first.preview_database_id,
+    });
     expect(again.preview_database_id).toBe(first.preview_database_id);
     expect((await pollJob(tenant.api_key, again.id)).state).toBe("completed");
     expect(await credentialsOf(tenant.api_key, tenant.project_id, first.preview_database_id!)).toEqual(before);
@@ -211,7 +230,9 @@ describe("restores", () => {
     }
     expect((await api(tenant.api_key, "DELETE", `/v1/projects/${tenant.project_id}/preview-databases/${deleted!.id}`)).status).toBe(404);
     const gone = (await eventsOf(tenant.api_key, tenant.project_id)).filter((e) => e.type === "preview.deleted").map((e) => e.data);
-    expect(gone).toEqual(expect.arrayContaining([expect.objectContaining({ id: deleted!.id, state: "deleted" }), expect.objectContaining({ id: expired!.id, state: "deleted" })]));
+    expect(gone).toEqual(
+      expect.arrayContaining([expect.objectContaining({ id: deleted!.id, state: "deleted" }), expect.objectContaining({ id: expired!.id, state: "deleted" })]),
+    );
     await expectOnlyLive(...kept.map((p) => p.database_name), ...(await liveOf(other.project_id)));
   });
 

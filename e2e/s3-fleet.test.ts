@@ -8,7 +8,6 @@ import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Backup, Job } from "@capy/contracts";
 import {
   createEmptyDatabase,
@@ -16,11 +15,12 @@ import {
   createTestStack,
   pgbenchFingerprint,
   run,
-  startS3Server,
   type S3TestServer,
+  startS3Server,
   type TestDatabase,
   type TestStack,
 } from "@capy/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { e2eApi } from "./support.js";
 
 const KEY_PREFIX = "capy/fleet";
@@ -35,16 +35,9 @@ const { api, pollJob } = e2eApi(() => stack.api!.baseUrl);
 
 beforeAll(async () => {
   s3 = await startS3Server();
-  [stack, ...sources] = await Promise.all([
-    createTestStack(s3.env({ keyPrefix: KEY_PREFIX })),
-    createPgbenchDatabase(1),
-    createPgbenchDatabase(2),
-  ]);
+  [stack, ...sources] = await Promise.all([createTestStack(s3.env({ keyPrefix: KEY_PREFIX })), createPgbenchDatabase(1), createPgbenchDatabase(2)]);
   // One job at a time per worker, so that simultaneous jobs spread over both processes.
-  await Promise.all([
-    stack.startApi(),
-    ...WORKER_IDS.map((id) => stack.startWorker({ WORKER_ID: id, WORKER_CONCURRENCY: "1" })),
-  ]);
+  await Promise.all([stack.startApi(), ...WORKER_IDS.map((id) => stack.startWorker({ WORKER_ID: id, WORKER_CONCURRENCY: "1" }))]);
 });
 
 afterAll(async () => {
@@ -65,9 +58,7 @@ describe("S3 storage with one API and two workers", () => {
       requests.map((request) => api(request.tenant.api_key, "POST", `/v1/projects/${request.tenant.project_id}/backups`, { label: request.label })),
     );
     for (const response of created) expect(response.status).toBeLessThan(300);
-    const jobs = await Promise.all(
-      created.map((response, n) => pollJob(requests[n]!.tenant.api_key, Job.parse(response.body.job).id)),
-    );
+    const jobs = await Promise.all(created.map((response, n) => pollJob(requests[n]!.tenant.api_key, Job.parse(response.body.job).id)));
     for (const job of jobs) {
       expect(job.state, job.error ?? "").toBe("completed");
       expect(job.last_exit_code).toBe(0);
@@ -83,7 +74,10 @@ describe("S3 storage with one API and two workers", () => {
       expect(listed.status).toBe(200);
       const backups = (listed.body.backups as unknown[]).map((b) => Backup.strict().parse(b));
       expect(backups.map((backup) => backup.label).sort()).toEqual(
-        requests.filter((request) => request.tenant === tenant).map((request) => request.label).sort(),
+        requests
+          .filter((request) => request.tenant === tenant)
+          .map((request) => request.label)
+          .sort(),
       );
       const expected = await pgbenchFingerprint(sources[index]!.url);
       for (const backup of backups) {

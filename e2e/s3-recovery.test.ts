@@ -3,19 +3,19 @@
 // aborts it once it is older than STORAGE_SWEEP_MIN_AGE_MS, and spares it while it is younger.
 // (Who finishes the killed job is worker-loss recovery, not tested here: the job may stay running.)
 import { readdir } from "node:fs/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Job } from "@capy/contracts";
 import {
   createPgbenchDatabase,
   createTestStack,
-  startS3Server,
-  waitFor,
-  withAdminClient,
   type S3TestServer,
   type ServiceProcess,
+  startS3Server,
   type TestDatabase,
   type TestStack,
+  waitFor,
+  withAdminClient,
 } from "@capy/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { e2eApi } from "./support.js";
 
 const KEY_PREFIX = "capy/recovery";
@@ -89,10 +89,13 @@ describe("a worker killed mid-upload to S3", () => {
 
     // A worker with the default minimum age (6 h) sweeps at start and spares the young upload.
     const patient = await stack.startWorker({ WORKER_ID: "recovery-patient" });
-    const [spared] = await waitFor(() => {
-      const lines = sweepLines(patient);
-      return lines.length > 0 ? lines : undefined;
-    }, { what: "the default worker's start-up sweep" });
+    const [spared] = await waitFor(
+      () => {
+        const lines = sweepLines(patient);
+        return lines.length > 0 ? lines : undefined;
+      },
+      { what: "the default worker's start-up sweep" },
+    );
     expect(spared).toMatchObject({ backend: "s3", removed_count: 0 });
     expect((await s3.pendingUploads()).map((pending) => pending.uploadId)).toEqual([upload!.uploadId]);
     await patient.stop();
@@ -101,10 +104,13 @@ describe("a worker killed mid-upload to S3", () => {
     const minAgeMs = 1_000;
     await waitFor(() => Date.now() - upload!.initiated.getTime() > minAgeMs, { what: `the leftover upload to be ${minAgeMs} ms old` });
     const sweeper = await stack.startWorker({ WORKER_ID: "recovery-sweeper", STORAGE_SWEEP_MIN_AGE_MS: String(minAgeMs) });
-    const [swept] = await waitFor(() => {
-      const lines = sweepLines(sweeper);
-      return lines.length > 0 ? lines : undefined;
-    }, { what: "the recovery sweep" });
+    const [swept] = await waitFor(
+      () => {
+        const lines = sweepLines(sweeper);
+        return lines.length > 0 ? lines : undefined;
+      },
+      { what: "the recovery sweep" },
+    );
     expect(swept).toMatchObject({ backend: "s3", removed_count: 1, removed: [upload!.key.slice(KEY_PREFIX.length + 1)] });
     expect(await s3.pendingUploads()).toEqual([]);
     expect(await s3.objectKeys(`${KEY_PREFIX}/`)).toEqual([]);

@@ -2,16 +2,25 @@
 // the real BullMQ job scheduler and real worker processes (two API and two worker processes,
 // one worker restarted before the due time, concurrent PUTs of the same schedule), producing
 // exactly one job and one completed, verified backup, and the schedule shows the run.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { Backup, SCHEDULE_QUEUE, ScheduledBackup } from "@capy/contracts";
-import { createPgbenchDatabase, createTestStack, listJobSchedulers, startApi, waitFor, type ApiProcess, type TestDatabase, type TestStack } from "@capy/testing";
+import {
+  type ApiProcess,
+  createPgbenchDatabase,
+  createTestStack,
+  listJobSchedulers,
+  startApi,
+  type TestDatabase,
+  type TestStack,
+  waitFor,
+} from "@capy/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { e2eApi } from "./support.js";
 
 let stack: TestStack;
 let source: TestDatabase;
 let secondApi: ApiProcess;
-const schedulers = async () =>
-  (await listJobSchedulers(stack.redis.url, stack.redis.prefix, SCHEDULE_QUEUE)).map((s) => [s.key, s.next, s.pattern, s.tz]);
+const schedulers = async () => (await listJobSchedulers(stack.redis.url, stack.redis.prefix, SCHEDULE_QUEUE)).map((s) => [s.key, s.next, s.pattern, s.tz]);
 
 const { api, pollJob } = e2eApi(() => stack.api!.baseUrl);
 

@@ -15,14 +15,13 @@
 // --only TEXT: only the endpoints whose name contains TEXT (e.g. to profile one of them).
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { loadavg } from "node:os";
-import os from "node:os";
+import os, { loadavg } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { createEmptyDatabase, createMetadataDatabase, createTestRedis, startApi } from "@capy/testing";
 import { createDb, createProject, generateEncryptionKey, Keyring, newId, registerCluster, withDatabase } from "@capy/db";
+import { createEmptyDatabase, createMetadataDatabase, createTestRedis, startApi } from "@capy/testing";
 
 const { values: args } = parseArgs({
   options: {
@@ -43,7 +42,10 @@ const JOBS = 30;
 
 const cleanups = [];
 const log = (...parts) => console.error(`[${new Date().toISOString().slice(11, 23)}]`, ...parts);
-const load = () => loadavg().map((n) => n.toFixed(2)).join(" ");
+const load = () =>
+  loadavg()
+    .map((n) => n.toFixed(2))
+    .join(" ");
 
 /** One autocannon process against `url`; resolves with its JSON result. */
 function autocannon(url, { seconds, method = "GET", headers = {}, body } = {}) {
@@ -153,7 +155,14 @@ function targets(api, tenant) {
     { name: "GET /healthz", url: `${api}/healthz`, goal: 0.7 },
     { name: "GET /v1/me", url: `${api}/v1/me`, headers: auth, goal: 0.25, p99: 20 },
     { name: "GET …/scheduled-backups", url: `${project}/scheduled-backups`, headers: auth, goal: 0.25, p99: 20 },
-    { name: "tRPC scheduledBackups.list", url: `${api}/trpc/scheduledBackups.list?input=${trpcInput}`, headers: auth, goal: 0.25, p99: 20, restOf: "GET …/scheduled-backups" },
+    {
+      name: "tRPC scheduledBackups.list",
+      url: `${api}/trpc/scheduledBackups.list?input=${trpcInput}`,
+      headers: auth,
+      goal: 0.25,
+      p99: 20,
+      restOf: "GET …/scheduled-backups",
+    },
     { name: `GET …/backups (${BACKUPS})`, url: `${project}/backups`, headers: auth, goal: 0.25, p99: 20 },
     { name: "GET /v1/jobs/{id}", url: `${api}/v1/jobs/${tenant.jobId}`, headers: auth, goal: 0.25, p99: 20 },
     { name: "GET …/jobs", url: `${project}/jobs`, headers: auth, goal: 0.25, p99: 20 },
@@ -174,7 +183,9 @@ function printTable(title, rows, baseline) {
     if (row.goal !== undefined) checks.push(`≥ ${row.goal * 100} % ${ratio >= row.goal ? "ok" : "MISSED"}`);
     if (row.p99goal !== undefined) checks.push(`p99 ≤ ${row.p99goal} ms ${row.p99 <= row.p99goal ? "ok" : "MISSED"}`);
     if (row.rest !== undefined) checks.push(`≥ 90 % of REST (${fmt((row.rps / row.rest) * 100)} %) ${row.rps >= 0.9 * row.rest ? "ok" : "MISSED"}`);
-    console.log(`| ${row.name} | ${fmt(row.rps)} | ${row.p50} | ${row.p99} | ${fmt(row.cpu)} | ${fmt(ratio * 100, 1)} % | ${checks.join(", ")} | ${row.load} |`);
+    console.log(
+      `| ${row.name} | ${fmt(row.rps)} | ${row.p50} | ${row.p99} | ${fmt(row.cpu)} | ${fmt(ratio * 100, 1)} % | ${checks.join(", ")} | ${row.load} |`,
+    );
   }
 }
 
@@ -183,7 +194,11 @@ async function main() {
   console.log(`autocannon: ${CONNECTIONS} connections, ${args.duration} s per endpoint after ${args.warmup} s warm-up, each run its own process`);
   const [meta, source] = await Promise.all([createMetadataDatabase(), createEmptyDatabase()]);
   const redis = createTestRedis();
-  cleanups.push(() => meta.drop(), () => source.drop(), () => redis.cleanup());
+  cleanups.push(
+    () => meta.drop(),
+    () => source.drop(),
+    () => redis.cleanup(),
+  );
   const storageDir = mkdtempSync(path.join(os.tmpdir(), "capy-api-bench-"));
   cleanups.push(async () => rmSync(storageDir, { recursive: true, force: true }));
   const encryptionKey = generateEncryptionKey();
@@ -191,16 +206,19 @@ async function main() {
   cleanups.push(() => db.$disconnect());
   const tenant = await seed(db, source, encryptionKey);
 
-  const api = await startApi({
-    DATABASE_URL: meta.url,
-    REDIS_URL: redis.url,
-    CAPY_REDIS_PREFIX: redis.prefix,
-    STORAGE_DIR: storageDir,
-    CAPY_ENCRYPTION_KEY: encryptionKey,
-    NODE_ENV: "production",
-    LOG_LEVEL: "warn",
-    RATE_LIMIT_PER_MINUTE: "1000000000",
-  }, args["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(args["cpu-prof"])}`] : []);
+  const api = await startApi(
+    {
+      DATABASE_URL: meta.url,
+      REDIS_URL: redis.url,
+      CAPY_REDIS_PREFIX: redis.prefix,
+      STORAGE_DIR: storageDir,
+      CAPY_ENCRYPTION_KEY: encryptionKey,
+      NODE_ENV: "production",
+      LOG_LEVEL: "warn",
+      RATE_LIMIT_PER_MINUTE: "1000000000",
+    },
+    args["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(args["cpu-prof"])}`] : [],
+  );
   cleanups.unshift(() => api.stop());
   const list = await fetch(`${api.baseUrl}/v1/projects/${tenant.project_id}/scheduled-backups`, { headers: { authorization: `Bearer ${tenant.api_key}` } });
   if (list.status !== 200) throw new Error(`API answered ${list.status}: ${await list.text()}`);
@@ -251,5 +269,8 @@ try {
   console.error(error);
   process.exitCode = 1;
 } finally {
-  for (const cleanup of cleanups) await Promise.resolve().then(cleanup).catch((error) => console.error("cleanup:", error.message));
+  for (const cleanup of cleanups)
+    await Promise.resolve()
+      .then(cleanup)
+      .catch((error) => console.error("cleanup:", error.message));
 }

@@ -7,7 +7,10 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: "string", default: "30" }, from: { type: "string", default: "0" }, to: { type: "string", default: "1e9" } } });
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { top: { type: "string", default: "30" }, from: { type: "string", default: "0" }, to: { type: "string", default: "1e9" } },
+});
 const profile = JSON.parse(readFileSync(positionals[0], "utf8"));
 const byId = new Map(profile.nodes.map((node) => [node.id, node]));
 const selfSamples = new Map();

@@ -1,8 +1,8 @@
 // Prisma CLI configuration. Prisma 6.19's WebAssembly schema engine ("js" engine) with the
 // pg driver adapter needs no native binary download (see ../../../shared/TOOLCHAIN.md).
 import path from "node:path";
-import { defineConfig } from "prisma/config";
 import { PrismaPg } from "@prisma/adapter-pg";
+import { defineConfig } from "prisma/config";
 
 function discreteFields(url: string) {
   // Discrete fields, not a connectionString: with a connection string the shadow database

@@ -2,11 +2,11 @@
 // services and the request's own logger (whose lines carry reqId); authentication happens
 // lazily in protectedProcedure, so unknown routes and public calls never touch the database.
 import type { IncomingHttpHeaders } from "node:http";
-import type { FastifyBaseLogger, FastifyRequest } from "fastify";
 import type { Db, Keyring } from "@capy/db";
 import type { BackupQueue, ScheduleQueue, WebhookQueue } from "@capy/queue";
-import type { TargetPolicy } from "@capy/webhooks";
 import type { ArtifactStorage } from "@capy/storage";
+import type { TargetPolicy } from "@capy/webhooks";
+import type { FastifyBaseLogger, FastifyRequest } from "fastify";
 import type { Authenticate } from "./auth/authenticate.js";
 import type { TenancyCache } from "./auth/tenancy-cache.js";
 import type { AppDeps } from "./deps.js";

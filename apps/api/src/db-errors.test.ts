@@ -1,7 +1,8 @@
 // Which failures count as "metadata database unavailable" (503) rather than a 500.
-import { describe, expect, it } from "vitest";
+
 import { createDb, Prisma } from "@capy/db";
 import { freePort } from "@capy/testing";
+import { describe, expect, it } from "vitest";
 import { isDatabaseUnavailable } from "./db-errors.js";
 import { asAppError } from "./errors.js";
 

@@ -5,9 +5,9 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { createDb, createProject, type Db, generateEncryptionKey, Keyring, migrateDatabase, registerCluster, withDatabase } from "@capy/db";
+import { type ApiProcess, createTestRedis, type PrivatePostgres, startApi, startPrivatePostgres, type TestRedis, waitFor } from "@capy/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDb, createProject, generateEncryptionKey, Keyring, migrateDatabase, withDatabase, type Db, registerCluster } from "@capy/db";
-import { createTestRedis, startApi, startPrivatePostgres, waitFor, type ApiProcess, type PrivatePostgres, type TestRedis } from "@capy/testing";
 import { expectError, request } from "./test/harness.js";
 
 let pg: PrivatePostgres;
@@ -26,8 +26,19 @@ beforeAll(async () => {
   db = createDb(metadataUrl, { maxConnections: 2 });
   const encryptionKey = generateEncryptionKey();
   await registerCluster(db, { adminUrl: withDatabase(pg.url, "postgres"), keyring: new Keyring(encryptionKey) });
-  tenant = await createProject(db, { organizationName: "acme", projectName: "shop", databaseUrl: withDatabase(pg.url, "shop"), keyring: new Keyring(encryptionKey) });
-  api = await startApi({ DATABASE_URL: metadataUrl, REDIS_URL: redis.url, CAPY_REDIS_PREFIX: redis.prefix, STORAGE_DIR: storageDir, CAPY_ENCRYPTION_KEY: encryptionKey });
+  tenant = await createProject(db, {
+    organizationName: "acme",
+    projectName: "shop",
+    databaseUrl: withDatabase(pg.url, "shop"),
+    keyring: new Keyring(encryptionKey),
+  });
+  api = await startApi({
+    DATABASE_URL: metadataUrl,
+    REDIS_URL: redis.url,
+    CAPY_REDIS_PREFIX: redis.prefix,
+    STORAGE_DIR: storageDir,
+    CAPY_ENCRYPTION_KEY: encryptionKey,
+  });
 });
 afterAll(async () => {
   await api?.stop();

@@ -1,12 +1,21 @@
 // Everything the server needs from the outside world, built once by main.ts and injected into
 // buildServer, so tests and other entry points can supply their own.
-import type { FastifyBaseLogger } from "fastify";
-import type { Redis } from "ioredis";
+
 import { resolveZstd } from "@capy/artifact";
 import { createDb, type Db } from "@capy/db";
-import { createBackupQueue, createProducerConnection, createScheduleQueue, createWebhookQueue, type BackupQueue, type ScheduleQueue, type WebhookQueue } from "@capy/queue";
-import { createStorage, type ArtifactStorage } from "@capy/storage";
-import { createAuthenticator, type Authenticate } from "./auth/authenticate.js";
+import {
+  type BackupQueue,
+  createBackupQueue,
+  createProducerConnection,
+  createScheduleQueue,
+  createWebhookQueue,
+  type ScheduleQueue,
+  type WebhookQueue,
+} from "@capy/queue";
+import { type ArtifactStorage, createStorage } from "@capy/storage";
+import type { FastifyBaseLogger } from "fastify";
+import type { Redis } from "ioredis";
+import { type Authenticate, createAuthenticator } from "./auth/authenticate.js";
 import { createSessionVerifier, type SessionVerifier } from "./auth/session.js";
 import { createTenancyCache, type TenancyCache } from "./auth/tenancy-cache.js";
 import type { Config } from "./env.js";

@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
 import { keyId } from "@capy/db";
+import { describe, expect, it } from "vitest";
 import { loadConfig } from "./env.js";
 
 describe("loadConfig", () => {
@@ -72,7 +72,10 @@ describe("loadConfig", () => {
 
 describe("webhook target switches", () => {
   it("are off unless set to 1", () => {
-    expect(loadConfig({ WEBHOOK_ALLOW_INSECURE: "1", WEBHOOK_ALLOW_PRIVATE_TARGETS: "0" }).webhookPolicy).toEqual({ allowInsecure: true, allowPrivateTargets: false });
+    expect(loadConfig({ WEBHOOK_ALLOW_INSECURE: "1", WEBHOOK_ALLOW_PRIVATE_TARGETS: "0" }).webhookPolicy).toEqual({
+      allowInsecure: true,
+      allowPrivateTargets: false,
+    });
     expect(() => loadConfig({ WEBHOOK_ALLOW_PRIVATE_TARGETS: "yes" })).toThrow(/WEBHOOK_ALLOW_PRIVATE_TARGETS/);
   });
 });

@@ -1,8 +1,8 @@
 // The API's configuration: the only module that reads process.env. Every setting has a working
 // local default so `pnpm start:api` runs against the local Postgres and Redis with no setup.
 import { fileURLToPath } from "node:url";
-import { loadKeyring, type Keyring } from "@capy/db";
-import { s3ConfigFromEnv, type S3Config } from "@capy/storage";
+import { type Keyring, loadKeyring } from "@capy/db";
+import { type S3Config, s3ConfigFromEnv } from "@capy/storage";
 import { z } from "zod";
 import { describeIssues } from "./errors.js";
 
@@ -54,7 +54,10 @@ const schema = z.object({
   /** Largest accepted request body (bytes); larger ones get 413. */
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(65_536),
   /** The web console's built files (apps/web/dist of this checkout unless set), served at /. */
-  CAPY_CONSOLE_DIR: z.string().min(1).default(fileURLToPath(new URL("../../web/dist", import.meta.url))),
+  CAPY_CONSOLE_DIR: z
+    .string()
+    .min(1)
+    .default(fileURLToPath(new URL("../../web/dist", import.meta.url))),
   /** Live preview databases (creating, ready, deleting) a project may have at once; 409 beyond. */
   PREVIEWS_PER_PROJECT: z.coerce.number().int().min(0).default(10),
   /** "1": webhook URLs may use plain http (development and tests only). */

@@ -1,6 +1,7 @@
 // LOG_PRETTY: pino-pretty lines instead of JSON, from the built API as `pnpm dev` runs it.
+
+import { createTestStack, startApi, type TestStack, waitFor } from "@capy/testing";
 import { afterAll, describe, expect, it } from "vitest";
-import { createTestStack, startApi, waitFor, type TestStack } from "@capy/testing";
 
 describe("the API's logs", () => {
   let stack: TestStack | undefined;
@@ -15,7 +16,14 @@ describe("the API's logs", () => {
       // One line per request: method, path as sent, status and duration.
       const before = pretty.logs().split("\n").length;
       expect((await fetch(`${pretty.baseUrl}/v1/me?verbose=1`)).status).toBe(401);
-      const line = await waitFor(() => pretty.logs().split("\n").find((text) => text.includes("GET /v1/me")), { timeoutMs: 10_000, what: "the request's line" });
+      const line = await waitFor(
+        () =>
+          pretty
+            .logs()
+            .split("\n")
+            .find((text) => text.includes("GET /v1/me")),
+        { timeoutMs: 10_000, what: "the request's line" },
+      );
       // biome-ignore lint/suspicious/noControlCharactersInRegex: pino-pretty's colours
       expect(line.replace(/\x1b\[[0-9;]*m/g, "")).toMatch(/INFO.*: GET \/v1\/me 401 \d+\.\d ms$/);
       expect(pretty.logs().split("\n").length - before).toBe(1);
@@ -42,7 +50,12 @@ describe("request logs", () => {
     });
     expect(response.status).toBe(201);
     // The request's id from its "incoming request" line, then its "request completed" line.
-    const lines = () => api.logs().split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as { reqId?: string; msg?: string; req?: { url?: string }; res?: { statusCode?: number } });
+    const lines = () =>
+      api
+        .logs()
+        .split("\n")
+        .filter((line) => line.startsWith("{"))
+        .map((line) => JSON.parse(line) as { reqId?: string; msg?: string; req?: { url?: string }; res?: { statusCode?: number } });
     const completed = () => {
       const incoming = lines().find((line) => line.msg === "incoming request" && line.req?.url?.endsWith("/backups"));
       return lines().find((line) => line.msg === "request completed" && line.reqId === incoming?.reqId);

@@ -1,15 +1,10 @@
 // The process logger: JSON lines on stdout. Fastify derives a child per request carrying reqId.
 // Credentials are redacted wherever a request's headers get logged.
 import { hostname } from "node:os";
-import { pino, type Logger } from "pino";
+import { type Logger, pino } from "pino";
 import type { Config } from "./env.js";
 
-const REDACTED_PATHS = [
-  "req.headers.authorization",
-  'req.headers["x-api-key"]',
-  "headers.authorization",
-  'headers["x-api-key"]',
-];
+const REDACTED_PATHS = ["req.headers.authorization", 'req.headers["x-api-key"]', "headers.authorization", 'headers["x-api-key"]'];
 
 export function createLogger(config: Pick<Config, "logLevel"> & Partial<Pick<Config, "logPretty">>): Logger {
   return pino({

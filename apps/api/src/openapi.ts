@@ -64,14 +64,19 @@ const downloadPath: ZodOpenApiPathsObject = {
       security: SECURITY,
       requestParams: {
         path: z.object({ id: projectId, backupID: z.string().min(1).describe("Backup id (`bkp_…`)") }),
-        query: z.object({ encoding: z.enum(["archive", "stored"]).optional().describe("archive (default): a pg_restore-ready archive; stored: the stored bytes as they are") }),
+        query: z.object({
+          encoding: z.enum(["archive", "stored"]).optional().describe("archive (default): a pg_restore-ready archive; stored: the stored bytes as they are"),
+        }),
       },
       responses: {
         200: {
           description: "The archive (or, with encoding=stored, the stored bytes)",
           headers: {
             "Content-Length": { description: "Bytes delivered, when known in advance", schema: { type: "integer" } },
-            "Content-Disposition": { description: 'attachment; filename="<database>-<backup id>.dump" (".dump.zst" for stored zstd bytes)', schema: { type: "string" } },
+            "Content-Disposition": {
+              description: 'attachment; filename="<database>-<backup id>.dump" (".dump.zst" for stored zstd bytes)',
+              schema: { type: "string" },
+            },
           },
           content: {
             "application/octet-stream": { schema: { type: "string", contentMediaType: "application/octet-stream" } },
@@ -92,7 +97,8 @@ export interface OpenApiOptions {
 export function buildOpenApiDocument(options: OpenApiOptions): OpenAPIObject {
   const generated = generateOpenApiDocument(appRouter, {
     title: "Capy Backups API",
-    description: "Backups of managed PostgreSQL databases: on-demand backups, a daily schedule, jobs and downloads, restores into preview databases or over the project.",
+    description:
+      "Backups of managed PostgreSQL databases: on-demand backups, a daily schedule, jobs and downloads, restores into preview databases or over the project.",
     version: "1.0.0",
     baseUrl: "/",
     securitySchemes: SECURITY_SCHEMES,

@@ -4,9 +4,9 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateEncryptionKey } from "@capy/db";
-import { createMetadataDatabase, freePort, runToExit, startPrivateRedis, type PrivateRedis, type TestDatabase } from "@capy/testing";
+import { createMetadataDatabase, freePort, type PrivateRedis, runToExit, startPrivateRedis, type TestDatabase } from "@capy/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 let redis: PrivateRedis;
 let metadata: TestDatabase;

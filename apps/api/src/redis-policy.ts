@@ -2,9 +2,10 @@
 // redis-policy.ts). Checked at start when Redis answers; when it does not (the API starts and
 // serves without Redis), and after every reconnect (a restarted or failed-over Redis may be
 // configured differently), it is checked on `ready`, and a wrong policy stops the process.
+
+import { assertRedisKeepsQueueKeys, RedisPolicyError, waitForRedisReady } from "@capy/queue";
 import type { FastifyBaseLogger } from "fastify";
 import type { Redis } from "ioredis";
-import { assertRedisKeepsQueueKeys, RedisPolicyError, waitForRedisReady } from "@capy/queue";
 
 /** How long the start waits for Redis before starting without it (ms). */
 const START_WAIT_MS = 3_000;

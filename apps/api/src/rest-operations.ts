@@ -1,7 +1,8 @@
 // The REST operations the router declares (meta.openapi), read once from the router so the REST
 // adapter and the OpenAPI document agree on each operation's success status.
-import type { AnyProcedure } from "@trpc/server";
+
 import type { Scope } from "@capy/contracts";
+import type { AnyProcedure } from "@trpc/server";
 import { appRouter } from "./router.js";
 import type { Meta } from "./trpc.js";
 
@@ -23,5 +24,14 @@ const procedures = appRouter._def.procedures as unknown as Record<string, AnyPro
 export const restOperations: readonly RestOperation[] = Object.entries(procedures).flatMap(([procedure, definition]) => {
   const meta = definition._def.meta as Meta | undefined;
   if (!meta?.openapi) return [];
-  return [{ procedure, operationId: meta.openapi.operationId, successStatus: meta.successStatus ?? 200, scope: meta.scope, method: meta.openapi.method, path: meta.openapi.path }];
+  return [
+    {
+      procedure,
+      operationId: meta.openapi.operationId,
+      successStatus: meta.successStatus ?? 200,
+      scope: meta.scope,
+      method: meta.openapi.method,
+      path: meta.openapi.path,
+    },
+  ];
 });

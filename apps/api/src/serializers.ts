@@ -5,10 +5,10 @@ import type { ApiKey, AuditEvent, Project, ScheduledBackup, Webhook, WebhookDeli
 import type {
   ApiKey as ApiKeyRow,
   AuditEvent as AuditEventRow,
+  WebhookDelivery as DeliveryRow,
   Project as ProjectRow,
   ScheduledBackup as ScheduleRow,
   Webhook as WebhookRow,
-  WebhookDelivery as DeliveryRow,
 } from "@capy/db";
 import { nextRunAt } from "@capy/queue";
 

@@ -3,7 +3,7 @@
 // web console at /. It is built from injected dependencies and not started, so tests and
 // main.ts share it.
 import { randomUUID } from "node:crypto";
-import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from "@trpc/server/adapters/fastify";
+import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from "@trpc/server/adapters/fastify";
 import Fastify, { type FastifyInstance } from "fastify";
 import { createContextFactory } from "./context.js";
 import type { AppDeps } from "./deps.js";
@@ -19,7 +19,7 @@ import { registerPrettyRequestLog } from "./http/request-log.js";
 import { registerRestApi } from "./http/rest.js";
 import { registerSecurity } from "./http/security.js";
 import { buildOpenApiDocument } from "./openapi.js";
-import { appRouter, type AppRouter } from "./router.js";
+import { type AppRouter, appRouter } from "./router.js";
 
 export function buildServer(deps: AppDeps): FastifyInstance {
   const app = Fastify({

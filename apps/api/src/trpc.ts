@@ -1,12 +1,13 @@
 // tRPC setup: the one place where errors become tRPC errors and where procedures get their
 // authentication and scope checks.
+
+import type { Scope } from "@capy/contracts";
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { OpenApiMeta } from "trpc-to-openapi";
 import { ZodError } from "zod";
-import type { Scope } from "@capy/contracts";
 import { requireScope } from "./auth/principal.js";
 import type { Context } from "./context.js";
-import { ERROR_CODES, INTERNAL_MESSAGE, asAppError, describeIssues } from "./errors.js";
+import { asAppError, describeIssues, ERROR_CODES, INTERNAL_MESSAGE } from "./errors.js";
 
 export type Meta = OpenApiMeta<{
   /** HTTP status of a successful REST call; 200 unless set. */

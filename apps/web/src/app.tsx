@@ -7,7 +7,7 @@ import { Link, Redirect, Route, Router, Switch, useLocation } from "wouter";
 import { useHashLocation } from "wouter/use-hash-location";
 import { isUnauthorized } from "./errors.js";
 import { PAGES } from "./pages/index.js";
-import { projectPath, type PageDef } from "./pages/registry.js";
+import { type PageDef, projectPath } from "./pages/registry.js";
 import { SessionProvider, useSession, useSessionApi } from "./session.js";
 import { SignIn } from "./sign-in.js";
 import { TRPCProvider, useTRPC } from "./trpc.js";

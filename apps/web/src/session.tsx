@@ -1,7 +1,7 @@
 // Who is signed in: the API key or session token (kept in sessionStorage only, so it dies with
 // the tab), the principal the API says it is (/v1/me), and the SDK client carrying it.
-import { createCapyClient, type CapyClient, type Principal } from "@capy/sdk";
-import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
+import { type CapyClient, createCapyClient, type Principal } from "@capy/sdk";
+import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useState } from "react";
 
 const STORAGE_KEY = "capy.token";
 
@@ -11,10 +11,7 @@ export interface Session {
   client: CapyClient;
 }
 
-type State =
-  | { status: "signed-out"; notice: string | null }
-  | { status: "restoring"; token: string }
-  | { status: "signed-in"; session: Session };
+type State = { status: "signed-out"; notice: string | null } | { status: "restoring"; token: string } | { status: "signed-in"; session: Session };
 
 interface SessionApi {
   state: State;

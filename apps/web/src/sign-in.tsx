@@ -1,5 +1,5 @@
 // The sign-in page: an API key (capy_live_…) or a session token, checked against /v1/me.
-import { useId, useState, type FormEvent } from "react";
+import { type FormEvent, useId, useState } from "react";
 import { errorText } from "./errors.js";
 import { useSessionApi } from "./session.js";
 import { Button } from "./ui/components.js";

@@ -1,12 +1,13 @@
 // The job catalogue as the worker uses it, for every kind: the BullMQ worker dispatches each job to
 // its kind's handler (real Redis and Postgres), and runClaimed runs the kind's storage hooks: after
 // a requested cancel and after a lost last attempt (the row hooks are tested in @capy/jobs).
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+
 import { JOB_TYPES, type JobType } from "@capy/contracts";
 import { createDb, type Db } from "@capy/db";
 import { claimJob, enqueueJob, insertJobRow, JOB_KINDS, type NewJob } from "@capy/jobs";
-import { createBackupQueue, createProducerConnection, createWorkerConnection, type BackupQueue } from "@capy/queue";
-import { createMetadataDatabase, createTestRedis, waitFor, type TestDatabase, type TestRedis } from "@capy/testing";
+import { type BackupQueue, createBackupQueue, createProducerConnection, createWorkerConnection } from "@capy/queue";
+import { createMetadataDatabase, createTestRedis, type TestDatabase, type TestRedis, waitFor } from "@capy/testing";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createCatalogue, type WorkerCatalogue } from "./catalogue.js";
 import { runClaimed } from "./handlers/claimed.js";
 import type { JobRuntime } from "./handlers/index.js";
@@ -36,14 +37,14 @@ const PAYLOADS: Record<JobType, Partial<NewJob>> = {
   verify: { backupId: "bkp_t" },
   restore: { backupId: "bkp_t", previewDatabaseId: "pvw_t", payload: { restoreOptions: { target_kind: "new_preview", tables: null, safety_job_id: null } } },
 };
-const newJob = (type: JobType) => insertJobRow(db, { type, organizationId: "org_t", projectId: "prj_t", clusterId: "cls_t", databaseName: "app", ...PAYLOADS[type] });
+const newJob = (type: JobType) =>
+  insertJobRow(db, { type, organizationId: "org_t", projectId: "prj_t", clusterId: "cls_t", databaseName: "app", ...PAYLOADS[type] });
 
 /** Runtimes whose every handler and hook is a spy. */
 function spiedCatalogue(): { catalogue: WorkerCatalogue; runtimes: Record<JobType, { [K in keyof JobRuntime]: ReturnType<typeof vi.fn> }> } {
-  const runtimes = Object.fromEntries(JOB_TYPES.map((type) => [type, { handler: vi.fn(async () => {}), afterCancel: vi.fn(async () => {}), afterWorkerLost: vi.fn(async () => {}) }])) as Record<
-    JobType,
-    { handler: ReturnType<typeof vi.fn>; afterCancel: ReturnType<typeof vi.fn>; afterWorkerLost: ReturnType<typeof vi.fn> }
-  >;
+  const runtimes = Object.fromEntries(
+    JOB_TYPES.map((type) => [type, { handler: vi.fn(async () => {}), afterCancel: vi.fn(async () => {}), afterWorkerLost: vi.fn(async () => {}) }]),
+  ) as Record<JobType, { handler: ReturnType<typeof vi.fn>; afterCancel: ReturnType<typeof vi.fn>; afterWorkerLost: ReturnType<typeof vi.fn> }>;
   const catalogue = Object.fromEntries(JOB_TYPES.map((type) => [type, { ...JOB_KINDS[type], ...runtimes[type] }])) as unknown as WorkerCatalogue;
   return { catalogue, runtimes };
 }
@@ -53,7 +54,8 @@ describe("the worker's job catalogue", () => {
     const catalogue = createCatalogue({} as Parameters<typeof createCatalogue>[0]);
     expect(Object.keys(catalogue).sort()).toEqual([...JOB_TYPES].sort());
     for (const type of JOB_TYPES) {
-      for (const field of ["handler", "afterCancel", "afterWorkerLost", "onCancel", "onWorkerLost", "lockedResource"] as const) expect(typeof catalogue[type][field], `${type}.${field}`).toBe("function");
+      for (const field of ["handler", "afterCancel", "afterWorkerLost", "onCancel", "onWorkerLost", "lockedResource"] as const)
+        expect(typeof catalogue[type][field], `${type}.${field}`).toBe("function");
     }
   });
 
@@ -61,13 +63,24 @@ describe("the worker's job catalogue", () => {
     const { catalogue, runtimes } = spiedCatalogue();
     const producer = createProducerConnection({ url: redis.url, prefix: redis.prefix });
     const queue: BackupQueue = createBackupQueue(producer, redis.prefix);
-    const worker = createJobWorker({ connection: createWorkerConnection({ url: redis.url, prefix: redis.prefix }), prefix: redis.prefix, concurrency: 2, workerId: "w-cat", catalogue, db, log });
+    const worker = createJobWorker({
+      connection: createWorkerConnection({ url: redis.url, prefix: redis.prefix }),
+      prefix: redis.prefix,
+      concurrency: 2,
+      workerId: "w-cat",
+      catalogue,
+      db,
+      log,
+    });
     try {
       const jobs = await Promise.all(JOB_TYPES.map((type) => newJob(type)));
       for (const job of jobs) await enqueueJob(queue, job);
       await waitFor(() => JOB_TYPES.every((type) => runtimes[type].handler.mock.calls.length > 0), { timeoutMs: 20_000, what: "every handler to run" });
       for (const [index, type] of JOB_TYPES.entries()) {
-        expect(runtimes[type].handler.mock.calls.map(([context]) => (context as { jobId: string }).jobId), type).toEqual([jobs[index]!.id]);
+        expect(
+          runtimes[type].handler.mock.calls.map(([context]) => (context as { jobId: string }).jobId),
+          type,
+        ).toEqual([jobs[index]!.id]);
       }
     } finally {
       await worker.close();

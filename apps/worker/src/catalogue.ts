@@ -5,7 +5,14 @@
 // a job's type.
 import type { JobType } from "@capy/contracts";
 import { JOB_KINDS, type JobKind } from "@capy/jobs";
-import { createBackupRuntime, createRestoreRuntime, createVerifyRuntime, type BackupDependencies, type JobRuntime, type RestoreDependencies } from "./handlers/index.js";
+import {
+  type BackupDependencies,
+  createBackupRuntime,
+  createRestoreRuntime,
+  createVerifyRuntime,
+  type JobRuntime,
+  type RestoreDependencies,
+} from "./handlers/index.js";
 
 export type CatalogueEntry = JobKind & JobRuntime;
 export type WorkerCatalogue = { readonly [Type in JobType]: CatalogueEntry };

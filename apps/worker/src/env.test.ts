@@ -1,6 +1,6 @@
 import os from "node:os";
-import { describe, expect, it } from "vitest";
 import { keyId } from "@capy/db";
+import { describe, expect, it } from "vitest";
 import { loadWorkerEnv } from "./env.js";
 
 describe("loadWorkerEnv", () => {
@@ -74,7 +74,9 @@ describe("verification settings", () => {
       WORKER_LOCK_DURATION_MS: 30_000,
       WORKER_STALLED_INTERVAL_MS: 30_000,
     });
-    expect(loadWorkerEnv({ DUMP_CONCURRENCY_PER_CLUSTER: "1", DUMP_TIMEOUT_MS: "500", WORKER_LOCK_DURATION_MS: "2000", WORKER_STALLED_INTERVAL_MS: "1000" })).toMatchObject({
+    expect(
+      loadWorkerEnv({ DUMP_CONCURRENCY_PER_CLUSTER: "1", DUMP_TIMEOUT_MS: "500", WORKER_LOCK_DURATION_MS: "2000", WORKER_STALLED_INTERVAL_MS: "1000" }),
+    ).toMatchObject({
       DUMP_CONCURRENCY_PER_CLUSTER: 1,
       DUMP_TIMEOUT_MS: 500,
       WORKER_LOCK_DURATION_MS: 2_000,

@@ -1,11 +1,11 @@
 // The worker's configuration: the only module that reads process.env. Every setting has a
 // working local default, so `pnpm start:worker` runs against the local services as is.
 import os from "node:os";
-import { z } from "zod";
 import { parseCompressionSetting } from "@capy/artifact";
-import { loadKeyring, type Keyring } from "@capy/db";
+import { type Keyring, loadKeyring } from "@capy/db";
 import { JOB_KINDS } from "@capy/jobs";
-import { s3ConfigFromEnv, type S3Config } from "@capy/storage";
+import { type S3Config, s3ConfigFromEnv } from "@capy/storage";
+import { z } from "zod";
 
 const positiveInt = z.coerce.number().int().positive();
 
@@ -53,7 +53,11 @@ const schema = z.object({
    * removed once at least this old (ms). Must exceed the longest upload: an S3 upload's age counts
    * from its start, so a smaller value aborts other workers' live uploads.
    */
-  STORAGE_SWEEP_MIN_AGE_MS: z.coerce.number().int().nonnegative().default(6 * 3_600_000),
+  STORAGE_SWEEP_MIN_AGE_MS: z.coerce
+    .number()
+    .int()
+    .nonnegative()
+    .default(6 * 3_600_000),
   /**
    * How new backups are compressed: zstd:<1-19> (default zstd:1: measured smaller and faster than
    * pg_dump's gzip; see README, Benchmarks), gzip:<1-9> (pg_dump -Z, the old way) or none.
@@ -80,7 +84,11 @@ const schema = z.object({
   /** How often leftover throwaway databases are looked for (ms); also once at start. */
   VERIFY_JANITOR_INTERVAL_MS: positiveInt.min(100).default(10 * 60_000),
   /** Past VERIFY_TIMEOUT_MS, how much older a throwaway database must be before it is dropped (ms; covers clock skew). */
-  VERIFY_JANITOR_MARGIN_MS: z.coerce.number().int().nonnegative().default(5 * 60_000),
+  VERIFY_JANITOR_MARGIN_MS: z.coerce
+    .number()
+    .int()
+    .nonnegative()
+    .default(5 * 60_000),
   /** Throwaway databases are named `<prefix>_<epoch ms>_<random>`; the janitor drops only those. */
   VERIFY_DATABASE_PREFIX: z
     .string()

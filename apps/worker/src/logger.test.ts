@@ -2,8 +2,8 @@
 import { execFile } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
-import { describe, expect, it } from "vitest";
 import { REPO_ROOT } from "@capy/testing";
+import { describe, expect, it } from "vitest";
 
 const run = promisify(execFile);
 

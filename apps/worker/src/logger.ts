@@ -1,5 +1,5 @@
 // Structured JSON logs on stdout (pino). Job lines come from child loggers carrying job_id.
-import { pino, type Logger } from "pino";
+import { type Logger, pino } from "pino";
 
 export type { Logger };
 

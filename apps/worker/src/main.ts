@@ -1,31 +1,45 @@
 // Entry point of a worker process (`pnpm start:worker`). Any number of these may run, on any
 // number of hosts; Postgres arbitrates who owns each job.
-import { BACKUP_QUEUE } from "@capy/contracts";
+
 import { formatCompressionSetting, resolveZstd, writePlan } from "@capy/artifact";
+import { BACKUP_QUEUE } from "@capy/contracts";
 import { assertStoredSecretsOpen, createDb } from "@capy/db";
-import { assertRedisKeepsQueueKeys, createBackupQueue, createProducerConnection, createWebhookQueue, createWorkerConnection, LeaseSemaphore, LeaseWaiters, RedisPolicyError } from "@capy/queue";
+import {
+  assertRedisKeepsQueueKeys,
+  createBackupQueue,
+  createProducerConnection,
+  createWebhookQueue,
+  createWorkerConnection,
+  LeaseSemaphore,
+  LeaseWaiters,
+  RedisPolicyError,
+} from "@capy/queue";
 import { createStorage } from "@capy/storage";
-import { loadWorkerEnv } from "./env.js";
 import { createCatalogue } from "./catalogue.js";
+import { loadWorkerEnv } from "./env.js";
 import { createLogger, type Logger } from "./logger.js";
-import { DEFAULT_METRICS_PORT, startMetricsServer, WorkerMetrics } from "./metrics.js";
 import { startJobReconciler } from "./maintenance/job-reconciler.js";
-import { startStorageSweep } from "./maintenance/storage-sweep.js";
 import { startRetentionSweep } from "./maintenance/retention.js";
+import { startStorageSweep } from "./maintenance/storage-sweep.js";
+import { DEFAULT_METRICS_PORT, startMetricsServer, WorkerMetrics } from "./metrics.js";
+import { serverAdmin } from "./postgres/target.js";
 import { pgMajorVersion, pgToolVersion, resolvePgTool } from "./postgres/tools.js";
 import { ProcessRunner } from "./process/run.js";
+import { startPreviewSweep } from "./restore/preview-sweep.js";
+import { startScheduling } from "./scheduling/index.js";
 import { createShutdown } from "./shutdown.js";
 import { startJanitor } from "./verify/janitor.js";
-import { startPreviewSweep } from "./restore/preview-sweep.js";
-import { serverAdmin } from "./postgres/target.js";
-import { startScheduling } from "./scheduling/index.js";
 import { Verifier } from "./verify/verifier.js";
 import { startWebhookDelivery } from "./webhooks/index.js";
 import { createJobWorker } from "./worker.js";
 
 async function main(): Promise<void> {
   const env = loadWorkerEnv();
-  const log = createLogger(env.LOG_LEVEL, { service: "capy-worker", worker_id: env.WORKER_ID }, { pretty: env.LOG_PRETTY === "1" || env.LOG_PRETTY === "true" });
+  const log = createLogger(
+    env.LOG_LEVEL,
+    { service: "capy-worker", worker_id: env.WORKER_ID },
+    { pretty: env.LOG_PRETTY === "1" || env.LOG_PRETTY === "true" },
+  );
   const runner = new ProcessRunner();
   installCrashHandlers(log, () => runner.killAll());
 

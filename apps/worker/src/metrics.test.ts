@@ -1,8 +1,9 @@
 // Metrics end to end: a real backup through a real worker (started by the API), then both
 // /metrics endpoints scraped, and the worker's probes.
+
+import { type ApiProcess, createEmptyDatabase, type ServiceProcess, startApi, type TestDatabase, withAdminClient } from "@capy/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createEmptyDatabase, startApi, withAdminClient, type ApiProcess, type ServiceProcess, type TestDatabase } from "@capy/testing";
-import { createHarness, waitForJob, type Harness } from "./test-helpers.js";
+import { createHarness, type Harness, waitForJob } from "./test-helpers.js";
 
 /** Value of one series in a Prometheus text exposition, e.g. series(text, "x_total", { a: "b" }). */
 function series(text: string, name: string, labels: Record<string, string> = {}): number | undefined {

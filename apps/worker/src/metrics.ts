@@ -3,11 +3,11 @@
 // Queue depth and the age of each project's newest verified backup are read on scrape.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Queue } from "bullmq";
-import type { Redis } from "ioredis";
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { Db } from "@capy/db";
 import { withTimeout } from "@capy/queue";
+import type { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { Logger } from "./logger.js";
 
 export type VerificationOutcome = "verified" | "failed" | "interrupted";
@@ -221,6 +221,9 @@ async function listenOnPort(server: Server, options: MetricsServerOptions): Prom
     }
   }
   const port = await listen(server, 0, options.host);
-  options.log.warn({ wanted_port: options.port, metrics_port: port }, `metrics port ${options.port} is taken (another worker on this host?); serving /metrics, /healthz and /readyz on ${port}`);
+  options.log.warn(
+    { wanted_port: options.port, metrics_port: port },
+    `metrics port ${options.port} is taken (another worker on this host?); serving /metrics, /healthz and /readyz on ${port}`,
+  );
   return port;
 }

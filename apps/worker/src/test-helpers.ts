@@ -5,8 +5,8 @@ import path from "node:path";
 import type { JobState } from "@capy/contracts";
 import type { Job } from "@capy/db";
 import { enqueueJob, insertJobRow } from "@capy/jobs";
-import { createBackupQueue, createProducerConnection, type BackupQueue } from "@capy/queue";
-import { createTestStack, waitFor, type TestStack } from "@capy/testing";
+import { type BackupQueue, createBackupQueue, createProducerConnection } from "@capy/queue";
+import { createTestStack, type TestStack, waitFor } from "@capy/testing";
 
 export interface Harness {
   stack: TestStack;

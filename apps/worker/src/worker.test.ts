@@ -4,11 +4,11 @@ import { spawn } from "node:child_process";
 import { chmod, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { createEmptyDatabase, freePort, REPO_ROOT, type TestDatabase, waitFor } from "@capy/testing";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createEmptyDatabase, freePort, REPO_ROOT, waitFor, type TestDatabase } from "@capy/testing";
 import { resolvePgTool } from "./postgres/tools.js";
-import { createHarness, insertJob, projectFiles, submitJob, waitForJob, type Harness } from "./test-helpers.js";
+import { createHarness, type Harness, insertJob, projectFiles, submitJob, waitForJob } from "./test-helpers.js";
 
 const cleanups: Array<() => Promise<unknown>> = [];
 
@@ -151,7 +151,9 @@ describe("the worker's start", () => {
   /** Runs the built worker until it exits; its exit code and output. */
   async function startAndExit(env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
     const harness = await harnessFor();
-    const child = spawn(process.execPath, [path.join(REPO_ROOT, "apps/worker/dist/main.js")], { env: { ...process.env, ...harness.stack.env, WORKER_METRICS_PORT: "0", ...env } });
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, "apps/worker/dist/main.js")], {
+      env: { ...process.env, ...harness.stack.env, WORKER_METRICS_PORT: "0", ...env },
+    });
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -163,10 +165,13 @@ describe("the worker's start", () => {
     // PostgreSQL's tools and nothing else on PATH.
     const bin = await mkdtemp(path.join(os.tmpdir(), "capy-no-zstd-"));
     cleanups.push(() => rm(bin, { recursive: true, force: true }));
-    for (const tool of ["pg_dump", "pg_restore"] as const) await symlink(resolvePgTool(tool, { binDir: undefined, searchPath: process.env.PATH ?? "" }), path.join(bin, tool));
+    for (const tool of ["pg_dump", "pg_restore"] as const)
+      await symlink(resolvePgTool(tool, { binDir: undefined, searchPath: process.env.PATH ?? "" }), path.join(bin, tool));
     const { code, output } = await startAndExit({ PATH: bin });
     expect(code).toBe(1);
-    expect(output).toContain("zstd was not found on PATH: it compresses new backups and decompresses zstd artifacts; install it (Debian/Ubuntu: apt-get install zstd)");
+    expect(output).toContain(
+      "zstd was not found on PATH: it compresses new backups and decompresses zstd artifacts; install it (Debian/Ubuntu: apt-get install zstd)",
+    );
   });
 
   it("refuses a BACKUP_COMPRESSION it does not know", async () => {

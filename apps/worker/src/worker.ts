@@ -1,13 +1,14 @@
 // The BullMQ worker: takes jobs from the backup queue, validates the payload (a pointer to the
 // job row) and hands each job to its kind's handler in the job catalogue.
-import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from "bullmq";
-import type { Redis } from "ioredis";
-import type { LeaseWaiters } from "@capy/queue";
+
 import { BACKUP_QUEUE, JobPayload } from "@capy/contracts";
 import type { Db } from "@capy/db";
-import { AttemptCanceledError, ResourceBusyError, ShutdownInterruptError } from "./failures/errors.js";
-import { entryFor, type WorkerCatalogue } from "./catalogue.js";
 import { failUnclaimed } from "@capy/jobs";
+import type { LeaseWaiters } from "@capy/queue";
+import { DelayedError, type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
+import type { Redis } from "ioredis";
+import { entryFor, type WorkerCatalogue } from "./catalogue.js";
+import { AttemptCanceledError, ResourceBusyError, ShutdownInterruptError } from "./failures/errors.js";
 import type { Logger } from "./logger.js";
 import type { WorkerMetrics } from "./metrics.js";
 

@@ -4,12 +4,12 @@ import { spawn } from "node:child_process";
 import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Backup, Job, PreviewDatabase, ScheduledBackup } from "@capy/contracts";
 import {
   createEmptyDatabase,
   createPgbenchDatabase,
   createTestStack,
+  dropDatabasesAndRoles,
   freePort,
   pgbenchFingerprint,
   REPO_ROOT,
@@ -18,8 +18,8 @@ import {
   startWebhookReceiver,
   type TestDatabase,
   type TestStack,
-  dropDatabasesAndRoles,
 } from "@capy/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const BIN = path.join(REPO_ROOT, "packages", "cli", "dist", "main.js");
 
@@ -237,7 +237,15 @@ describe("capy jobs cancel", () => {
     // A pending row that is not in the queue, so no worker starts it before the cancel.
     const jobId = `job_cli_cancel_${Date.now()}`;
     await stack.db.job.create({
-      data: { id: jobId, type: "backup", state: "pending", clusterId: project.clusterId, lockedResource: "database:cli", organizationId: project.organizationId, projectId: project.id },
+      data: {
+        id: jobId,
+        type: "backup",
+        state: "pending",
+        clusterId: project.clusterId,
+        lockedResource: "database:cli",
+        organizationId: project.organizationId,
+        projectId: project.id,
+      },
     });
     const canceled = await capy(["jobs", "cancel", jobId]);
     expect(canceled.code, canceled.stderr).toBe(0);
@@ -328,7 +336,10 @@ describe("capy failures", () => {
 
   it("an unreachable server exits 8 and names the URL", async () => {
     const url = `http://127.0.0.1:${await freePort()}`;
-    for (const args of [["backups", "list"], ["--api-url", url, "backups", "download", "bkp_x"]]) {
+    for (const args of [
+      ["backups", "list"],
+      ["--api-url", url, "backups", "download", "bkp_x"],
+    ]) {
       const result = await capy(args, { env: { CAPY_API_URL: url } });
       expect(result.code).toBe(8);
       expect(result.stderr).toBe(`capy: cannot reach the Capy API at ${url}: connection refused\n`);
@@ -362,7 +373,9 @@ describe("capy webhooks", () => {
     expect(tested.stdout).toMatch(/^dlv_\S+: succeeded \(HTTP 200\)$/m);
     expect(receiver.received.map((r) => r.event)).toEqual(["ping"]);
 
-    const deliveries = json(await capy(["--json", "webhooks", "deliveries", id, "--limit", "5"])) as { deliveries: Array<{ event_type: string; state: string }> };
+    const deliveries = json(await capy(["--json", "webhooks", "deliveries", id, "--limit", "5"])) as {
+      deliveries: Array<{ event_type: string; state: string }>;
+    };
     expect(deliveries.deliveries).toMatchObject([{ event_type: "ping", state: "succeeded" }]);
 
     expect((await capy(["webhooks", "delete", id])).stdout).toBe(`${id} deleted\n`);

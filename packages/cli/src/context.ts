@@ -1,6 +1,7 @@
 // Global options + environment → a configured client, the project id and the output mode.
+
+import { type CapyClient, createCapyClient } from "@capy/sdk";
 import type { Command } from "commander";
-import { createCapyClient, type CapyClient } from "@capy/sdk";
 import type { CliEnvironment } from "./env.js";
 import { CliError, EXIT } from "./errors.js";
 import { createOutput, type Output } from "./output.js";

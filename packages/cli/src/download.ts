@@ -6,8 +6,8 @@ import { access, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import cliProgress from "cli-progress";
 import type { CapyClient } from "@capy/sdk";
+import cliProgress from "cli-progress";
 import { CliError, EXIT } from "./errors.js";
 import { humanBytes, type Output } from "./output.js";
 

@@ -1,8 +1,9 @@
 // Every failure the CLI can end with, mapped once to a message and an exit code. Nothing here
 // prints a stack trace: unknown errors are reduced to their message.
-import { InvalidArgumentError } from "commander";
-import { TRPCClientError } from "@trpc/client";
+
 import { describeError } from "@capy/sdk";
+import { TRPCClientError } from "@trpc/client";
+import { InvalidArgumentError } from "commander";
 
 export const EXIT = {
   OK: 0,

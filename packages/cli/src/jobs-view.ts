@@ -1,6 +1,6 @@
 // How a job is shown: a one-line status, a detail block, a table row, and its failure report.
 import type { Job } from "@capy/contracts";
-import { humanBytes, humanDuration, humanTime, printKeyValue, shortTime, tail, type Output } from "./output.js";
+import { humanBytes, humanDuration, humanTime, type Output, printKeyValue, shortTime, tail } from "./output.js";
 
 /** Fields newer APIs may add to a job; read when present, ignored otherwise. */
 export type JobWithProgress = Job;
@@ -25,7 +25,8 @@ export function statusText(job: JobWithProgress): string {
   // The phase and byte count say what a running attempt is doing; pending and finished jobs
   // already say it with their state.
   if (job.state === "running" && job.phase) details.push(job.phase);
-  if (job.state === "running" && (job.phase === "dumping" || job.phase === "restoring") && typeof job.progress_bytes === "number") details.push(humanBytes(job.progress_bytes));
+  if (job.state === "running" && (job.phase === "dumping" || job.phase === "restoring") && typeof job.progress_bytes === "number")
+    details.push(humanBytes(job.progress_bytes));
   return details.length > 0 ? `${job.state} (${details.join(", ")})` : job.state;
 }
 

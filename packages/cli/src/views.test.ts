@@ -1,14 +1,15 @@
 // Pure rendering and error mapping, without a server: the parts the end-to-end CLI test cannot
 // reach on demand (a pg_dump stderr tail, progress fields, non-API answers).
-import { describe, expect, it } from "vitest";
-import { TRPCClientError } from "@trpc/client";
+
 import type { Job } from "@capy/contracts";
 import { CapyApiError } from "@capy/sdk";
+import { TRPCClientError } from "@trpc/client";
+import { describe, expect, it } from "vitest";
+import { nextRun } from "./commands/schedule.js";
+import { safeFilename } from "./download.js";
 import { describeFailure, EXIT } from "./errors.js";
 import { failureReport, statusText } from "./jobs-view.js";
 import { humanBytes, humanDuration } from "./output.js";
-import { safeFilename } from "./download.js";
-import { nextRun } from "./commands/schedule.js";
 
 const job: Job = {
   id: "job_1",
@@ -73,8 +74,7 @@ describe("job views", () => {
 
 describe("describeFailure", () => {
   const url = "http://capy.test";
-  const trpcError = (status: number, message: string) =>
-    TRPCClientError.from({ error: { code: -32000, message, data: { httpStatus: status } } });
+  const trpcError = (status: number, message: string) => TRPCClientError.from({ error: { code: -32000, message, data: { httpStatus: status } } });
 
   it("maps statuses to distinct exit codes", () => {
     expect(describeFailure(trpcError(401, "invalid API key"), url).exitCode).toBe(EXIT.UNAUTHORIZED);

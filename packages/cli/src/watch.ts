@@ -3,8 +3,8 @@
 import type { Job } from "@capy/contracts";
 import type { CapyClient } from "@capy/sdk";
 import { CliError, EXIT } from "./errors.js";
-import { failureReport, printJobDetails, statusText, TERMINAL_STATES, type JobWithProgress } from "./jobs-view.js";
-import { humanDuration, printJson, type Output } from "./output.js";
+import { failureReport, type JobWithProgress, printJobDetails, statusText, TERMINAL_STATES } from "./jobs-view.js";
+import { humanDuration, type Output, printJson } from "./output.js";
 
 export interface WatchOptions {
   intervalMs: number;
@@ -51,7 +51,12 @@ export async function watchJob(client: CapyClient, output: Output, initial: Job,
  * A job a command just created: without `wait`, printed (and how to follow it), undefined returned;
  * with it, followed to its end and returned.
  */
-export async function followCreatedJob(client: CapyClient, output: Output, job: Job, options: WatchOptions & { wait?: boolean | undefined }): Promise<Job | undefined> {
+export async function followCreatedJob(
+  client: CapyClient,
+  output: Output,
+  job: Job,
+  options: WatchOptions & { wait?: boolean | undefined },
+): Promise<Job | undefined> {
   if (options.wait) return watchJob(client, output, job, options);
   if (output.json) printJson(output, { job });
   else {

@@ -15,14 +15,7 @@ export const JobState = z.enum(JOB_STATES);
 export type JobState = z.infer<typeof JobState>;
 export const TERMINAL_JOB_STATES: readonly JobState[] = ["completed", "failed", "canceled"];
 
-export const RETRY_CLASSIFICATIONS = [
-  "transient",
-  "permanent",
-  "worker_lost",
-  "timeout",
-  "verification",
-  "canceled",
-] as const;
+export const RETRY_CLASSIFICATIONS = ["transient", "permanent", "worker_lost", "timeout", "verification", "canceled"] as const;
 export const RetryClassification = z.enum(RETRY_CLASSIFICATIONS);
 export type RetryClassification = z.infer<typeof RetryClassification>;
 

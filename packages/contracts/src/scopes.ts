@@ -18,4 +18,12 @@ export type Scope = z.infer<typeof Scope>;
  * Scopes a project-scoped key may hold: everything that acts on one project. With the webhook
  * scopes it manages only webhooks whose project_id is its project (and receives its events only).
  */
-export const PROJECT_SCOPES: readonly Scope[] = ["backups:read", "backups:write", "jobs:read", "projects:read", "credentials:read", "webhooks:read", "webhooks:write"];
+export const PROJECT_SCOPES: readonly Scope[] = [
+  "backups:read",
+  "backups:write",
+  "jobs:read",
+  "projects:read",
+  "credentials:read",
+  "webhooks:read",
+  "webhooks:write",
+];

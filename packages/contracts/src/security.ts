@@ -1,9 +1,8 @@
 // Public shapes of the security endpoints: API keys, the caller's principal (/v1/me) and audit
 // events. Snake_case, absent values null, exactly as the REST API returns them.
 import { z } from "zod";
-import { Timestamp as timestamp } from "./timestamp.js";
 import { Scope } from "./scopes.js";
-
+import { Timestamp as timestamp } from "./timestamp.js";
 
 export const ApiKey = z
   .object({

@@ -32,7 +32,9 @@ export const Webhook = z
     events: z.array(z.string()).describe('Event types delivered, or ["*"] for all'),
     description: z.string().nullable(),
     is_active: z.boolean(),
-    health: WebhookHealth.describe("failing after a failed attempt, until one succeeds; disabled after failing for 3 days straight (PATCH is_active true to re-enable)"),
+    health: WebhookHealth.describe(
+      "failing after a failed attempt, until one succeeds; disabled after failing for 3 days straight (PATCH is_active true to re-enable)",
+    ),
     created_at: timestamp,
     updated_at: timestamp,
   })

@@ -66,10 +66,7 @@ export async function lockProjectBackups(tx: Tx, projectId: string): Promise<voi
   await tx.$queryRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`capy:backups:${projectId}`}, 0))::text AS locked`;
 }
 
-export type DeleteBackupResult =
-  | { outcome: "deleted"; row: DeletedBackupRow }
-  | { outcome: "not_found" }
-  | { outcome: "busy" };
+export type DeleteBackupResult = { outcome: "deleted"; row: DeletedBackupRow } | { outcome: "not_found" } | { outcome: "busy" };
 
 /**
  * Deletes one backup row of `projectId` unless it is busy (see IDLE). The artifact is left to the

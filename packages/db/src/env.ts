@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { HEX_KEY } from "./secrets/crypto.js";
-import { keyringFromSettings, type Keyring } from "./secrets/keyring.js";
+import { type Keyring, keyringFromSettings } from "./secrets/keyring.js";
 
 const schema = z.object({
   DATABASE_URL: z.string().url().default("postgresql://postgres:postgres@127.0.0.1:5432/capy"),

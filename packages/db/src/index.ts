@@ -1,26 +1,26 @@
-export { createDb, type Db, type DbOptions } from "./client.js";
-export * from "./generated/prisma/client.js";
-export { encryptSecret, generateEncryptionKey } from "./secrets/crypto.js";
-export { Keyring, KeyringError, keyId, opensWith, sealedKeyId } from "./secrets/keyring.js";
-export { SECRET_COLUMNS, secretColumnName, type SecretColumn } from "./secrets/columns.js";
-export { rotateSecrets, type RotationReport, type ColumnRotation } from "./secrets/rotate.js";
-export { assertStoredSecretsOpen, checkStoredSecrets, describeKeys, StoredSecretsError, type SecretsCheck } from "./secrets/check.js";
-export { newId, type IdPrefix } from "./ids.js";
-export { mintApiKey, hashApiKey, isWellFormedApiKey, API_KEY_PREFIX } from "./api-keys.js";
-export { migrateDatabase, ensureDatabaseExists } from "./migrate.js";
-export { parsePostgresUrl, withDatabase, quoteIdent, type PgConnection } from "./postgres-url.js";
-export { createProject, createApiKey, registerCluster, revokeApiKey, TenantError } from "./tenants.js";
-export { loadDbEnv, loadKeyring, readLocalEncryptionKey, LOCAL_ENCRYPTION_KEY_FILE } from "./env.js";
-export { seedDemo, type DemoSeedInput } from "./seed.js";
+export { API_KEY_PREFIX, hashApiKey, isWellFormedApiKey, mintApiKey } from "./api-keys.js";
 export {
-  deleteIdleBackup,
-  deleteExpiredBackup,
-  findRetentionCandidates,
-  lockProjectBackups,
   type DeleteBackupResult,
   type DeletedBackupRow,
+  deleteExpiredBackup,
+  deleteIdleBackup,
+  findRetentionCandidates,
+  lockProjectBackups,
   type OnBackupDeleted,
   type RetentionCandidate,
 } from "./backup-deletion.js";
-export { listenForTenancyChanges, TENANCY_CHANNEL, type ChangeFeed, type ChangeFeedHandlers } from "./change-feed.js";
+export { type ChangeFeed, type ChangeFeedHandlers, listenForTenancyChanges, TENANCY_CHANNEL } from "./change-feed.js";
+export { createDb, type Db, type DbOptions } from "./client.js";
+export { LOCAL_ENCRYPTION_KEY_FILE, loadDbEnv, loadKeyring, readLocalEncryptionKey } from "./env.js";
+export * from "./generated/prisma/client.js";
+export { type IdPrefix, newId } from "./ids.js";
+export { ensureDatabaseExists, migrateDatabase } from "./migrate.js";
 export { asModelRows } from "./model-rows.js";
+export { type PgConnection, parsePostgresUrl, quoteIdent, withDatabase } from "./postgres-url.js";
+export { assertStoredSecretsOpen, checkStoredSecrets, describeKeys, type SecretsCheck, StoredSecretsError } from "./secrets/check.js";
+export { SECRET_COLUMNS, type SecretColumn, secretColumnName } from "./secrets/columns.js";
+export { encryptSecret, generateEncryptionKey } from "./secrets/crypto.js";
+export { Keyring, KeyringError, keyId, opensWith, sealedKeyId } from "./secrets/keyring.js";
+export { type ColumnRotation, type RotationReport, rotateSecrets } from "./secrets/rotate.js";
+export { type DemoSeedInput, seedDemo } from "./seed.js";
+export { createApiKey, createProject, registerCluster, revokeApiKey, TenantError } from "./tenants.js";

@@ -39,9 +39,7 @@ export async function migrateDatabase(databaseUrl: string): Promise<void> {
     child.stdout.on("data", (chunk: Buffer) => (text += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (text += chunk.toString()));
     child.on("error", reject);
-    child.on("close", (code) =>
-      code === 0 ? resolve(text) : reject(new Error(`prisma migrate deploy exited ${code}:\n${text.slice(-4000)}`)),
-    );
+    child.on("close", (code) => (code === 0 ? resolve(text) : reject(new Error(`prisma migrate deploy exited ${code}:\n${text.slice(-4000)}`))));
   });
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();

@@ -8,7 +8,7 @@ import pg from "pg";
 import type { Db } from "./client.js";
 import { parsePostgresUrl, quoteIdent, withDatabase } from "./postgres-url.js";
 import type { Keyring } from "./secrets/keyring.js";
-import { createProject, registerCluster, type CreatedProject } from "./tenants.js";
+import { type CreatedProject, createProject, registerCluster } from "./tenants.js";
 
 const DEMO_SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS customers (

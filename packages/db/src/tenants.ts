@@ -68,7 +68,9 @@ export async function createProject(db: Db, input: CreateProjectInput): Promise<
   const conn = parsePostgresUrl(input.databaseUrl);
   const cluster = await db.cluster.findUnique({ where: { host_port: { host: conn.host, port: conn.port } } });
   if (!cluster?.adminRegisteredAt) {
-    throw new TenantError(`no cluster is registered for ${conn.host}:${conn.port}; run \`admin register-cluster --admin-url postgres://…@${conn.host}:${conn.port}/postgres\` first`);
+    throw new TenantError(
+      `no cluster is registered for ${conn.host}:${conn.port}; run \`admin register-cluster --admin-url postgres://…@${conn.host}:${conn.port}/postgres\` first`,
+    );
   }
   const passwordEncrypted = conn.password === null ? null : input.keyring.seal(conn.password);
   const organization = await db.organization.upsert({

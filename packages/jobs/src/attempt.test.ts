@@ -1,8 +1,9 @@
 // The job row's fencing, against a real Postgres: a stale attempt's writes change nothing.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { createDb, type Db } from "@capy/db";
 import { createMetadataDatabase, type TestDatabase } from "@capy/testing";
-import { beat, cancelAttempt, claimJob, completeAttempt, failAttempt, failUnclaimed, type AttemptFailure } from "./attempt.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AttemptFailure, beat, cancelAttempt, claimJob, completeAttempt, failAttempt, failUnclaimed } from "./attempt.js";
 import { insertJobRow } from "./create.js";
 import { AttemptCanceledError, StaleAttemptError } from "./errors.js";
 import { failLostJob } from "./lost.js";
@@ -23,7 +24,13 @@ afterAll(async () => {
 // Job rows have no foreign keys, so made-up owners do for these tests.
 const newJob = () => insertJobRow(db, { type: "backup", organizationId: "org_test", projectId: "prj_test", clusterId: "cls_test", databaseName: "app" });
 
-const transientFailure: AttemptFailure = { classification: "transient", message: "pg_dump exited with code 1: boom", exitCode: 1, stderr: "boom\n", stdout: null };
+const transientFailure: AttemptFailure = {
+  classification: "transient",
+  message: "pg_dump exited with code 1: boom",
+  exitCode: 1,
+  stderr: "boom\n",
+  stdout: null,
+};
 
 describe("job attempts", () => {
   it("claims a pending job: running, one more attempt, a new fencing token, claimant and times", async () => {
@@ -49,7 +56,13 @@ describe("job attempts", () => {
     await expect(db.$transaction((tx) => completeAttempt(tx, first, { stderr: "", stdout: null }))).rejects.toBeInstanceOf(StaleAttemptError);
     const row = await db.job.findUniqueOrThrow({ where: { id: job.id } });
     // The takeover recorded the lost attempt.
-    expect(row).toMatchObject({ state: "running", claimedBy: "worker-b", retryClassification: "worker_lost", error: "attempt 1 was lost: its worker stopped before finishing it", lastExitCode: null });
+    expect(row).toMatchObject({
+      state: "running",
+      claimedBy: "worker-b",
+      retryClassification: "worker_lost",
+      error: "attempt 1 was lost: its worker stopped before finishing it",
+      lastExitCode: null,
+    });
     expect(row.startedAt).toEqual(startedAt);
 
     expect(await beat(db, second)).not.toBe("lost");
@@ -86,7 +99,12 @@ describe("job attempts", () => {
   it("fails a job no handler can run without claiming it, and never a finished one", async () => {
     const job = await newJob();
     await failUnclaimed(db, job.id, "no handler");
-    expect(await db.job.findUniqueOrThrow({ where: { id: job.id } })).toMatchObject({ state: "failed", retryClassification: "permanent", error: "no handler", attempts: 0 });
+    expect(await db.job.findUniqueOrThrow({ where: { id: job.id } })).toMatchObject({
+      state: "failed",
+      retryClassification: "permanent",
+      error: "no handler",
+      attempts: 0,
+    });
     await failUnclaimed(db, job.id, "again");
     expect(await db.job.findUniqueOrThrow({ where: { id: job.id } })).toMatchObject({ error: "no handler" });
   });
@@ -99,7 +117,12 @@ describe("job attempts", () => {
     expect(await beat(db, attempt)).toBe("cancel");
     await expect(db.$transaction((tx) => completeAttempt(tx, attempt, { stderr: "", stdout: null }))).rejects.toBeInstanceOf(AttemptCanceledError);
     expect(await cancelAttempt(db, attempt)).toEqual([]);
-    expect(await db.job.findUniqueOrThrow({ where: { id: job.id } })).toMatchObject({ state: "canceled", phase: "done", retryClassification: "canceled", error: "canceled by request" });
+    expect(await db.job.findUniqueOrThrow({ where: { id: job.id } })).toMatchObject({
+      state: "canceled",
+      phase: "done",
+      retryClassification: "canceled",
+      error: "canceled by request",
+    });
     expect(await beat(db, attempt)).toBe("lost");
     expect(await cancelAttempt(db, attempt)).toBeNull();
   });

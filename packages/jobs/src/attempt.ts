@@ -3,11 +3,11 @@
 // worker that lost its BullMQ lock, a redelivered job, a canceled one — matches no row and
 // changes nothing. Each state change is one conditional statement whose states come from the
 // transition table; a terminal one appends its job.* event in the same transaction.
-import { Prisma, type Db } from "@capy/db";
+import type { Db, Prisma } from "@capy/db";
+import { recordVerificationFailed } from "./backups.js";
 import { CANCELED_ERROR, jobKind } from "./catalogue.js";
 import { AttemptCanceledError, StaleAttemptError } from "./errors.js";
 import { appendJobEvent, type Tx } from "./events.js";
-import { recordVerificationFailed } from "./backups.js";
 import { fromStates } from "./transitions.js";
 
 export interface Attempt {
@@ -88,7 +88,10 @@ export interface AttemptStep {
 /** Records the attempt's phase/progress (fenced); false once it no longer owns the job. */
 export async function recordStep(db: Db | Tx, attempt: AttemptRef, step: AttemptStep): Promise<boolean> {
   const { progressBytes, ...rest } = step;
-  const data: Prisma.JobUpdateManyMutationInput = { ...rest, ...(progressBytes === undefined ? {} : { progressBytes: progressBytes === null ? null : BigInt(progressBytes) }) };
+  const data: Prisma.JobUpdateManyMutationInput = {
+    ...rest,
+    ...(progressBytes === undefined ? {} : { progressBytes: progressBytes === null ? null : BigInt(progressBytes) }),
+  };
   const { count } = await db.job.updateMany({ where: ownedBy(attempt), data });
   return count === 1;
 }
@@ -112,7 +115,16 @@ export interface AttemptOutput {
 export async function completeAttempt(tx: Tx, attempt: AttemptRef, output: AttemptOutput): Promise<void> {
   const { count } = await tx.job.updateMany({
     where: { ...ownedBy(attempt), state: { in: fromStates("complete") }, cancelRequestedAt: null },
-    data: { state: "completed", phase: "done", completedAt: new Date(), lastExitCode: 0, lastStderr: output.stderr, lastStdout: output.stdout, error: null, retryClassification: null },
+    data: {
+      state: "completed",
+      phase: "done",
+      completedAt: new Date(),
+      lastExitCode: 0,
+      lastStderr: output.stderr,
+      lastStdout: output.stdout,
+      error: null,
+      retryClassification: null,
+    },
   });
   if (count === 0) {
     if ((await tx.job.count({ where: ownedBy(attempt) })) === 1) throw new AttemptCanceledError();
@@ -152,7 +164,13 @@ export interface AttemptFailure {
  * backup; a terminal failure records its verification failed too (backup.verification_failed).
  * Returns false (and writes nothing) if the attempt no longer owns the job.
  */
-export async function failAttempt(db: Db, attempt: AttemptRef, report: AttemptFailure, terminal: boolean, verifyingBackupId: string | null = null): Promise<boolean> {
+export async function failAttempt(
+  db: Db,
+  attempt: AttemptRef,
+  report: AttemptFailure,
+  terminal: boolean,
+  verifyingBackupId: string | null = null,
+): Promise<boolean> {
   return db.$transaction(async (tx) => {
     const { count } = await tx.job.updateMany({
       where: { ...ownedBy(attempt), state: { in: fromStates(terminal ? "fail" : "retry") } },

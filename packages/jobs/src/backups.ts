@@ -2,7 +2,14 @@
 // transaction: verified (backup.completed), verification failed (backup.verification_failed),
 // discarded with its canceled job (rows only: such a backup was never announced), deleted
 // (backup.deleted, by the API or by retention through @capy/db backup-deletion).
-import { deleteExpiredBackup as deleteExpiredRow, deleteIdleBackup as deleteIdleRow, type Db, type DeleteBackupResult, type DeletedBackupRow, type RetentionCandidate } from "@capy/db";
+import {
+  type Db,
+  type DeleteBackupResult,
+  type DeletedBackupRow,
+  deleteExpiredBackup as deleteExpiredRow,
+  deleteIdleBackup as deleteIdleRow,
+  type RetentionCandidate,
+} from "@capy/db";
 import { appendBackupEvent, type Tx } from "./events.js";
 
 /** verification_error of a backup whose job lost its last worker before verifying it. */

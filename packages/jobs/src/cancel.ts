@@ -3,8 +3,8 @@
 // canceled at once (its kind's cancel hook and job.canceled in the same transaction); a running
 // one gets cancel_requested_at and its worker (or the reconciler) ends it.
 import type { Db, Job, Prisma } from "@capy/db";
-import { CANCELED_ERROR, jobKind } from "./catalogue.js";
 import { endWithHook } from "./attempt.js";
+import { CANCELED_ERROR, jobKind } from "./catalogue.js";
 import { fromStates } from "./transitions.js";
 
 /**

@@ -3,9 +3,10 @@
 // carries, its retry policy and timeout, the resource it locks, and its hooks for a cancel and
 // for a lost worker (run inside the transaction that ends the job, before its event). The worker
 // completes each entry with its handler (WorkerCatalogue, in apps/worker/src/catalogue.ts).
-import { z } from "zod";
-import { RestoreJobOptions, type JobType } from "@capy/contracts";
+
+import { type JobType, RestoreJobOptions } from "@capy/contracts";
 import type { Job } from "@capy/db";
+import { z } from "zod";
 import { deleteJobBackups, failPendingVerification, LOST_BEFORE_VERIFIED } from "./backups.js";
 import type { Tx } from "./events.js";
 

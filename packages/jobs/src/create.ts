@@ -3,7 +3,7 @@
 // enqueue fails after the row exists, the job stays `pending` and the reconciler enqueues it
 // again; BullMQ deduplicates by job id.
 import type { JobType } from "@capy/contracts";
-import { newId, type Db, type Job, type Prisma } from "@capy/db";
+import { type Db, type Job, newId, type Prisma } from "@capy/db";
 import type { BackupQueue } from "@capy/queue";
 import { jobKind } from "./catalogue.js";
 import type { Tx } from "./events.js";

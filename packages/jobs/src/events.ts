@@ -4,7 +4,15 @@
 // and a reader that pages by seq (the webhook dispatcher) never passes over an event that commits
 // later with a lower seq. Appends therefore come LAST in their transaction (nothing slow after).
 import type { Event, EventData, EventType } from "@capy/contracts";
-import { newId, type Backup as BackupRow, type Db, type Event as EventRow, type Job as JobRow, type PreviewDatabase as PreviewRow, type Prisma } from "@capy/db";
+import {
+  type Backup as BackupRow,
+  type Db,
+  type Event as EventRow,
+  type Job as JobRow,
+  newId,
+  type PreviewDatabase as PreviewRow,
+  type Prisma,
+} from "@capy/db";
 import { serializeBackup, serializeJob, serializePreview } from "./serialize.js";
 
 export type Tx = Prisma.TransactionClient;

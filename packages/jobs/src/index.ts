@@ -1,48 +1,49 @@
 // @capy/jobs: the job lifecycle. The only code that inserts or changes a job row, the catalogue of
 // job kinds, the transition table, and the outbox of events. See README.md.
-export { JOB_KINDS, jobKind, databaseResource, CANCELED_ERROR, type JobKind, type JobKinds, type JobTarget, type RetryPolicy } from "./catalogue.js";
-export { JOB_TRANSITIONS, JOB_TRANSITION_NAMES, fromStates, nextState, isTerminal, type JobTransition } from "./transitions.js";
-export { insertJobRow, insertJobRows, readJobPayload, enqueueJob, releaseIdempotencyKey, type NewJob } from "./create.js";
+
 export {
-  claimJob,
-  beat,
-  ownedBy,
-  recordStep,
-  setPhase,
-  progressRecorder,
-  completeAttempt,
-  cancelAttempt,
-  failAttempt,
-  failUnclaimed,
   type Attempt,
+  type AttemptFailure,
+  type AttemptOutput,
   type AttemptRef,
   type AttemptStep,
-  type AttemptOutput,
-  type AttemptFailure,
+  beat,
+  cancelAttempt,
+  claimJob,
+  completeAttempt,
+  failAttempt,
+  failUnclaimed,
+  ownedBy,
+  progressRecorder,
+  recordStep,
+  setPhase,
 } from "./attempt.js";
+export {
+  deleteExpiredBackup,
+  deleteIdleBackup,
+  deleteJobBackups,
+  failPendingVerification,
+  LOST_BEFORE_VERIFIED,
+  recordVerificationFailed,
+  recordVerified,
+} from "./backups.js";
 export { cancelPendingJob, requestCancel } from "./cancel.js";
-export { failLostJob, resetLostJob, WORKER_LOST_ERROR, type LostRow, type LostOutcome } from "./lost.js";
+export { CANCELED_ERROR, databaseResource, JOB_KINDS, type JobKind, type JobKinds, type JobTarget, jobKind, type RetryPolicy } from "./catalogue.js";
+export { enqueueJob, insertJobRow, insertJobRows, type NewJob, readJobPayload, releaseIdempotencyKey } from "./create.js";
 export { AttemptCanceledError, StaleAttemptError } from "./errors.js";
 export {
+  appendBackupEvent,
   appendEvent,
   appendJobEvent,
-  appendBackupEvent,
   appendPreviewEvent,
+  type BackupEventType,
+  type EventScope,
+  type ListEventsOptions,
   listProjectEvents,
   readEventsAfter,
   serializeEvent,
-  type EventScope,
-  type BackupEventType,
-  type ListEventsOptions,
   type Tx,
 } from "./events.js";
-export {
-  recordVerified,
-  recordVerificationFailed,
-  failPendingVerification,
-  deleteJobBackups,
-  deleteIdleBackup,
-  deleteExpiredBackup,
-  LOST_BEFORE_VERIFIED,
-} from "./backups.js";
-export { serializeJob, serializeBackup, serializePreview } from "./serialize.js";
+export { failLostJob, type LostOutcome, type LostRow, resetLostJob, WORKER_LOST_ERROR } from "./lost.js";
+export { serializeBackup, serializeJob, serializePreview } from "./serialize.js";
+export { fromStates, isTerminal, JOB_TRANSITION_NAMES, JOB_TRANSITIONS, type JobTransition, nextState } from "./transitions.js";

@@ -5,8 +5,8 @@
 // (onWorkerLost, or onCancel when its cancel was requested) and appends its event in the same
 // transaction.
 import type { Db } from "@capy/db";
-import { CANCELED_ERROR, jobKind } from "./catalogue.js";
 import { endWithHook } from "./attempt.js";
+import { CANCELED_ERROR, jobKind } from "./catalogue.js";
 import { fromStates } from "./transitions.js";
 
 export const WORKER_LOST_ERROR = "worker lost: the attempt stopped sending heartbeats";

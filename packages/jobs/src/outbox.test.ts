@@ -2,15 +2,16 @@
 // change committed (a failure injected after the state write, inside the transaction, leaves
 // neither), appends need a transaction, seq follows commit order, and every kind's cancel and
 // lost-worker hooks run in the transaction that ends its job.
+
+import { JOB_TYPES, type JobType } from "@capy/contracts";
+import { createDb, type Db, type Job, newId } from "@capy/db";
+import { createMetadataDatabase, type TestDatabase } from "@capy/testing";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
-import { JOB_TYPES, type JobType } from "@capy/contracts";
-import { createDb, newId, type Db, type Job } from "@capy/db";
-import { createMetadataDatabase, type TestDatabase } from "@capy/testing";
-import { cancelAttempt, claimJob, completeAttempt, failAttempt, type AttemptFailure } from "./attempt.js";
+import { type AttemptFailure, cancelAttempt, claimJob, completeAttempt, failAttempt } from "./attempt.js";
 import { cancelPendingJob } from "./cancel.js";
 import { JOB_KINDS } from "./catalogue.js";
-import { insertJobRow, readJobPayload, type NewJob } from "./create.js";
+import { insertJobRow, type NewJob, readJobPayload } from "./create.js";
 import { appendEvent, listProjectEvents, readEventsAfter } from "./events.js";
 import { failLostJob, resetLostJob } from "./lost.js";
 import { serializeJob } from "./serialize.js";
@@ -179,17 +180,31 @@ describe("the catalogue's hooks", () => {
     // A kind with a field of its own, as a new kind would declare it in its catalogue entry.
     (JOB_KINDS.verify as { payload: z.ZodType }).payload = z.strictObject({ backupId: z.string(), tables: z.array(z.string()) });
     try {
-      const job = await insertJobRow(db, { type: "verify", organizationId: "org_t", projectId: "prj_t", clusterId: "cls_t", databaseName: "app", backupId: "bkp_t", payload: { tables: ["public.a"] } });
+      const job = await insertJobRow(db, {
+        type: "verify",
+        organizationId: "org_t",
+        projectId: "prj_t",
+        clusterId: "cls_t",
+        databaseName: "app",
+        backupId: "bkp_t",
+        payload: { tables: ["public.a"] },
+      });
       expect(job).toMatchObject({ backupId: "bkp_t", payload: { tables: ["public.a"] } });
       expect(readJobPayload(await row(job))).toEqual({ backupId: "bkp_t", tables: ["public.a"] });
-      await expect(insertJobRow(db, { type: "verify", organizationId: "org_t", projectId: "prj_t", clusterId: "cls_t", databaseName: "app", backupId: "bkp_t" })).rejects.toThrow();
+      await expect(
+        insertJobRow(db, { type: "verify", organizationId: "org_t", projectId: "prj_t", clusterId: "cls_t", databaseName: "app", backupId: "bkp_t" }),
+      ).rejects.toThrow();
     } finally {
       (JOB_KINDS.verify as { payload: z.ZodType }).payload = original;
     }
   });
 
   it("refuses a payload its kind does not take", async () => {
-    await expect(insertJobRow(db, { type: "verify", organizationId: "org_t", projectId: "prj_t", clusterId: "cls_t", databaseName: "app", label: "x" })).rejects.toThrow();
-    await expect(insertJobRow(db, { type: "backup", organizationId: "org_t", projectId: "prj_t", clusterId: "cls_t", databaseName: "app", backupId: "bkp_t" })).rejects.toThrow();
+    await expect(
+      insertJobRow(db, { type: "verify", organizationId: "org_t", projectId: "prj_t", clusterId: "cls_t", databaseName: "app", label: "x" }),
+    ).rejects.toThrow();
+    await expect(
+      insertJobRow(db, { type: "backup", organizationId: "org_t", projectId: "prj_t", clusterId: "cls_t", databaseName: "app", backupId: "bkp_t" }),
+    ).rejects.toThrow();
   });
 });

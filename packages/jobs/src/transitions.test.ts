@@ -2,15 +2,16 @@
 // fresh row in that state. An allowed cell ends in the table's state, with exactly one job.* event
 // when it ends the job and none otherwise; a refused cell changes nothing (the row is byte for
 // byte as it was) and appends no event.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { JOB_STATES, type JobState } from "@capy/contracts";
 import { createDb, type Db, type Job } from "@capy/db";
 import { createMetadataDatabase, type TestDatabase } from "@capy/testing";
-import { beat, cancelAttempt, claimJob, completeAttempt, failAttempt, failUnclaimed, setPhase, type AttemptFailure } from "./attempt.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AttemptFailure, beat, cancelAttempt, claimJob, completeAttempt, failAttempt, failUnclaimed, setPhase } from "./attempt.js";
 import { cancelPendingJob, requestCancel } from "./cancel.js";
 import { insertJobRow } from "./create.js";
 import { failLostJob, resetLostJob } from "./lost.js";
-import { isTerminal, JOB_TRANSITION_NAMES, nextState, type JobTransition } from "./transitions.js";
+import { isTerminal, JOB_TRANSITION_NAMES, type JobTransition, nextState } from "./transitions.js";
 
 let metadata: TestDatabase;
 let db: Db;
@@ -53,7 +54,10 @@ const RUNNERS: Record<JobTransition, { arrange?: Arrangement; run: Array<(job: J
   lostRetry: { arrange: { attempts: 1 }, run: [(job) => resetLostJob(db, lostRow(job), HEARTBEAT_TIMEOUT_MS)] },
   lostFail: {
     arrange: { attempts: 3 },
-    run: [(job) => resetLostJob(db, lostRow(job), HEARTBEAT_TIMEOUT_MS), (job) => failLostJob(db, { id: job.id, fencingToken: job.fencingToken, attempts: job.attempts })],
+    run: [
+      (job) => resetLostJob(db, lostRow(job), HEARTBEAT_TIMEOUT_MS),
+      (job) => failLostJob(db, { id: job.id, fencingToken: job.fencingToken, attempts: job.attempts }),
+    ],
   },
   lostCancel: { arrange: { cancelRequested: true }, run: [(job) => resetLostJob(db, lostRow(job), HEARTBEAT_TIMEOUT_MS)] },
 };

@@ -6,7 +6,7 @@
 // A job is created `pending` (create.ts, the only insert). Transitions that keep the state
 // (heartbeat, progress, requestCancel, claim of a running row = takeover of a lost attempt) are
 // in the table too: they are refused from every other state.
-import { TERMINAL_JOB_STATES, type JobState } from "@capy/contracts";
+import { type JobState, TERMINAL_JOB_STATES } from "@capy/contracts";
 
 export const JOB_TRANSITIONS = {
   /** A worker claims the job (a running row: it takes over a lost attempt, fencing it off). */

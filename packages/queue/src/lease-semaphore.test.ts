@@ -1,6 +1,6 @@
+import { createTestRedis, type TestRedis, waitFor } from "@capy/testing";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestRedis, waitFor, type TestRedis } from "@capy/testing";
 import { LeaseSemaphore } from "./lease-semaphore.js";
 
 let testRedis: TestRedis;

@@ -40,9 +40,11 @@ export class LeaseSemaphore {
    * flushed) gets it back only if there is room.
    */
   async acquire(resource: string, holder: string, capacity: number, leaseMs: number): Promise<boolean> {
-    const acquired = await (this.redis as Redis & {
-      capyAcquireLease(key: string, holder: string, capacity: number, leaseMs: number): Promise<number>;
-    }).capyAcquireLease(this.key(resource), holder, capacity, leaseMs);
+    const acquired = await (
+      this.redis as Redis & {
+        capyAcquireLease(key: string, holder: string, capacity: number, leaseMs: number): Promise<number>;
+      }
+    ).capyAcquireLease(this.key(resource), holder, capacity, leaseMs);
     return acquired === 1;
   }
 

@@ -1,10 +1,11 @@
 // LeaseWaiters against real Redis and real BullMQ jobs (the test's own key prefix).
-import { Redis } from "ioredis";
-import { Worker } from "bullmq";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { BACKUP_QUEUE } from "@capy/contracts";
-import { createTestRedis, waitFor, type TestRedis } from "@capy/testing";
-import { createBackupQueue, type BackupQueue } from "./backup-queue.js";
+import { createTestRedis, type TestRedis, waitFor } from "@capy/testing";
+import { Worker } from "bullmq";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type BackupQueue, createBackupQueue } from "./backup-queue.js";
 import { LeaseWaiters } from "./lease-waiters.js";
 
 let testRedis: TestRedis;

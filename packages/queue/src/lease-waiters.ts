@@ -8,8 +8,9 @@
 // The waiter set is a hint, never the truth: a woken job still has to win the lease, a job woken
 // while it was not delayed (finished, canceled, or between its failed try and its move to the
 // delayed set) is skipped, and every waiter keeps a delayed retry of its own as a safety net.
-import type { Redis } from "ioredis";
+
 import { Job } from "bullmq";
+import type { Redis } from "ioredis";
 import type { BackupQueue } from "./backup-queue.js";
 
 /** Waiters looked at per wake-up before giving up (stale entries are dropped on the way). */

@@ -1,9 +1,10 @@
 // assertRedisKeepsQueueKeys against private redis-server processes (never the shared one: these
 // are started with other policies and with CONFIG disabled).
+
+import { type PrivateRedis, startPrivateRedis } from "@capy/testing";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
-import { startPrivateRedis, type PrivateRedis } from "@capy/testing";
-import { assertRedisKeepsQueueKeys, readMaxmemoryPolicy, RedisPolicyError } from "./redis-policy.js";
+import { assertRedisKeepsQueueKeys, RedisPolicyError, readMaxmemoryPolicy } from "./redis-policy.js";
 
 const servers: PrivateRedis[] = [];
 const clients: Redis[] = [];

@@ -1,6 +1,6 @@
 import { CronExpressionParser } from "cron-parser";
 import { describe, expect, it } from "vitest";
-import { SCHEDULE_TZ, latestDueAt, nextRunAt, schedulePattern, schedulerId, scheduleIdOf } from "./schedules.js";
+import { latestDueAt, nextRunAt, SCHEDULE_TZ, scheduleIdOf, schedulePattern, schedulerId } from "./schedules.js";
 
 const at = (iso: string) => new Date(iso);
 

@@ -2,10 +2,11 @@
 // id `schedule:<scheduleId>`, cron `<m> <h> * * *` in UTC. Postgres is the source of truth; the
 // API (on PUT) and the worker's reconciler (periodically) use these same functions, so both
 // write exactly the same scheduler for the same row.
-import { Queue } from "bullmq";
-import type { Redis } from "ioredis";
+
 import { SCHEDULE_QUEUE, type ScheduleFirePayload } from "@capy/contracts";
 import type { Db, Prisma } from "@capy/db";
+import { Queue } from "bullmq";
+import type { Redis } from "ioredis";
 import { withTimeout } from "./timeout.js";
 
 export type ScheduleQueue = Queue<ScheduleFirePayload, void, string>;

@@ -2,9 +2,10 @@
 // number, so re-adding an attempt that is already queued is a no-op and every new attempt (a
 // retry, a redelivery) gets a fresh job. The delivery row in Postgres is the source of truth;
 // the reconciler re-adds attempts Redis lost.
+
+import { WEBHOOK_QUEUE, type WebhookDeliveryPayload } from "@capy/contracts";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
-import { WEBHOOK_QUEUE, type WebhookDeliveryPayload } from "@capy/contracts";
 
 export type WebhookQueue = Queue<WebhookDeliveryPayload, void, "deliver">;
 

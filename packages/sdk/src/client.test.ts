@@ -5,7 +5,6 @@ import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   createEmptyDatabase,
   createPgbenchDatabase,
@@ -13,10 +12,11 @@ import {
   pgbenchFingerprint,
   run,
   startApi,
-  waitFor,
   type TestDatabase,
   type TestStack,
+  waitFor,
 } from "@capy/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCapyClient, describeError, errorStatus } from "./index.js";
 
 let stack: TestStack;

@@ -62,7 +62,6 @@ export function createCapyClient(options: CapyClientOptions): CapyClient {
   // The tRPC client is a Proxy (every property is a procedure path), so the extras are layered
   // in front of it with another Proxy rather than assigned onto it.
   return new Proxy(trpc, {
-    get: (target, property, receiver) =>
-      Object.hasOwn(extras, property) ? extras[property as keyof typeof extras] : Reflect.get(target, property, receiver),
+    get: (target, property, receiver) => (Object.hasOwn(extras, property) ? extras[property as keyof typeof extras] : Reflect.get(target, property, receiver)),
   }) as CapyClient;
 }

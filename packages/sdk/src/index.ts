@@ -1,5 +1,5 @@
-export { createCapyClient, type CapyClient, type CapyClientOptions, type BackupDownload } from "./client.js";
-export { CapyApiError, describeError, errorStatus, parseRetryAfter, type ErrorDescription } from "./errors.js";
+export { type BackupDownload, type CapyClient, type CapyClientOptions, createCapyClient } from "./client.js";
+export { CapyApiError, describeError, type ErrorDescription, errorStatus, parseRetryAfter } from "./errors.js";
 export type { AppRouter } from "./generated/router.js";
 export type * from "./types.js";
-export { verifyWebhookSignature, type VerifyWebhookSignatureOptions } from "./webhooks.js";
+export { type VerifyWebhookSignatureOptions, verifyWebhookSignature } from "./webhooks.js";

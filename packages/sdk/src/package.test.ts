@@ -6,8 +6,8 @@ import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPgbenchDatabase, createTestStack, run, type TestDatabase, type TestStack } from "@capy/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const SDK_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 

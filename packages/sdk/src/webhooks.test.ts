@@ -1,8 +1,9 @@
 // verifyWebhookSignature against headers made by the platform's signer (@capy/webhooks): valid
 // and rotated signatures pass; tampering, the wrong secret, stale or future timestamps and
 // malformed headers fail.
-import { describe, expect, it } from "vitest";
+
 import { generateWebhookSecret, signatureHeader } from "@capy/webhooks";
+import { describe, expect, it } from "vitest";
 import { verifyWebhookSignature } from "./webhooks.js";
 
 const secret = generateWebhookSecret();

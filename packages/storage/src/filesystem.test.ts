@@ -2,12 +2,12 @@ import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:f
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { PassThrough } from "node:stream";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "@capy/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FilesystemStorage } from "./filesystem.js";
 import { attemptArtifactKey, attemptOfArtifactKey, jobArtifactPrefix } from "./index.js";
 import { flipByte } from "./testing/bytes.js";
-import { describeStorageContract, type ContractSubject } from "./testing/contract.js";
+import { type ContractSubject, describeStorageContract } from "./testing/contract.js";
 
 let root: string;
 let subject: ContractSubject;
@@ -49,8 +49,7 @@ describe("FilesystemStorage.sweepPartials", () => {
       const body = new PassThrough();
       const live = storage.put("projects/p2/backups/live.dump", body);
       body.write("first bytes");
-      const partials = async () =>
-        (await readdir(sweepRoot, { recursive: true })).filter((entry) => entry.endsWith(".partial")).sort();
+      const partials = async () => (await readdir(sweepRoot, { recursive: true })).filter((entry) => entry.endsWith(".partial")).sort();
       await waitFor(async () => (await partials()).length === 2, { intervalMs: 10, what: "the live put's temporary file" });
 
       const swept = await storage.sweepPartials(60_000);

@@ -5,11 +5,11 @@ import { createHash, randomUUID } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
-import { Transform, type Readable } from "node:stream";
+import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { assertSha256Hex, withSha256Check } from "./integrity.js";
 import { assertValidKey, isValidKey } from "./keys.js";
-import { ObjectNotFoundError, type ArtifactStorage, type GetOptions, type StoredObject } from "./storage.js";
+import { type ArtifactStorage, type GetOptions, ObjectNotFoundError, type StoredObject } from "./storage.js";
 
 const PARTIAL_SUFFIX = ".partial";
 /** What put appends to a key for its temporary file. */

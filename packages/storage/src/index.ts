@@ -1,23 +1,23 @@
-export {
-  ChecksumMismatchError,
-  ObjectNotFoundError,
-  type ArtifactStorage,
-  type GetOptions,
-  type StoredObject,
-} from "./storage.js";
 export { FilesystemStorage, type SweptPartial } from "./filesystem.js";
 export {
   DEFAULT_PART_SIZE_BYTES,
   DEFAULT_QUEUE_SIZE,
-  S3Storage,
-  SHA256_TAG,
   type IncompleteUpload,
   type S3GetOptions,
+  S3Storage,
   type S3StorageOptions,
   type S3StoredObject,
+  SHA256_TAG,
 } from "./s3.js";
-export { DEFAULT_S3_REGION, s3ConfigFromEnv, type S3Config } from "./s3-config.js";
+export { DEFAULT_S3_REGION, type S3Config, s3ConfigFromEnv } from "./s3-config.js";
 export type { UploadVerification } from "./s3-verify.js";
+export {
+  type ArtifactStorage,
+  ChecksumMismatchError,
+  type GetOptions,
+  ObjectNotFoundError,
+  type StoredObject,
+} from "./storage.js";
 
 import { FilesystemStorage } from "./filesystem.js";
 import { S3Storage } from "./s3.js";

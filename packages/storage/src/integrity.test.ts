@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { describe, expect, it } from "vitest";
-import { UploadDigester, withSha256Check, type UploadDigest } from "./integrity.js";
+import { type UploadDigest, UploadDigester, withSha256Check } from "./integrity.js";
 import { ChecksumMismatchError } from "./storage.js";
 import { drain } from "./testing/bytes.js";
 

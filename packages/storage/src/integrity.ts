@@ -3,7 +3,7 @@
 // - `UploadDigester` hashes what an S3 upload sends, per object and per multipart part, so the
 //   checksums and ETag that the store reports can be compared with what was really sent.
 import { createHash, type Hash } from "node:crypto";
-import { pipeline, Transform, type Readable, type TransformCallback } from "node:stream";
+import { pipeline, type Readable, Transform, type TransformCallback } from "node:stream";
 import { ChecksumMismatchError } from "./storage.js";
 
 const SHA256_HEX = /^[0-9a-f]{64}$/i;
@@ -87,11 +87,7 @@ export class UploadDigester extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     this.#sizeBytes += chunk.length;
     if (this.#sizeBytes > this.#partSizeBytes * this.#maxParts) {
-      done(
-        new Error(
-          `upload body exceeds ${this.#maxParts} parts of ${this.#partSizeBytes} bytes; raise the part size`,
-        ),
-      );
+      done(new Error(`upload body exceeds ${this.#maxParts} parts of ${this.#partSizeBytes} bytes; raise the part size`));
       return;
     }
     this.#objectSha256.update(chunk);

@@ -31,9 +31,7 @@ const fullMd5Etag = `"${hash("md5", whole).toString("hex")}"`;
 
 describe("verifyCompletedUpload", () => {
   it("accepts what AWS S3 reports for a multipart upload: the composite SHA-256", () => {
-    expect(verifyCompletedUpload("k", { ChecksumSHA256: composite, ETag: s3MultipartEtag }, multipart, true)).toBe(
-      "checksum-sha256",
-    );
+    expect(verifyCompletedUpload("k", { ChecksumSHA256: composite, ETag: s3MultipartEtag }, multipart, true)).toBe("checksum-sha256");
     // Stores that omit the "-<parts>" suffix.
     expect(verifyCompletedUpload("k", { ChecksumSHA256: composite.split("-")[0] }, multipart, true)).toBe("checksum-sha256");
   });
@@ -62,9 +60,7 @@ describe("verifyCompletedUpload", () => {
     const wrong = `"${hash("md5", Buffer.from("tampered")).toString("hex")}"`;
     expect(() => verifyCompletedUpload("k", { ETag: wrong }, single, false)).toThrow(ChecksumMismatchError);
     expect(() => verifyCompletedUpload("k", { ETag: wrong }, multipart, true)).toThrow(ChecksumMismatchError);
-    expect(() => verifyCompletedUpload("k", { ETag: s3MultipartEtag.replace("-3", "-4") }, multipart, true)).toThrow(
-      ChecksumMismatchError,
-    );
+    expect(() => verifyCompletedUpload("k", { ETag: s3MultipartEtag.replace("-3", "-4") }, multipart, true)).toThrow(ChecksumMismatchError);
     // A multipart-style ETag for what we sent as one PUT cannot be ours.
     expect(() => verifyCompletedUpload("k", { ETag: s3MultipartEtag }, single, false)).toThrow(ChecksumMismatchError);
   });

@@ -45,12 +45,7 @@ export function multipartMd5(parts: UploadDigest["parts"]): string {
  * Throws ChecksumMismatchError when the store's report contradicts the bytes we sent; otherwise
  * says which value confirmed them. `multipart` is whether the upload went as a multipart upload.
  */
-export function verifyCompletedUpload(
-  key: string,
-  report: CompletedUploadReport,
-  digest: UploadDigest,
-  multipart: boolean,
-): UploadVerification {
+export function verifyCompletedUpload(key: string, report: CompletedUploadReport, digest: UploadDigest, multipart: boolean): UploadVerification {
   const objectSha256 = Buffer.from(digest.sha256Hex, "hex").toString("base64");
   const partCount = digest.parts.length;
 
@@ -59,8 +54,7 @@ export function verifyCompletedUpload(
     // A full-object value (single PUT) or the composite value of our parts (multipart; the
     // "-<parts>" suffix, when present, must name our part count).
     const matches = multipart
-      ? (value === compositeSha256(digest.parts) && (suffix === undefined || Number(suffix) === partCount)) ||
-        (suffix === undefined && value === objectSha256)
+      ? (value === compositeSha256(digest.parts) && (suffix === undefined || Number(suffix) === partCount)) || (suffix === undefined && value === objectSha256)
       : suffix === undefined && value === objectSha256;
     if (!matches) {
       const expected = multipart ? `${compositeSha256(digest.parts)}-${partCount}` : objectSha256;

@@ -1,21 +1,15 @@
 // S3Storage against a real S3-protocol HTTP server (s3rver in a child process: startS3Server from @capy/testing), directly
 // and through a fault-injecting proxy (testing/fault-proxy.ts). No mocked SDK.
-import {
-  AbortMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  ListMultipartUploadsCommand,
-  S3Client,
-  UploadPartCommand,
-} from "@aws-sdk/client-s3";
+import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, ListMultipartUploadsCommand, S3Client, UploadPartCommand } from "@aws-sdk/client-s3";
+import { S3RVER_CREDENTIALS, type S3TestServer, startS3Server } from "@capy/testing";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { attemptArtifactKey, attemptOfArtifactKey, jobArtifactPrefix } from "./index.js";
 import { S3Storage, type S3StorageOptions } from "./s3.js";
 import type { S3Config } from "./s3-config.js";
 import { ChecksumMismatchError, ObjectNotFoundError } from "./storage.js";
 import { drain, expectedSha256, firstDifference, flipByte, generatedBody, MiB } from "./testing/bytes.js";
-import { describeStorageContract, type ContractSubject } from "./testing/contract.js";
-import { startFaultProxy, type FaultProxy } from "./testing/fault-proxy.js";
-import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from "@capy/testing";
+import { type ContractSubject, describeStorageContract } from "./testing/contract.js";
+import { type FaultProxy, startFaultProxy } from "./testing/fault-proxy.js";
 
 const KEY_PREFIX = "capy/test";
 /** S3's smallest part size: multi-part uploads with a few MiB of test data. */
@@ -37,9 +31,7 @@ function s3Config(endpoint: string, keyPrefix: string | undefined): S3Config {
 }
 
 /** An S3Storage with small parts and pages, so multipart upload and pagination run on little data. */
-function makeStorage(
-  options: S3StorageOptions & { endpoint?: string; keyPrefix?: string | undefined } = {},
-): S3Storage {
+function makeStorage(options: S3StorageOptions & { endpoint?: string; keyPrefix?: string | undefined } = {}): S3Storage {
   const { endpoint, keyPrefix, ...tuning } = options;
   const storage = new S3Storage(s3Config(endpoint ?? server.endpoint, "keyPrefix" in options ? keyPrefix : KEY_PREFIX), {
     partSizeBytes: TEST_PART_SIZE,
@@ -139,9 +131,7 @@ describe("S3Storage", () => {
     expect(await storage.storedSha256(key)).toBe(stored.sha256);
     expect(await drain(await storage.get(key, { verifyStoredSha256: true }))).toEqual({ sizeBytes: 6 * MiB, sha256: stored.sha256 });
     // A caller's recorded value that contradicts the tag fails before any byte is read.
-    await expect(storage.get(key, { verifyStoredSha256: true, expectedSha256: "ab".repeat(32) })).rejects.toBeInstanceOf(
-      ChecksumMismatchError,
-    );
+    await expect(storage.get(key, { verifyStoredSha256: true, expectedSha256: "ab".repeat(32) })).rejects.toBeInstanceOf(ChecksumMismatchError);
     await flipByte(server.objectPath(storage.keyPrefix + key), 5 * MiB + 7);
     await expect(drain(await storage.get(key, { verifyStoredSha256: true }))).rejects.toBeInstanceOf(ChecksumMismatchError);
     await expect(storage.storedSha256("tagged/missing")).rejects.toBeInstanceOf(ObjectNotFoundError);
@@ -227,9 +217,7 @@ describe("S3Storage", () => {
     for (const key of strays) await expectNoUploadsLeft(storage, key);
     // Another key prefix is another tenant's: untouched.
     expect(await server.pendingUploadIds(`${other.keyPrefix}crashed/x.dump`)).toEqual([foreign]);
-    await other.client.send(
-      new AbortMultipartUploadCommand({ Bucket: server.bucket, Key: `${other.keyPrefix}crashed/x.dump`, UploadId: foreign }),
-    );
+    await other.client.send(new AbortMultipartUploadCommand({ Bucket: server.bucket, Key: `${other.keyPrefix}crashed/x.dump`, UploadId: foreign }));
   });
 
   it("discards the incomplete uploads of chosen keys under a prefix, whatever their age", async () => {
@@ -277,9 +265,10 @@ describe("stock s3rver 3.7.1 (why the @capy/testing harness adds two operations)
 
   it("answers AbortMultipartUpload with 405 and ListMultipartUploads with 501", async () => {
     const uploadId = await startStrayUpload(client, "stray.dump", stock.bucket);
-    await expect(
-      client.send(new AbortMultipartUploadCommand({ Bucket: stock.bucket, Key: "stray.dump", UploadId: uploadId })),
-    ).rejects.toMatchObject({ name: "MethodNotAllowed", $metadata: { httpStatusCode: 405 } });
+    await expect(client.send(new AbortMultipartUploadCommand({ Bucket: stock.bucket, Key: "stray.dump", UploadId: uploadId }))).rejects.toMatchObject({
+      name: "MethodNotAllowed",
+      $metadata: { httpStatusCode: 405 },
+    });
     await expect(client.send(new ListMultipartUploadsCommand({ Bucket: stock.bucket }))).rejects.toMatchObject({
       name: "NotImplemented",
       $metadata: { httpStatusCode: 501 },
@@ -292,8 +281,6 @@ describe("stock s3rver 3.7.1 (why the @capy/testing harness adds two operations)
 async function startStrayUpload(client: S3Client, objectKey: string, bucket = server.bucket): Promise<string> {
   const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: objectKey }));
   if (!UploadId) throw new Error("CreateMultipartUpload returned no UploadId");
-  await client.send(
-    new UploadPartCommand({ Bucket: bucket, Key: objectKey, UploadId, PartNumber: 1, Body: Buffer.alloc(TEST_PART_SIZE, 7) }),
-  );
+  await client.send(new UploadPartCommand({ Bucket: bucket, Key: objectKey, UploadId, PartNumber: 1, Body: Buffer.alloc(TEST_PART_SIZE, 7) }));
   return UploadId;
 }

@@ -27,6 +27,8 @@
 // destroyed, and the original error is rethrown. If that cleanup fails too (store unreachable),
 // its error rides along as the original's `cause` and `abortIncompleteUploads` (a recovery sweep)
 // or a bucket lifecycle rule removes the leftover upload later.
+
+import { pipeline, Readable } from "node:stream";
 import {
   AbortMultipartUploadCommand,
   ChecksumAlgorithm,
@@ -46,18 +48,11 @@ import {
   S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { pipeline, Readable } from "node:stream";
 import { assertSha256Hex, UploadDigester, withSha256Check } from "./integrity.js";
 import { assertValidKey, isValidKey } from "./keys.js";
 import type { S3Config } from "./s3-config.js";
-import { verifyCompletedUpload, type UploadVerification } from "./s3-verify.js";
-import {
-  ChecksumMismatchError,
-  ObjectNotFoundError,
-  type ArtifactStorage,
-  type GetOptions,
-  type StoredObject,
-} from "./storage.js";
+import { type UploadVerification, verifyCompletedUpload } from "./s3-verify.js";
+import { type ArtifactStorage, ChecksumMismatchError, type GetOptions, ObjectNotFoundError, type StoredObject } from "./storage.js";
 
 const MiB = 1024 * 1024;
 
@@ -258,9 +253,7 @@ export class S3Storage implements ArtifactStorage {
   /** The SHA-256 (hex) recorded as the object's `sha256` tag at upload, if any. */
   async storedSha256(key: string): Promise<string | undefined> {
     try {
-      const { TagSet } = await this.client.send(
-        new GetObjectTaggingCommand({ Bucket: this.bucket, Key: this.#objectKey(key) }),
-      );
+      const { TagSet } = await this.client.send(new GetObjectTaggingCommand({ Bucket: this.bucket, Key: this.#objectKey(key) }));
       return TagSet?.find((tag) => tag.Key === SHA256_TAG)?.Value?.toLowerCase();
     } catch (error) {
       throw notFoundAsObjectNotFound(error, key);
@@ -334,10 +327,7 @@ export class S3Storage implements ArtifactStorage {
    * older than that would be broken); a bucket lifecycle rule (AbortIncompleteMultipartUpload)
    * is the store-side safety net for the same thing.
    */
-  async abortIncompleteUploads(
-    olderThanMs: number,
-    options: { now?: Date; prefix?: string } = {},
-  ): Promise<IncompleteUpload[]> {
+  async abortIncompleteUploads(olderThanMs: number, options: { now?: Date; prefix?: string } = {}): Promise<IncompleteUpload[]> {
     const cutoffMs = (options.now ?? new Date()).getTime() - olderThanMs;
     const stale: IncompleteUpload[] = [];
     for await (const upload of this.listIncompleteUploads(options.prefix)) {
@@ -377,23 +367,16 @@ export class S3Storage implements ArtifactStorage {
   }
 
   /** Best-effort removal of what a failed put left; failures are attached to `error` as its cause. */
-  async #cleanUp(
-    error: unknown,
-    objectKey: string,
-    what: { uploadId?: string | undefined; deleteObject: boolean },
-  ): Promise<void> {
+  async #cleanUp(error: unknown, objectKey: string, what: { uploadId?: string | undefined; deleteObject: boolean }): Promise<void> {
     const failures: unknown[] = [];
     if (what.uploadId !== undefined) {
       await this.#abortUpload(objectKey, what.uploadId).catch((failure: unknown) => failures.push(failure));
     }
     if (what.deleteObject) {
-      await this.client
-        .send(new DeleteObjectCommand({ Bucket: this.bucket, Key: objectKey }))
-        .catch((failure: unknown) => failures.push(failure));
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: objectKey })).catch((failure: unknown) => failures.push(failure));
     }
     if (failures.length > 0 && error instanceof Error && error.cause === undefined) {
-      error.cause =
-        failures.length === 1 ? failures[0] : new AggregateError(failures, "cleanup after a failed upload failed");
+      error.cause = failures.length === 1 ? failures[0] : new AggregateError(failures, "cleanup after a failed upload failed");
     }
   }
 }

@@ -1,15 +1,15 @@
-export { refusedAddressReason, isIpLiteral } from "./address.js";
+export { isIpLiteral, refusedAddressReason } from "./address.js";
+export { type BackoffPolicy, DEFAULT_BACKOFF, retryDelayMs } from "./backoff.js";
+export { deliveryHeaders, type EventEnvelope, envelopeBody } from "./envelope.js";
 export {
+  assertAllowedAddress,
   checkWebhookTarget,
   parseWebhookUrl,
-  assertAllowedAddress,
-  systemResolver,
-  TargetRefusedError,
-  type TargetPolicy,
-  type Resolver,
   type ResolvedAddress,
+  type Resolver,
+  systemResolver,
+  type TargetPolicy,
+  TargetRefusedError,
 } from "./policy.js";
+export { type AttemptResult, DELIVERY_TIMEOUT_MS, RESPONSE_READ_LIMIT, RESPONSE_STORE_LIMIT, type SenderOptions, WebhookSender } from "./sender.js";
 export { generateWebhookSecret, signatureHeader, signatureOf, WEBHOOK_SECRET_PREFIX } from "./signature.js";
-export { retryDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff.js";
-export { WebhookSender, DELIVERY_TIMEOUT_MS, RESPONSE_READ_LIMIT, RESPONSE_STORE_LIMIT, type AttemptResult, type SenderOptions } from "./sender.js";
-export { envelopeBody, deliveryHeaders, type EventEnvelope } from "./envelope.js";

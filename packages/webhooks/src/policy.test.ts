@@ -2,7 +2,7 @@
 // resolve to them (a resolver is injected for names: DNS cannot be steered here otherwise).
 import { describe, expect, it } from "vitest";
 import { refusedAddressReason } from "./address.js";
-import { checkWebhookTarget, TargetRefusedError, type Resolver } from "./policy.js";
+import { checkWebhookTarget, type Resolver, TargetRefusedError } from "./policy.js";
 
 const strict = { allowInsecure: false, allowPrivateTargets: false };
 const resolver: Resolver = async (hostname) => {

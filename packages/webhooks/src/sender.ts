@@ -6,7 +6,7 @@
 import type { LookupAddress, LookupAllOptions, LookupOneOptions } from "node:dns";
 import { Agent, request } from "undici";
 import { isIpLiteral, stripBrackets } from "./address.js";
-import { assertAllowedAddress, parseWebhookUrl, systemResolver, TargetRefusedError, type Resolver, type TargetPolicy } from "./policy.js";
+import { assertAllowedAddress, parseWebhookUrl, type Resolver, systemResolver, type TargetPolicy, TargetRefusedError } from "./policy.js";
 
 /** 2xx within this long is a success (ms). */
 export const DELIVERY_TIMEOUT_MS = 10_000;
@@ -57,7 +57,11 @@ export class WebhookSender {
   constructor(private readonly options: SenderOptions) {
     this.timeoutMs = options.timeoutMs ?? DELIVERY_TIMEOUT_MS;
     const lookup = options.policy.allowPrivateTargets ? undefined : guardedLookup(options.resolve ?? systemResolver, options.policy);
-    this.agent = new Agent({ connect: lookup ? { lookup, timeout: this.timeoutMs } : { timeout: this.timeoutMs }, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs });
+    this.agent = new Agent({
+      connect: lookup ? { lookup, timeout: this.timeoutMs } : { timeout: this.timeoutMs },
+      headersTimeout: this.timeoutMs,
+      bodyTimeout: this.timeoutMs,
+    });
   }
 
   async send(rawUrl: string, body: string, headers: Record<string, string>): Promise<AttemptResult> {
@@ -79,7 +83,11 @@ export class WebhookSender {
       const responseMs = elapsed();
       const responseBody = await readCapped(response.body);
       const ok = response.statusCode >= 200 && response.statusCode < 300;
-      const error = ok ? null : response.statusCode >= 300 && response.statusCode < 400 ? `endpoint answered ${response.statusCode} (redirects are not followed)` : `endpoint answered ${response.statusCode}`;
+      const error = ok
+        ? null
+        : response.statusCode >= 300 && response.statusCode < 400
+          ? `endpoint answered ${response.statusCode} (redirects are not followed)`
+          : `endpoint answered ${response.statusCode}`;
       return { ok, statusCode: response.statusCode, responseMs, error, responseBody };
     } catch (error) {
       return { ok: false, statusCode: null, responseMs: elapsed(), error: describeFailure(error, this.timeoutMs), responseBody: null };
@@ -115,7 +123,8 @@ function describeFailure(error: unknown, timeoutMs: number): string {
   const refused = [error, cause].find((e): e is TargetRefusedError => e instanceof TargetRefusedError);
   if (refused) return `refused: ${refused.message.replace(/^url: /, "")}`;
   const name = (error as { name?: string }).name;
-  if (name === "TimeoutError" || name === "AbortError" || /timeout/i.test(String((error as { code?: string }).code ?? ""))) return `timed out after ${timeoutMs} ms`;
+  if (name === "TimeoutError" || name === "AbortError" || /timeout/i.test(String((error as { code?: string }).code ?? "")))
+    return `timed out after ${timeoutMs} ms`;
   const code = (error as { code?: string }).code ?? (cause as { code?: string } | undefined)?.code;
   return code ? `could not connect (${code})` : `delivery failed: ${(error as Error).message ?? String(error)}`;
 }

@@ -1,7 +1,7 @@
 // Real-browser tests: Debian's chromium driven by playwright-core (which cannot download a
 // browser here). Chromium must be installed (apt-get install chromium).
 import { existsSync } from "node:fs";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 
 export const CHROMIUM = "/usr/bin/chromium";
 

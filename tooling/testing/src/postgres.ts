@@ -2,13 +2,14 @@
 // cloned from a template that is migrated once per migration set and test run (CREATE DATABASE
 // … TEMPLATE takes ~100 ms; running migrations takes ~1.5 s). Inside a vitest run every name
 // carries the run's tag, so the run's teardown drops all it created (test-run.ts).
-import { createHash, randomBytes } from "node:crypto";
+
 import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
-import path from "node:path";
 import { createRequire } from "node:module";
-import pg from "pg";
+import path from "node:path";
 import { migrateDatabase, quoteIdent, withDatabase } from "@capy/db";
+import pg from "pg";
 import { currentTestRun } from "./test-run.js";
 
 /** The shared server tests use; override with TEST_POSTGRES_URL (no database path needed). */
@@ -102,9 +103,7 @@ export function run(command: string, args: string[], env: NodeJS.ProcessEnv = pr
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     child.on("error", reject);
-    child.on("close", (code) =>
-      code === 0 ? resolve({ stdout, stderr }) : reject(new Error(`${command} exited ${code}: ${stderr.slice(-2000)}`)),
-    );
+    child.on("close", (code) => (code === 0 ? resolve({ stdout, stderr }) : reject(new Error(`${command} exited ${code}: ${stderr.slice(-2000)}`))));
   });
 }
 
@@ -123,9 +122,7 @@ export async function pgbenchFingerprint(url: string): Promise<Record<string, st
       const { rows } = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table}`);
       result[`${table}.rows`] = rows[0]!.n;
     }
-    const { rows } = await client.query<{ sum: string }>(
-      "SELECT md5(string_agg(md5(a::text), '' ORDER BY aid)) AS sum FROM pgbench_accounts a",
-    );
+    const { rows } = await client.query<{ sum: string }>("SELECT md5(string_agg(md5(a::text), '' ORDER BY aid)) AS sum FROM pgbench_accounts a");
     result["pgbench_accounts.md5"] = rows[0]!.sum;
     return result;
   }, url);

@@ -43,7 +43,13 @@ function serverCommand(binDir: string | undefined, tool: string, args: string[])
   return asRoot ? ["runuser", ["-u", "postgres", "--", executable, ...args]] : [executable, args];
 }
 
-export async function startPrivatePostgres({ password, maxConnections = 20 }: { password: string; /** max_connections (default 20). */ maxConnections?: number }): Promise<PrivatePostgres> {
+export async function startPrivatePostgres({
+  password,
+  maxConnections = 20,
+}: {
+  password: string /** max_connections (default 20). */;
+  maxConnections?: number;
+}): Promise<PrivatePostgres> {
   const binDir = postgresBinDir();
   const run = async (tool: string, args: string[]) => {
     const [command, argv] = serverCommand(binDir, tool, args);

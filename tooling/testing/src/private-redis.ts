@@ -2,7 +2,7 @@
 // those must never touch the shared server. It listens on 127.0.0.1 at a free port, persists
 // nothing, and is killed by stop() and at process exit. restart() stops it and starts a new one
 // on the same port (empty: nothing is persisted).
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { Redis } from "ioredis";
 import { freePort, waitFor } from "./wait.js";
 

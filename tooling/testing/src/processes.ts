@@ -1,6 +1,6 @@
 // Real API and worker processes, started from their built entry points exactly as
 // `pnpm start:api` / `pnpm start:worker` run them, with their logs captured for assertions.
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort, waitFor } from "./wait.js";
@@ -32,9 +32,7 @@ export function startProcess(entry: string, env: NodeJS.ProcessEnv, args: string
   let output = "";
   child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | string>((resolve) =>
-    child.on("exit", (code, signal) => resolve(code ?? signal ?? "unknown")),
-  );
+  const exited = new Promise<number | string>((resolve) => child.on("exit", (code, signal) => resolve(code ?? signal ?? "unknown")));
   return {
     child,
     logs: () => output,
@@ -99,10 +97,10 @@ export async function startApi(env: NodeJS.ProcessEnv, nodeArgs: string[] = []):
 export async function startWorker(env: NodeJS.ProcessEnv): Promise<ServiceProcess> {
   const service = startProcess("apps/worker/dist/main.js", env);
   // An exit ends the wait at once (waitFor would keep polling a throwing probe to its deadline).
-  const outcome = await waitFor(
-    () => (service.child.exitCode !== null ? "exited" : service.logs().includes('"msg":"worker ready"') && "ready"),
-    { timeoutMs: 30_000, what: "the worker to log ready" },
-  ).catch(async (error: Error) => {
+  const outcome = await waitFor(() => (service.child.exitCode !== null ? "exited" : service.logs().includes('"msg":"worker ready"') && "ready"), {
+    timeoutMs: 30_000,
+    what: "the worker to log ready",
+  }).catch(async (error: Error) => {
     await service.stop("SIGKILL");
     throw new Error(`${error.message}\n${service.logs()}`);
   });

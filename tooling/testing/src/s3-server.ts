@@ -16,7 +16,7 @@
 //
 // The child script is plain JavaScript kept in src/ (tsc does not copy .mjs files): it is found
 // at ../src/s3rver-process.mjs from this module, which resolves the same from src/ and dist/.
-import { fork, type ChildProcess } from "node:child_process";
+import { type ChildProcess, fork } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -103,10 +103,7 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Te
     for (const uploadId of ids) {
       // Gone meanwhile (completed or aborted) or not yet written: not pending as far as we can tell.
       const directory = path.join(uploadsDirectory, uploadId);
-      const [key, info] = await Promise.all([
-        readFile(path.join(directory, "key"), "utf8").catch(() => undefined),
-        stat(directory).catch(() => undefined),
-      ]);
+      const [key, info] = await Promise.all([readFile(path.join(directory, "key"), "utf8").catch(() => undefined), stat(directory).catch(() => undefined)]);
       // The same start time as s3rver-process.mjs reports.
       if (key !== undefined && info) found.push({ uploadId, key, initiated: info.birthtimeMs > 0 ? info.birthtime : info.mtime });
     }
@@ -124,9 +121,7 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Te
       return path.join(bucketDirectory, ...parts, `${name}._S3rver_object`);
     },
     async pendingUploadIds(objectKey) {
-      return (await pendingUploads())
-        .filter((upload) => objectKey === undefined || upload.key === objectKey)
-        .map((upload) => upload.uploadId);
+      return (await pendingUploads()).filter((upload) => objectKey === undefined || upload.key === objectKey).map((upload) => upload.uploadId);
     },
     async pendingUploads(prefix = "") {
       return (await pendingUploads()).filter((upload) => upload.key.startsWith(prefix));

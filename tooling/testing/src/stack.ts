@@ -4,10 +4,10 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { createDb, createProject, generateEncryptionKey, Keyring, type Db, registerCluster, withDatabase } from "@capy/db";
+import { createDb, createProject, type Db, generateEncryptionKey, Keyring, registerCluster, withDatabase } from "@capy/db";
 import { createMetadataDatabase, type TestDatabase } from "./postgres.js";
+import { type ApiProcess, type ServiceProcess, startApi, startWorker } from "./processes.js";
 import { createTestRedis, type TestRedis } from "./redis.js";
-import { startApi, startWorker, type ApiProcess, type ServiceProcess } from "./processes.js";
 
 export interface TestStack {
   metadata: TestDatabase;

@@ -3,7 +3,7 @@
 // checksum) are rejected before touching the database.
 import type { IncomingHttpHeaders } from "node:http";
 import { SCOPES, type Scope } from "@capy/contracts";
-import { hashApiKey, isWellFormedApiKey, type Db } from "@capy/db";
+import { type Db, hashApiKey, isWellFormedApiKey } from "@capy/db";
 import { AppError } from "../errors.js";
 import type { Principal } from "./principal.js";
 import type { TenancyLookup } from "./tenancy-cache.js";

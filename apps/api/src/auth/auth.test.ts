@@ -1,7 +1,8 @@
 // Authentication, scopes and tenancy over real HTTP against the built API process.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { createApiKey, mintApiKey, revokeApiKey } from "@capy/db";
-import { expectError, request, startHarness, type Harness } from "../test/harness.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectError, type Harness, request, startHarness } from "../test/harness.js";
 
 let h: Harness;
 let backupsPath: string;

@@ -2,7 +2,7 @@
 // tokens (Bearer <JWT>). A Bearer credential is a session token when it has the shape of a JWT
 // and does not start with the API key prefix; anything else is checked as an API key.
 import type { IncomingHttpHeaders } from "node:http";
-import { API_KEY_PREFIX, hashApiKey, isWellFormedApiKey, type Db } from "@capy/db";
+import { API_KEY_PREFIX, type Db, hashApiKey, isWellFormedApiKey } from "@capy/db";
 import { createApiKeyAuthenticator, readApiKey } from "./api-key.js";
 import type { Principal } from "./principal.js";
 import { looksLikeJwt, type SessionVerifier } from "./session.js";

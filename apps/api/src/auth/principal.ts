@@ -1,6 +1,6 @@
 // Who is calling, as every procedure and route sees it once authenticated: an API key, or a user
 // holding a session token (JWT) issued by the platform's identity provider.
-import { SCOPES, type PrincipalInfo, type Scope, type SessionRole } from "@capy/contracts";
+import { type PrincipalInfo, SCOPES, type Scope, type SessionRole } from "@capy/contracts";
 import { AppError } from "../errors.js";
 
 export interface Principal {
@@ -28,9 +28,7 @@ export function requireScope(principal: Principal, scope: Scope): void {
 
 /** The actor recorded in audit events. */
 export function actorOf(principal: Principal): { actorType: "api_key" | "user"; actorId: string } {
-  return principal.source === "api_key"
-    ? { actorType: "api_key", actorId: principal.keyId! }
-    : { actorType: "user", actorId: principal.userId! };
+  return principal.source === "api_key" ? { actorType: "api_key", actorId: principal.keyId! } : { actorType: "user", actorId: principal.userId! };
 }
 
 export function describePrincipal(principal: Principal): PrincipalInfo {

@@ -3,11 +3,11 @@
 // network. Claims: sub (user id), org (organization id), role ("admin" | "member").
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from "jose";
 import { SessionRole } from "@capy/contracts";
+import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey, errors as joseErrors, jwtVerify } from "jose";
 import type { SessionConfig } from "../env.js";
 import { AppError } from "../errors.js";
-import { ROLE_SCOPES, type Principal } from "./principal.js";
+import { type Principal, ROLE_SCOPES } from "./principal.js";
 
 export const SESSION_ALGORITHMS = ["RS256", "ES256"] as const;
 

@@ -3,10 +3,11 @@
 // very next request to either process (Redis message before the answer). Changes made outside
 // the API (admin CLI, SQL) apply as soon as Postgres delivers its commit notification: those
 // tests poll with a short deadline, far below the 60 s a stale entry would otherwise live.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { createApiKey, revokeApiKey } from "@capy/db";
-import { startApi, waitFor, withAdminClient, type ApiProcess } from "@capy/testing";
-import { expectError, request, startHarness, type Harness } from "../test/harness.js";
+import { type ApiProcess, startApi, waitFor, withAdminClient } from "@capy/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectError, type Harness, request, startHarness } from "../test/harness.js";
 
 let h: Harness;
 /** Two API processes of one deployment. */

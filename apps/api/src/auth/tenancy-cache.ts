@@ -13,9 +13,10 @@
 // - Expiry and revocation are checked on every request by the caller, from the row.
 // - Entries older than MAX_AGE_MS are read again anyway: a bound should a message ever be
 //   missed without its connection dropping.
+
+import { type ApiKey, type ChangeFeed, type Db, listenForTenancyChanges, type Project } from "@capy/db";
 import type { FastifyBaseLogger } from "fastify";
 import type { Redis } from "ioredis";
-import { listenForTenancyChanges, type ApiKey, type ChangeFeed, type Db, type Project } from "@capy/db";
 
 /** Longest an entry is trusted without a notification (ms). */
 const MAX_AGE_MS = 60_000;

@@ -1,9 +1,9 @@
 // The queue dashboard: mounted only with an operator token, refused without it, usable from a
 // browser through the cookie that ?token= sets, and loading nothing from other origins.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { BACKUP_QUEUE } from "@capy/contracts";
-import { startHarness, type Harness } from "../test/harness.js";
-import { expectError, request } from "../test/harness.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectError, type Harness, request, startHarness } from "../test/harness.js";
 
 const TOKEN = "op-token-0123456789abcdef";
 

@@ -7,8 +7,8 @@ import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { createBullBoard } from "@bull-board/api";
 import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
 import { FastifyAdapter } from "@bull-board/fastify";
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ErrorBody } from "@capy/contracts";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AppDeps } from "../deps.js";
 
 export const ADMIN_QUEUES_PATH = "/admin/queues";
@@ -32,7 +32,10 @@ function cookie(request: FastifyRequest, name: string): string | undefined {
 }
 
 function refuse(reply: FastifyReply, message: string) {
-  return reply.status(401).header("www-authenticate", 'Bearer realm="capy-operator"').send({ error: message } satisfies ErrorBody);
+  return reply
+    .status(401)
+    .header("www-authenticate", 'Bearer realm="capy-operator"')
+    .send({ error: message } satisfies ErrorBody);
 }
 
 export function registerAdminQueues(app: FastifyInstance, deps: Pick<AppDeps, "config" | "queue">): void {

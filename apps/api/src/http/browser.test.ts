@@ -4,11 +4,11 @@
 // Chromium must be installed (apt-get install chromium): without it these tests fail.
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BACKUP_QUEUE } from "@capy/contracts";
 import { launchChromium, REPO_ROOT, watchCsp } from "@capy/testing";
-import { startHarness, type Harness } from "../test/harness.js";
+import type { Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Harness, startHarness } from "../test/harness.js";
 
 const OUTPUT_DIR = path.join(REPO_ROOT, "test-output");
 const TOKEN = "browser-operator-token-0123456789";
@@ -18,11 +18,7 @@ describe("in a browser", () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    [harness, browser] = await Promise.all([
-      startHarness({ CAPY_OPERATOR_TOKEN: TOKEN }),
-      launchChromium(),
-      mkdir(OUTPUT_DIR, { recursive: true }),
-    ]);
+    [harness, browser] = await Promise.all([startHarness({ CAPY_OPERATOR_TOKEN: TOKEN }), launchChromium(), mkdir(OUTPUT_DIR, { recursive: true })]);
   }, 60_000);
 
   afterAll(async () => {

@@ -8,8 +8,7 @@ import fastifyStatic from "@fastify/static";
 import type { FastifyInstance } from "fastify";
 
 /** Paths the console's files are served at. */
-export const isConsolePath = (urlPath: string) =>
-  urlPath === "/" || urlPath === "/index.html" || urlPath === "/favicon.svg" || urlPath.startsWith("/assets/");
+export const isConsolePath = (urlPath: string) => urlPath === "/" || urlPath === "/index.html" || urlPath === "/favicon.svg" || urlPath.startsWith("/assets/");
 
 /** One year (s): Vite names every asset by its content hash. */
 const ASSET_MAX_AGE_S = 365 * 24 * 3600;

@@ -4,10 +4,10 @@
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newId } from "@capy/db";
 import { backupArtifactKey, createStorage } from "@capy/storage";
-import { expectError, request, startHarness, type Harness } from "../test/harness.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectError, type Harness, request, startHarness } from "../test/harness.js";
 
 let h: Harness;
 
@@ -54,7 +54,9 @@ async function storedBackup(bytes: Buffer | null, state = "completed", encoding:
       sizeBytes: BigInt(bytes?.length ?? 0),
       sha256: encoding.sha256 ?? sha256(bytes ?? Buffer.alloc(0)),
       state,
-      ...(encoding.storedEncoding ? { storedEncoding: encoding.storedEncoding, compression: encoding.compression ?? "zstd", archiveSizeBytes: encoding.archiveSizeBytes ?? null } : {}),
+      ...(encoding.storedEncoding
+        ? { storedEncoding: encoding.storedEncoding, compression: encoding.compression ?? "zstd", archiveSizeBytes: encoding.archiveSizeBytes ?? null }
+        : {}),
     },
   });
   return { id, path: `/v1/projects/${h.tenant.project_id}/backups/${id}/download` };

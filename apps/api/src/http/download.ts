@@ -22,7 +22,8 @@ export function registerDownloadRoute(app: FastifyInstance, deps: Pick<AppDeps, 
     const principal = await deps.authenticate(request.headers);
     requireScope(principal, "backups:read");
     const encoding = request.query.encoding ?? "archive";
-    if (!(DOWNLOAD_ENCODINGS as readonly string[]).includes(encoding)) throw new AppError("BAD_REQUEST", `encoding must be one of ${DOWNLOAD_ENCODINGS.join(", ")}`);
+    if (!(DOWNLOAD_ENCODINGS as readonly string[]).includes(encoding))
+      throw new AppError("BAD_REQUEST", `encoding must be one of ${DOWNLOAD_ENCODINGS.join(", ")}`);
     const project = await findAccessibleProject(deps.tenancy, principal, request.params.id);
     const as = encoding as (typeof DOWNLOAD_ENCODINGS)[number];
     const artifact = await openBackupArtifact(deps.db, deps.storage, project, request.params.backupID, { as, zstd: deps.zstd });

@@ -1,9 +1,10 @@
 // Error answers at the HTTP layer, where every error passes: `{ "error": "<message>" }` with the
 // mapped status, whether it comes from a route, a hook, Fastify itself, or trpc-to-openapi
 // (which builds its own error bodies, some without calling the tRPC errorFormatter).
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+
 import type { ErrorBody } from "@capy/contracts";
-import { INTERNAL_MESSAGE, describeIssues, toHttpError, type IssueLike } from "../errors.js";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { describeIssues, INTERNAL_MESSAGE, type IssueLike, toHttpError } from "../errors.js";
 
 export function registerErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {

@@ -1,7 +1,8 @@
 // Probes. /healthz: the process is alive. /readyz: it can serve, i.e. Postgres and Redis both
 // answer within the deadline. Probes are frequent, so their request logs are suppressed.
-import type { FastifyInstance } from "fastify";
+
 import { withTimeout } from "@capy/queue";
+import type { FastifyInstance } from "fastify";
 import type { AppDeps } from "../deps.js";
 import { AppError } from "../errors.js";
 

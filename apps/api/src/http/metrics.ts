@@ -3,7 +3,7 @@
 // never raw URLs, so ids never become label values. Unauthenticated and not rate limited, like
 // the probes: it is meant for a scraper on the private network.
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
 import { restOperations } from "../rest-operations.js";
 
 export const METRICS_PATH = "/metrics";

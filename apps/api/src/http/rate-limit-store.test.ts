@@ -1,14 +1,15 @@
 // The leasing rate-limit store against the real Redis: counts as the plugin's store did, takes
 // Redis's slices instead of a round trip per request, and never admits more than the limit
 // across processes (two stores on one Redis stand for two API processes).
+
+import { createTestRedis, type TestRedis } from "@capy/testing";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestRedis, type TestRedis } from "@capy/testing";
 import { leasingRedisStore } from "./rate-limit-store.js";
 
 const WINDOW_MS = 60_000;
 let testRedis: TestRedis;
-let connections: Redis[] = [];
+const connections: Redis[] = [];
 
 beforeAll(() => {
   testRedis = createTestRedis();

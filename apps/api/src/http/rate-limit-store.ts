@@ -59,7 +59,10 @@ export function leasingRedisStore(redis: Redis, nameSpace: string) {
     }
 
     incr(key: string, callback: Callback, timeWindow: number, max: number): void {
-      this.#take(key, timeWindow, max).then((result) => callback(null, result), (error: Error) => callback(error));
+      this.#take(key, timeWindow, max).then(
+        (result) => callback(null, result),
+        (error: Error) => callback(error),
+      );
     }
 
     /** A route with a limit of its own counts apart (as the plugin's RedisStore: method and url). */
@@ -83,7 +86,10 @@ export function leasingRedisStore(redis: Redis, nameSpace: string) {
         const next: Lease = lease && lease.endsAt > now ? lease : { tokens: 0, counted: 0, endsAt: 0 };
         const wanted = Math.max(1, Math.floor(max * LEASE_FRACTION));
         const reply = leaseRedis.capyRateLimitLease(this.#prefix + key, windowMs, wanted, max);
-        next.pending = reply.then(() => {}, () => {});
+        next.pending = reply.then(
+          () => {},
+          () => {},
+        );
         this.#remember(key, next, now);
         try {
           const [count, granted, ttl] = await reply;

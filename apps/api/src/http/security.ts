@@ -10,8 +10,8 @@ import helmet from "helmet";
 import { createRateLimitKeyGenerator } from "../auth/authenticate.js";
 import type { AppDeps } from "../deps.js";
 import { AppError } from "../errors.js";
-import { leasingRedisStore } from "./rate-limit-store.js";
 import { isConsolePath } from "./console.js";
+import { leasingRedisStore } from "./rate-limit-store.js";
 
 /** JSON answers load nothing and may not be framed. */
 const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
@@ -22,19 +22,20 @@ const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; fo
  * injects, data: images and fonts, and the OpenAPI document fetched from this origin. Nothing
  * from other origins.
  */
-const docsCsp = (scriptHashes: string[]) => [
-  "default-src 'self'",
-  ["script-src 'self'", ...scriptHashes.map((hash) => `'sha256-${hash}'`)].join(" "),
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data: blob:",
-  "font-src 'self' data:",
-  "connect-src 'self'",
-  "worker-src 'self' blob:",
-  "object-src 'none'",
-  "base-uri 'self'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join("; ");
+const docsCsp = (scriptHashes: string[]) =>
+  [
+    "default-src 'self'",
+    ["script-src 'self'", ...scriptHashes.map((hash) => `'sha256-${hash}'`)].join(" "),
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    "font-src 'self' data:",
+    "connect-src 'self'",
+    "worker-src 'self' blob:",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join("; ");
 
 /** Hashes (base64 SHA-256) of the inline scripts of an HTML page. */
 function inlineScriptHashes(html: string): string[] {

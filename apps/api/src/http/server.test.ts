@@ -1,10 +1,11 @@
 // The server as a whole, against the built API process: OpenAPI document, reference page,
 // probes, unknown routes, native tRPC, logging and graceful shutdown.
-import { Validator } from "@seriousme/openapi-schema-validator";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { mintApiKey } from "@capy/db";
 import { createTestStack, startApi, waitFor } from "@capy/testing";
-import { expectError, request, startHarness, type Harness } from "../test/harness.js";
+import { Validator } from "@seriousme/openapi-schema-validator";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectError, type Harness, request, startHarness } from "../test/harness.js";
 
 let h: Harness;
 
@@ -122,7 +123,10 @@ describe("probes and routing", () => {
     const requestId = response.headers.get("x-request-id");
     expect(requestId).toBeTruthy();
     const lines = await waitFor(() => {
-      const matching = h.api.logs().split("\n").filter((line) => line.includes(requestId!));
+      const matching = h.api
+        .logs()
+        .split("\n")
+        .filter((line) => line.includes(requestId!));
       return matching.length >= 2 ? matching : undefined;
     });
     for (const line of lines) expect(JSON.parse(line)).toMatchObject({ reqId: requestId });

@@ -4,11 +4,11 @@
 // operation's `x-required-scope` and which tenant its path parameters name. Answers to other
 // tenants must be 404s indistinguishable from a missing id's. The matrix is printed.
 import { Readable } from "node:stream";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECT_SCOPES, SCOPES, type Scope } from "@capy/contracts";
 import { createApiKey, newId, revokeApiKey } from "@capy/db";
 import { backupArtifactKey, createStorage } from "@capy/storage";
-import { request, startHarness, type ApiResponse, type Harness } from "../test/harness.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ApiResponse, type Harness, request, startHarness } from "../test/harness.js";
 import { createSessionIssuer, type SessionIssuer } from "../test/sessions.js";
 
 interface Operation {
@@ -115,7 +115,17 @@ beforeAll(async () => {
   const backupKey = backupArtifactKey(h.tenant.project_id, backupId);
   await createStorage({ storageDir: h.stack.storageDir }).put(backupKey, Readable.from([Buffer.from("dump")]));
   await db.backup.create({
-    data: { id: backupId, organizationId: org, projectId: h.tenant.project_id, jobId: newId("job"), databaseName: h.source.name, backupKey, sizeBytes: 4n, sha256: "0".repeat(64), state: "completed" },
+    data: {
+      id: backupId,
+      organizationId: org,
+      projectId: h.tenant.project_id,
+      jobId: newId("job"),
+      databaseName: h.source.name,
+      backupKey,
+      sizeBytes: 4n,
+      sha256: "0".repeat(64),
+      state: "completed",
+    },
   });
   const job = await request(h.api, "POST", `/v1/projects/${h.tenant.project_id}/backups`, { key: h.tenant.api_key });
   params = {
@@ -162,12 +172,22 @@ beforeAll(async () => {
     { name: "other org session", header: await session(globex.organization_id, "admin"), expect: (op) => (tenantOf(op) === "none" ? "success" : 404) },
     { name: "expired session", header: await session(org, "admin", past), expect: unauthenticated },
   ];
-  headerFor = (credential, op) =>
-    credential.header === "per-operation" ? (op.scope ? lacking.get(op.scope)! : anyScope) : credential.header;
+  headerFor = (credential, op) => (credential.header === "per-operation" ? (op.scope ? lacking.get(op.scope)! : anyScope) : credential.header);
 
   // The operations, from the document the API serves.
   const doc = (await request(h.api, "GET", "/v1/openapi.json")).body as {
-    paths: Record<string, Record<string, { operationId: string; "x-required-scope"?: Scope; responses: Record<string, unknown>; requestBody?: { content: Record<string, { schema?: { required?: string[] } }> } }>>;
+    paths: Record<
+      string,
+      Record<
+        string,
+        {
+          operationId: string;
+          "x-required-scope"?: Scope;
+          responses: Record<string, unknown>;
+          requestBody?: { content: Record<string, { schema?: { required?: string[] } }> };
+        }
+      >
+    >;
   };
   operations = Object.entries(doc.paths).flatMap(([path, item]) =>
     Object.entries(item).map(([method, op]) => ({
@@ -192,7 +212,18 @@ async function disposableBackup(): Promise<string> {
   const key = backupArtifactKey(h.tenant.project_id, id);
   await createStorage({ storageDir: h.stack.storageDir }).put(key, Readable.from([Buffer.from("dump")]));
   await h.stack.db.backup.create({
-    data: { id, organizationId: h.tenant.organization_id, projectId: h.tenant.project_id, jobId: newId("job"), databaseName: h.source.name, backupKey: key, sizeBytes: 4n, sha256: "0".repeat(64), state: "completed", verificationState: "verified" },
+    data: {
+      id,
+      organizationId: h.tenant.organization_id,
+      projectId: h.tenant.project_id,
+      jobId: newId("job"),
+      databaseName: h.source.name,
+      backupKey: key,
+      sizeBytes: 4n,
+      sha256: "0".repeat(64),
+      state: "completed",
+      verificationState: "verified",
+    },
   });
   return id;
 }
@@ -221,7 +252,14 @@ async function disposablePreview(): Promise<string> {
 async function projectWebhook(): Promise<string> {
   const id = newId("whk");
   await h.stack.db.webhook.create({
-    data: { id, organizationId: h.tenant.organization_id, projectId: h.tenant.project_id, url: "http://127.0.0.1:9/hook", events: ["*"], secretEncrypted: h.stack.keyring.seal("whsec_matrix") },
+    data: {
+      id,
+      organizationId: h.tenant.organization_id,
+      projectId: h.tenant.project_id,
+      url: "http://127.0.0.1:9/hook",
+      events: ["*"],
+      secretEncrypted: h.stack.keyring.seal("whsec_matrix"),
+    },
   });
   return id;
 }
@@ -230,7 +268,17 @@ async function projectWebhook(): Promise<string> {
 async function finishedDelivery(webhookId: string): Promise<string> {
   const id = newId("dlv");
   await h.stack.db.webhookDelivery.create({
-    data: { id, webhookId, organizationId: h.tenant.organization_id, projectId: h.tenant.project_id, eventId: newId("evt"), eventType: "job.completed", body: "{}", state: "failed", attempts: 8 },
+    data: {
+      id,
+      webhookId,
+      organizationId: h.tenant.organization_id,
+      projectId: h.tenant.project_id,
+      eventId: newId("evt"),
+      eventType: "job.completed",
+      body: "{}",
+      state: "failed",
+      attempts: 8,
+    },
   });
   return id;
 }
@@ -288,17 +336,25 @@ describe("authorization matrix", () => {
         if (!ok) failures.push(`${label} with ${credential.name}: ${response.status} ${JSON.stringify(response.body)} (expected ${expected})`);
         if (response.status >= 400) {
           const body = response.body as { error?: unknown } | undefined;
-          if (!(body && typeof body.error === "string" && Object.keys(body).length === 1)) failures.push(`${label} with ${credential.name}: error body ${JSON.stringify(body)}`);
+          if (!(body && typeof body.error === "string" && Object.keys(body).length === 1))
+            failures.push(`${label} with ${credential.name}: error body ${JSON.stringify(body)}`);
         }
         if (outcome === 404) {
           const missing = await send(op, missingVariant(op, credential), orgKey);
           if (missing.status !== 404 || JSON.stringify(missing.body) !== JSON.stringify(response.body)) {
-            failures.push(`${label} with ${credential.name}: 404 body ${JSON.stringify(response.body)} differs from a missing id's ${missing.status} ${JSON.stringify(missing.body)}`);
+            failures.push(
+              `${label} with ${credential.name}: 404 body ${JSON.stringify(response.body)} differs from a missing id's ${missing.status} ${JSON.stringify(missing.body)}`,
+            );
           }
         }
       }
     }
-    console.log(`authorization matrix (status; "a≠b" = got a, expected b)\n${formatTable(rows, credentials.map((c) => c.name))}`);
+    console.log(
+      `authorization matrix (status; "a≠b" = got a, expected b)\n${formatTable(
+        rows,
+        credentials.map((c) => c.name),
+      )}`,
+    );
     expect(failures).toEqual([]);
   });
 });

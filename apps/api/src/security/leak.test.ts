@@ -6,11 +6,21 @@
 // job's stdout/stderr/error, in what the webhook receiver got, or in any response body (except
 // the ones creating a key or a webhook and rotating its secret, which show it once by design).
 import { randomBytes } from "node:crypto";
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Job } from "@capy/contracts";
 import { createApiKey, quoteIdent } from "@capy/db";
-import { createEmptyDatabase, createTestStack, dropDatabasesAndRoles, startWebhookReceiver, waitFor, withAdminClient, type TestDatabase, type TestStack, type WebhookReceiver } from "@capy/testing";
+import {
+  createEmptyDatabase,
+  createTestStack,
+  dropDatabasesAndRoles,
+  startWebhookReceiver,
+  type TestDatabase,
+  type TestStack,
+  type WebhookReceiver,
+  waitFor,
+  withAdminClient,
+} from "@capy/testing";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const PASSWORD = `Leak-Canary-${randomBytes(12).toString("hex")}`;
 
@@ -58,7 +68,11 @@ async function finished(key: string, jobId: string) {
 
 beforeAll(async () => {
   [stack, source, receiver] = await Promise.all([createTestStack(), createEmptyDatabase(), startWebhookReceiver()]);
-  await withAdminClient((client) => client.query("CREATE TABLE accounts (id int PRIMARY KEY, owner text); INSERT INTO accounts SELECT g, 'owner ' || g FROM generate_series(1, 100) g"), source.url);
+  await withAdminClient(
+    (client) =>
+      client.query("CREATE TABLE accounts (id int PRIMARY KEY, owner text); INSERT INTO accounts SELECT g, 'owner ' || g FROM generate_series(1, 100) g"),
+    source.url,
+  );
   await Promise.all([stack.startApi(), stack.startWorker()]);
 });
 
@@ -78,7 +92,13 @@ describe("secrets never leak", () => {
     secrets.push(tenant.api_key, broken.api_key, orgKey.plaintext);
 
     // A key created over the API, then used for everything else.
-    const created = await call(orgKey.plaintext, "POST", `/v1/organizations/${tenant.organization_id}/api-keys`, { name: "ci", scopes: ["backups:read", "backups:write", "jobs:read"] }, true);
+    const created = await call(
+      orgKey.plaintext,
+      "POST",
+      `/v1/organizations/${tenant.organization_id}/api-keys`,
+      { name: "ci", scopes: ["backups:read", "backups:write", "jobs:read"] },
+      true,
+    );
     expect(created.status).toBe(201);
     const key = created.body.secret as string;
     secrets.push(key);
@@ -105,7 +125,13 @@ describe("secrets never leak", () => {
     const restore = await call(key, "POST", `/v1/projects/${tenant.project_id}/restores`, { backup_id: backupId });
     const restored = await finished(key, (restore.body.job as { id: string }).id);
     expect(restored.state, restored.error ?? "").toBe("completed");
-    const credentials = await call(orgKey.plaintext, "GET", `/v1/projects/${tenant.project_id}/preview-databases/${restored.preview_database_id}/credentials`, undefined, true);
+    const credentials = await call(
+      orgKey.plaintext,
+      "GET",
+      `/v1/projects/${tenant.project_id}/preview-databases/${restored.preview_database_id}/credentials`,
+      undefined,
+      true,
+    );
     const previewPassword = (credentials.body.credentials as { password: string }).password;
     expect(previewPassword.length).toBeGreaterThanOrEqual(32);
 
@@ -147,7 +173,9 @@ describe("secrets never leak", () => {
     // Every row of every table of the metadata database (every column, as text).
     let rowsChecked = 0;
     await withAdminClient(async (client) => {
-      const tables = await client.query<{ table_name: string }>("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'");
+      const tables = await client.query<{ table_name: string }>(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+      );
       for (const { table_name } of tables.rows) {
         const rows = await client.query<{ row: string }>(`SELECT t::text AS row FROM ${quoteIdent(table_name)} t`);
         rowsChecked += rows.rowCount ?? 0;
@@ -169,13 +197,19 @@ describe("secrets never leak", () => {
         check(`redis key name ${name}`, name);
         const type = await redis.type(name);
         const value =
-          type === "string" ? await redis.get(name)
-          : type === "hash" ? JSON.stringify(await redis.hgetall(name))
-          : type === "list" ? JSON.stringify(await redis.lrange(name, 0, -1))
-          : type === "zset" ? JSON.stringify(await redis.zrange(name, "0", "-1"))
-          : type === "set" ? JSON.stringify(await redis.smembers(name))
-          : type === "stream" ? JSON.stringify(await redis.xrange(name, "-", "+"))
-          : "";
+          type === "string"
+            ? await redis.get(name)
+            : type === "hash"
+              ? JSON.stringify(await redis.hgetall(name))
+              : type === "list"
+                ? JSON.stringify(await redis.lrange(name, 0, -1))
+                : type === "zset"
+                  ? JSON.stringify(await redis.zrange(name, "0", "-1"))
+                  : type === "set"
+                    ? JSON.stringify(await redis.smembers(name))
+                    : type === "stream"
+                      ? JSON.stringify(await redis.xrange(name, "-", "+"))
+                      : "";
         check(`redis ${type} ${name}`, value ?? "");
       }
     } finally {
@@ -189,7 +223,8 @@ describe("secrets never leak", () => {
 
     // The search itself works: the one response allowed to show a secret does show it, and the
     // failed job did record pg_dump's complaint.
-    for (const secret of [key, ...secrets.slice(-2)]) expect(bodies.filter((body) => body.text.includes(secret)).map((body) => body.mayShowSecret)).toEqual([true]);
+    for (const secret of [key, ...secrets.slice(-2)])
+      expect(bodies.filter((body) => body.text.includes(secret)).map((body) => body.mayShowSecret)).toEqual([true]);
     expect(bodies.filter((body) => body.text.includes(previewPassword)).map((body) => body.what)).toEqual([expect.stringContaining("/credentials → 200")]);
     expect(failed.error).toMatch(/does not exist/);
     expect(stack.workers[0]!.logs().length).toBeGreaterThan(0);

@@ -1,13 +1,13 @@
 // API key management, /v1/me, session tokens, rate and body limits, security headers and the
 // audit log, over real HTTP against the built API process.
 import { createHash } from "node:crypto";
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ApiKey, AuditEvent, PrincipalInfo, PROJECT_SCOPES, SCOPES } from "@capy/contracts";
+import { ApiKey, AuditEvent, PROJECT_SCOPES, PrincipalInfo, SCOPES } from "@capy/contracts";
 import { createApiKey, hashApiKey } from "@capy/db";
 import { startApi, waitFor } from "@capy/testing";
-import { expectError, request, startHarness, type Harness } from "../test/harness.js";
-import { createSessionIssuer, unsignedToken, type SessionIssuer } from "../test/sessions.js";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectError, type Harness, request, startHarness } from "../test/harness.js";
+import { createSessionIssuer, type SessionIssuer, unsignedToken } from "../test/sessions.js";
 
 let h: Harness;
 let issuer: SessionIssuer;
@@ -60,12 +60,24 @@ describe("API key management", () => {
   });
 
   it("validates the body and keeps project keys to project scopes", async () => {
-    expectError(await request(h.api, "POST", keysPath, { key: orgKey, json: { name: "x", scopes: ["api_keys:write"], project_id: h.tenant.project_id } }), 400, /project-scoped key cannot hold api_keys:write/);
+    expectError(
+      await request(h.api, "POST", keysPath, { key: orgKey, json: { name: "x", scopes: ["api_keys:write"], project_id: h.tenant.project_id } }),
+      400,
+      /project-scoped key cannot hold api_keys:write/,
+    );
     expectError(await request(h.api, "POST", keysPath, { key: orgKey, json: { name: "x", scopes: ["root"] } }), 400, /^scopes/);
     expectError(await request(h.api, "POST", keysPath, { key: orgKey, json: { name: "", scopes: ["jobs:read"] } }), 400, /^name/);
     expectError(await request(h.api, "POST", keysPath, { key: orgKey, json: { name: "x", scopes: [] } }), 400, /^scopes/);
-    expectError(await request(h.api, "POST", keysPath, { key: orgKey, json: { name: "x", scopes: ["jobs:read"], expires_at: "2001-01-01T00:00:00Z" } }), 400, /expires_at/);
-    expectError(await request(h.api, "POST", keysPath, { key: orgKey, json: { name: "x", scopes: ["jobs:read"], project_id: "prj_nope" } }), 404, "project not found");
+    expectError(
+      await request(h.api, "POST", keysPath, { key: orgKey, json: { name: "x", scopes: ["jobs:read"], expires_at: "2001-01-01T00:00:00Z" } }),
+      400,
+      /expires_at/,
+    );
+    expectError(
+      await request(h.api, "POST", keysPath, { key: orgKey, json: { name: "x", scopes: ["jobs:read"], project_id: "prj_nope" } }),
+      404,
+      "project not found",
+    );
   });
 
   it("creates an expiring key that stops working once expired", async () => {
@@ -87,7 +99,11 @@ describe("API key management", () => {
 
   it("refuses project keys (403) and other organizations (404, as for an unknown one)", async () => {
     expectError(await request(h.api, "GET", keysPath, { key: h.tenant.api_key }), 403, "missing scope api_keys:read");
-    expectError(await request(h.api, "POST", keysPath, { key: h.tenant.api_key, json: { name: "x", scopes: ["jobs:read"] } }), 403, "missing scope api_keys:write");
+    expectError(
+      await request(h.api, "POST", keysPath, { key: h.tenant.api_key, json: { name: "x", scopes: ["jobs:read"] } }),
+      403,
+      "missing scope api_keys:write",
+    );
     const globex = await h.stack.createTenant("globex", "shop", h.source.url);
     const globexOrgKey = (await createApiKey(h.stack.db, { organizationId: globex.organization_id, name: "globex" })).plaintext;
     const foreign = await request(h.api, "GET", keysPath, { key: globexOrgKey });
@@ -95,7 +111,11 @@ describe("API key management", () => {
     expectError(foreign, 404, "organization not found");
     expect(foreign.body).toEqual(unknown.body);
     const victim = await createApiKey(h.stack.db, { organizationId: h.tenant.organization_id, name: "victim" });
-    expectError(await request(h.api, "DELETE", `/v1/organizations/${globex.organization_id}/api-keys/${victim.id}`, { key: globexOrgKey }), 404, "API key not found");
+    expectError(
+      await request(h.api, "DELETE", `/v1/organizations/${globex.organization_id}/api-keys/${victim.id}`, { key: globexOrgKey }),
+      404,
+      "API key not found",
+    );
     expect((await request(h.api, "GET", "/v1/me", { key: victim.plaintext })).status).toBe(200);
   });
 });
@@ -154,7 +174,14 @@ describe("session tokens", () => {
       ["wrong audience", await issuer.sign(claims, { audience: "other" }), "invalid session token"],
       ["no org claim", await issuer.sign({ sub: "usr_1", role: "admin" }), "invalid session token"],
       ["unknown role", await issuer.sign({ ...claims, role: "owner" }), "invalid session token"],
-      ["tampered payload", (await memberSession()).replace(/\.([^.]+)\./, (_m, p: string) => `.${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p, "base64url").toString()), role: "admin" })).toString("base64url")}.`), "invalid session token"],
+      [
+        "tampered payload",
+        (await memberSession()).replace(
+          /\.([^.]+)\./,
+          (_m, p: string) => `.${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p, "base64url").toString()), role: "admin" })).toString("base64url")}.`,
+        ),
+        "invalid session token",
+      ],
     ];
     for (const [name, token, message] of cases) {
       const response = await request(h.api, "GET", "/v1/me", { key: token });
@@ -233,7 +260,10 @@ describe("limits and headers", () => {
   });
 
   it("answers 413 { error } for a body over the limit", async () => {
-    const response = await request(h.api, "POST", `/v1/projects/${h.tenant.project_id}/backups`, { key: h.tenant.api_key, json: { label: "x".repeat(70 * 1024) } });
+    const response = await request(h.api, "POST", `/v1/projects/${h.tenant.project_id}/backups`, {
+      key: h.tenant.api_key,
+      json: { label: "x".repeat(70 * 1024) },
+    });
     expectError(response, 413);
   });
 
@@ -261,7 +291,10 @@ describe("audit log", () => {
     await request(h.api, "DELETE", `${keysPath}/${keyId}`, { key: orgKey });
     const job = await request(h.api, "POST", `/v1/projects/${h.tenant.project_id}/backups`, { key: h.tenant.api_key, json: { label: "audit me" } });
     const jobId = (job.body as { job: { id: string } }).job.id;
-    await request(h.api, "PUT", `/v1/projects/${h.tenant.project_id}/scheduled-backups/default`, { key: h.tenant.api_key, json: { cron_hour: 3, cron_minute: 0, is_active: true } });
+    await request(h.api, "PUT", `/v1/projects/${h.tenant.project_id}/scheduled-backups/default`, {
+      key: h.tenant.api_key,
+      json: { cron_hour: 3, cron_minute: 0, is_active: true },
+    });
 
     const response = await request(h.api, "GET", `/v1/organizations/${h.tenant.organization_id}/audit-events?limit=4`, { key: orgKey });
     expect(response.status).toBe(200);

@@ -1,7 +1,7 @@
 // API key management for an organization: listing, creating (the plaintext is returned once and
 // never stored) and revoking. Keys are minted by @capy/db's createApiKey/revokeApiKey.
 import { PROJECT_SCOPES, type Scope } from "@capy/contracts";
-import { createApiKey, revokeApiKey, TenantError, type ApiKey, type Db } from "@capy/db";
+import { type ApiKey, createApiKey, type Db, revokeApiKey, TenantError } from "@capy/db";
 import { findAccessibleProject } from "../auth/access.js";
 import type { Principal } from "../auth/principal.js";
 import type { TenancyLookup } from "../auth/tenancy-cache.js";

@@ -3,7 +3,7 @@
 // non-secret facts (names, scopes, labels, settings). A failed audit write is logged and does not
 // undo or fail the action it records.
 import type { AuditAction } from "@capy/contracts";
-import { newId, type AuditEvent, type Db } from "@capy/db";
+import { type AuditEvent, type Db, newId } from "@capy/db";
 import type { FastifyBaseLogger } from "fastify";
 import { actorOf, type Principal } from "../auth/principal.js";
 

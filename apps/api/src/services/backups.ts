@@ -1,11 +1,11 @@
 // Backups: listing, requesting one (a job row, then its BullMQ job), and opening an artifact.
 import type { Readable } from "node:stream";
-import { openArtifact, type OpenOptions } from "@capy/artifact";
+import { type OpenOptions, openArtifact } from "@capy/artifact";
 import { asModelRows, type Backup, type Db, type Project } from "@capy/db";
-import { ObjectNotFoundError, type ArtifactStorage } from "@capy/storage";
-import { AppError } from "../errors.js";
 import type { NewJob } from "@capy/jobs";
-import { createJobOnce, type CreatedJob } from "./idempotency.js";
+import { type ArtifactStorage, ObjectNotFoundError } from "@capy/storage";
+import { AppError } from "../errors.js";
+import { type CreatedJob, createJobOnce } from "./idempotency.js";
 import type { CreateJobDeps } from "./jobs.js";
 
 /** Newest first. Raw: see asModelRows (the list's largest CPU cost was findMany's plan compilation). */
@@ -55,7 +55,12 @@ export async function openBackupArtifact(db: Db, storage: ArtifactStorage, proje
     const opened = await openArtifact(storage, backup, read);
     const suffix = opened.encoding === "zstd" ? ".dump.zst" : ".dump";
     const filename = `${backup.databaseName}-${backup.id}${suffix}`.replace(/[^A-Za-z0-9._-]/g, "_");
-    return { body: opened.body, sizeBytes: opened.sizeBytes, filename, contentType: opened.encoding === "zstd" ? "application/zstd" : "application/octet-stream" };
+    return {
+      body: opened.body,
+      sizeBytes: opened.sizeBytes,
+      filename,
+      contentType: opened.encoding === "zstd" ? "application/zstd" : "application/octet-stream",
+    };
   } catch (error) {
     if (error instanceof ObjectNotFoundError) throw new AppError("NOT_FOUND", "backup artifact not found", { cause: error });
     throw error;

@@ -9,12 +9,11 @@
 // - completed, failed, canceled → 409.
 import type { Db, Job } from "@capy/db";
 import { cancelPendingJob, requestCancel } from "@capy/jobs";
+import { type BackupQueue, withTimeout } from "@capy/queue";
 import type { FastifyBaseLogger } from "fastify";
-import { withTimeout, type BackupQueue } from "@capy/queue";
 import { tenantScope } from "../auth/access.js";
 import type { Principal } from "../auth/principal.js";
 import { AppError } from "../errors.js";
-
 
 /** How long a cancel waits for Redis to drop the BullMQ job before leaving it harmless (ms). */
 const REMOVE_TIMEOUT_MS = 2_000;

@@ -4,10 +4,10 @@
 // index, so concurrent requests with one key insert one row: the losers hit the unique
 // violation and answer with the winner.
 import type { IncomingHttpHeaders } from "node:http";
-import { Prisma, type Job } from "@capy/db";
-import { releaseIdempotencyKey, type NewJob } from "@capy/jobs";
+import { type Job, Prisma } from "@capy/db";
+import { type NewJob, releaseIdempotencyKey } from "@capy/jobs";
 import { AppError } from "../errors.js";
-import { createJob, type CreateJobDeps } from "./jobs.js";
+import { type CreateJobDeps, createJob } from "./jobs.js";
 
 /** How long a key names its job (ms): 24 hours. After that the key may create a new job. */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000;

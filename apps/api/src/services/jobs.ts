@@ -1,8 +1,9 @@
 // Reading jobs, and creating one on request (rows are written by @capy/jobs only).
-import type { FastifyBaseLogger } from "fastify";
+
 import { asModelRows, type Db, type Job, type Project } from "@capy/db";
 import { enqueueJob, insertJobRow, type NewJob } from "@capy/jobs";
-import { withTimeout, type BackupQueue } from "@capy/queue";
+import { type BackupQueue, withTimeout } from "@capy/queue";
+import type { FastifyBaseLogger } from "fastify";
 import { isVisible } from "../auth/access.js";
 import type { Principal } from "../auth/principal.js";
 import { AppError } from "../errors.js";

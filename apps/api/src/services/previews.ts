@@ -1,7 +1,7 @@
 // Preview databases: reading them, asking for one's deletion (the worker's preview sweep drops
 // its database and role, then marks it `deleted`), and opening its credentials.
-import { PreviewCredentials } from "@capy/contracts";
-import { type Db, type Keyring, type PreviewDatabase, type Project } from "@capy/db";
+import type { PreviewCredentials } from "@capy/contracts";
+import type { Db, Keyring, PreviewDatabase, Project } from "@capy/db";
 import { AppError } from "../errors.js";
 
 const NOT_FOUND = "preview database not found";

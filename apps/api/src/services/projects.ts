@@ -3,6 +3,7 @@ import type { Db, Project } from "@capy/db";
 import type { Principal } from "../auth/principal.js";
 
 export function listVisibleProjects(db: Db, principal: Principal): Promise<Project[]> {
-  const where = principal.projectId === null ? { organizationId: principal.organizationId } : { organizationId: principal.organizationId, id: principal.projectId };
+  const where =
+    principal.projectId === null ? { organizationId: principal.organizationId } : { organizationId: principal.organizationId, id: principal.projectId };
   return db.project.findMany({ where, orderBy: [{ name: "asc" }, { id: "asc" }] });
 }

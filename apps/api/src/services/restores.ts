@@ -3,19 +3,12 @@
 // `creating`, or the safety backup job a project restore waits for; and the restore job), then
 // the BullMQ jobs. The worker does the restore.
 import { randomBytes } from "node:crypto";
-import {
-  LIVE_PREVIEW_STATES,
-  TTL_HOURS,
-  previewDatabaseName,
-  safetyBackupLabel,
-  type RestoreJobOptions,
-  type RestoreTargetKind,
-} from "@capy/contracts";
-import { newId, type Keyring, type Backup, type Job, type Prisma, type Project } from "@capy/db";
+import { LIVE_PREVIEW_STATES, previewDatabaseName, type RestoreJobOptions, type RestoreTargetKind, safetyBackupLabel, TTL_HOURS } from "@capy/contracts";
+import { type Backup, type Job, type Keyring, newId, type Prisma, type Project } from "@capy/db";
 import { insertJobRow, type NewJob } from "@capy/jobs";
 import type { Principal } from "../auth/principal.js";
 import { AppError } from "../errors.js";
-import { enqueueRecorded, type CreateJobDeps } from "./jobs.js";
+import { type CreateJobDeps, enqueueRecorded } from "./jobs.js";
 
 export interface RestoreRequest {
   backup_id?: string | undefined;
@@ -43,13 +36,27 @@ export async function requestRestore(deps: RestoreDeps, principal: Principal, pr
   const jobs = await deps.db.$transaction(async (tx) => {
     if (input.target_kind === "project") {
       const safety = await insertJobRow(tx, { ...base, type: "backup", backupId: null, databaseName: project.databaseName, label: safetyBackupLabel(jobId) });
-      const restore = await insertJobRow(tx, { ...base, id: jobId, type: "restore", databaseName: project.databaseName, payload: { restoreOptions: { ...options, safety_job_id: safety.id } } });
+      const restore = await insertJobRow(tx, {
+        ...base,
+        id: jobId,
+        type: "restore",
+        databaseName: project.databaseName,
+        payload: { restoreOptions: { ...options, safety_job_id: safety.id } },
+      });
       return [safety, restore];
     }
-    const preview = input.target_kind === "preview"
-      ? await claimExistingPreview(tx, project, backup, input.preview_database_id, jobId)
-      : await createPreview(tx, deps, project, backup, input, jobId);
-    const restore: NewJob = { ...base, id: jobId, type: "restore", databaseName: preview.databaseName, previewDatabaseId: preview.id, payload: { restoreOptions: options } };
+    const preview =
+      input.target_kind === "preview"
+        ? await claimExistingPreview(tx, project, backup, input.preview_database_id, jobId)
+        : await createPreview(tx, deps, project, backup, input, jobId);
+    const restore: NewJob = {
+      ...base,
+      id: jobId,
+      type: "restore",
+      databaseName: preview.databaseName,
+      previewDatabaseId: preview.id,
+      payload: { restoreOptions: options },
+    };
     return [await insertJobRow(tx, restore)];
   });
   for (const job of jobs) await enqueueRecorded(deps, job);

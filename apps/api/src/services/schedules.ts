@@ -1,9 +1,10 @@
 // Scheduled backups. Each project has one schedule, "default", replaced as a whole by PUT.
 // The row is the truth; its BullMQ job scheduler (fired by the workers) is synced on every PUT,
 // and the worker's schedule reconciler repairs Redis whenever that sync could not happen.
+
+import { asModelRows, type Db, newId, type Project, type ScheduledBackup } from "@capy/db";
+import { type ScheduleQueue, syncScheduler, withScheduleLock } from "@capy/queue";
 import type { FastifyBaseLogger } from "fastify";
-import { asModelRows, newId, type Db, type Project, type ScheduledBackup } from "@capy/db";
-import { syncScheduler, withScheduleLock, type ScheduleQueue } from "@capy/queue";
 
 export const DEFAULT_SCHEDULE = "default";
 
@@ -45,10 +46,7 @@ export async function putDefaultSchedule({ db, scheduleQueue, log }: ScheduleDep
     // re-activation. Due times before it never fire (a moved time moves the next run; no
     // firing of an old timing, and no catch-up of runs from before a re-activation).
     const sameTiming =
-      previous !== null &&
-      previous.cronHour === settings.cronHour &&
-      previous.cronMinute === settings.cronMinute &&
-      (previous.isActive || !settings.isActive);
+      previous !== null && previous.cronHour === settings.cronHour && previous.cronMinute === settings.cronMinute && (previous.isActive || !settings.isActive);
     const schedule = await tx.scheduledBackup.upsert({
       where,
       create: {

@@ -3,7 +3,7 @@
 // source inventory recorded when the backup was taken.
 import type { Job, Project } from "@capy/db";
 import { AppError } from "../errors.js";
-import { createJob, type CreateJobDeps } from "./jobs.js";
+import { type CreateJobDeps, createJob } from "./jobs.js";
 
 /**
  * Records a pending verify job for one of the project's backups and enqueues it. An unknown

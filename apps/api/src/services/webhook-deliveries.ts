@@ -2,7 +2,7 @@
 // API only writes the delivery row and queues its next attempt; the workers send it (and the
 // reconciler re-queues it if Redis loses the job).
 import { PING_EVENT, WEBHOOK_MAX_ATTEMPTS } from "@capy/contracts";
-import { newId, type Db, type Webhook, type WebhookDelivery } from "@capy/db";
+import { type Db, newId, type Webhook, type WebhookDelivery } from "@capy/db";
 import { enqueueDeliveryAttempt, type WebhookQueue } from "@capy/queue";
 import { envelopeBody } from "@capy/webhooks";
 import type { FastifyBaseLogger } from "fastify";

@@ -3,8 +3,8 @@
 // principal's; a project-scoped key sees and manages only webhooks whose project_id is its
 // project. Anything else is answered like a missing id (404).
 import { WEBHOOK_EVENT_TYPES } from "@capy/contracts";
-import { newId, type Db, type Keyring, type Webhook } from "@capy/db";
-import { checkWebhookTarget, generateWebhookSecret, TargetRefusedError, type TargetPolicy } from "@capy/webhooks";
+import { type Db, type Keyring, newId, type Webhook } from "@capy/db";
+import { checkWebhookTarget, generateWebhookSecret, type TargetPolicy, TargetRefusedError } from "@capy/webhooks";
 import { findAccessibleProject } from "../auth/access.js";
 import type { Principal } from "../auth/principal.js";
 import type { WebhookSettings } from "../context.js";
@@ -37,7 +37,8 @@ export function normalizeEvents(events: readonly string[]): string[] {
     return ["*"];
   }
   const unknown = distinct.filter((type) => !(WEBHOOK_EVENT_TYPES as readonly string[]).includes(type));
-  if (unknown.length > 0) throw new AppError("BAD_REQUEST", `events: unknown event type ${unknown.join(", ")} (known: ${WEBHOOK_EVENT_TYPES.join(", ")}, or "*")`);
+  if (unknown.length > 0)
+    throw new AppError("BAD_REQUEST", `events: unknown event type ${unknown.join(", ")} (known: ${WEBHOOK_EVENT_TYPES.join(", ")}, or "*")`);
   return distinct;
 }
 
@@ -63,7 +64,13 @@ export interface NewWebhook {
   projectId: string | null;
 }
 
-export async function createWebhook(db: Db, settings: WebhookSettings, principal: Principal, organizationId: string, input: NewWebhook): Promise<{ webhook: Webhook; secret: string }> {
+export async function createWebhook(
+  db: Db,
+  settings: WebhookSettings,
+  principal: Principal,
+  organizationId: string,
+  input: NewWebhook,
+): Promise<{ webhook: Webhook; secret: string }> {
   webhookScope(principal, organizationId);
   // A project key's webhooks belong to its project, whether or not it says so.
   const projectId = input.projectId ?? principal.projectId;

@@ -1,8 +1,9 @@
 // Test harness: a fresh stack (metadata database, Redis prefix, storage directory), one tenant
 // on a real source database, and the built API (apps/api/dist/main.js) as a real process.
 // Rebuild before running the tests.
+
+import { type ApiProcess, createEmptyDatabase, createTestStack, type TestDatabase, type TestStack } from "@capy/testing";
 import { expect } from "vitest";
-import { createEmptyDatabase, createTestStack, type ApiProcess, type TestDatabase, type TestStack } from "@capy/testing";
 
 export type Tenant = Awaited<ReturnType<TestStack["createTenant"]>>;
 

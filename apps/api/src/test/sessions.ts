@@ -3,7 +3,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { SignJWT, exportJWK, exportSPKI, generateKeyPair, type CryptoKey } from "jose";
+import { type CryptoKey, exportJWK, exportSPKI, generateKeyPair, SignJWT } from "jose";
 
 export const TEST_ISSUER = "https://id.capy.test";
 export const TEST_AUDIENCE = "capy-backups";
@@ -17,7 +17,10 @@ export interface SessionClaims {
 export interface SessionIssuer {
   /** Environment enabling sessions in the API process. */
   env: NodeJS.ProcessEnv;
-  sign(claims: SessionClaims, options?: { expiresIn?: string | number; notBefore?: string | number; issuer?: string; audience?: string; key?: CryptoKey; alg?: string }): Promise<string>;
+  sign(
+    claims: SessionClaims,
+    options?: { expiresIn?: string | number; notBefore?: string | number; issuer?: string; audience?: string; key?: CryptoKey; alg?: string },
+  ): Promise<string>;
   /** A key pair the API does not trust. */
   otherKey: CryptoKey;
   cleanup(): Promise<void>;

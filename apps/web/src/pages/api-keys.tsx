@@ -2,7 +2,7 @@
 // copy button), revoke.
 import type { ApiKey, Scope } from "@capy/sdk";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { type FormEvent, useState } from "react";
 import { formatDateTime, formatRelative } from "../format.js";
 import { useSession } from "../session.js";
 import { useTRPC } from "../trpc.js";
@@ -87,11 +87,23 @@ function KeyRow({ apiKey, canWrite, onRevoke, projectName }: { apiKey: ApiKey; c
           ))}
         </ul>
       </td>
-      <td>{apiKey.project_id ? <span title={apiKey.project_id}>{projectName ?? <Mono>{apiKey.project_id}</Mono>}</span> : <span className="muted">All projects</span>}</td>
+      <td>
+        {apiKey.project_id ? (
+          <span title={apiKey.project_id}>{projectName ?? <Mono>{apiKey.project_id}</Mono>}</span>
+        ) : (
+          <span className="muted">All projects</span>
+        )}
+      </td>
       <td>
         <KeyStatus apiKey={apiKey} />
       </td>
-      <td>{apiKey.last_used_at ? <span title={formatDateTime(apiKey.last_used_at)}>{formatRelative(apiKey.last_used_at)}</span> : <span className="muted">Never</span>}</td>
+      <td>
+        {apiKey.last_used_at ? (
+          <span title={formatDateTime(apiKey.last_used_at)}>{formatRelative(apiKey.last_used_at)}</span>
+        ) : (
+          <span className="muted">Never</span>
+        )}
+      </td>
       <td>
         <span title={formatDateTime(apiKey.created_at)}>{formatRelative(apiKey.created_at)}</span>
       </td>
@@ -107,9 +119,18 @@ function KeyRow({ apiKey, canWrite, onRevoke, projectName }: { apiKey: ApiKey; c
 }
 
 function KeyStatus({ apiKey }: { apiKey: ApiKey }) {
-  if (apiKey.revoked_at) return <Badge tone="danger" title={formatDateTime(apiKey.revoked_at)}>Revoked</Badge>;
+  if (apiKey.revoked_at)
+    return (
+      <Badge tone="danger" title={formatDateTime(apiKey.revoked_at)}>
+        Revoked
+      </Badge>
+    );
   if (!apiKey.is_active) return <Badge tone="warning">Expired</Badge>;
-  return <Badge tone="success" title={apiKey.expires_at ? `Expires ${formatDateTime(apiKey.expires_at)}` : "Never expires"}>Active</Badge>;
+  return (
+    <Badge tone="success" title={apiKey.expires_at ? `Expires ${formatDateTime(apiKey.expires_at)}` : "Never expires"}>
+      Active
+    </Badge>
+  );
 }
 
 function CreateKey({ onDone }: { onDone: () => void }) {
@@ -121,7 +142,9 @@ function CreateKey({ onDone }: { onDone: () => void }) {
   const [scopes, setScopes] = useState<Scope[]>(["backups:read", "jobs:read"]);
   const [projectId, setProjectId] = useState("");
   const create = useMutation(
-    trpc.apiKeys.create.mutationOptions({ onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.apiKeys.list.queryKey({ orgID: principal.organization_id }) }) }),
+    trpc.apiKeys.create.mutationOptions({
+      onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.apiKeys.list.queryKey({ orgID: principal.organization_id }) }),
+    }),
   );
   const toggle = (scope: Scope, on: boolean) => setScopes((current) => (on ? [...current, scope] : current.filter((candidate) => candidate !== scope)));
   function submit(event: FormEvent) {
@@ -149,7 +172,9 @@ function CreateKey({ onDone }: { onDone: () => void }) {
     <Card title="Create an API key">
       <form onSubmit={submit} noValidate className="stack">
         <Field label="Name" hint="To recognise the key by, e.g. “CI pipeline”.">
-          {({ id, describedBy }) => <input id={id} aria-describedby={describedBy} value={name} maxLength={100} onChange={(event) => setName(event.target.value)} autoFocus />}
+          {({ id, describedBy }) => (
+            <input id={id} aria-describedby={describedBy} value={name} maxLength={100} onChange={(event) => setName(event.target.value)} autoFocus />
+          )}
         </Field>
         <fieldset className="checkbox-group">
           <legend>Scopes</legend>

@@ -2,7 +2,7 @@
 // progress, download, verify again and delete.
 import type { Backup, Job } from "@capy/sdk";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { type FormEvent, useState } from "react";
 import { errorText } from "../errors.js";
 import { formatBytes, formatDateTime, formatRelative } from "../format.js";
 import { useSession } from "../session.js";
@@ -33,7 +33,10 @@ function BackupsPage({ params }: PageProps) {
 
   return (
     <>
-      <PageHeader title="Backups" description="Every backup is restored into a throwaway database and checked against its source before it counts as verified." />
+      <PageHeader
+        title="Backups"
+        description="Every backup is restored into a throwaway database and checked against its source before it counts as verified."
+      />
       <BackupNow projectId={projectId} onStarted={(job, label) => track(job, label ? `Backup “${label}”` : "Backup")} />
       {tracked.length > 0 && (
         <div className="progress-list">
@@ -64,7 +67,13 @@ function BackupsPage({ params }: PageProps) {
           }
         >
           {(backup) => (
-            <BackupRow key={backup.id} projectId={projectId} backup={backup} onVerify={(job) => track(job, `Verification of ${backup.label ?? backup.id}`)} onDelete={() => setDeleting(backup)} />
+            <BackupRow
+              key={backup.id}
+              projectId={projectId}
+              backup={backup}
+              onVerify={(job) => track(job, `Verification of ${backup.label ?? backup.id}`)}
+              onDelete={() => setDeleting(backup)}
+            />
           )}
         </ResourceTable>
       </Card>
@@ -94,7 +103,16 @@ function BackupNow({ projectId, onStarted }: { projectId: string; onStarted: (jo
     <Card>
       <form className="inline-form" onSubmit={submit}>
         <Field label="Label (optional)" hint="Shown in the list, e.g. “before migration”.">
-          {({ id, describedBy }) => <input id={id} aria-describedby={describedBy} maxLength={200} value={label} onChange={(event) => setLabel(event.target.value)} placeholder="before migration" />}
+          {({ id, describedBy }) => (
+            <input
+              id={id}
+              aria-describedby={describedBy}
+              maxLength={200}
+              value={label}
+              onChange={(event) => setLabel(event.target.value)}
+              placeholder="before migration"
+            />
+          )}
         </Field>
         <Button type="submit" variant="primary" icon={<PlusIcon />} busy={create.isPending}>
           Back up now
@@ -107,7 +125,12 @@ function BackupNow({ projectId, onStarted }: { projectId: string; onStarted: (jo
 
 function VerificationBadge({ backup }: { backup: Backup }) {
   if (backup.state === "failed") return <Badge tone="danger">Backup failed</Badge>;
-  if (backup.verification_state === "verified") return <Badge tone="success" title={`Verified ${formatDateTime(backup.verified_at)}`}>Verified</Badge>;
+  if (backup.verification_state === "verified")
+    return (
+      <Badge tone="success" title={`Verified ${formatDateTime(backup.verified_at)}`}>
+        Verified
+      </Badge>
+    );
   if (backup.verification_state === "failed") return <Badge tone="danger">Verification failed</Badge>;
   return <Badge tone="info">Verifying</Badge>;
 }
@@ -115,7 +138,9 @@ function VerificationBadge({ backup }: { backup: Backup }) {
 function BackupRow({ projectId, backup, onVerify, onDelete }: { projectId: string; backup: Backup; onVerify: (job: Job) => void; onDelete: () => void }) {
   const trpc = useTRPC();
   const toast = useToast();
-  const verify = useMutation(trpc.backups.verify.mutationOptions({ onSuccess: ({ job }) => onVerify(job), onError: (error) => toast("danger", errorText(error)) }));
+  const verify = useMutation(
+    trpc.backups.verify.mutationOptions({ onSuccess: ({ job }) => onVerify(job), onError: (error) => toast("danger", errorText(error)) }),
+  );
   const name = backup.label ?? "Unlabelled backup";
   return (
     <tr>
@@ -133,7 +158,12 @@ function BackupRow({ projectId, backup, onVerify, onDelete }: { projectId: strin
       </td>
       <td className="actions">
         <DownloadButton projectId={projectId} backup={backup} />
-        <Button variant="ghost" busy={verify.isPending} onClick={() => verify.mutate({ id: projectId, backupID: backup.id })} aria-label={`Verify again: ${name}`}>
+        <Button
+          variant="ghost"
+          busy={verify.isPending}
+          onClick={() => verify.mutate({ id: projectId, backupID: backup.id })}
+          aria-label={`Verify again: ${name}`}
+        >
           Verify again
         </Button>
         <Button variant="ghost" className="text-danger" onClick={onDelete} aria-label={`Delete ${name}`}>
@@ -190,7 +220,8 @@ function DeleteBackup({ projectId, backup, onClose, onDeleted }: { projectId: st
       title="Delete this backup?"
       body={
         <p>
-          <strong>{backup.label ?? backup.id}</strong> ({formatBytes(backup.size_bytes)}, {formatDateTime(backup.created_at)}) and its archive are removed for good.
+          <strong>{backup.label ?? backup.id}</strong> ({formatBytes(backup.size_bytes)}, {formatDateTime(backup.created_at)}) and its archive are removed for
+          good.
         </p>
       }
       confirmLabel="Delete backup"

@@ -6,7 +6,7 @@ import { useTRPC } from "../trpc.js";
 import { Card, ErrorBanner, Loading, Mono, PageHeader } from "../ui/components.js";
 import { isTerminal, JOB_TYPE_TEXT, JobStateBadge, progressText } from "../ui/jobs.js";
 import { CancelButton } from "./jobs.js";
-import { projectPath, type PageDef, type PageProps } from "./registry.js";
+import { type PageDef, type PageProps, projectPath } from "./registry.js";
 
 function JobDetailPage({ params }: PageProps) {
   const projectId = params.projectId!;

@@ -11,7 +11,7 @@ import { ListIcon } from "../ui/icons.js";
 import { isTerminal, JOB_TYPE_TEXT, JobStateBadge, progressText } from "../ui/jobs.js";
 import { ResourceTable } from "../ui/table.js";
 import { useToast } from "../ui/toasts.js";
-import { projectPath, type PageDef, type PageProps } from "./registry.js";
+import { type PageDef, type PageProps, projectPath } from "./registry.js";
 
 const LIMIT = 50;
 
@@ -85,7 +85,13 @@ export function CancelButton({ job, projectId }: { job: Job; projectId: string }
     }),
   );
   return (
-    <Button variant="ghost" className="text-danger" busy={cancel.isPending} onClick={() => cancel.mutate({ jobID: job.id })} aria-label={`Cancel job ${job.id}`}>
+    <Button
+      variant="ghost"
+      className="text-danger"
+      busy={cancel.isPending}
+      onClick={() => cancel.mutate({ jobID: job.id })}
+      aria-label={`Cancel job ${job.id}`}
+    >
       Cancel
     </Button>
   );

@@ -6,7 +6,7 @@ import { useTRPC } from "../trpc.js";
 import { Card, EmptyState, Mono, PageHeader } from "../ui/components.js";
 import { FolderIcon } from "../ui/icons.js";
 import { ResourceTable } from "../ui/table.js";
-import { projectPath, type PageDef } from "./registry.js";
+import { type PageDef, projectPath } from "./registry.js";
 
 function ProjectsPage() {
   const trpc = useTRPC();

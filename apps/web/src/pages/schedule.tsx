@@ -2,7 +2,7 @@
 // on/off and retention, validated by the API (its messages are shown as they come).
 import type { ScheduledBackup } from "@capy/sdk";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useEffect, useState, type FormEvent } from "react";
+import { type FormEvent, useEffect, useState } from "react";
 import { errorText } from "../errors.js";
 import { formatDateTime, formatRelative, utcToLocalTime } from "../format.js";
 import { useTRPC } from "../trpc.js";
@@ -35,7 +35,10 @@ function SchedulePage({ params }: PageProps) {
   const current = schedules.data?.scheduled_backups[0];
   return (
     <>
-      <PageHeader title="Schedule" description="One backup a day at a fixed time. Scheduled backups older than the retention period are deleted; the newest verified one is always kept." />
+      <PageHeader
+        title="Schedule"
+        description="One backup a day at a fixed time. Scheduled backups older than the retention period are deleted; the newest verified one is always kept."
+      />
       <ErrorBanner error={schedules.error} />
       {schedules.isPending ? <Loading label="Loading the schedule…" /> : !schedules.error && <ScheduleEditor projectId={projectId} current={current} />}
     </>
@@ -59,7 +62,13 @@ function ScheduleEditor({ projectId, current }: { projectId: string; current: Sc
   const set = (patch: Partial<Draft>) => setDraft((previous) => ({ ...previous, ...patch }));
   function submit(event: FormEvent) {
     event.preventDefault();
-    save.mutate({ id: projectId, cron_hour: asNumber(draft.hour), cron_minute: asNumber(draft.minute), is_active: draft.active, retention_days: asNumber(draft.retention) });
+    save.mutate({
+      id: projectId,
+      cron_hour: asNumber(draft.hour),
+      cron_minute: asNumber(draft.minute),
+      is_active: draft.active,
+      retention_days: asNumber(draft.retention),
+    });
   }
   const hour = Number(draft.hour);
   const minute = Number(draft.minute);
@@ -72,10 +81,32 @@ function ScheduleEditor({ projectId, current }: { projectId: string; current: Sc
         <form onSubmit={submit} noValidate className="stack">
           <div className="row">
             <Field label="Hour (UTC)" hint="0–23">
-              {({ id, describedBy }) => <input id={id} aria-describedby={describedBy} type="number" inputMode="numeric" min={0} max={23} value={draft.hour} onChange={(event) => set({ hour: event.target.value })} />}
+              {({ id, describedBy }) => (
+                <input
+                  id={id}
+                  aria-describedby={describedBy}
+                  type="number"
+                  inputMode="numeric"
+                  min={0}
+                  max={23}
+                  value={draft.hour}
+                  onChange={(event) => set({ hour: event.target.value })}
+                />
+              )}
             </Field>
             <Field label="Minute (UTC)" hint="0–59">
-              {({ id, describedBy }) => <input id={id} aria-describedby={describedBy} type="number" inputMode="numeric" min={0} max={59} value={draft.minute} onChange={(event) => set({ minute: event.target.value })} />}
+              {({ id, describedBy }) => (
+                <input
+                  id={id}
+                  aria-describedby={describedBy}
+                  type="number"
+                  inputMode="numeric"
+                  min={0}
+                  max={59}
+                  value={draft.minute}
+                  onChange={(event) => set({ minute: event.target.value })}
+                />
+              )}
             </Field>
             <div className="local-time" aria-live="polite">
               <ClockIcon />
@@ -83,7 +114,19 @@ function ScheduleEditor({ projectId, current }: { projectId: string; current: Sc
             </div>
           </div>
           <Field label="Keep scheduled backups for (days)" hint="1–365">
-            {({ id, describedBy }) => <input id={id} aria-describedby={describedBy} type="number" inputMode="numeric" min={1} max={365} value={draft.retention} onChange={(event) => set({ retention: event.target.value })} className="input-narrow" />}
+            {({ id, describedBy }) => (
+              <input
+                id={id}
+                aria-describedby={describedBy}
+                type="number"
+                inputMode="numeric"
+                min={1}
+                max={365}
+                value={draft.retention}
+                onChange={(event) => set({ retention: event.target.value })}
+                className="input-narrow"
+              />
+            )}
           </Field>
           <label className="checkbox">
             <input type="checkbox" checked={draft.active} onChange={(event) => set({ active: event.target.checked })} />
@@ -111,7 +154,9 @@ function ScheduleEditor({ projectId, current }: { projectId: string; current: Sc
               {pad(current.cron_hour)}:{pad(current.cron_minute)} UTC ({utcToLocalTime(current.cron_hour, current.cron_minute)})
             </dd>
             <dt>Next run</dt>
-            <dd data-testid="next-run">{current.next_run_at ? `${formatDateTime(current.next_run_at)} (${formatRelative(current.next_run_at)})` : "Not scheduled"}</dd>
+            <dd data-testid="next-run">
+              {current.next_run_at ? `${formatDateTime(current.next_run_at)} (${formatRelative(current.next_run_at)})` : "Not scheduled"}
+            </dd>
             <dt>Last run</dt>
             <dd>{current.last_run_at ? formatDateTime(current.last_run_at) : "Never"}</dd>
             <dt>Retention</dt>

@@ -1,6 +1,6 @@
 // The console's building blocks: buttons, badges, page headers, cards, empty/loading/error
 // states, labelled fields and the confirmation dialog. Styling lives in styles.css.
-import { useEffect, useId, useRef, useState, type ButtonHTMLAttributes, type ReactElement, type ReactNode } from "react";
+import { type ButtonHTMLAttributes, type ReactElement, type ReactNode, useEffect, useId, useRef, useState } from "react";
 import { errorText } from "../errors.js";
 import { CopyIcon } from "./icons.js";
 
@@ -75,7 +75,10 @@ export function LoadingRows({ columns, rows = 3, label }: { columns: number; row
       {Array.from({ length: rows }, (_, row) => (
         <tr key={row} className="loading-row" aria-hidden={row > 0 || undefined}>
           {Array.from({ length: columns }, (_, column) => (
-            <td key={column}>{row === 0 && column === 0 ? <span className="visually-hidden">{label}</span> : null}<span className="skeleton" /></td>
+            <td key={column}>
+              {row === 0 && column === 0 ? <span className="visually-hidden">{label}</span> : null}
+              <span className="skeleton" />
+            </td>
           ))}
         </tr>
       ))}

@@ -3,7 +3,19 @@ import type { ReactNode } from "react";
 
 function Icon({ children }: { children: ReactNode }) {
   return (
-    <svg className="icon" viewBox="0 0 24 24" width="16" height="16" aria-hidden="true" focusable="false" fill="none" stroke="currentColor" strokeWidth="2" strokeLinecap="round" strokeLinejoin="round">
+    <svg
+      className="icon"
+      viewBox="0 0 24 24"
+      width="16"
+      height="16"
+      aria-hidden="true"
+      focusable="false"
+      fill="none"
+      stroke="currentColor"
+      strokeWidth="2"
+      strokeLinecap="round"
+      strokeLinejoin="round"
+    >
       {children}
     </svg>
   );
@@ -61,6 +73,11 @@ export const CopyIcon = () => (
 export const LogoMark = () => (
   <svg className="logo-mark" viewBox="0 0 32 32" width="28" height="28" aria-hidden="true" focusable="false">
     <rect width="32" height="32" rx="8" fill="#0f766e" />
-    <path d="M9 11.5C9 9.6 12.1 8 16 8s7 1.6 7 3.5v9c0 1.9-3.1 3.5-7 3.5s-7-1.6-7-3.5zM9 11.5c0 1.9 3.1 3.5 7 3.5s7-1.6 7-3.5M9 16c0 1.9 3.1 3.5 7 3.5s7-1.6 7-3.5" fill="none" stroke="#fff" strokeWidth="2" />
+    <path
+      d="M9 11.5C9 9.6 12.1 8 16 8s7 1.6 7 3.5v9c0 1.9-3.1 3.5-7 3.5s-7-1.6-7-3.5zM9 11.5c0 1.9 3.1 3.5 7 3.5s7-1.6 7-3.5M9 16c0 1.9 3.1 3.5 7 3.5s7-1.6 7-3.5"
+      fill="none"
+      stroke="#fff"
+      strokeWidth="2"
+    />
   </svg>
 );

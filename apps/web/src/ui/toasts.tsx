@@ -1,5 +1,5 @@
 // Short confirmations ("Backup deleted"), announced politely to screen readers, gone after 6 s.
-import { createContext, useCallback, useContext, useState, type ReactNode } from "react";
+import { createContext, type ReactNode, useCallback, useContext, useState } from "react";
 import type { Tone } from "./components.js";
 
 interface Toast {

@@ -1,7 +1,7 @@
-import { pino } from "pino";
-import { describe, expect, it } from "vitest";
 import { createDb } from "@capy/db";
 import { freePort } from "@capy/testing";
+import { pino } from "pino";
+import { describe, expect, it } from "vitest";
 import { isConnectionError, retryOnDisconnect } from "./db-retry.js";
 
 const log = pino({ level: "silent" });
@@ -16,7 +16,7 @@ describe("isConnectionError", () => {
 
   it("leaves query errors alone", () => {
     expect(isConnectionError(Object.assign(new Error('duplicate key value violates unique constraint "backups_pkey"'), { code: "23505" }))).toBe(false);
-    expect(isConnectionError(new Error("relation \"jobs\" does not exist"))).toBe(false);
+    expect(isConnectionError(new Error('relation "jobs" does not exist'))).toBe(false);
   });
 
   it("recognises what Prisma throws when the metadata database does not answer", async () => {

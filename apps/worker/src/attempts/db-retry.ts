@@ -93,10 +93,16 @@ export async function retryOnDisconnect<T>(write: () => Promise<T>, { log, what,
       if (!isConnectionError(error) || signal?.aborted) throw error;
       const pause = Math.min(DB_RETRY_CAP_MS, DB_RETRY_BASE_MS * 2 ** attempt) * (0.5 + Math.random() / 2);
       if (Date.now() + pause > deadline) {
-        log.error({ write: what, tries: attempt + 1, err: error instanceof Error ? error.message : String(error) }, "metadata database unreachable; giving up on the write");
+        log.error(
+          { write: what, tries: attempt + 1, err: error instanceof Error ? error.message : String(error) },
+          "metadata database unreachable; giving up on the write",
+        );
         throw error;
       }
-      log.warn({ write: what, tries: attempt + 1, retry_in_ms: Math.round(pause), err: error instanceof Error ? error.message : String(error) }, "metadata database unreachable; retrying the write");
+      log.warn(
+        { write: what, tries: attempt + 1, retry_in_ms: Math.round(pause), err: error instanceof Error ? error.message : String(error) },
+        "metadata database unreachable; retrying the write",
+      );
       await new Promise((resolve) => setTimeout(resolve, pause));
     }
   }

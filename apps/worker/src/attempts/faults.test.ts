@@ -13,13 +13,13 @@
 import { existsSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { Redis } from "ioredis";
-import pg from "pg";
 import { quoteIdent } from "@capy/db";
 import { LeaseSemaphore } from "@capy/queue";
-import { createEmptyDatabase, uniqueName, waitFor, withAdminClient, type ServiceProcess, type TestDatabase } from "@capy/testing";
-import { createHarness, projectFiles, submitJob, waitForJob, type Harness } from "../test-helpers.js";
+import { createEmptyDatabase, type ServiceProcess, type TestDatabase, uniqueName, waitFor, withAdminClient } from "@capy/testing";
+import { Redis } from "ioredis";
+import pg from "pg";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createHarness, type Harness, projectFiles, submitJob, waitForJob } from "../test-helpers.js";
 
 /** Takeover within about LOCK + 2 x STALLED (ms); heartbeats (and cancel checks) every 200 ms. */
 const FAST: NodeJS.ProcessEnv = {
@@ -63,7 +63,8 @@ async function harnessFor(extraEnv: NodeJS.ProcessEnv = {}): Promise<Harness> {
 // and databases go at once: idle workers left running would load the (small, shared) machine.
 afterEach(async (context) => {
   if (context.task.result?.state === "fail" && current) {
-    for (const [index, worker] of current.stack.workers.entries()) console.error(`--- worker ${index} (pid ${worker.child.pid}) ---\n${worker.logs().split("\n").slice(-60).join("\n")}`);
+    for (const [index, worker] of current.stack.workers.entries())
+      console.error(`--- worker ${index} (pid ${worker.child.pid}) ---\n${worker.logs().split("\n").slice(-60).join("\n")}`);
   }
   current = undefined;
   await runCleanups();
@@ -264,7 +265,11 @@ describe("a worker that dies mid-dump", () => {
 
 /** Jobs these workers sent back to wait for their database lock or a dump slot (logged at debug level). */
 function waitingJobs(workers: ServiceProcess[]): number {
-  const jobs = workers.flatMap((worker) => logLines(worker).filter((line) => line.msg === "waiting: the database's lock or the cluster's dump slots are taken").map((line) => line.job_id));
+  const jobs = workers.flatMap((worker) =>
+    logLines(worker)
+      .filter((line) => line.msg === "waiting: the database's lock or the cluster's dump slots are taken")
+      .map((line) => line.job_id),
+  );
   return new Set(jobs).size;
 }
 
@@ -283,13 +288,16 @@ describe("locks and caps", () => {
     // The first dump is held by the lock while the second job keeps trying: with two dumps of the
     // database allowed, both pg_dumps would sit in pg_stat_activity together (and the peak be 2).
     // Every job is accounted for once it is either held mid-dump or has been sent back to wait.
-    await waitFor(async () => {
-      const blocked = await blockedDumps([source.name]);
-      return blocked >= 1 && blocked + waitingJobs(workers) >= jobs.length;
-    }, {
-      timeoutMs: 20_000,
-      what: "one dump held by the lock and the other job waiting",
-    });
+    await waitFor(
+      async () => {
+        const blocked = await blockedDumps([source.name]);
+        return blocked >= 1 && blocked + waitingJobs(workers) >= jobs.length;
+      },
+      {
+        timeoutMs: 20_000,
+        what: "one dump held by the lock and the other job waiting",
+      },
+    );
     await lock.release();
     expect(await peak).toBe(1);
     for (const job of await finished) expect(job).toMatchObject({ state: "completed", attempts: 1 });
@@ -305,7 +313,11 @@ describe("locks and caps", () => {
       for (const index of [0, 1, 2, 3]) created.push(await lockedTenant(harness, `capped-${index}`));
       return created;
     })();
-    const [setups, ...workers] = await Promise.all([tenantsReady, harness.stack.startWorker({ WORKER_ID: "worker-a" }), harness.stack.startWorker({ WORKER_ID: "worker-b" })]);
+    const [setups, ...workers] = await Promise.all([
+      tenantsReady,
+      harness.stack.startWorker({ WORKER_ID: "worker-a" }),
+      harness.stack.startWorker({ WORKER_ID: "worker-b" }),
+    ]);
     const names = setups.map(({ source }) => source.name);
     const tenants = setups.map(({ tenant }) => tenant);
     const locks = setups.map(({ lock }) => lock);
@@ -316,13 +328,16 @@ describe("locks and caps", () => {
     // Two dumps held by the locks while the other two jobs (other databases) keep trying: without
     // the cap, all four would sit in pg_stat_activity together (and the peak be 4). Every job is
     // accounted for once it is either held mid-dump or has been sent back to wait.
-    await waitFor(async () => {
-      const blocked = await blockedDumps(names);
-      return blocked >= 2 && blocked + waitingJobs(workers) >= jobs.length;
-    }, {
-      timeoutMs: 20_000,
-      what: "two dumps held by the locks and the other jobs waiting for a dump slot",
-    });
+    await waitFor(
+      async () => {
+        const blocked = await blockedDumps(names);
+        return blocked >= 2 && blocked + waitingJobs(workers) >= jobs.length;
+      },
+      {
+        timeoutMs: 20_000,
+        what: "two dumps held by the locks and the other jobs waiting for a dump slot",
+      },
+    );
     await Promise.all(locks.map((lock) => lock.release()));
     // Four workers' slots, four databases: only the cluster's cap holds them to two.
     expect(await peak).toBe(2);
@@ -339,7 +354,12 @@ describe("a dump past DUMP_TIMEOUT_MS", () => {
     const job = await submitJob(harness, tenant.project_id);
 
     const failed = await waitForJob(harness.stack, job.id, ["completed", "failed", "canceled"], 20_000);
-    expect(failed).toMatchObject({ state: "failed", attempts: 1, retryClassification: "timeout", error: "pg_dump timed out after 700 ms (DUMP_TIMEOUT_MS) and was stopped" });
+    expect(failed).toMatchObject({
+      state: "failed",
+      attempts: 1,
+      retryClassification: "timeout",
+      error: "pg_dump timed out after 700 ms (DUMP_TIMEOUT_MS) and was stopped",
+    });
     await waitFor(async () => (await dumpSessions([source.name])).length === 0, { timeoutMs: 10_000, what: "pg_dump to end" });
     expect(await projectFiles(harness.stack.storageDir, tenant.project_id)).toEqual([]);
     expect(await harness.stack.db.backup.count({ where: { jobId: job.id } })).toBe(0);
@@ -370,7 +390,10 @@ describe("canceling a running job", () => {
 
   it("while verifying (the dump slot already given back): the recorded backup row and its artifact are removed too", async () => {
     const harness = await harnessFor({ VERIFY_CONCURRENCY: "1" });
-    const [tenant, worker] = await Promise.all([sourceCopy().then((source) => harness.stack.createTenant("acme", "cancel-verify", source.url)), harness.stack.startWorker()]);
+    const [tenant, worker] = await Promise.all([
+      sourceCopy().then((source) => harness.stack.createTenant("acme", "cancel-verify", source.url)),
+      harness.stack.startWorker(),
+    ]);
     const project = await harness.stack.db.project.findUniqueOrThrow({ where: { id: tenant.project_id } });
     // The test holds the cluster's only verification slot, so the job stays in its verification
     // step (backup recorded, phase `verifying`) until canceled; a cancel during pg_restore takes
@@ -384,7 +407,11 @@ describe("canceling a running job", () => {
     await waitFor(
       async () => {
         const row = await harness.stack.db.job.findUniqueOrThrow({ where: { id: job.id } });
-        return row.phase === "verifying" && worker.logs().includes("waiting for a verification slot on the cluster") && (await harness.stack.db.backup.count({ where: { jobId: job.id } })) === 1;
+        return (
+          row.phase === "verifying" &&
+          worker.logs().includes("waiting for a verification slot on the cluster") &&
+          (await harness.stack.db.backup.count({ where: { jobId: job.id } })) === 1
+        );
       },
       { timeoutMs: 20_000, intervalMs: 20, what: "the backup to be recorded and verifying" },
     );
@@ -472,7 +499,10 @@ describe("a metadata-database outage", () => {
     const metadataUrl = new URL(harness.stack.metadata.url);
     metadataUrl.port = String(proxy.port);
     metadataUrl.hostname = "127.0.0.1";
-    const [{ source, tenant, lock }, worker] = await Promise.all([lockedTenant(harness, "outage"), harness.stack.startWorker({ DATABASE_URL: metadataUrl.toString() })]);
+    const [{ source, tenant, lock }, worker] = await Promise.all([
+      lockedTenant(harness, "outage"),
+      harness.stack.startWorker({ DATABASE_URL: metadataUrl.toString() }),
+    ]);
     const job = await submitJob(harness, tenant.project_id);
 
     await midDump(harness, job.id, tenant.project_id, source);

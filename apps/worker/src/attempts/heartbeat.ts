@@ -3,8 +3,8 @@
 // attempt claimed it, or it was reset): the attempt is told to stop. The same statement reads
 // cancel_requested_at: once a cancel is requested the attempt is told to cancel itself.
 import type { Db } from "@capy/db";
+import { type Attempt, beat } from "@capy/jobs";
 import type { Logger } from "../logger.js";
-import { beat, type Attempt } from "@capy/jobs";
 
 export interface HeartbeatOptions {
   /** Between heartbeats (ms). */

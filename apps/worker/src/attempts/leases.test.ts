@@ -1,11 +1,12 @@
 // The attempt's Redis leases against a real Redis: all or nothing, renewed while held, a lease
 // taken over by another holder stops the attempt, and everything goes back on release.
+
+import { LeaseSemaphore } from "@capy/queue";
+import { createTestRedis, type TestRedis, waitFor } from "@capy/testing";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LeaseSemaphore } from "@capy/queue";
-import { createTestRedis, waitFor, type TestRedis } from "@capy/testing";
-import { LeaseLostError, ResourceBusyError } from "../failures/errors.js";
+import { type LeaseLostError, ResourceBusyError } from "../failures/errors.js";
 import { acquireLeases, dumpSlotResource } from "./leases.js";
 
 const log = pino({ level: "silent" });
@@ -24,7 +25,13 @@ afterAll(async () => {
   await testRedis.cleanup();
 });
 
-const request = (jobId: string, resources: Array<{ resource: string; capacity: number }>, leaseMs = 10_000) => ({ resources, workerId: "w", jobId, leaseMs, log });
+const request = (jobId: string, resources: Array<{ resource: string; capacity: number }>, leaseMs = 10_000) => ({
+  resources,
+  workerId: "w",
+  jobId,
+  leaseMs,
+  log,
+});
 
 describe("acquireLeases", () => {
   it("takes every lease or none, naming the busy one", async () => {

@@ -46,7 +46,11 @@ export async function acquireLeases(semaphore: LeaseSemaphore, request: LeaseReq
   const holder = `${request.workerId}/${request.jobId}/${randomUUID().slice(0, 8)}`;
   const held = new Map<string, number>();
   const giveBack = (resource: string) =>
-    semaphore.release(resource, holder).catch((error: unknown) => request.log.warn({ err: error instanceof Error ? error.message : String(error), resource }, "could not release a lease; it expires on its own"));
+    semaphore
+      .release(resource, holder)
+      .catch((error: unknown) =>
+        request.log.warn({ err: error instanceof Error ? error.message : String(error), resource }, "could not release a lease; it expires on its own"),
+      );
   for (const { resource, capacity } of request.resources) {
     let acquired = false;
     try {

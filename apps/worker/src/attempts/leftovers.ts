@@ -2,7 +2,7 @@
 // cancel deleted (the catalogue's cancel hook, in @capy/jobs, reports their keys) nor anything
 // else under its storage prefix. The worker's canceled attempt and the job reconciler (a lost job
 // whose cancel was requested) both end here, once the cancel committed.
-import { jobArtifactPrefix, type ArtifactStorage } from "@capy/storage";
+import { type ArtifactStorage, jobArtifactPrefix } from "@capy/storage";
 import type { Logger } from "../logger.js";
 
 /** Removes every artifact and unfinished upload under the job's storage prefix, plus `recordedKeys` (best effort). */

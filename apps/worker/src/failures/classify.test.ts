@@ -1,7 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { ProcessExitError } from "../process/run.js";
 import { classifyFailure } from "./classify.js";
-import { ConfigurationError, DumpTimeoutError, LeaseLostError, ShutdownInterruptError, StorageError, VerificationFailedError, VerificationTimeoutError } from "./errors.js";
+import {
+  ConfigurationError,
+  DumpTimeoutError,
+  LeaseLostError,
+  ShutdownInterruptError,
+  StorageError,
+  VerificationFailedError,
+  VerificationTimeoutError,
+} from "./errors.js";
 import { describeFailure } from "./report.js";
 
 const pgDumpFailure = (message: string, exitCode: number | null = 1, signal: NodeJS.Signals | null = null) =>
@@ -17,7 +25,7 @@ describe("classifyFailure", () => {
     ["a refusing pg_hba.conf", `${server} FATAL:  no pg_hba.conf entry for host "10.0.0.9", user "app", database "app"`],
     ["a missing database", `${server} FATAL:  database "shop" does not exist`],
     ["a missing role", `${server} FATAL:  role "app" does not exist`],
-    ["a missing privilege", 'query failed: ERROR:  permission denied for table secrets'],
+    ["a missing privilege", "query failed: ERROR:  permission denied for table secrets"],
     ["a pg_dump older than the server", "aborting because of server version mismatch"],
   ])("calls %s permanent", (_name, message) => {
     expect(classifyFailure(pgDumpFailure(message))).toBe("permanent");
@@ -34,7 +42,7 @@ describe("classifyFailure", () => {
     ["too many connections", `${server} FATAL:  sorry, too many clients already`],
     ["reserved connection slots", `${server} FATAL:  remaining connection slots are reserved for non-replication superuser connections`],
     ["a server starting up", `${server} FATAL:  the database system is starting up`],
-    ["a server crash mid-dump", "Dumping the contents of table \"t\" failed: PQgetResult() failed.\nserver closed the connection unexpectedly"],
+    ["a server crash mid-dump", 'Dumping the contents of table "t" failed: PQgetResult() failed.\nserver closed the connection unexpectedly'],
     ["an unrecognised error", "something nobody has seen before"],
   ])("calls %s transient", (_name, message) => {
     expect(classifyFailure(pgDumpFailure(message))).toBe("transient");
@@ -65,13 +73,22 @@ describe("classifyFailure of connection trouble (issue 5)", () => {
     ["too many connections", `${server} FATAL:  too many connections for role "app"`],
     ["too many clients", `${server} FATAL:  sorry, too many clients already`],
     ["a connection reset", `${server} could not receive data from server: Connection reset by peer`],
-    ["could not connect", 'pg_dump: error: could not connect to server: No such file or directory\n\tIs the server running locally and accepting connections on Unix domain socket "/run/postgresql/.s.PGSQL.5432"?'],
-    ["a server gone mid-dump", "pg_dump: error: Dumping the contents of table \"orders\" failed: PQgetResult() failed.\npg_dump: error: Error message from server: server closed the connection unexpectedly\n\tThis probably means the server terminated abnormally"],
+    [
+      "could not connect",
+      'pg_dump: error: could not connect to server: No such file or directory\n\tIs the server running locally and accepting connections on Unix domain socket "/run/postgresql/.s.PGSQL.5432"?',
+    ],
+    [
+      "a server gone mid-dump",
+      'pg_dump: error: Dumping the contents of table "orders" failed: PQgetResult() failed.\npg_dump: error: Error message from server: server closed the connection unexpectedly\n\tThis probably means the server terminated abnormally',
+    ],
     ["a connect timeout", `${server} timeout expired`],
     ["an administrator's termination", "pg_dump: error: query failed: FATAL:  terminating connection due to administrator command"],
     ["a server shutting down", `${server} FATAL:  the database system is shutting down`],
     // A permanent-looking word inside connection trouble does not make it permanent.
-    ["a refused connection whose host name says 'permission denied'", 'connection to server at "permission-denied.internal" (10.0.0.5), port 5432 failed: Connection refused'],
+    [
+      "a refused connection whose host name says 'permission denied'",
+      'connection to server at "permission-denied.internal" (10.0.0.5), port 5432 failed: Connection refused',
+    ],
   ])("calls %s transient", (_name, message) => {
     expect(classifyFailure(pgDumpFailure(message))).toBe("transient");
   });

@@ -4,7 +4,16 @@
 // a backup that the next attempt would have taken.
 import type { RetryClassification } from "@capy/contracts";
 import { ProcessExitError } from "../process/run.js";
-import { ConfigurationError, DumpTimeoutError, RestoreTimeoutError, LeaseLostError, ShutdownInterruptError, StorageError, VerificationFailedError, VerificationTimeoutError } from "./errors.js";
+import {
+  ConfigurationError,
+  DumpTimeoutError,
+  LeaseLostError,
+  RestoreTimeoutError,
+  ShutdownInterruptError,
+  StorageError,
+  VerificationFailedError,
+  VerificationTimeoutError,
+} from "./errors.js";
 
 export type FailureClass = Extract<RetryClassification, "permanent" | "transient" | "verification" | "timeout">;
 
@@ -36,7 +45,12 @@ const TRANSIENT_PATTERNS: readonly RegExp[] = [
 ];
 
 /** Server answers that settle the matter even when a connection phrase is also present. */
-const AUTHORITATIVE_PERMANENT: readonly RegExp[] = [/authentication failed/i, /database ".*" does not exist/i, /role ".*" does not exist/i, /no pg_hba\.conf entry/i];
+const AUTHORITATIVE_PERMANENT: readonly RegExp[] = [
+  /authentication failed/i,
+  /database ".*" does not exist/i,
+  /role ".*" does not exist/i,
+  /no pg_hba\.conf entry/i,
+];
 
 export function classifyFailure(error: unknown): FailureClass {
   // A backup that fails its verification fails for good; so does one too slow to verify in time.
@@ -50,7 +64,8 @@ export function classifyFailure(error: unknown): FailureClass {
   // Connection trouble (refused, reset, timeouts, too many connections, a server restarting) is
   // transient by name, even if a permanent-looking phrase appears beside it.
   const connectionText = error instanceof ProcessExitError ? error.stderrTail : error instanceof Error ? error.message : String(error);
-  if (TRANSIENT_PATTERNS.some((pattern) => pattern.test(connectionText)) && !AUTHORITATIVE_PERMANENT.some((pattern) => pattern.test(connectionText))) return "transient";
+  if (TRANSIENT_PATTERNS.some((pattern) => pattern.test(connectionText)) && !AUTHORITATIVE_PERMANENT.some((pattern) => pattern.test(connectionText)))
+    return "transient";
   const text = error instanceof ProcessExitError ? error.stderrTail : error instanceof Error ? error.message : String(error);
   return PERMANENT_PATTERNS.some((pattern) => pattern.test(text)) ? "permanent" : "transient";
 }

@@ -39,7 +39,10 @@ export function describeFailure(error: unknown, secrets: ReadonlyArray<string | 
 
 /** The line of a tool's stderr that says what went wrong: its first error, else its last line. */
 export function stderrSummary(stderr: string): string {
-  const lines = stderr.split("\n").map((line) => line.trim()).filter(Boolean);
+  const lines = stderr
+    .split("\n")
+    .map((line) => line.trim())
+    .filter(Boolean);
   return lines.find((line) => /\b(error|fatal|panic):/i.test(line)) ?? lines.at(-1) ?? "";
 }
 

@@ -5,20 +5,20 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
-import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { enqueueJob } from "@capy/jobs";
 import {
   createEmptyDatabase,
   createPgbenchDatabase,
+  type PrivatePostgres,
   pgbenchFingerprint,
   run,
   startPrivatePostgres,
-  waitFor,
-  type PrivatePostgres,
   type TestDatabase,
+  waitFor,
 } from "@capy/testing";
-import { enqueueJob } from "@capy/jobs";
-import { createHarness, insertJob, projectFiles, submitJob, waitForJob, type Harness } from "../test-helpers.js";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createHarness, type Harness, insertJob, projectFiles, submitJob, waitForJob } from "../test-helpers.js";
 
 let harness: Harness;
 let source: TestDatabase;
@@ -137,7 +137,11 @@ describe("backup jobs", () => {
       const wrong = "not-the-password";
       const tenant = await stack.createTenant("acme", "locked-out", `postgresql://postgres:${wrong}@127.0.0.1:${server.port}/postgres`);
 
-      const job = await expectPermanentFailure((await submitJob(harness, tenant.project_id)).id, tenant.project_id, 'password authentication failed for user "postgres"');
+      const job = await expectPermanentFailure(
+        (await submitJob(harness, tenant.project_id)).id,
+        tenant.project_id,
+        'password authentication failed for user "postgres"',
+      );
       expect(JSON.stringify(job)).not.toContain(wrong);
       expect(stack.workers[0]!.logs()).not.toContain(wrong);
     });
@@ -184,10 +188,13 @@ describe("backup jobs", () => {
         await stack.db.job.update({ where: { id: inserted.id }, data: { maxAttempts: 1 } });
         await enqueueJob(harness.queue, inserted);
         const worker = stack.workers[0]!.child.pid!;
-        const [pid] = await waitFor(async () => {
-          const [dumps, zstds] = await Promise.all([childrenNamed(worker, "pg_dump"), childrenNamed(worker, "zstd")]);
-          return dumps.length === 1 && zstds.length === 1 ? (child === "zstd" ? zstds : dumps) : undefined;
-        }, { timeoutMs: 30_000, what: "pg_dump and zstd running" });
+        const [pid] = await waitFor(
+          async () => {
+            const [dumps, zstds] = await Promise.all([childrenNamed(worker, "pg_dump"), childrenNamed(worker, "zstd")]);
+            return dumps.length === 1 && zstds.length === 1 ? (child === "zstd" ? zstds : dumps) : undefined;
+          },
+          { timeoutMs: 30_000, what: "pg_dump and zstd running" },
+        );
         process.kill(pid!, "SIGKILL");
       } finally {
         await blocker.query("ROLLBACK");
@@ -219,7 +226,14 @@ describe("backup jobs", () => {
     const job = await waitForJob(gzipHarness.stack, (await submitJob(gzipHarness, tenant.project_id)).id, ["completed", "failed"]);
     expect(job).toMatchObject({ state: "completed", error: null });
     const backup = await gzipHarness.stack.db.backup.findUniqueOrThrow({ where: { jobId: job.id } });
-    expect(backup).toMatchObject({ verificationState: "verified", compression: "gzip", compressionLevel: 6, archiveFormat: "custom", storedEncoding: "identity", archiveSizeBytes: backup.sizeBytes });
+    expect(backup).toMatchObject({
+      verificationState: "verified",
+      compression: "gzip",
+      compressionLevel: 6,
+      archiveFormat: "custom",
+      storedEncoding: "identity",
+      archiveSizeBytes: backup.sizeBytes,
+    });
     const artifact = await readFile(path.join(gzipHarness.stack.storageDir, backup.backupKey));
     expect(artifact.subarray(0, 5).toString()).toBe("PGDMP");
   });

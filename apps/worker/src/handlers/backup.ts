@@ -8,11 +8,11 @@
 import type { WritePlan } from "@capy/artifact";
 import type { Backup, Job, Keyring, Prisma } from "@capy/db";
 import { newId } from "@capy/db";
-import { attemptArtifactKey, attemptOfArtifactKey, jobArtifactPrefix, type ArtifactStorage } from "@capy/storage";
-import { ConfigurationError, DumpTimeoutError, StaleAttemptError } from "../failures/errors.js";
-import { JOB_KINDS, progressRecorder, recordStep, setPhase, type Attempt } from "@capy/jobs";
+import { type Attempt, JOB_KINDS, progressRecorder, recordStep, setPhase } from "@capy/jobs";
+import { type ArtifactStorage, attemptArtifactKey, attemptOfArtifactKey, jobArtifactPrefix } from "@capy/storage";
 import { retryOnDisconnect } from "../attempts/db-retry.js";
 import { discardJobArtifacts } from "../attempts/leftovers.js";
+import { ConfigurationError, DumpTimeoutError, StaleAttemptError } from "../failures/errors.js";
 import type { Logger } from "../logger.js";
 import type { WorkerMetrics } from "../metrics.js";
 import { Inventory } from "../postgres/inventory.js";
@@ -21,7 +21,7 @@ import { endLostDumpSessions, openSourceSnapshot } from "../postgres/session.js"
 import { loadDumpTarget } from "../postgres/target.js";
 import type { ProcessRunner } from "../process/run.js";
 import { redactSecrets } from "../redact.js";
-import { interruptionOr, recordFailure, runClaimed, type AttemptContext } from "./claimed.js";
+import { type AttemptContext, interruptionOr, recordFailure, runClaimed } from "./claimed.js";
 import type { JobRuntime } from "./handler.js";
 import { verifyAndComplete } from "./verification.js";
 import type { VerifyDependencies } from "./verify.js";
@@ -49,7 +49,10 @@ export function createBackupRuntime(deps: BackupDependencies): JobRuntime {
     afterWorkerLost: (job: Job, belowToken: number, log: Logger) => discardEarlierAttempts(deps, job, belowToken, log),
     afterCancel: (job: Job, recordedKeys: string[], log: Logger) => discardJobArtifacts(deps.storage, job, recordedKeys, log),
   };
-  return { ...hooks, handler: (context) => runClaimed(deps, context, "backup", (job, attempt, attemptContext) => runAttempt(deps, job, attempt, attemptContext), hooks) };
+  return {
+    ...hooks,
+    handler: (context) => runClaimed(deps, context, "backup", (job, attempt, attemptContext) => runAttempt(deps, job, attempt, attemptContext), hooks),
+  };
 }
 
 /**
@@ -105,7 +108,12 @@ async function runAttempt(deps: BackupDependencies, job: Job, attempt: Attempt, 
 }
 
 /** Dumps in an exported snapshot and records the backup; null when the attempt lost the job. */
-async function dumpAndRecord(deps: BackupDependencies, job: Job, attempt: Attempt, context: AttemptContext): Promise<{ backup: Backup; stderr: string } | null> {
+async function dumpAndRecord(
+  deps: BackupDependencies,
+  job: Job,
+  attempt: Attempt,
+  context: AttemptContext,
+): Promise<{ backup: Backup; stderr: string } | null> {
   const { log } = context;
   const backupId = newId("bkp");
   const key = attemptArtifactKey(job.projectId, job.id, attempt.fencingToken, backupId);
@@ -120,13 +128,17 @@ async function dumpAndRecord(deps: BackupDependencies, job: Job, attempt: Attemp
     // connected, e.g. a paused worker's: end those sessions before dumping (see endLostDumpSessions).
     if (attempt.tookOver || job.retryClassification === "worker_lost") {
       const ended = await endLostDumpSessions(target).catch((error: unknown) => {
-        log.warn({ err: redactSecrets(error instanceof Error ? error.message : String(error), [password]) }, "could not end the lost attempt's sessions on the source");
+        log.warn(
+          { err: redactSecrets(error instanceof Error ? error.message : String(error), [password]) },
+          "could not end the lost attempt's sessions on the source",
+        );
         return 0;
       });
       if (ended > 0) log.warn({ sessions: ended }, "ended the lost attempt's sessions on the source database");
     }
     const started = Date.now();
-    if (!(await retryOnDisconnect(() => setPhase(deps.db, attempt, "dumping"), { log, what: "phase" }))) throw new StaleAttemptError(attempt.jobId, attempt.fencingToken);
+    if (!(await retryOnDisconnect(() => setPhase(deps.db, attempt, "dumping"), { log, what: "phase" })))
+      throw new StaleAttemptError(attempt.jobId, attempt.fencingToken);
     const progress = progressRecorder(deps.db, attempt);
     timeout = AbortSignal.timeout(timeoutMs);
     const dumpSignal = AbortSignal.any([context.stop, timeout]);
@@ -185,29 +197,34 @@ async function dumpAndRecord(deps: BackupDependencies, job: Job, attempt: Attemp
     deps.metrics?.dumpBytes.observe(stored.sizeBytes);
     const stderr = redactSecrets(stderrTail, [password]);
     // Retried through a metadata-database outage; a repeat of a transaction that did commit finds its row.
-    const backup = await retryOnDisconnect(() => deps.db.$transaction(async (tx) => {
-      if (!(await recordStep(tx, attempt, { phase: "verifying", progressBytes: stored.sizeBytes, lastStderr: stderr }))) throw new StaleAttemptError(attempt.jobId, attempt.fencingToken);
-      const existing = await tx.backup.findUnique({ where: { id: backupId } });
-      if (existing) return existing;
-      return tx.backup.create({
-        data: {
-          id: backupId,
-          organizationId: job.organizationId,
-          projectId: job.projectId,
-          jobId: job.id,
-          scheduleId: job.scheduleId,
-          databaseName: target.database,
-          label: job.label,
-          backupKey: key,
-          sizeBytes: BigInt(stored.sizeBytes),
-          sha256: stored.sha256,
-          ...encodingColumns(dumped),
-          state: "completed",
-          verificationState: "pending",
-          sourceInventory: inventory as unknown as Prisma.InputJsonValue,
-        },
-      });
-    }), { log, what: "record backup" });
+    const backup = await retryOnDisconnect(
+      () =>
+        deps.db.$transaction(async (tx) => {
+          if (!(await recordStep(tx, attempt, { phase: "verifying", progressBytes: stored.sizeBytes, lastStderr: stderr })))
+            throw new StaleAttemptError(attempt.jobId, attempt.fencingToken);
+          const existing = await tx.backup.findUnique({ where: { id: backupId } });
+          if (existing) return existing;
+          return tx.backup.create({
+            data: {
+              id: backupId,
+              organizationId: job.organizationId,
+              projectId: job.projectId,
+              jobId: job.id,
+              scheduleId: job.scheduleId,
+              databaseName: target.database,
+              label: job.label,
+              backupKey: key,
+              sizeBytes: BigInt(stored.sizeBytes),
+              sha256: stored.sha256,
+              ...encodingColumns(dumped),
+              state: "completed",
+              verificationState: "pending",
+              sourceInventory: inventory as unknown as Prisma.InputJsonValue,
+            },
+          });
+        }),
+      { log, what: "record backup" },
+    );
     log.info(
       {
         backup_id: backupId,

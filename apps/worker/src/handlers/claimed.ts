@@ -3,16 +3,17 @@
 // claim it (fencing token), heartbeat and renew the leases while the work runs, and record a
 // failure with the retry decision BullMQ needs. A claim that takes over a lost attempt records
 // `worker_lost` and removes what that attempt left; a requested cancel ends the job `canceled`.
-import { UnrecoverableError } from "bullmq";
-import { TERMINAL_JOB_STATES, type JobState, type JobType } from "@capy/contracts";
+
+import { type JobState, type JobType, TERMINAL_JOB_STATES } from "@capy/contracts";
 import type { Db, Job } from "@capy/db";
+import { type Attempt, cancelAttempt, claimJob, failAttempt, failLostJob, jobKind } from "@capy/jobs";
 import type { LeaseSemaphore, LeaseWaiters } from "@capy/queue";
-import { AttemptCanceledError, LeaseLostError, ShutdownInterruptError } from "../failures/errors.js";
-import { describeFailure } from "../failures/report.js";
-import { cancelAttempt, claimJob, failAttempt, failLostJob, jobKind, type Attempt } from "@capy/jobs";
+import { UnrecoverableError } from "bullmq";
 import { retryOnDisconnect } from "../attempts/db-retry.js";
 import { startHeartbeat } from "../attempts/heartbeat.js";
 import { acquireLeases, dumpSlotResource, type HeldLeases } from "../attempts/leases.js";
+import { AttemptCanceledError, LeaseLostError, ShutdownInterruptError } from "../failures/errors.js";
+import { describeFailure } from "../failures/report.js";
 import type { Logger } from "../logger.js";
 import type { JobContext, JobRuntime } from "./handler.js";
 
@@ -91,7 +92,12 @@ export async function runClaimed(
         if (woken) log.debug({ resource, woken }, "woke the longest waiter for a released lease");
       },
     });
-    await waiters?.stopWaiting(resources.map((entry) => entry.resource), jobId).catch(() => {});
+    await waiters
+      ?.stopWaiting(
+        resources.map((entry) => entry.resource),
+        jobId,
+      )
+      .catch(() => {});
   }
   try {
     // The running attempt was the last one allowed and its worker is gone (BullMQ only hands a

@@ -3,10 +3,10 @@
 import { chmod, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { createEmptyDatabase, type TestDatabase, waitFor, withAdminClient } from "@capy/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createEmptyDatabase, waitFor, withAdminClient, type TestDatabase } from "@capy/testing";
 import { resolvePgTool } from "../postgres/tools.js";
-import { createHarness, submitJob, waitForJob, type Harness } from "../test-helpers.js";
+import { createHarness, type Harness, submitJob, waitForJob } from "../test-helpers.js";
 
 describe("job phase and progress", () => {
   let harness: Harness;
@@ -22,7 +22,12 @@ describe("job phase and progress", () => {
     const searchPath = process.env.PATH ?? "";
     binDir = await mkdtemp(path.join(os.tmpdir(), "capy-paused-pg-dump-"));
     const realDump = resolvePgTool("pg_dump", { binDir: undefined, searchPath });
-    const script = ["#!/bin/sh", `if [ "$1" = "--version" ]; then exec "${realDump}" --version; fi`, `"${realDump}" "$@" | { head -c 1000; sleep 2.5; cat; }`, ""].join("\n");
+    const script = [
+      "#!/bin/sh",
+      `if [ "$1" = "--version" ]; then exec "${realDump}" --version; fi`,
+      `"${realDump}" "$@" | { head -c 1000; sleep 2.5; cat; }`,
+      "",
+    ].join("\n");
     await writeFile(path.join(binDir, "pg_dump"), script);
     await chmod(path.join(binDir, "pg_dump"), 0o755);
     await symlink(resolvePgTool("pg_restore", { binDir: undefined, searchPath }), path.join(binDir, "pg_restore"));

@@ -5,19 +5,30 @@
 // staging database and swaps it in by rename only once complete, so a failed restore leaves the
 // project exactly as it was. Cancel, failure and a lost worker drop what the attempt created.
 import type { RestoreJobOptions, RestoreTargetKind } from "@capy/contracts";
-import { type Backup, type Db, type Job, type PreviewDatabase, type Prisma } from "@capy/db";
-import { ConfigurationError, ResourceBusyError, RestoreTimeoutError, StaleAttemptError } from "../failures/errors.js";
-import { appendEvent, appendPreviewEvent, completeAttempt, ownedBy, progressRecorder, readJobPayload, recordStep, serializeJob, setPhase, type Attempt } from "@capy/jobs";
+import type { Backup, Db, Job, PreviewDatabase, Prisma } from "@capy/db";
+import {
+  type Attempt,
+  appendEvent,
+  appendPreviewEvent,
+  completeAttempt,
+  ownedBy,
+  progressRecorder,
+  readJobPayload,
+  recordStep,
+  serializeJob,
+  setPhase,
+} from "@capy/jobs";
 import { retryOnDisconnect } from "../attempts/db-retry.js";
+import { ConfigurationError, ResourceBusyError, RestoreTimeoutError, StaleAttemptError } from "../failures/errors.js";
 import type { Logger } from "../logger.js";
 import type { DumpTarget } from "../postgres/pg-dump.js";
 import { decryptPassword, loadClusterAdmin } from "../postgres/target.js";
 import { redactSecrets } from "../redact.js";
 import { createPreviewDatabase, createStagingDatabase, stagingNames, swapInByRename } from "../restore/databases.js";
-import { restoreBackup, type RestoreTools } from "../restore/restore-backup.js";
+import { type RestoreTools, restoreBackup } from "../restore/restore-backup.js";
 import { previewHome, type ServerLogins } from "../restore/servers.js";
 import { cleanUpRestore, failPreviewOfEndedJob } from "../restore/settle.js";
-import { interruptionOr, recordFailure, runClaimed, type AttemptContext, type ClaimDependencies } from "./claimed.js";
+import { type AttemptContext, type ClaimDependencies, interruptionOr, recordFailure, runClaimed } from "./claimed.js";
 import type { JobRuntime } from "./handler.js";
 
 export interface RestoreDependencies extends ClaimDependencies, ServerLogins, Omit<RestoreTools, "jobs"> {
@@ -34,7 +45,10 @@ export function createRestoreRuntime(deps: RestoreDependencies): JobRuntime {
     afterWorkerLost: (job: Job, _belowToken: number, log: Logger) => cleanUpRestore(deps, job, log),
     afterCancel: (job: Job, _keys: string[], log: Logger) => cleanUpRestore(deps, job, log),
   };
-  return { ...hooks, handler: (context) => runClaimed(deps, context, "restore", (job, attempt, attemptContext) => runAttempt(deps, job, attempt, attemptContext), hooks) };
+  return {
+    ...hooks,
+    handler: (context) => runClaimed(deps, context, "restore", (job, attempt, attemptContext) => runAttempt(deps, job, attempt, attemptContext), hooks),
+  };
 }
 
 /** A project restore waits, unclaimed, until its safety backup job has ended. */
@@ -129,17 +143,34 @@ interface RestoreStep {
 }
 
 /** (Re)creates the preview's role and an empty database it owns, and restores into it as that role. */
-async function restorePreview(deps: RestoreDependencies, tools: RestoreTools, job: Job, attempt: Attempt, preview: PreviewDatabase, password: string, step: RestoreStep): Promise<string> {
+async function restorePreview(
+  deps: RestoreDependencies,
+  tools: RestoreTools,
+  job: Job,
+  attempt: Attempt,
+  preview: PreviewDatabase,
+  password: string,
+  step: RestoreStep,
+): Promise<string> {
   const home = await previewHome(deps, job.clusterId);
   // Where it lives is recorded before anything exists there, so any cleanup knows where to look.
-  await fenced(deps.db, attempt, (tx) => tx.previewDatabase.update({ where: { id: preview.id }, data: { clusterId: home.clusterId, host: home.admin.host, port: home.admin.port } }));
+  await fenced(deps.db, attempt, (tx) =>
+    tx.previewDatabase.update({ where: { id: preview.id }, data: { clusterId: home.clusterId, host: home.admin.host, port: home.admin.port } }),
+  );
   await createPreviewDatabase(home.admin, { name: preview.databaseName, password });
   const login: DumpTarget = { host: home.admin.host, port: home.admin.port, user: preview.databaseName, password, database: preview.databaseName };
   return restoreBackup(tools, { ...step, login, database: preview.databaseName, noOwner: true });
 }
 
 /** Restores into a staging database shaped like the project's, then swaps it in by rename. */
-async function restoreOverProject(deps: RestoreDependencies, tools: RestoreTools, job: Job, attempt: Attempt, step: RestoreStep, context: AttemptContext): Promise<string> {
+async function restoreOverProject(
+  deps: RestoreDependencies,
+  tools: RestoreTools,
+  job: Job,
+  attempt: Attempt,
+  step: RestoreStep,
+  context: AttemptContext,
+): Promise<string> {
   const project = await deps.db.project.findUniqueOrThrow({ where: { id: job.projectId } });
   const admin = await loadClusterAdmin(deps.db, project.clusterId, deps.keyring);
   const { staging, replaced } = stagingNames(job.id);

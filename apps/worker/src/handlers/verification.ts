@@ -2,14 +2,14 @@
 // `verify` jobs (re-verifying an existing backup): restore and compare, then complete the job and
 // mark the backup verified in one transaction, or record the failure on both.
 import type { Backup, Db, Job } from "@capy/db";
-import { AttemptCanceledError, StaleAttemptError } from "../failures/errors.js";
-import { completeAttempt, recordVerified, type Attempt } from "@capy/jobs";
+import { type Attempt, completeAttempt, recordVerified } from "@capy/jobs";
 import { retryOnDisconnect } from "../attempts/db-retry.js";
+import { AttemptCanceledError, StaleAttemptError } from "../failures/errors.js";
 import type { WorkerMetrics } from "../metrics.js";
 import type { Inventory } from "../postgres/inventory.js";
 import { redactSecrets } from "../redact.js";
 import type { Verifier } from "../verify/verifier.js";
-import { interruptionOr, recordFailure, type AttemptContext } from "./claimed.js";
+import { type AttemptContext, interruptionOr, recordFailure } from "./claimed.js";
 
 export interface VerificationDependencies {
   db: Db;

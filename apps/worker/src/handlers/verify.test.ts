@@ -5,19 +5,10 @@
 import { createHash, randomBytes } from "node:crypto";
 import { readFile, truncate, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { type Backup, quoteIdent, withDatabase } from "@capy/db";
+import { createEmptyDatabase, createPgbenchDatabase, run, TEST_SERVER_URL, type TestDatabase, uniqueName, waitFor, withAdminClient } from "@capy/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { quoteIdent, withDatabase, type Backup } from "@capy/db";
-import {
-  createEmptyDatabase,
-  createPgbenchDatabase,
-  run,
-  TEST_SERVER_URL,
-  uniqueName,
-  waitFor,
-  withAdminClient,
-  type TestDatabase,
-} from "@capy/testing";
-import { createHarness, submitJob, waitForJob, type Harness } from "../test-helpers.js";
+import { createHarness, type Harness, submitJob, waitForJob } from "../test-helpers.js";
 
 const cleanups: Array<() => Promise<unknown>> = [];
 
@@ -152,7 +143,9 @@ describe("verification of a backup", () => {
     // The partitioned parent holds no rows itself; the unpopulated matview has no count.
     expect(Object.keys(counts)).not.toContain("public.events");
     expect(Object.keys(counts)).not.toContain("public.never_filled");
-    expect(inventory.indexes).toEqual(expect.arrayContaining(['"Sales"."Kunden attrs"', '"Sales"."Kunden_pkey"', "public.events_at", "public.events_2025_at_idx"]));
+    expect(inventory.indexes).toEqual(
+      expect.arrayContaining(['"Sales"."Kunden attrs"', '"Sales"."Kunden_pkey"', "public.events_at", "public.events_2025_at_idx"]),
+    );
 
     // And the data itself is the same, as an independent restore shows.
     artifact = path.join(stack.storageDir, backup.backupKey);
@@ -229,7 +222,11 @@ describe("verification of a backup", () => {
     const { stack } = harness;
     const other = await stack.createTenant("acme", "other", source.url);
     const job = await waitForJob(stack, (await submitJob(harness, other.project_id, "verify", null, backup.id)).id, ["completed", "failed"]);
-    expect(job).toMatchObject({ state: "failed", retryClassification: "permanent", error: `backup ${backup.id} does not exist in project ${other.project_id}` });
+    expect(job).toMatchObject({
+      state: "failed",
+      retryClassification: "permanent",
+      error: `backup ${backup.id} does not exist in project ${other.project_id}`,
+    });
   });
 });
 
@@ -307,7 +304,10 @@ describe("a verification that takes long", () => {
     const job = await waitForJob(harness.stack, (await submitJob(harness, tenant.project_id)).id, ["completed", "failed"]);
     const message = "verification timed out after 300 ms (VERIFY_TIMEOUT_MS); pg_restore was stopped";
     expect(job).toMatchObject({ state: "failed", attempts: 1, retryClassification: "timeout", error: message });
-    expect(await harness.stack.db.backup.findUniqueOrThrow({ where: { jobId: job.id } })).toMatchObject({ verificationState: "failed", verificationError: message });
+    expect(await harness.stack.db.backup.findUniqueOrThrow({ where: { jobId: job.id } })).toMatchObject({
+      verificationState: "failed",
+      verificationError: message,
+    });
     expect(await databasesWithPrefix(prefix)).toEqual([]);
     expect(worker.logs()).toContain("dropped the throwaway database");
   });
@@ -322,7 +322,10 @@ describe("a verification that takes long", () => {
     const copy = uniqueName("capy_src_copy");
     await withAdminClient((client) => client.query(`CREATE DATABASE ${quoteIdent(copy)} TEMPLATE ${quoteIdent(source.name)}`));
     cleanups.push(() => withAdminClient((client) => client.query(`DROP DATABASE IF EXISTS ${quoteIdent(copy)} WITH (FORCE)`)));
-    const tenants = [await harness.stack.createTenant("acme", "serial-one", source.url), await harness.stack.createTenant("acme", "serial-two", withDatabase(TEST_SERVER_URL, copy))];
+    const tenants = [
+      await harness.stack.createTenant("acme", "serial-one", source.url),
+      await harness.stack.createTenant("acme", "serial-two", withDatabase(TEST_SERVER_URL, copy)),
+    ];
     const jobs = await Promise.all(tenants.map((tenant) => submitJob(harness, tenant.project_id)));
     for (const job of jobs) expect(await waitForJob(harness.stack, job.id, ["completed", "failed"], 120_000)).toMatchObject({ state: "completed" });
 

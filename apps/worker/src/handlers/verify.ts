@@ -2,12 +2,12 @@
 // source inventory recorded when it was dumped: the artifact is read back and checksummed,
 // restored into a throwaway database and compared. The backup ends `verified` or `failed`.
 import type { Db, Job } from "@capy/db";
+import { type Attempt, setPhase } from "@capy/jobs";
 import { ConfigurationError } from "../failures/errors.js";
-import { setPhase, type Attempt } from "@capy/jobs";
 import type { WorkerMetrics } from "../metrics.js";
 import { Inventory } from "../postgres/inventory.js";
 import type { Verifier } from "../verify/verifier.js";
-import { recordFailure, runClaimed, type AttemptContext, type LeaseSettings } from "./claimed.js";
+import { type AttemptContext, type LeaseSettings, recordFailure, runClaimed } from "./claimed.js";
 import type { JobRuntime } from "./handler.js";
 import { verifyAndComplete } from "./verification.js";
 
@@ -24,7 +24,10 @@ export interface VerifyDependencies {
 export function createVerifyRuntime(deps: VerifyDependencies): JobRuntime {
   // A re-verification stores nothing: nothing to remove after a cancel or a lost attempt.
   const hooks = { afterCancel: async () => {}, afterWorkerLost: async () => {} };
-  return { ...hooks, handler: (context) => runClaimed(deps, context, "verify", (job, attempt, attemptContext) => runAttempt(deps, job, attempt, attemptContext), hooks) };
+  return {
+    ...hooks,
+    handler: (context) => runClaimed(deps, context, "verify", (job, attempt, attemptContext) => runAttempt(deps, job, attempt, attemptContext), hooks),
+  };
 }
 
 async function runAttempt(deps: VerifyDependencies, job: Job, attempt: Attempt, context: AttemptContext): Promise<void> {

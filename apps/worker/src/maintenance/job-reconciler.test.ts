@@ -6,19 +6,18 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { Redis } from "ioredis";
-import { Worker } from "bullmq";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BACKUP_QUEUE } from "@capy/contracts";
-import { newId, type Job } from "@capy/db";
-import { enqueueJob } from "@capy/jobs";
-import { createBackupQueue, createProducerConnection, createWorkerConnection, waitForRedisReady, type BackupQueue } from "@capy/queue";
-import { createEmptyDatabase, createTestStack, startPrivateRedis, waitFor, type PrivateRedis, type TestDatabase, type TestStack } from "@capy/testing";
+import { type Job, newId } from "@capy/db";
+import { enqueueJob, LOST_BEFORE_VERIFIED } from "@capy/jobs";
+import { type BackupQueue, createBackupQueue, createProducerConnection, createWorkerConnection, waitForRedisReady } from "@capy/queue";
 import { attemptArtifactKey, FilesystemStorage } from "@capy/storage";
-import { LOST_BEFORE_VERIFIED } from "@capy/jobs";
+import { createEmptyDatabase, createTestStack, type PrivateRedis, startPrivateRedis, type TestDatabase, type TestStack, waitFor } from "@capy/testing";
+import { Worker } from "bullmq";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../logger.js";
 import { insertJob, waitForJob } from "../test-helpers.js";
-import { reconcileJobs, WORKER_LOST_ERROR, type JobReconcilerDeps } from "./job-reconciler.js";
+import { type JobReconcilerDeps, reconcileJobs, WORKER_LOST_ERROR } from "./job-reconciler.js";
 
 let redisServer: PrivateRedis;
 let stack: TestStack;
@@ -61,7 +60,17 @@ async function lostRunningJob(data: Partial<Pick<Job, "attempts" | "cancelReques
   const stale = new Date(Date.now() - 3_600_000);
   return stack.db.job.update({
     where: { id: job.id },
-    data: { state: "running", phase: "dumping", attempts: 1, fencingToken: 1, claimedBy: "dead-worker", claimedAt: stale, startedAt: stale, heartbeatAt: stale, ...data },
+    data: {
+      state: "running",
+      phase: "dumping",
+      attempts: 1,
+      fencingToken: 1,
+      claimedBy: "dead-worker",
+      claimedAt: stale,
+      startedAt: stale,
+      heartbeatAt: stale,
+      ...data,
+    },
   });
 }
 
@@ -86,7 +95,15 @@ describe("one reconciliation pass", () => {
     const results = await Promise.all(Array.from({ length: 5 }, () => reconcileJobs(deps())));
     expect(results.reduce((sum, result) => sum + result.recovered, 0)).toBe(1);
     const after = await row(job.id);
-    expect(after).toMatchObject({ state: "pending", phase: "queued", retryClassification: "worker_lost", error: WORKER_LOST_ERROR, fencingToken: 2, attempts: 1, completedAt: null });
+    expect(after).toMatchObject({
+      state: "pending",
+      phase: "queued",
+      retryClassification: "worker_lost",
+      error: WORKER_LOST_ERROR,
+      fencingToken: 2,
+      attempts: 1,
+      completedAt: null,
+    });
     expect(await queue.getJobState(job.id)).toBe("waiting");
     // The vanished attempt's fenced writes match nothing now.
     const stale = await stack.db.job.updateMany({ where: { id: job.id, fencingToken: 1, state: "running" }, data: { state: "completed" } });
@@ -115,14 +132,32 @@ describe("one reconciliation pass", () => {
       const key = attemptArtifactKey(job.projectId, job.id, 1, newId("bkp"));
       await storage.put(key, Readable.from([Buffer.from("dump bytes")]));
       return stack.db.backup.create({
-        data: { id: newId("bkp"), organizationId: job.organizationId, projectId: job.projectId, jobId: job.id, databaseName: source.name, backupKey: key, sizeBytes: 10n, sha256: "0".repeat(64), state: "completed", verificationState: "pending" },
+        data: {
+          id: newId("bkp"),
+          organizationId: job.organizationId,
+          projectId: job.projectId,
+          jobId: job.id,
+          databaseName: source.name,
+          backupKey: key,
+          sizeBytes: 10n,
+          sha256: "0".repeat(64),
+          state: "completed",
+          verificationState: "pending",
+        },
       });
     };
     const [failedBackup, canceledBackup] = [await recorded(exhausted), await recorded(canceled)];
     expect(await reconcileJobs({ ...deps(), storage })).toMatchObject({ failed: 1, canceled: 1 });
-    expect(await stack.db.backup.findUniqueOrThrow({ where: { id: failedBackup.id } })).toMatchObject({ verificationState: "failed", verificationError: LOST_BEFORE_VERIFIED });
+    expect(await stack.db.backup.findUniqueOrThrow({ where: { id: failedBackup.id } })).toMatchObject({
+      verificationState: "failed",
+      verificationError: LOST_BEFORE_VERIFIED,
+    });
     expect(await stack.db.backup.findUnique({ where: { id: canceledBackup.id } })).toBeNull();
-    const exists = (key: string) => storage.size(key).then(() => true, () => false);
+    const exists = (key: string) =>
+      storage.size(key).then(
+        () => true,
+        () => false,
+      );
     expect(await exists(canceledBackup.backupKey)).toBe(false);
     expect(await exists(failedBackup.backupKey)).toBe(true);
     await rm(storageDir, { recursive: true, force: true });
@@ -191,7 +226,10 @@ describe("one reconciliation pass", () => {
     await new Promise((resolve) => setTimeout(resolve, activeUnlockedMs));
     expect((await reconcileJobs({ ...deps(), memory, activeUnlockedMs })).requeued).toBe(0);
     await admin.del(`${queue.toKey(job.id)}:lock`);
-    await waitFor(async () => (await reconcileJobs({ ...deps(), memory, activeUnlockedMs })).requeued === 1, { timeoutMs: 10_000, what: "a pass to take the job as lost" });
+    await waitFor(async () => (await reconcileJobs({ ...deps(), memory, activeUnlockedMs })).requeued === 1, {
+      timeoutMs: 10_000,
+      what: "a pass to take the job as lost",
+    });
     expect(await queue.getJobState(job.id)).toBe("waiting");
     expect(await admin.llen(queue.toKey("active"))).toBe(0);
   });
@@ -222,7 +260,9 @@ describe("one reconciliation pass", () => {
     const again = performance.now();
     expect((await reconcileJobs(deps())).requeued).toBe(0);
     const idleMs = performance.now() - again;
-    console.log(`reconciler: ${count} lost pending jobs re-enqueued in ${Math.round(elapsedMs)} ms; a pass finding all ${count} queued took ${Math.round(idleMs)} ms`);
+    console.log(
+      `reconciler: ${count} lost pending jobs re-enqueued in ${Math.round(elapsedMs)} ms; a pass finding all ${count} queued took ${Math.round(idleMs)} ms`,
+    );
     await clearJobs();
   });
 });
@@ -291,7 +331,9 @@ describe("with real API and worker processes", () => {
     });
     const done = await waitForJob(stack, job.id, ["completed", "failed"], 90_000);
     expect(done).toMatchObject({ state: "completed", attempts: 1 });
-    expect(stack.workers.at(-1)!.logs()).toMatch(new RegExp(`"job_id":"${job.id}".*"queue_state":"orphaned".*"pending job was not in the queue; enqueued it again"`));
+    expect(stack.workers.at(-1)!.logs()).toMatch(
+      new RegExp(`"job_id":"${job.id}".*"queue_state":"orphaned".*"pending job was not in the queue; enqueued it again"`),
+    );
   });
 
   it("a job left running by a dead worker (stale heartbeat, no queue entry) is recovered by a periodic pass and completed", async () => {

@@ -21,14 +21,15 @@
 // number of worker processes may reconcile at once: one of them wins each row, the others
 // change nothing. Redis is read with one pipeline per batch of rows (one script per row), so
 // a pass over thousands of rows costs a few round trips.
-import type { Redis } from "ioredis";
+
 import type { Db } from "@capy/db";
 import { enqueueJob, resetLostJob } from "@capy/jobs";
-import { waitForRedisReady, type BackupQueue } from "@capy/queue";
+import { type BackupQueue, waitForRedisReady } from "@capy/queue";
 import type { ArtifactStorage } from "@capy/storage";
+import type { Redis } from "ioredis";
 import { discardJobArtifacts } from "../attempts/leftovers.js";
 import type { Logger } from "../logger.js";
-import { runPeriodically, type Periodic } from "./periodic.js";
+import { type Periodic, runPeriodically } from "./periodic.js";
 
 /** A pending row younger than this (ms, by updated_at) may still be on its way into Redis: left alone. */
 export const PENDING_GRACE_MS = 5_000;
@@ -111,7 +112,18 @@ if redis.call('LPOS', KEYS[5], id) then return {'active', fields[3]} end
 return {'orphaned', fields[3]}
 `;
 
-type JobStateCommand = (jobKey: string, lockKey: string, wait: string, paused: string, active: string, delayed: string, prioritized: string, completed: string, failed: string, id: string) => unknown;
+type JobStateCommand = (
+  jobKey: string,
+  lockKey: string,
+  wait: string,
+  paused: string,
+  active: string,
+  delayed: string,
+  prioritized: string,
+  completed: string,
+  failed: string,
+  id: string,
+) => unknown;
 
 interface LookedUp {
   state: QueueState;
@@ -198,7 +210,11 @@ export async function reconcileJobs(deps: JobReconcilerDeps): Promise<ReconcileR
        ORDER BY id LIMIT ${batchSize}`;
     if (rows.length === 0) break;
     after = rows[rows.length - 1]!.id;
-    const states = await lookUp(redis, queue, rows.map((row) => row.id));
+    const states = await lookUp(
+      redis,
+      queue,
+      rows.map((row) => row.id),
+    );
     for (const row of rows) {
       const { state, processedOn } = states.get(row.id)!;
       if (state === "active") {
@@ -234,7 +250,11 @@ export async function reconcileJobs(deps: JobReconcilerDeps): Promise<ReconcileR
        ORDER BY id LIMIT ${batchSize}`;
     if (rows.length === 0) break;
     after = rows[rows.length - 1]!.id;
-    const states = await lookUp(redis, queue, rows.map((row) => row.id));
+    const states = await lookUp(
+      redis,
+      queue,
+      rows.map((row) => row.id),
+    );
     for (const row of rows) {
       const { state } = states.get(row.id)!;
       // A worker holds the BullMQ job: it is alive (its heartbeat is late, e.g. the database was

@@ -1,11 +1,11 @@
 // The orphan-artifact sweep against a real metadata database and real filesystem storage: only
 // artifacts of finished jobs that no backup row refers to are removed.
 import { Readable } from "node:stream";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { newId, type Job } from "@capy/db";
+import { type Job, newId } from "@capy/db";
 import { attemptArtifactKey, backupArtifactKey, FilesystemStorage } from "@capy/storage";
 import { createEmptyDatabase, type TestDatabase } from "@capy/testing";
-import { createHarness, insertJob, type Harness } from "../test-helpers.js";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { createHarness, type Harness, insertJob } from "../test-helpers.js";
 import { sweepOrphanArtifacts } from "./orphan-artifacts.js";
 
 let harness: Harness;
@@ -34,13 +34,28 @@ async function store(key: string): Promise<string> {
   return key;
 }
 
-const exists = (key: string) => storage.size(key).then(() => true, () => false);
+const exists = (key: string) =>
+  storage.size(key).then(
+    () => true,
+    () => false,
+  );
 
 it("removes artifacts of finished jobs that no backup row refers to, and nothing else", async () => {
   const finished = await jobIn("completed");
   const recordedKey = await store(attemptArtifactKey(projectId, finished.id, 2, newId("bkp")));
   await harness.stack.db.backup.create({
-    data: { id: newId("bkp"), organizationId: finished.organizationId, projectId, jobId: finished.id, databaseName: source.name, backupKey: recordedKey, sizeBytes: 10n, sha256: "0".repeat(64), state: "completed", verificationState: "verified" },
+    data: {
+      id: newId("bkp"),
+      organizationId: finished.organizationId,
+      projectId,
+      jobId: finished.id,
+      databaseName: source.name,
+      backupKey: recordedKey,
+      sizeBytes: 10n,
+      sha256: "0".repeat(64),
+      state: "completed",
+      verificationState: "verified",
+    },
   });
   // A stale attempt's artifact beside the recorded one, and one whose row retention deleted.
   const staleKey = await store(attemptArtifactKey(projectId, finished.id, 1, newId("bkp")));

@@ -6,7 +6,7 @@
 // artifact may be about to be recorded. Several workers sweeping at once is harmless (deleting a
 // missing key is not an error).
 import type { Db } from "@capy/db";
-import { jobOfArtifactKey, type ArtifactStorage } from "@capy/storage";
+import { type ArtifactStorage, jobOfArtifactKey } from "@capy/storage";
 
 /** Keys looked up in Postgres per round trip. */
 const BATCH_SIZE = 500;

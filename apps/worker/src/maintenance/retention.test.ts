@@ -4,14 +4,14 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { pino } from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDb, findRetentionCandidates, newId, type Db } from "@capy/db";
+import { createDb, type Db, findRetentionCandidates, newId } from "@capy/db";
 import { deleteExpiredBackup, enqueueJob, insertJobRow } from "@capy/jobs";
 import { backupArtifactKey, FilesystemStorage } from "@capy/storage";
-import { createEmptyDatabase, waitFor, type TestDatabase } from "@capy/testing";
+import { createEmptyDatabase, type TestDatabase, waitFor } from "@capy/testing";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadWorkerEnv } from "../env.js";
-import { createHarness, waitForJob, type Harness } from "../test-helpers.js";
+import { createHarness, type Harness, waitForJob } from "../test-helpers.js";
 import { sweepRetention } from "./retention.js";
 
 const DAY = 86_400_000;

@@ -9,7 +9,7 @@
 // are safe: candidates are only a hint; each row is deleted by one conditional DELETE that
 // re-checks every rule under the project's advisory lock, and only the sweep whose DELETE removed
 // the row removes the artifact. A second sweep therefore finds nothing to delete.
-import { findRetentionCandidates, newId, type Db, type DeletedBackupRow } from "@capy/db";
+import { type Db, type DeletedBackupRow, findRetentionCandidates, newId } from "@capy/db";
 import { deleteExpiredBackup } from "@capy/jobs";
 import type { ArtifactStorage } from "@capy/storage";
 import type { Logger } from "../logger.js";
@@ -91,7 +91,13 @@ async function recordDeletion(db: Db, row: DeletedBackupRow, actorId: string, lo
         action: "backup.deleted",
         targetType: "backup",
         targetId: row.id,
-        metadata: { reason: "retention", label: row.label, size_bytes: Number(row.size_bytes), schedule_id: row.schedule_id, created_at: row.created_at.toISOString() },
+        metadata: {
+          reason: "retention",
+          label: row.label,
+          size_bytes: Number(row.size_bytes),
+          schedule_id: row.schedule_id,
+          created_at: row.created_at.toISOString(),
+        },
       },
     });
   } catch (error) {
@@ -146,7 +152,10 @@ export function startRetentionSweep(options: RetentionSweepOptions): RetentionSw
         "retention sweep finished",
       );
     } catch (error) {
-      log.warn({ err: error instanceof Error ? error.message : String(error), project_id: projectId ?? null }, "retention sweep failed; retrying at the next interval");
+      log.warn(
+        { err: error instanceof Error ? error.message : String(error), project_id: projectId ?? null },
+        "retention sweep failed; retrying at the next interval",
+      );
     }
   };
 

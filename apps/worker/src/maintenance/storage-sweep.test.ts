@@ -3,10 +3,10 @@ import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from "node:fs/promises
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { PassThrough } from "node:stream";
+import { FilesystemStorage, type S3Config, S3Storage } from "@capy/storage";
+import { S3RVER_CREDENTIALS, type S3TestServer, startS3Server, waitFor } from "@capy/testing";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FilesystemStorage, S3Storage, type S3Config } from "@capy/storage";
-import { S3RVER_CREDENTIALS, startS3Server, waitFor, type S3TestServer } from "@capy/testing";
 import { loadWorkerEnv } from "../env.js";
 import { startStorageSweep, sweepStorageOnce } from "./storage-sweep.js";
 
@@ -43,12 +43,18 @@ describe("sweepStorageOnce", () => {
       // An upload in flight: one part sent, the body still open (a writer that stopped mid-upload).
       const body = new PassThrough();
       const put = storage.put("projects/p1/backups/b1.dump", body);
-      const settled = put.then(() => "stored", (error: Error) => error.name);
+      const settled = put.then(
+        () => "stored",
+        (error: Error) => error.name,
+      );
       body.write(Buffer.alloc(6 * MiB, 1));
-      const [pending] = await waitFor(async () => {
-        const uploads = await server.pendingUploads("sweep/");
-        return uploads.length > 0 ? uploads : undefined;
-      }, { what: "a multipart upload to start" });
+      const [pending] = await waitFor(
+        async () => {
+          const uploads = await server.pendingUploads("sweep/");
+          return uploads.length > 0 ? uploads : undefined;
+        },
+        { what: "a multipart upload to start" },
+      );
       expect(pending?.key).toBe("sweep/projects/p1/backups/b1.dump");
 
       // Younger than 6 h: spared.

@@ -10,11 +10,12 @@
 // default 6 h) must exceed the longest an upload can take. Several workers sweeping at once is
 // harmless: aborting an upload that another sweep aborted first is not an error, nor is removing a
 // file that is gone.
-import { FilesystemStorage, S3Storage, type ArtifactStorage } from "@capy/storage";
+
 import type { Db } from "@capy/db";
+import { type ArtifactStorage, FilesystemStorage, S3Storage } from "@capy/storage";
 import type { Logger } from "../logger.js";
 import { sweepOrphanArtifacts } from "./orphan-artifacts.js";
-import { runPeriodically, type Periodic } from "./periodic.js";
+import { type Periodic, runPeriodically } from "./periodic.js";
 
 export type SweptBackend = "s3" | "filesystem";
 
@@ -28,11 +29,7 @@ export interface StorageSweepResult {
  * One sweep: aborts incomplete S3 multipart uploads, or removes stale `.partial` files, that are
  * at least `minAgeMs` old. `undefined` for a backend with nothing to sweep.
  */
-export async function sweepStorageOnce(
-  storage: ArtifactStorage,
-  minAgeMs: number,
-  now: Date = new Date(),
-): Promise<StorageSweepResult | undefined> {
+export async function sweepStorageOnce(storage: ArtifactStorage, minAgeMs: number, now: Date = new Date()): Promise<StorageSweepResult | undefined> {
   if (storage instanceof S3Storage) {
     const aborted = await storage.abortIncompleteUploads(minAgeMs, { now });
     return { backend: "s3", removed: aborted.map((upload) => upload.key) };
@@ -76,7 +73,13 @@ export function startStorageSweep(options: StorageSweepOptions): StorageSweep {
       const result = await sweepStorageOnce(storage, minAgeMs);
       if (!result) return;
       log.info(
-        { backend: result.backend, removed_count: result.removed.length, removed: result.removed.slice(0, 100), min_age_ms: minAgeMs, duration_ms: Date.now() - startedAt },
+        {
+          backend: result.backend,
+          removed_count: result.removed.length,
+          removed: result.removed.slice(0, 100),
+          min_age_ms: minAgeMs,
+          duration_ms: Date.now() - startedAt,
+        },
         "storage sweep finished",
       );
     } catch (error) {

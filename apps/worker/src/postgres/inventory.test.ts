@@ -1,7 +1,7 @@
 // The comparison that decides whether a restored copy is the source: one precise line per
 // difference, nothing when they match.
 import { describe, expect, it } from "vitest";
-import { compareInventories, describeDifferences, Inventory, INVENTORY_VERSION } from "./inventory.js";
+import { compareInventories, describeDifferences, INVENTORY_VERSION, Inventory } from "./inventory.js";
 
 function inventory(overrides: Partial<Inventory> = {}): Inventory {
   return {
@@ -52,10 +52,7 @@ describe("compareInventories", () => {
 
   it("reports row counts and large objects that differ", () => {
     const restored = inventory({ largeObjects: 1, rowCounts: { "public.orders": 9_999, '"Sales"."Kunden"': 3, "public.order_totals": 12 } });
-    expect(compareInventories(inventory(), restored)).toEqual([
-      "public.orders: 10000 rows in source, 9999 restored",
-      "large objects: 2 in source, 1 restored",
-    ]);
+    expect(compareInventories(inventory(), restored)).toEqual(["public.orders: 10000 rows in source, 9999 restored", "large objects: 2 in source, 1 restored"]);
   });
 
   it("reports a materialized view restored without its rows", () => {

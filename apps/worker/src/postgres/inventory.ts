@@ -68,7 +68,11 @@ export async function collectInventory(client: pg.ClientBase): Promise<Inventory
   const largeObjects = Number((await client.query<{ n: string }>("SELECT count(*)::text AS n FROM pg_catalog.pg_largeobject_metadata")).rows[0]!.n);
 
   const relations = (await client.query<{ kind: string; name: string; populated: boolean }>(RELATIONS_SQL)).rows;
-  const of = (...kinds: string[]) => relations.filter((r) => kinds.includes(r.kind)).map((r) => r.name).sort();
+  const of = (...kinds: string[]) =>
+    relations
+      .filter((r) => kinds.includes(r.kind))
+      .map((r) => r.name)
+      .sort();
   const rowCounts: Record<string, number> = {};
   // Sequentially on this one connection: the snapshot is the transaction's, and the dump runs
   // beside it on its own connection.

@@ -6,16 +6,16 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseCompressionSetting, resolveZstd, StageFailedError, writePlan, type ChildStage, type WritePlan } from "@capy/artifact";
+import { type ChildStage, parseCompressionSetting, resolveZstd, StageFailedError, type WritePlan, writePlan } from "@capy/artifact";
 import { parsePostgresUrl } from "@capy/db";
 import { FilesystemStorage, type StoredObject } from "@capy/storage";
-import { run, startPrivatePostgres, waitFor, type PrivatePostgres } from "@capy/testing";
+import { type PrivatePostgres, run, startPrivatePostgres, waitFor } from "@capy/testing";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { classifyFailure } from "../failures/classify.js";
 import { ConfigurationError, StorageError } from "../failures/errors.js";
 import { ProcessExitError, ProcessRunner, type ProcessSpec, type StartOptions } from "../process/run.js";
-import { dumpToStorage, pgDumpSpec, type DumpTarget } from "./pg-dump.js";
+import { type DumpTarget, dumpToStorage, pgDumpSpec } from "./pg-dump.js";
 import { resolvePgTool } from "./tools.js";
 
 /** Remembers every command it was asked to run, as the real runner would run it. */
@@ -102,9 +102,15 @@ describe("dumpToStorage", () => {
   it("fails with pg_dump's own message on a wrong password, and still removes the passfile", async () => {
     const runner = new RecordingRunner();
     const key = "projects/prj_test/backups/bkp_wrong.dump";
-    const error = await dumpToStorage({ runner, pgDump, plan: zstdPlan, target: { ...target, password: "wrong" }, storage, key, signal: new AbortController().signal }).catch(
-      (e: unknown) => e,
-    );
+    const error = await dumpToStorage({
+      runner,
+      pgDump,
+      plan: zstdPlan,
+      target: { ...target, password: "wrong" },
+      storage,
+      key,
+      signal: new AbortController().signal,
+    }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProcessExitError);
     expect((error as ProcessExitError).exitCode).toBe(1);
     expect((error as ProcessExitError).stderrTail).toContain('password authentication failed for user "postgres"');
@@ -122,9 +128,15 @@ describe("dumpToStorage", () => {
     }
     const failing = new FullDisk(storageDir);
     const runner = new RecordingRunner();
-    const error = await dumpToStorage({ runner, pgDump, plan: zstdPlan, target, storage: failing, key: "projects/prj_test/backups/bkp_full.dump", signal: new AbortController().signal }).catch(
-      (e: unknown) => e,
-    );
+    const error = await dumpToStorage({
+      runner,
+      pgDump,
+      plan: zstdPlan,
+      target,
+      storage: failing,
+      key: "projects/prj_test/backups/bkp_full.dump",
+      signal: new AbortController().signal,
+    }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StorageError);
     expect((error as Error).message).toBe("storage failed: ENOSPC: no space left on device");
     expect(classifyFailure(error)).toBe("transient");
@@ -147,7 +159,10 @@ describe("dumpToStorage", () => {
     expect(archive.subarray(0, 5).toString()).toBe("PGDMP");
     // Uncounted (pg_dump wrote into zstd directly); verification records it.
     expect(archive.length).toBeGreaterThan(stored.length);
-    expect(result).toMatchObject({ archiveSizeBytes: null, encoding: { compression: "zstd", compressionLevel: 1, archiveFormat: "custom", storedEncoding: "zstd" } });
+    expect(result).toMatchObject({
+      archiveSizeBytes: null,
+      encoding: { compression: "zstd", compressionLevel: 1, archiveFormat: "custom", storedEncoding: "zstd" },
+    });
     expect(runner.running).toBe(0);
   });
 

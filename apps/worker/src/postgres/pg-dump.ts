@@ -2,11 +2,11 @@
 // artifact's write stages (compression: @capy/artifact's write plan) straight into artifact
 // storage. Memory stays flat whatever the database size; storage computes the size and SHA-256
 // on the way through.
-import { Transform, pipeline, type Readable } from "node:stream";
-import { StageFailedError, type ArtifactEncoding, type WritePlan, type WriteStages } from "@capy/artifact";
+import { pipeline, type Readable, Transform } from "node:stream";
+import { type ArtifactEncoding, StageFailedError, type WritePlan, type WriteStages } from "@capy/artifact";
 import type { ArtifactStorage, StoredObject } from "@capy/storage";
 import { StorageError } from "../failures/errors.js";
-import { ProcessStartError, type ProcessRunner, type ProcessSpec, type RunningProcess } from "../process/run.js";
+import { type ProcessRunner, type ProcessSpec, ProcessStartError, type RunningProcess } from "../process/run.js";
 import { clientToolEnv, connectionArgs } from "./libpq-args.js";
 import { withPassfile } from "./passfile.js";
 
@@ -18,7 +18,6 @@ export interface DumpTarget {
   database: string;
   password: string | null;
 }
-
 
 /**
  * pg_dump's argument array and its entire environment. Neither holds the password: libpq reads
@@ -106,7 +105,11 @@ export async function dumpToStorage(request: DumpRequest): Promise<DumpResult> {
  * pg_dump's output (its stdout, or the direct stage it writes into) through the stages and a byte
  * counter: the stream storage reads, and the stage failure that broke it, if any.
  */
-function streamStages(child: RunningProcess, write: WriteStages, onProgress?: (bytes: number) => void): { body: Readable; failure: () => StageFailedError | undefined } {
+function streamStages(
+  child: RunningProcess,
+  write: WriteStages,
+  onProgress?: (bytes: number) => void,
+): { body: Readable; failure: () => StageFailedError | undefined } {
   let bytes = 0;
   // Counts the stored bytes on their way to storage; backpressure passes through.
   const counter = new Transform({

@@ -5,8 +5,8 @@
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ProcessResult, ProcessRunner, ProcessSpec } from "../process/run.js";
-import { withPassfile } from "./passfile.js";
 import { clientToolEnv, connectionArgs } from "./libpq-args.js";
+import { withPassfile } from "./passfile.js";
 import type { DumpTarget } from "./pg-dump.js";
 
 export interface RestoreFlags {
@@ -21,7 +21,14 @@ export interface RestoreFlags {
 }
 
 /** `archive` null: pg_restore reads the archive from its stdin. */
-export function pgRestoreSpec(pgRestore: string, target: DumpTarget, database: string, archive: string | null, passfile: string, flags: RestoreFlags = {}): ProcessSpec {
+export function pgRestoreSpec(
+  pgRestore: string,
+  target: DumpTarget,
+  database: string,
+  archive: string | null,
+  passfile: string,
+  flags: RestoreFlags = {},
+): ProcessSpec {
   const jobs = flags.jobs ?? 1;
   return {
     command: pgRestore,

@@ -2,9 +2,9 @@
 // the snapshot transaction a backup dumps and counts in, and admin sessions that create, inspect
 // and drop throwaway verification databases. Passwords go straight to the driver, never to a log.
 import pg from "pg";
+import { collectInventory, type Inventory } from "./inventory.js";
 import { PG_CONNECT_TIMEOUT_SECONDS } from "./libpq-args.js";
 import type { DumpTarget } from "./pg-dump.js";
-import { collectInventory, type Inventory } from "./inventory.js";
 
 /** Opens a session to `target` (its database unless `database` is given). */
 export async function connectTo(target: DumpTarget, database: string = target.database, applicationName = "capy-backups"): Promise<pg.Client> {

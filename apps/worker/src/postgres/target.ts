@@ -1,6 +1,6 @@
 // Where a project's database lives and how to log in: the project row, its cluster, and the
 // password opened with the keyring (only in memory, only for this attempt).
-import { KeyringError, parsePostgresUrl, type Db, type Keyring } from "@capy/db";
+import { type Db, type Keyring, KeyringError, parsePostgresUrl } from "@capy/db";
 import { ConfigurationError } from "../failures/errors.js";
 import type { DumpTarget } from "./pg-dump.js";
 

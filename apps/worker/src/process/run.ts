@@ -1,7 +1,7 @@
 // Child processes (pg_dump, later pg_restore): an argument array and an explicit environment,
 // never a shell; bounded tails of their output; typed errors for "could not start" and "exited
 // badly"; and a registry so shutdown can stop whatever is still running.
-import { spawn, type ChildProcessByStdio } from "node:child_process";
+import { type ChildProcessByStdio, spawn } from "node:child_process";
 import path from "node:path";
 import { Readable, type Writable } from "node:stream";
 import { TailBuffer } from "./tail-buffer.js";

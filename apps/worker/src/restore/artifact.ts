@@ -2,9 +2,9 @@
 // (@capy/artifact's openArtifact: the stored bytes hashed against the backup's SHA-256,
 // decompressed when stored compressed), so a change of storage format stays there; this maps its
 // failures to the worker's error types and counts the bytes for progress.
-import { Transform, type Readable } from "node:stream";
+import { type Readable, Transform } from "node:stream";
 import { ArtifactChecksumError, openArtifact, type StoredArtifact } from "@capy/artifact";
-import { ObjectNotFoundError, type ArtifactStorage } from "@capy/storage";
+import { type ArtifactStorage, ObjectNotFoundError } from "@capy/storage";
 import { StorageError, VerificationFailedError } from "../failures/errors.js";
 
 export type ArtifactRef = StoredArtifact;

@@ -2,8 +2,9 @@
 // PREVIEW_DATABASE_URL server's): a preview's login role and database, the staging database a
 // project restore is built in, the rename swap that puts it in place, and drops. Every statement
 // is idempotent, so a retried or taken-over attempt can run it again.
-import type pg from "pg";
+
 import { quoteIdent } from "@capy/db";
+import type pg from "pg";
 import type { DumpTarget } from "../postgres/pg-dump.js";
 import { connectTo } from "../postgres/session.js";
 import { DROP_TIMEOUT_MS } from "../verify/verifier.js";
@@ -117,7 +118,10 @@ export async function swapInByRename(admin: DumpTarget, project: string, staging
   await withAdmin(admin, async (client) => {
     await client.query(`ALTER DATABASE ${quoteIdent(project)} ALLOW_CONNECTIONS false`);
     try {
-      await client.query("SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE datname = $1 AND pid <> pg_catalog.pg_backend_pid()", [project]);
+      await client.query(
+        "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE datname = $1 AND pid <> pg_catalog.pg_backend_pid()",
+        [project],
+      );
       await client.query("BEGIN");
       await client.query(`ALTER DATABASE ${quoteIdent(project)} RENAME TO ${quoteIdent(replaced)}`);
       await client.query(`ALTER DATABASE ${quoteIdent(staging)} RENAME TO ${quoteIdent(project)}`);

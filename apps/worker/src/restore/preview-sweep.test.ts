@@ -2,11 +2,12 @@
 // (the reconciler failed its job, no attempt will clean up) is dropped by the sweep: a preview's
 // database and role, and a project restore's staging database, with the project's database taking
 // connections again. Expired previews are dropped too, with their preview.deleted event.
-import { pino } from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { newId, quoteIdent, withDatabase } from "@capy/db";
 import { insertJobRow } from "@capy/jobs";
-import { TEST_SERVER_URL, createEmptyDatabase, createTestStack, withAdminClient, type TestDatabase, type TestStack } from "@capy/testing";
+import { createEmptyDatabase, createTestStack, TEST_SERVER_URL, type TestDatabase, type TestStack, withAdminClient } from "@capy/testing";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serverAdmin } from "../postgres/target.js";
 import { createPreviewDatabase, createStagingDatabase, stagingNames } from "./databases.js";
 import { sweepPreviews } from "./preview-sweep.js";
@@ -29,7 +30,10 @@ afterAll(async () => {
 
 const exists = (name: string) =>
   withAdminClient(async (client) => {
-    const { rows } = await client.query<{ n: number }>("SELECT (SELECT count(*) FROM pg_database WHERE datname = $1) + (SELECT count(*) FROM pg_roles WHERE rolname = $1) AS n", [name]);
+    const { rows } = await client.query<{ n: number }>(
+      "SELECT (SELECT count(*) FROM pg_database WHERE datname = $1) + (SELECT count(*) FROM pg_roles WHERE rolname = $1) AS n",
+      [name],
+    );
     return Number(rows[0]!.n);
   });
 
@@ -54,7 +58,19 @@ async function preview(state: string, ttl = new Date(Date.now() + 3_600_000)) {
   const databaseName = `capy_pvw_${id.slice(4)}`;
   await createPreviewDatabase(admin, { name: databaseName, password: "pw" });
   return stack.db.previewDatabase.create({
-    data: { id, organizationId: project.organizationId, projectId: project.id, name: "p", databaseName, state, ttlExpiresAt: ttl, passwordEncrypted: stack.keyring.seal("pw"), clusterId: project.clusterId, host: admin.host, port: admin.port },
+    data: {
+      id,
+      organizationId: project.organizationId,
+      projectId: project.id,
+      name: "p",
+      databaseName,
+      state,
+      ttlExpiresAt: ttl,
+      passwordEncrypted: stack.keyring.seal("pw"),
+      clusterId: project.clusterId,
+      host: admin.host,
+      port: admin.port,
+    },
   });
 }
 
@@ -81,7 +97,9 @@ describe("sweepPreviews", () => {
     expect(await stack.db.previewDatabase.findUniqueOrThrow({ where: { id: stuck.id } })).toMatchObject({ state: "failed" });
     // A running restore's preview is its worker's business.
     expect(await exists(running.databaseName)).toBe(2);
-    const allowed = await withAdminClient((client) => client.query<{ ok: boolean }>("SELECT datallowconn AS ok FROM pg_database WHERE datname = $1", [source.name]));
+    const allowed = await withAdminClient((client) =>
+      client.query<{ ok: boolean }>("SELECT datallowconn AS ok FROM pg_database WHERE datname = $1", [source.name]),
+    );
     expect(allowed.rows[0]!.ok).toBe(true);
     await stack.db.job.update({ where: { id: live.id }, data: { state: "canceled" } });
     await sweepPreviews({ db: stack.db, keyring: stack.keyring, log });

@@ -7,9 +7,9 @@
 import type { Db } from "@capy/db";
 import { appendPreviewEvent } from "@capy/jobs";
 import type { Logger } from "../logger.js";
+import { type Periodic, runPeriodically } from "../maintenance/periodic.js";
 import { connectTo } from "../postgres/session.js";
 import { clusterAdmin } from "../postgres/target.js";
-import { runPeriodically, type Periodic } from "../maintenance/periodic.js";
 import { cleanUpProjectRestore, jobOfStagingDatabase } from "./databases.js";
 import type { ServerLogins } from "./servers.js";
 import { dropPreview, failPreviewOfEndedJob } from "./settle.js";
@@ -38,7 +38,9 @@ export async function sweepPreviews(options: PreviewSweepOptions, now = new Date
     });
   }
   const stuck = await db.previewDatabase.findMany({ where: { state: "creating", jobId: { not: null } } });
-  const ended = new Set((await db.job.findMany({ where: { id: { in: stuck.map((p) => p.jobId!) }, state: { in: ENDED } }, select: { id: true } })).map((j) => j.id));
+  const ended = new Set(
+    (await db.job.findMany({ where: { id: { in: stuck.map((p) => p.jobId!) }, state: { in: ENDED } }, select: { id: true } })).map((j) => j.id),
+  );
   for (const preview of stuck.filter((p) => ended.has(p.jobId!))) {
     await attempt(log, preview.id, async () => {
       await dropPreview(options, preview);
@@ -64,7 +66,10 @@ async function attempt(log: Logger, previewId: string, work: () => Promise<void>
   try {
     await work();
   } catch (error) {
-    log.warn({ preview_database_id: previewId, err: error instanceof Error ? error.message : String(error) }, "preview sweep could not drop a preview; retrying next pass");
+    log.warn(
+      { preview_database_id: previewId, err: error instanceof Error ? error.message : String(error) },
+      "preview sweep could not drop a preview; retrying next pass",
+    );
   }
 }
 
@@ -92,7 +97,10 @@ async function sweepStagingDatabases(options: PreviewSweepOptions): Promise<stri
         dropped.push(...names.filter((name) => jobOfStagingDatabase(name) === job.id));
       }
     } catch (error) {
-      options.log.warn({ cluster_id: cluster.id, err: error instanceof Error ? error.message : String(error) }, "preview sweep could not look for staging databases on a cluster");
+      options.log.warn(
+        { cluster_id: cluster.id, err: error instanceof Error ? error.message : String(error) },
+        "preview sweep could not look for staging databases on a cluster",
+      );
     }
   }
   return dropped;

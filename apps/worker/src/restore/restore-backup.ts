@@ -11,7 +11,7 @@ import type { ArtifactStorage } from "@capy/storage";
 import type { DumpTarget } from "../postgres/pg-dump.js";
 import { restoreArchive } from "../postgres/pg-restore.js";
 import type { ProcessRunner } from "../process/run.js";
-import { openRestoreStream, type ArtifactRef, type OnBytes } from "./artifact.js";
+import { type ArtifactRef, type OnBytes, openRestoreStream } from "./artifact.js";
 import { selectTables } from "./toc.js";
 
 export interface RestoreTools {
@@ -48,13 +48,22 @@ export async function restoreBackup(tools: RestoreTools, request: RestoreInto): 
   const dir = await mkdtemp(path.join(os.tmpdir(), "capy-restore-"));
   try {
     const file = path.join(dir, "artifact.dump");
-    await pipeline(await openRestoreStream(tools.storage, request.backup, tools.zstd, request.onBytes), createWriteStream(file, { mode: 0o600 }), { signal: request.signal });
+    await pipeline(await openRestoreStream(tools.storage, request.backup, tools.zstd, request.onBytes), createWriteStream(file, { mode: 0o600 }), {
+      signal: request.signal,
+    });
     let listFile: string | undefined;
     if (request.tables !== null) {
       listFile = path.join(dir, "selection.list");
       await writeFile(listFile, selectTables(await listArchive(tools, file, request.signal), request.tables), { mode: 0o600 });
     }
-    const result = await restoreArchive({ ...tools, admin: request.login, database: request.database, archive: file, signal: request.signal, flags: { ...flags, jobs: tools.jobs, listFile } });
+    const result = await restoreArchive({
+      ...tools,
+      admin: request.login,
+      database: request.database,
+      archive: file,
+      signal: request.signal,
+      flags: { ...flags, jobs: tools.jobs, listFile },
+    });
     return result.stderrTail;
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -3,9 +3,9 @@
 // restore handler, its cancel and lost-worker hooks, and the preview sweep.
 import type { Db, PreviewDatabase } from "@capy/db";
 import type { Logger } from "../logger.js";
+import { loadClusterAdmin } from "../postgres/target.js";
 import { cleanUpProjectRestore, dropPreviewDatabase } from "./databases.js";
 import { previewAdmin, type ServerLogins } from "./servers.js";
-import { loadClusterAdmin } from "../postgres/target.js";
 
 /** Marks the job's preview `failed` when the job ended without completing; true if it did. */
 export async function failPreviewOfEndedJob(db: Db, previewId: string, jobId: string): Promise<boolean> {
@@ -26,7 +26,11 @@ export async function dropPreview(logins: ServerLogins, preview: PreviewDatabase
  * Removes what a restore job's attempts left (the preview's partial database and role, or a
  * project restore's staging database), then settles the preview if the job has ended.
  */
-export async function cleanUpRestore(logins: ServerLogins, job: { id: string; previewDatabaseId: string | null; projectId: string; clusterId: string }, log: Logger): Promise<void> {
+export async function cleanUpRestore(
+  logins: ServerLogins,
+  job: { id: string; previewDatabaseId: string | null; projectId: string; clusterId: string },
+  log: Logger,
+): Promise<void> {
   try {
     if (job.previewDatabaseId) {
       const preview = await logins.db.previewDatabase.findUnique({ where: { id: job.previewDatabaseId } });

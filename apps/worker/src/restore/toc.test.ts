@@ -24,7 +24,11 @@ const TOC = `;
 
 describe("selectTables", () => {
   it("parses entries whose kind has spaces", () => {
-    expect(parseTocLine("3359; 0 16904 TABLE DATA public pgbench_branches postgres")).toMatchObject({ kind: "TABLE DATA", namespace: "public", tag: "pgbench_branches" });
+    expect(parseTocLine("3359; 0 16904 TABLE DATA public pgbench_branches postgres")).toMatchObject({
+      kind: "TABLE DATA",
+      namespace: "public",
+      tag: "pgbench_branches",
+    });
     expect(parseTocLine("; a comment")).toBeNull();
   });
 

@@ -6,7 +6,21 @@
 import { ConfigurationError } from "../failures/errors.js";
 
 /** Entry kinds, longest first so "TABLE DATA" is not read as "TABLE". */
-const KINDS = ["SEQUENCE OWNED BY", "FK CONSTRAINT", "CHECK CONSTRAINT", "SEQUENCE SET", "ROW SECURITY", "TABLE DATA", "CONSTRAINT", "SEQUENCE", "DEFAULT", "TRIGGER", "POLICY", "SCHEMA", "TABLE"];
+const KINDS = [
+  "SEQUENCE OWNED BY",
+  "FK CONSTRAINT",
+  "CHECK CONSTRAINT",
+  "SEQUENCE SET",
+  "ROW SECURITY",
+  "TABLE DATA",
+  "CONSTRAINT",
+  "SEQUENCE",
+  "DEFAULT",
+  "TRIGGER",
+  "POLICY",
+  "SCHEMA",
+  "TABLE",
+];
 const ATTACHED = new Set(["CONSTRAINT", "CHECK CONSTRAINT", "DEFAULT", "TRIGGER", "POLICY", "ROW SECURITY"]);
 const SEQUENCES = new Set(["SEQUENCE", "SEQUENCE OWNED BY", "SEQUENCE SET"]);
 
@@ -41,7 +55,10 @@ function wanted(entry: Entry, schema: string, table: string): boolean {
 
 /** The `-L` list for `tables` (`schema.table`); fails when one of them is not in the archive. */
 export function selectTables(toc: string, tables: readonly string[]): string {
-  const entries = toc.split("\n").map(parseTocLine).filter((entry): entry is Entry => entry !== null);
+  const entries = toc
+    .split("\n")
+    .map(parseTocLine)
+    .filter((entry): entry is Entry => entry !== null);
   const targets = tables.map((qualified) => {
     const [schema, table] = qualified.split(".") as [string, string];
     return { qualified, schema, table };

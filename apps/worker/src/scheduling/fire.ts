@@ -70,7 +70,16 @@ export async function fireSchedules(deps: FireDeps, scheduleIds: string[], optio
     // conflict on (schedule_id, due_at) means another firing got there first: that row is left out.
     const created = await insertJobRows(
       tx,
-      due.map((c) => ({ type: "backup", organizationId: c.organization_id, projectId: c.project_id, clusterId: c.cluster_id, databaseName: c.database_name, label: c.label, scheduleId: c.sid, dueAt: c.due })),
+      due.map((c) => ({
+        type: "backup",
+        organizationId: c.organization_id,
+        projectId: c.project_id,
+        clusterId: c.cluster_id,
+        databaseName: c.database_name,
+        label: c.label,
+        scheduleId: c.sid,
+        dueAt: c.due,
+      })),
       { skipDuplicates: true },
     );
     // last_run_at is the firing's clock (the one due times are computed with), so the

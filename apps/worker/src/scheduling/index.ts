@@ -1,10 +1,11 @@
 // Scheduled backups on the worker side: a second BullMQ Worker that handles firings of the job
 // schedulers on SCHEDULE_QUEUE, and the schedule reconciler. Its own Redis connections and a
 // small Postgres pool, so a storm of firings never waits behind (or starves) running backups.
-import { UnrecoverableError, Worker, type Job } from "bullmq";
+
 import { SCHEDULE_QUEUE, ScheduleFirePayload } from "@capy/contracts";
 import { createDb } from "@capy/db";
 import { createBackupQueue, createProducerConnection, createScheduleQueue, createWorkerConnection } from "@capy/queue";
+import { type Job, UnrecoverableError, Worker } from "bullmq";
 import type { Logger } from "../logger.js";
 import { FireBatcher } from "./batcher.js";
 import { fireSchedules } from "./fire.js";

@@ -4,22 +4,23 @@
 // an active schedule whose latest due time has no job yet gets it now if that due time is at
 // most SCHEDULE_CATCH_UP_HOURS old and not before its timing took effect (fireSchedule decides).
 // So a Redis flush or restart, or a whole system that was down, loses no schedule.
-import type { Redis } from "ioredis";
+
 import { SCHEDULE_QUEUE } from "@capy/contracts";
 import type { Db } from "@capy/db";
 import {
+  type BackupQueue,
   latestDueAt,
-  schedulePattern,
+  SCHEDULE_TZ,
+  type ScheduleQueue,
   scheduleIdOf,
   scheduleLockKey,
+  schedulePattern,
   syncScheduler,
-  SCHEDULE_TZ,
   waitForRedisReady,
-  type BackupQueue,
-  type ScheduleQueue,
 } from "@capy/queue";
+import type { Redis } from "ioredis";
 import type { Logger } from "../logger.js";
-import { runPeriodically, type Periodic } from "../maintenance/periodic.js";
+import { type Periodic, runPeriodically } from "../maintenance/periodic.js";
 import { fireSchedules } from "./fire.js";
 
 /** Removals of orphaned schedulers in flight at once. */
@@ -122,7 +123,8 @@ export async function reconcileSchedules(deps: ReconcilerDeps, now = new Date())
           // Sent back to back on one connection (ioredis pipelines concurrent commands).
           await Promise.all(batch.map((id) => syncScheduler(scheduleQueue, id, current.get(id) ?? null, 20_000)));
           for (const id of batch) {
-            if (current.get(id)?.isActive) upserted++; // or found right on the re-check
+            if (current.get(id)?.isActive)
+              upserted++; // or found right on the re-check
             else removed++;
           }
         },
@@ -184,9 +186,7 @@ const FIRST_ROUND_REDIS_WAIT_MS = 10_000;
  * interval) lets one process in the fleet do each round; the others skip it. Everything it
  * writes is idempotent, so two overlapping rounds (e.g. one outliving its lock) are harmless.
  */
-export function startScheduleReconciler(
-  deps: ReconcilerDeps & { redis: Redis; prefix: string; holder: string; intervalMs: number },
-): Periodic {
+export function startScheduleReconciler(deps: ReconcilerDeps & { redis: Redis; prefix: string; holder: string; intervalMs: number }): Periodic {
   const lockKey = `${deps.prefix}:${SCHEDULE_QUEUE}:reconcile-lock`;
   const lockMs = Math.max(100, Math.floor(deps.intervalMs * 0.8));
   let first = true;

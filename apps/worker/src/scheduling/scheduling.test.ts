@@ -1,32 +1,16 @@
 // Firing schedules and reconciling them, against a real metadata database and a private
 // redis-server (these tests flush it). Times are injected, so the missed-run policy and moved
 // times are tested at chosen instants instead of waiting for the clock.
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { databaseResource } from "@capy/jobs";
-import { createDb, createProject, generateEncryptionKey, Keyring, newId, type Db, type ScheduledBackup, registerCluster, withDatabase } from "@capy/db";
-import {
-  createBackupQueue,
-  createScheduleQueue,
-  latestDueAt,
-  nextRunAt,
-  schedulerId,
-  syncScheduler,
-  type BackupQueue,
-  type ScheduleQueue,
-} from "@capy/queue";
+
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import {
-  createEmptyDatabase,
-  createMetadataDatabase,
-  startPrivateRedis,
-  startWorker,
-  waitFor,
-  type PrivateRedis,
-  type TestDatabase,
-} from "@capy/testing";
+import { createDb, createProject, type Db, generateEncryptionKey, Keyring, newId, registerCluster, type ScheduledBackup, withDatabase } from "@capy/db";
+import { databaseResource } from "@capy/jobs";
+import { type BackupQueue, createBackupQueue, createScheduleQueue, latestDueAt, nextRunAt, type ScheduleQueue, schedulerId, syncScheduler } from "@capy/queue";
+import { createEmptyDatabase, createMetadataDatabase, type PrivateRedis, startPrivateRedis, startWorker, type TestDatabase, waitFor } from "@capy/testing";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createLogger } from "../logger.js";
 import { fireSchedule } from "./fire.js";
 import { reconcileSchedules } from "./reconciler.js";
@@ -71,7 +55,12 @@ const deps = (catchUpHours = 6) => ({ db, backupQueue, scheduleQueue, catchUpHou
 /** A schedule on a project of its own, whose timing took effect at `timingSince`. */
 async function schedule(hour: number, minute: number, options: { active?: boolean; timingSince?: Date; label?: string } = {}): Promise<ScheduledBackup> {
   await registerCluster(db, { adminUrl: withDatabase(source.url, "postgres"), keyring: new Keyring(encryptionKey) });
-  const tenant = await createProject(db, { organizationName: "acme", projectName: `p${++projects}`, databaseUrl: source.url, keyring: new Keyring(encryptionKey) });
+  const tenant = await createProject(db, {
+    organizationName: "acme",
+    projectName: `p${++projects}`,
+    databaseUrl: source.url,
+    keyring: new Keyring(encryptionKey),
+  });
   return db.scheduledBackup.create({
     data: {
       id: newId("sch"),
@@ -91,9 +80,7 @@ const jobsOf = (scheduleId: string) => db.job.findMany({ where: { scheduleId } }
 describe("fireSchedule", () => {
   it("creates exactly one backup job per due time, however often and however early it fires", async () => {
     const s = await schedule(10, 0, { label: "nightly" });
-    const results = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => fireSchedule(deps(), s.id, { now: at(`2026-03-10T10:00:0${i % 3}.500Z`) })),
-    );
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => fireSchedule(deps(), s.id, { now: at(`2026-03-10T10:00:0${i % 3}.500Z`) })));
     expect(results.filter((r) => r.outcome === "created")).toHaveLength(1);
     expect(results.filter((r) => r.outcome === "exists")).toHaveLength(9);
     // A firing that reaches a worker whose clock is a little behind still counts for 10:00.
@@ -138,10 +125,19 @@ describe("fireSchedule", () => {
   it("computes the due time in SQL as latestDueAt does, across day and year ends", async () => {
     const lateNight = await schedule(23, 59);
     const midnight = await schedule(0, 0);
-    expect(await fireSchedule(deps(), lateNight.id, { now: at("2027-01-01T00:00:02Z") })).toMatchObject({ outcome: "created", dueAt: at("2026-12-31T23:59:00Z") });
+    expect(await fireSchedule(deps(), lateNight.id, { now: at("2027-01-01T00:00:02Z") })).toMatchObject({
+      outcome: "created",
+      dueAt: at("2026-12-31T23:59:00Z"),
+    });
     // 2 s early for midnight: the clock tolerance makes it midnight's firing, in the new year.
-    expect(await fireSchedule(deps(), midnight.id, { now: at("2026-12-31T23:59:58Z") })).toMatchObject({ outcome: "created", dueAt: at("2027-01-01T00:00:00Z") });
-    expect(await fireSchedule(deps(), midnight.id, { now: at("2027-01-01T00:00:01Z") })).toMatchObject({ outcome: "exists", dueAt: at("2027-01-01T00:00:00Z") });
+    expect(await fireSchedule(deps(), midnight.id, { now: at("2026-12-31T23:59:58Z") })).toMatchObject({
+      outcome: "created",
+      dueAt: at("2027-01-01T00:00:00Z"),
+    });
+    expect(await fireSchedule(deps(), midnight.id, { now: at("2027-01-01T00:00:01Z") })).toMatchObject({
+      outcome: "exists",
+      dueAt: at("2027-01-01T00:00:00Z"),
+    });
     for (const now of ["2026-03-10T10:00:00Z", "2026-03-10T23:58:59Z", "2026-02-28T23:59:30Z"]) {
       const result = await fireSchedule(deps(48), lateNight.id, { now: at(now), toleranceMs: 0 });
       expect((result as { dueAt: Date }).dueAt).toEqual(latestDueAt({ cronHour: 23, cronMinute: 59 }, at(now)));
@@ -171,7 +167,10 @@ describe("fireSchedule", () => {
 
     // Re-activated at 12:00 with the 10:00 timing: today's 10:00 (missed while inactive) is not run.
     const reactivated = await schedule(10, 0, { timingSince: at("2026-03-10T12:00:00Z") });
-    expect(await fireSchedule(deps(), reactivated.id, { now: at("2026-03-10T12:00:05Z"), toleranceMs: 0 })).toMatchObject({ outcome: "skipped", reason: "before_timing" });
+    expect(await fireSchedule(deps(), reactivated.id, { now: at("2026-03-10T12:00:05Z"), toleranceMs: 0 })).toMatchObject({
+      outcome: "skipped",
+      reason: "before_timing",
+    });
     expect(await fireSchedule(deps(), reactivated.id, { now: at("2026-03-11T10:00:00Z") })).toMatchObject({ outcome: "created" });
 
     expect(await fireSchedule(deps(), "sch_gone", { now: at("2026-03-10T10:00:00Z") })).toMatchObject({ outcome: "skipped", reason: "missing" });

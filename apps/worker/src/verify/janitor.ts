@@ -2,7 +2,7 @@
 // (SIGKILL, OOM, a lost host). At start and then periodically, every worker drops, on every
 // cluster known to the metadata database, the throwaway databases whose embedded creation time is
 // older than the longest a verification may take (VERIFY_TIMEOUT_MS) plus a margin.
-import { quoteIdent, type Db, type Keyring } from "@capy/db";
+import { type Db, type Keyring, quoteIdent } from "@capy/db";
 import type { Logger } from "../logger.js";
 import type { DumpTarget } from "../postgres/pg-dump.js";
 import { connectTo } from "../postgres/session.js";
@@ -30,7 +30,10 @@ export interface JanitorPass {
 export async function sweepThrowawayDatabases(options: Omit<JanitorOptions, "intervalMs">, now = Date.now()): Promise<JanitorPass> {
   const { db, log, databasePrefix } = options;
   const clusters = await db.cluster.findMany({ where: { adminRegisteredAt: { not: null } }, orderBy: { id: "asc" } });
-  const servers: Array<{ id: string; admin: () => DumpTarget }> = clusters.map((cluster) => ({ id: cluster.id, admin: () => clusterAdmin(cluster, options.keyring) }));
+  const servers: Array<{ id: string; admin: () => DumpTarget }> = clusters.map((cluster) => ({
+    id: cluster.id,
+    admin: () => clusterAdmin(cluster, options.keyring),
+  }));
   if (options.verifyServer) servers.push({ id: "VERIFY_DATABASE_URL", admin: () => options.verifyServer! });
   const dropped: string[] = [];
   let failedClusters = 0;
@@ -41,10 +44,9 @@ export async function sweepThrowawayDatabases(options: Omit<JanitorOptions, "int
       try {
         // Bounded like the verifier's own drop (a stuck backend elsewhere can stall DROP DATABASE).
         await client.query(`SET statement_timeout = ${DROP_TIMEOUT_MS}`);
-        const { rows } = await client.query<{ datname: string }>(
-          "SELECT datname FROM pg_catalog.pg_database WHERE starts_with(datname, $1) ORDER BY datname",
-          [`${databasePrefix}_`],
-        );
+        const { rows } = await client.query<{ datname: string }>("SELECT datname FROM pg_catalog.pg_database WHERE starts_with(datname, $1) ORDER BY datname", [
+          `${databasePrefix}_`,
+        ]);
         for (const { datname } of rows) {
           const createdAt = throwawayCreatedAt(databasePrefix, datname);
           if (createdAt === null || now - createdAt <= options.maxAgeMs) continue;

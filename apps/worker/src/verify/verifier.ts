@@ -13,9 +13,9 @@ import os from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { ArtifactChecksumError, checkStored, openArtifact, StageFailedError, type StoredArtifact } from "@capy/artifact";
-import { quoteIdent, type Db, type Keyring } from "@capy/db";
+import { type Db, type Keyring, quoteIdent } from "@capy/db";
 import type { LeaseSemaphore } from "@capy/queue";
-import { ObjectNotFoundError, type ArtifactStorage } from "@capy/storage";
+import { type ArtifactStorage, ObjectNotFoundError } from "@capy/storage";
 import { ShutdownInterruptError, StorageError, VerificationFailedError, VerificationTimeoutError } from "../failures/errors.js";
 import type { Logger } from "../logger.js";
 import { collectInventory, compareInventories, describeDifferences, type Inventory } from "../postgres/inventory.js";
@@ -142,7 +142,17 @@ export class Verifier {
         const stop = AbortSignal.any([request.signal, timeout]);
         let stderr = "";
         try {
-          stderr = (await restoreArchive({ runner: this.deps.runner, pgRestore: this.deps.pgRestore, admin, database, archive, flags: { jobs: this.deps.config.restoreJobs }, signal: stop })).stderrTail;
+          stderr = (
+            await restoreArchive({
+              runner: this.deps.runner,
+              pgRestore: this.deps.pgRestore,
+              admin,
+              database,
+              archive,
+              flags: { jobs: this.deps.config.restoreJobs },
+              signal: stop,
+            })
+          ).stderrTail;
         } catch (error) {
           if (request.signal.aborted) throw new ShutdownInterruptError();
           if (timeout.aborted) throw new VerificationTimeoutError(this.deps.config.timeoutMs);
@@ -187,7 +197,9 @@ export class Verifier {
       await new Promise((resolve) => setTimeout(resolve, LEASE_POLL_MS));
     }
     const renew = setInterval(() => {
-      semaphore.acquire(resource, holder, config.concurrency, LEASE_MS).catch((error: unknown) => request.log.warn({ err: error }, "could not renew the verification lease"));
+      semaphore
+        .acquire(resource, holder, config.concurrency, LEASE_MS)
+        .catch((error: unknown) => request.log.warn({ err: error }, "could not renew the verification lease"));
     }, LEASE_RENEW_MS);
     renew.unref();
     return async () => {
@@ -243,7 +255,9 @@ export class Verifier {
       }
     } catch (error) {
       // Named so that a failure of the cluster's admin login is not mistaken for the project's.
-      throw new Error(`could not create a throwaway database as the cluster admin: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw new Error(`could not create a throwaway database as the cluster admin: ${error instanceof Error ? error.message : String(error)}`, {
+        cause: error,
+      });
     }
   }
 

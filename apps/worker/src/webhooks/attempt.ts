@@ -4,9 +4,9 @@
 // attempt never overwrites a newer result. After a failure the next attempt is queued with its
 // backoff; if queueing fails, the reconciler queues it from the row.
 import { WEBHOOK_QUEUE, type WebhookDeliveryPayload } from "@capy/contracts";
-import { type Db, type Keyring, type Webhook, type WebhookDelivery } from "@capy/db";
+import type { Db, Keyring, Webhook, WebhookDelivery } from "@capy/db";
 import { enqueueDeliveryAttempt, type WebhookQueue } from "@capy/queue";
-import { deliveryHeaders, retryDelayMs, signatureHeader, type AttemptResult, type BackoffPolicy, type WebhookSender } from "@capy/webhooks";
+import { type AttemptResult, type BackoffPolicy, deliveryHeaders, retryDelayMs, signatureHeader, type WebhookSender } from "@capy/webhooks";
 import type { Logger } from "../logger.js";
 import type { DeliveryOutcome, WorkerMetrics } from "../metrics.js";
 import { recordEndpointFailure, recordEndpointSuccess } from "./health.js";
@@ -40,7 +40,12 @@ export async function attemptDelivery(deps: AttemptDeps, payload: WebhookDeliver
   const { webhook } = delivery;
   if (!webhook.isActive || webhook.health === "disabled") {
     // Counted as an attempt, so that a redelivery later queues a fresh attempt number.
-    await finish(deps.db, delivery, { state: "failed", attempts: delivery.attempts + 1, nextAttemptAt: null, lastError: `not sent: the webhook is ${webhook.isActive ? "disabled" : "inactive"}` });
+    await finish(deps.db, delivery, {
+      state: "failed",
+      attempts: delivery.attempts + 1,
+      nextAttemptAt: null,
+      lastError: `not sent: the webhook is ${webhook.isActive ? "disabled" : "inactive"}`,
+    });
     return;
   }
   const secrets = unsealSecrets(webhook, deps.keyring, log);
@@ -53,7 +58,13 @@ export async function attemptDelivery(deps: AttemptDeps, payload: WebhookDeliver
   log.info({ outcome, status_code: result.statusCode, response_ms: result.responseMs, error: result.error, queue: WEBHOOK_QUEUE }, "webhook delivery attempt");
 }
 
-const NOT_SIGNED: AttemptResult = { ok: false, statusCode: null, responseMs: 0, error: "not sent: the signing secret could not be decrypted (CAPY_ENCRYPTION_KEY)", responseBody: null };
+const NOT_SIGNED: AttemptResult = {
+  ok: false,
+  statusCode: null,
+  responseMs: 0,
+  error: "not sent: the signing secret could not be decrypted (CAPY_ENCRYPTION_KEY)",
+  responseBody: null,
+};
 
 function unsealSecrets(webhook: Webhook, keyring: Keyring | undefined, log: Logger): string[] | undefined {
   try {
@@ -71,7 +82,12 @@ function send(deps: AttemptDeps, delivery: WebhookDelivery, webhook: Webhook, se
 }
 
 /** Writes the attempt's result (fenced) and, if it says anything about the endpoint, its health; queues the next attempt. */
-async function record(deps: AttemptDeps, delivery: WebhookDelivery & { webhook: Webhook }, result: AttemptResult, aboutEndpoint: boolean): Promise<DeliveryOutcome> {
+async function record(
+  deps: AttemptDeps,
+  delivery: WebhookDelivery & { webhook: Webhook },
+  result: AttemptResult,
+  aboutEndpoint: boolean,
+): Promise<DeliveryOutcome> {
   const health = delivery.webhook.health;
   const attempts = delivery.attempts + 1;
   const outcome: DeliveryOutcome = result.ok ? "succeeded" : attempts >= delivery.attemptLimit ? "failed" : "retrying";

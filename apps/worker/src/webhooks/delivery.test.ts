@@ -3,13 +3,14 @@
 // gaps, an endpoint down while the event happens, a worker SIGKILLed mid-delivery, 8 failures
 // then redelivery, Redis losing the queue, secret rotation, and (with the switches off) refusal
 // at delivery time and endpoints disabled after failing.
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { WEBHOOK_QUEUE } from "@capy/contracts";
 import { createApiKey, encryptSecret, generateEncryptionKey, newId, type WebhookDelivery } from "@capy/db";
 import { verifyWebhookSignature } from "@capy/sdk";
-import { createTestStack, startWebhookReceiver, waitFor, type ServiceProcess, type TestStack, type WebhookReceiver } from "@capy/testing";
+import { createTestStack, type ServiceProcess, startWebhookReceiver, type TestStack, type WebhookReceiver, waitFor } from "@capy/testing";
 import { envelopeBody, generateWebhookSecret } from "@capy/webhooks";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 let stack: TestStack;
 let orgKey: string;
@@ -182,7 +183,16 @@ async function insertDelivery(webhookId: string, type: string, db = stack.db): P
   const webhook = await db.webhook.findUniqueOrThrow({ where: { id: webhookId } });
   const event = { id: newId("evt"), type, created_at: new Date().toISOString(), data: { job: { id: newId("job") } } };
   return db.webhookDelivery.create({
-    data: { id: newId("dlv"), webhookId, organizationId: webhook.organizationId, projectId: webhook.projectId, eventId: event.id, eventType: type, body: envelopeBody(event), nextAttemptAt: new Date() },
+    data: {
+      id: newId("dlv"),
+      webhookId,
+      organizationId: webhook.organizationId,
+      projectId: webhook.projectId,
+      eventId: event.id,
+      eventType: type,
+      body: envelopeBody(event),
+      nextAttemptAt: new Date(),
+    },
   });
 }
 
@@ -200,7 +210,13 @@ describe("webhook delivery with the target switches off", () => {
     const tenant = await strict.createTenant("acme", "shop", strict.metadata.url);
     // Created while the address was acceptable (as when DNS later changes): the row as the API writes it.
     const webhook = await strict.db.webhook.create({
-      data: { id: newId("whk"), organizationId: tenant.organization_id, url: receiver.url, events: ["*"], secretEncrypted: strict.keyring.seal(generateWebhookSecret()) },
+      data: {
+        id: newId("whk"),
+        organizationId: tenant.organization_id,
+        url: receiver.url,
+        events: ["*"],
+        secretEncrypted: strict.keyring.seal(generateWebhookSecret()),
+      },
     });
     const first = await insertDelivery(webhook.id, "job.completed", strict.db);
     const refused = await waitFor(async () => {
@@ -226,14 +242,24 @@ describe("webhook delivery with the target switches off", () => {
     const tenant = await strict.createTenant("acme", "keyless", strict.metadata.url);
     // Sealed under another key than the workers' (a misconfigured CAPY_ENCRYPTION_KEY).
     const webhook = await strict.db.webhook.create({
-      data: { id: newId("whk"), organizationId: tenant.organization_id, url: "https://93.184.216.34/hook", events: ["*"], secretEncrypted: encryptSecret(generateWebhookSecret(), generateEncryptionKey()) },
+      data: {
+        id: newId("whk"),
+        organizationId: tenant.organization_id,
+        url: "https://93.184.216.34/hook",
+        events: ["*"],
+        secretEncrypted: encryptSecret(generateWebhookSecret(), generateEncryptionKey()),
+      },
     });
     const delivery = await insertDelivery(webhook.id, "job.completed", strict.db);
     const tried = await waitFor(async () => {
       const current = await strict.db.webhookDelivery.findUniqueOrThrow({ where: { id: delivery.id } });
       return current.attempts >= 2 ? current : undefined;
     });
-    expect(tried).toMatchObject({ state: "pending", lastStatusCode: null, lastError: "not sent: the signing secret could not be decrypted (CAPY_ENCRYPTION_KEY)" });
+    expect(tried).toMatchObject({
+      state: "pending",
+      lastStatusCode: null,
+      lastError: "not sent: the signing secret could not be decrypted (CAPY_ENCRYPTION_KEY)",
+    });
     expect(await strict.db.webhook.findUniqueOrThrow({ where: { id: webhook.id } })).toMatchObject({ health: "healthy", failingSince: null });
     expect(strict.workers[0]!.logs()).toContain("webhook secret cannot be decrypted");
   });

@@ -3,10 +3,19 @@
 // job.failed, a cancel sends job.canceled, event filters and project-limited endpoints get only
 // what they asked for, and an org-wide receiver deduplicating by event id sees exactly the outbox.
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiKey, type Webhook } from "@capy/db";
 import { verifyWebhookSignature } from "@capy/sdk";
-import { createEmptyDatabase, createTestStack, startWebhookReceiver, waitFor, withAdminClient, type TestDatabase, type TestStack, type WebhookReceiver } from "@capy/testing";
+import {
+  createEmptyDatabase,
+  createTestStack,
+  startWebhookReceiver,
+  type TestDatabase,
+  type TestStack,
+  type WebhookReceiver,
+  waitFor,
+  withAdminClient,
+} from "@capy/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { matches } from "./fanout.js";
 
 let stack: TestStack;
@@ -49,12 +58,16 @@ async function endpoint(body: Record<string, unknown>, key = orgKey) {
 }
 
 const finished = (key: string, jobId: string) =>
-  waitFor(async () => {
-    const { job } = await call("GET", `/v1/jobs/${jobId}`, key);
-    return ["completed", "failed", "canceled"].includes(job.state) ? job : undefined;
-  }, { timeoutMs: 120_000, what: `job ${jobId} to finish` });
+  waitFor(
+    async () => {
+      const { job } = await call("GET", `/v1/jobs/${jobId}`, key);
+      return ["completed", "failed", "canceled"].includes(job.state) ? job : undefined;
+    },
+    { timeoutMs: 120_000, what: `job ${jobId} to finish` },
+  );
 
-const events = (receiver: WebhookReceiver) => receiver.received.map((r) => JSON.parse(r.body) as { id: string; type: string; data: { id: string; project_id: string } });
+const events = (receiver: WebhookReceiver) =>
+  receiver.received.map((r) => JSON.parse(r.body) as { id: string; type: string; data: { id: string; project_id: string } });
 
 describe("webhook fan-out", () => {
   it("delivers job and backup outcomes to the endpoints that asked for them, and only those", async () => {
@@ -73,15 +86,23 @@ describe("webhook fan-out", () => {
     const doomedEnd = await finished(tenant.api_key, doomed.job.id);
 
     const expected = ["job.completed", "backup.completed", "job.failed", doomedEnd.state === "canceled" ? "job.canceled" : "job.completed"];
-    await waitFor(() => expected.every((type) => events(all.receiver).some((e) => e.type === type)) && failures.receiver.received.length >= 1 && brokenOnly.receiver.received.length >= 1, {
-      timeoutMs: 60_000,
-      what: "every event at the receivers",
-    });
+    await waitFor(
+      () =>
+        expected.every((type) => events(all.receiver).some((e) => e.type === type)) &&
+        failures.receiver.received.length >= 1 &&
+        brokenOnly.receiver.received.length >= 1,
+      {
+        timeoutMs: 60_000,
+        what: "every event at the receivers",
+      },
+    );
 
     const completed = all.receiver.received.find((r) => r.event === "job.completed" && JSON.parse(r.body).data.id === ok.job.id)!;
     expect(JSON.parse(completed.body)).toMatchObject({ type: "job.completed", data: { id: ok.job.id, state: "completed" } });
     expect(Object.keys(JSON.parse(completed.body))).toEqual(["id", "type", "created_at", "data"]);
-    await expect(verifyWebhookSignature({ secret: all.secret, header: String(completed.headers["x-capydb-signature"]), body: completed.body })).resolves.toBe(true);
+    await expect(verifyWebhookSignature({ secret: all.secret, header: String(completed.headers["x-capydb-signature"]), body: completed.body })).resolves.toBe(
+      true,
+    );
     const backup = events(all.receiver).find((e) => e.type === "backup.completed")!;
     expect(backup.data).toMatchObject({ project_id: tenant.project_id, state: "completed", verification_state: "verified" });
     expect(events(all.receiver).find((e) => e.type === "job.failed")!.data).toMatchObject({ id: bad.job.id, state: "failed" });
@@ -108,7 +129,12 @@ describe("webhook fan-out", () => {
     await Promise.all([finished(tenant.api_key, ok.job.id), finished(broken.api_key, bad.job.id)]);
     await waitFor(() => own.receiver.received.length >= 1, { what: "the project's event" });
     // The other project's job.completed fanned out in the same pass or earlier: give it no excuse.
-    await waitFor(async () => (await stack.db.webhookFanoutCursor.findUniqueOrThrow({ where: { name: "webhooks" } })).seq >= (await stack.db.event.aggregate({ _max: { seq: true } }))._max.seq!, { what: "the fan-out to catch up" });
+    await waitFor(
+      async () =>
+        (await stack.db.webhookFanoutCursor.findUniqueOrThrow({ where: { name: "webhooks" } })).seq >=
+        (await stack.db.event.aggregate({ _max: { seq: true } }))._max.seq!,
+      { what: "the fan-out to catch up" },
+    );
     expect(events(own.receiver).map((e) => [e.type, e.data.id])).toEqual([["job.failed", bad.job.id]]);
   });
 });

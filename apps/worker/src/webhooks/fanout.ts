@@ -4,17 +4,26 @@
 // fans out, a crash before the commit redoes the batch, and (webhook_id, event_id) is unique, so
 // a redone batch never duplicates a delivery. The attempts are queued after the commit; any that
 // fail to queue are queued by the delivery reconciler from their rows.
-import { newId, type Db, type Event, type Webhook } from "@capy/db";
+import { type Db, type Event, newId, type Webhook } from "@capy/db";
 import { enqueueDeliveryAttempts, type WebhookQueue } from "@capy/queue";
 import { envelopeBody } from "@capy/webhooks";
 import type { Logger } from "../logger.js";
-import { runPeriodically, type Periodic } from "../maintenance/periodic.js";
+import { type Periodic, runPeriodically } from "../maintenance/periodic.js";
 
 export const FANOUT_CURSOR = "webhooks";
 /** Events per transaction (ms of work each); a full batch is followed by the next at once. */
 const BATCH = 500;
 
-type NewDelivery = { id: string; webhookId: string; organizationId: string; projectId: string | null; eventId: string; eventType: string; body: string; nextAttemptAt: Date };
+type NewDelivery = {
+  id: string;
+  webhookId: string;
+  organizationId: string;
+  projectId: string | null;
+  eventId: string;
+  eventType: string;
+  body: string;
+  nextAttemptAt: Date;
+};
 
 /** An active, not disabled endpoint receives an event of its organization (and project, if set) and of a type it subscribed to. */
 export function matches(webhook: Webhook, event: Pick<Event, "organizationId" | "projectId" | "type" | "createdAt">): boolean {
@@ -29,7 +38,16 @@ export function matches(webhook: Webhook, event: Pick<Event, "organizationId" | 
 
 function deliveryOf(webhook: Webhook, event: Event, now: Date): NewDelivery {
   const body = envelopeBody({ id: event.id, type: event.type, created_at: event.createdAt.toISOString(), data: event.data });
-  return { id: newId("dlv"), webhookId: webhook.id, organizationId: event.organizationId, projectId: event.projectId, eventId: event.id, eventType: event.type, body, nextAttemptAt: now };
+  return {
+    id: newId("dlv"),
+    webhookId: webhook.id,
+    organizationId: event.organizationId,
+    projectId: event.projectId,
+    eventId: event.id,
+    eventType: event.type,
+    body,
+    nextAttemptAt: now,
+  };
 }
 
 /**
@@ -66,9 +84,10 @@ export function startFanOut(options: FanOutOptions): Periodic {
     try {
       for (;;) {
         const { events, deliveries } = await fanOutBatch(options.db);
-        await enqueueDeliveryAttempts(options.queue, deliveries.map((d) => ({ id: d.id, attempts: 0, nextAttemptAt: d.nextAttemptAt }))).catch((err: unknown) =>
-          log.warn({ err, deliveries: deliveries.length }, "deliveries not queued; the reconciler will queue them"),
-        );
+        await enqueueDeliveryAttempts(
+          options.queue,
+          deliveries.map((d) => ({ id: d.id, attempts: 0, nextAttemptAt: d.nextAttemptAt })),
+        ).catch((err: unknown) => log.warn({ err, deliveries: deliveries.length }, "deliveries not queued; the reconciler will queue them"));
         if (deliveries.length > 0) log.info({ events, deliveries: deliveries.length }, "events fanned out to webhooks");
         if (events < BATCH) return;
       }

@@ -3,11 +3,11 @@
 // time) and the delivery reconciler.
 import type { Db, Keyring } from "@capy/db";
 import { createWorkerConnection, type WebhookQueue } from "@capy/queue";
-import { WebhookSender, type BackoffPolicy, type TargetPolicy } from "@capy/webhooks";
+import { type BackoffPolicy, type TargetPolicy, WebhookSender } from "@capy/webhooks";
 import type { Logger } from "../logger.js";
 import type { WorkerMetrics } from "../metrics.js";
-import { createDeliveryWorker } from "./queue-worker.js";
 import { startFanOut } from "./fanout.js";
+import { createDeliveryWorker } from "./queue-worker.js";
 import { startDeliveryReconciler } from "./reconciler.js";
 
 export interface WebhookDeliveryOptions {
@@ -43,9 +43,26 @@ export function startWebhookDelivery(options: WebhookDeliveryOptions): WebhookDe
   const connection = createWorkerConnection({ url: options.redisUrl, prefix: options.prefix });
   connection.on("error", (error: Error) => log.warn({ err: error.message }, "redis connection error"));
   const sender = new WebhookSender({ policy: options.policy });
-  const deps = { db: options.db, queue: options.queue, sender, keyring: options.keyring, backoff: options.backoff, disableAfterMs: options.disableAfterMs, metrics: options.metrics, log };
+  const deps = {
+    db: options.db,
+    queue: options.queue,
+    sender,
+    keyring: options.keyring,
+    backoff: options.backoff,
+    disableAfterMs: options.disableAfterMs,
+    metrics: options.metrics,
+    log,
+  };
   const worker = createDeliveryWorker(
-    { connection, prefix: options.prefix, concurrency: options.concurrency, workerId: options.workerId, lockDurationMs: options.lockDurationMs, stalledIntervalMs: options.stalledIntervalMs, log },
+    {
+      connection,
+      prefix: options.prefix,
+      concurrency: options.concurrency,
+      workerId: options.workerId,
+      lockDurationMs: options.lockDurationMs,
+      stalledIntervalMs: options.stalledIntervalMs,
+      log,
+    },
     deps,
   );
   const reconciler = startDeliveryReconciler({ db: options.db, queue: options.queue, intervalMs: options.reconcileIntervalMs, log });

@@ -1,10 +1,11 @@
 // The BullMQ worker of the delivery queue, separate from the backup queue so slow endpoints never
 // hold up dumps (and the other way round), with a concurrency of its own.
+
+import { WEBHOOK_QUEUE, WebhookDeliveryPayload } from "@capy/contracts";
 import { Worker } from "bullmq";
 import type { Redis } from "ioredis";
-import { WEBHOOK_QUEUE, WebhookDeliveryPayload } from "@capy/contracts";
 import type { Logger } from "../logger.js";
-import { attemptDelivery, type AttemptDeps } from "./attempt.js";
+import { type AttemptDeps, attemptDelivery } from "./attempt.js";
 
 export interface DeliveryWorkerOptions {
   /** A connection of its own, with maxRetriesPerRequest: null (createWorkerConnection). */
@@ -32,6 +33,8 @@ export function createDeliveryWorker(options: DeliveryWorkerOptions, deps: Attem
     },
   );
   worker.on("error", (error) => options.log.error({ err: error }, "delivery worker error"));
-  worker.on("failed", (job, error) => options.log.warn({ job_id: job?.id, err: error.message }, "delivery attempt failed to run; the reconciler will queue it again"));
+  worker.on("failed", (job, error) =>
+    options.log.warn({ job_id: job?.id, err: error.message }, "delivery attempt failed to run; the reconciler will queue it again"),
+  );
   return worker;
 }

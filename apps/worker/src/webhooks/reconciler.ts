@@ -5,7 +5,7 @@
 import type { Db } from "@capy/db";
 import { deliveryAttemptJobId, enqueueDeliveryAttempt, type WebhookQueue } from "@capy/queue";
 import type { Logger } from "../logger.js";
-import { runPeriodically, type Periodic } from "../maintenance/periodic.js";
+import { type Periodic, runPeriodically } from "../maintenance/periodic.js";
 
 /** Pending deliveries looked at per pass, soonest due first; the next pass takes the rest. */
 const BATCH = 1_000;

@@ -1,9 +1,9 @@
 // capy backups create | list | download | delete
 import type { Command } from "commander";
-import type { CliEnvironment } from "../env.js";
-import { printJson, printTable, humanBytes, shortTime } from "../output.js";
-import { followCreatedJob, parseInterval, reportFinishedJob } from "../watch.js";
 import { downloadBackup } from "../download.js";
+import type { CliEnvironment } from "../env.js";
+import { humanBytes, printJson, printTable, shortTime } from "../output.js";
+import { followCreatedJob, parseInterval, reportFinishedJob } from "../watch.js";
 import { withContext } from "./shared.js";
 
 export function registerBackups(program: Command, env: CliEnvironment): void {
@@ -36,15 +36,7 @@ export function registerBackups(program: Command, env: CliEnvironment): void {
         printTable(
           ctx.output,
           ["ID", "CREATED", "SIZE", "STATE", "VERIFIED", "DATABASE", "LABEL"],
-          result.backups.map((b) => [
-            b.id,
-            shortTime(b.created_at),
-            humanBytes(b.size_bytes),
-            b.state,
-            b.verification_state,
-            b.database_name,
-            b.label ?? "",
-          ]),
+          result.backups.map((b) => [b.id, shortTime(b.created_at), humanBytes(b.size_bytes), b.state, b.verification_state, b.database_name, b.label ?? ""]),
         );
       }),
     );

@@ -1,7 +1,7 @@
 // capy jobs list | get | watch | cancel
 import type { Command } from "commander";
 import type { CliEnvironment } from "../env.js";
-import { printJobDetails, JOB_TABLE_HEAD, jobRow } from "../jobs-view.js";
+import { JOB_TABLE_HEAD, jobRow, printJobDetails } from "../jobs-view.js";
 import { printJson, printTable } from "../output.js";
 import { parseInterval, reportFinishedJob, watchJob } from "../watch.js";
 import { intParser, withContext } from "./shared.js";

@@ -1,8 +1,9 @@
 // capy previews list | get | delete | credentials
-import type { Command } from "commander";
+
 import type { PreviewDatabase } from "@capy/contracts";
+import type { Command } from "commander";
 import type { CliEnvironment } from "../env.js";
-import { printJson, printKeyValue, printTable, shortTime, type Output } from "../output.js";
+import { type Output, printJson, printKeyValue, printTable, shortTime } from "../output.js";
 import { withContext } from "./shared.js";
 
 function printPreview(output: Output, preview: PreviewDatabase): void {

@@ -1,6 +1,7 @@
 // capy restores create
-import { InvalidArgumentError, type Command } from "commander";
-import { RESTORE_TARGET_KINDS, TTL_HOURS, type RestoreTargetKind } from "@capy/contracts";
+
+import { RESTORE_TARGET_KINDS, type RestoreTargetKind, TTL_HOURS } from "@capy/contracts";
+import { type Command, InvalidArgumentError } from "commander";
 import type { CliEnvironment } from "../env.js";
 import { printJobDetails } from "../jobs-view.js";
 import { printJson } from "../output.js";
@@ -21,7 +22,8 @@ interface CreateOptions {
 }
 
 function parseTarget(value: string): RestoreTargetKind {
-  if (!(RESTORE_TARGET_KINDS as readonly string[]).includes(value)) throw new InvalidArgumentError(`--target must be one of ${RESTORE_TARGET_KINDS.join(", ")}.`);
+  if (!(RESTORE_TARGET_KINDS as readonly string[]).includes(value))
+    throw new InvalidArgumentError(`--target must be one of ${RESTORE_TARGET_KINDS.join(", ")}.`);
   return value as RestoreTargetKind;
 }
 
@@ -37,7 +39,11 @@ export function registerRestores(program: Command, env: CliEnvironment): void {
     .option("--target <kind>", `${RESTORE_TARGET_KINDS.join(" | ")}`, parseTarget, "new_preview")
     .option("--preview <id>", "with --target preview: the preview to overwrite (pvw_…)")
     .option("--name <name>", "name of the new preview")
-    .option("--ttl-hours <hours>", `hours until the new preview is dropped (default ${TTL_HOURS.default})`, intParser("--ttl-hours", TTL_HOURS.min, TTL_HOURS.max))
+    .option(
+      "--ttl-hours <hours>",
+      `hours until the new preview is dropped (default ${TTL_HOURS.default})`,
+      intParser("--ttl-hours", TTL_HOURS.min, TTL_HOURS.max),
+    )
     .option("--table <schema.table>", "restore only this table (repeatable)", collect, [])
     .option("--confirm", "with --target project: yes, replace the project's database")
     .option("--force", "restore a backup whose verification failed")

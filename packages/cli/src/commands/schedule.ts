@@ -2,7 +2,7 @@
 import type { ScheduledBackup } from "@capy/contracts";
 import type { Command } from "commander";
 import type { CliEnvironment } from "../env.js";
-import { humanTime, printJson, printKeyValue, type Output } from "../output.js";
+import { humanTime, type Output, printJson, printKeyValue } from "../output.js";
 import { intParser, withContext } from "./shared.js";
 
 const pad = (n: number) => String(n).padStart(2, "0");
@@ -21,7 +21,14 @@ function printSchedule(output: Output, schedule: ScheduledBackup): void {
     ["runs", `daily at ${pad(schedule.cron_hour)}:${pad(schedule.cron_minute)} UTC`],
     ["active", schedule.is_active ? "yes" : "no (paused)"],
     // The server's next_run_at; computed locally only for a server that predates it.
-    ["next run", schedule.next_run_at ? humanTime(schedule.next_run_at) : schedule.is_active ? humanTime(nextRun(schedule.cron_hour, schedule.cron_minute).toISOString()) : "-"],
+    [
+      "next run",
+      schedule.next_run_at
+        ? humanTime(schedule.next_run_at)
+        : schedule.is_active
+          ? humanTime(nextRun(schedule.cron_hour, schedule.cron_minute).toISOString())
+          : "-",
+    ],
     ["retention", `${schedule.retention_days} days`],
     ["label", schedule.label],
     ["last run", humanTime(schedule.last_run_at)],

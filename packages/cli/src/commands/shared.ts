@@ -1,7 +1,7 @@
 // Helpers every command module uses: option parsers and the action wrapper that builds the context.
-import { InvalidArgumentError, type Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
+import { type Context, createContext } from "../context.js";
 import type { CliEnvironment } from "../env.js";
-import { createContext, type Context } from "../context.js";
 
 export function intParser(name: string, min: number, max: number) {
   return (value: string): number => {
@@ -17,10 +17,7 @@ export function intParser(name: string, min: number, max: number) {
  * Wraps a command body: commander passes positional arguments, then the command's options,
  * then the command itself; the body gets the resolved context plus those.
  */
-export function withContext<Args extends unknown[], Options>(
-  env: CliEnvironment,
-  body: (context: Context, options: Options, ...args: Args) => Promise<void>,
-) {
+export function withContext<Args extends unknown[], Options>(env: CliEnvironment, body: (context: Context, options: Options, ...args: Args) => Promise<void>) {
   return async (...received: unknown[]): Promise<void> => {
     const command = received[received.length - 1] as Command;
     const options = received[received.length - 2] as Options;

@@ -1,10 +1,10 @@
 // capy webhooks list | create | delete | test | deliveries. Webhooks belong to the caller's
 // organization (read from /v1/me); a project key sees and manages its project's only.
-import { InvalidArgumentError, type Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
+import type { Context } from "../context.js";
 import type { CliEnvironment } from "../env.js";
 import { CliError, EXIT } from "../errors.js";
 import { printJson, printKeyValue, printTable, shortTime } from "../output.js";
-import type { Context } from "../context.js";
 import { intParser, withContext } from "./shared.js";
 
 async function organizationId(ctx: Context): Promise<string> {
@@ -12,7 +12,10 @@ async function organizationId(ctx: Context): Promise<string> {
 }
 
 const eventList = (value: string): string[] => {
-  const events = value.split(",").map((type) => type.trim()).filter(Boolean);
+  const events = value
+    .split(",")
+    .map((type) => type.trim())
+    .filter(Boolean);
   if (events.length === 0) throw new InvalidArgumentError("--events needs at least one event type, or *.");
   return events;
 };
@@ -30,7 +33,11 @@ export function registerWebhooks(program: Command, env: CliEnvironment): void {
         const result = await ctx.client().webhooks.list.query({ orgID: await organizationId(ctx) });
         if (ctx.output.json) return printJson(ctx.output, result);
         if (result.webhooks.length === 0) return ctx.output.out("no webhooks yet");
-        printTable(ctx.output, ["id", "url", "events", "project", "active", "health"], result.webhooks.map((w) => [w.id, w.url, w.events.join(","), w.project_id ?? "(all)", w.is_active ? "yes" : "no", w.health]));
+        printTable(
+          ctx.output,
+          ["id", "url", "events", "project", "active", "health"],
+          result.webhooks.map((w) => [w.id, w.url, w.events.join(","), w.project_id ?? "(all)", w.is_active ? "yes" : "no", w.health]),
+        );
       }),
     );
 
@@ -51,7 +58,12 @@ export function registerWebhooks(program: Command, env: CliEnvironment): void {
           project_id: options.projectOnly ? ctx.projectId() : null,
         });
         if (ctx.output.json) return printJson(ctx.output, result);
-        printKeyValue(ctx.output, [["id", result.webhook.id], ["url", result.webhook.url], ["events", result.webhook.events.join(",")], ["secret", result.secret]]);
+        printKeyValue(ctx.output, [
+          ["id", result.webhook.id],
+          ["url", result.webhook.url],
+          ["events", result.webhook.events.join(",")],
+          ["secret", result.secret],
+        ]);
         ctx.output.err("The secret is shown only now: store it where your receiver reads it (verifyWebhookSignature in @capy/sdk).");
       }),
     );
@@ -85,7 +97,10 @@ export function registerWebhooks(program: Command, env: CliEnvironment): void {
           delivery = deliveries.find((d) => d.id === delivery.id) ?? delivery;
         }
         if (ctx.output.json) printJson(ctx.output, { delivery });
-        else ctx.output.out(`${delivery.id}: ${delivery.state}${delivery.last_status_code ? ` (HTTP ${delivery.last_status_code})` : ""}${delivery.last_error ? `: ${delivery.last_error}` : ""}`);
+        else
+          ctx.output.out(
+            `${delivery.id}: ${delivery.state}${delivery.last_status_code ? ` (HTTP ${delivery.last_status_code})` : ""}${delivery.last_error ? `: ${delivery.last_error}` : ""}`,
+          );
         if (options.wait && delivery.state !== "succeeded") throw new CliError(`ping ${delivery.id} not delivered (${delivery.state})`, EXIT.ERROR);
       }),
     );
@@ -100,7 +115,20 @@ export function registerWebhooks(program: Command, env: CliEnvironment): void {
         const result = await ctx.client().webhooks.deliveries.query({ orgID: await organizationId(ctx), webhookID: webhookId, limit: options.limit });
         if (ctx.output.json) return printJson(ctx.output, result);
         if (result.deliveries.length === 0) return ctx.output.out("no deliveries yet");
-        printTable(ctx.output, DELIVERY_HEAD, result.deliveries.map((d) => [d.id, d.event_type, d.state, d.attempts, d.last_status_code ?? "-", d.last_response_ms ?? "-", shortTime(d.created_at), d.last_error ?? ""]));
+        printTable(
+          ctx.output,
+          DELIVERY_HEAD,
+          result.deliveries.map((d) => [
+            d.id,
+            d.event_type,
+            d.state,
+            d.attempts,
+            d.last_status_code ?? "-",
+            d.last_response_ms ?? "-",
+            shortTime(d.created_at),
+            d.last_error ?? "",
+          ]),
+        );
       }),
     );
 }

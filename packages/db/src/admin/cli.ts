@@ -1,7 +1,7 @@
 #!/usr/bin/env node
+import { Scope } from "@capy/contracts";
 // Operator CLI (`pnpm --silent admin …`). Scripts rely on its exact flags and JSON output.
 import { Command, InvalidArgumentError } from "commander";
-import { Scope } from "@capy/contracts";
 import { createDb } from "../client.js";
 import { loadDbEnv } from "../env.js";
 import { rotateSecrets } from "../secrets/rotate.js";
@@ -61,8 +61,11 @@ program
       createProject(db, { organizationName: opts.org, projectName: opts.name, databaseUrl: opts.databaseUrl, keyring: keyring() }),
     );
     const { organization_id, project_id, api_key } = created;
-    print(Boolean(opts.json), { organization_id, project_id, api_key },
-      `organization ${organization_id}\nproject      ${project_id}\napi key      ${api_key}  (shown once)`);
+    print(
+      Boolean(opts.json),
+      { organization_id, project_id, api_key },
+      `organization ${organization_id}\nproject      ${project_id}\napi key      ${api_key}  (shown once)`,
+    );
   });
 
 program
@@ -74,9 +77,7 @@ program
   .option("--name <name>", "a name for the key", "admin")
   .option("--json", "print JSON")
   .action(async (opts: { org: string; project?: string; scopes?: Scope[]; name: string; json?: boolean }) => {
-    const key = await withDb((db) =>
-      createApiKey(db, { organizationId: opts.org, projectId: opts.project ?? null, scopes: opts.scopes, name: opts.name }),
-    );
+    const key = await withDb((db) => createApiKey(db, { organizationId: opts.org, projectId: opts.project ?? null, scopes: opts.scopes, name: opts.name }));
     print(Boolean(opts.json), { id: key.id, api_key: key.plaintext }, `${key.id}  ${key.plaintext}  (shown once)`);
   });
 
@@ -98,12 +99,15 @@ program
   .action(async (opts: { json?: boolean }) => {
     const report = await withDb((db) => rotateSecrets(db, keyring()));
     const lines = Object.entries(report.columns).map(
-      ([column, c]) => `${column}: ${c.resealed} re-sealed, ${c.already_current} already current, ${c.failed} failed${c.failed ? ` (${c.failed_ids.join(", ")})` : ""}`,
+      ([column, c]) =>
+        `${column}: ${c.resealed} re-sealed, ${c.already_current} already current, ${c.failed} failed${c.failed ? ` (${c.failed_ids.join(", ")})` : ""}`,
     );
     print(Boolean(opts.json), { ...report }, [`current key ${report.key_id}`, ...lines].join("\n"));
     // Not every secret is under the current key: the old keys must stay until a rerun succeeds.
     if (report.failed > 0) {
-      console.error("some secrets open with no key of the keyring: keep CAPY_ENCRYPTION_KEYS_OLD, add the key that sealed them (or re-enter them), and run this again");
+      console.error(
+        "some secrets open with no key of the keyring: keep CAPY_ENCRYPTION_KEYS_OLD, add the key that sealed them (or re-enter them), and run this again",
+      );
       process.exitCode = 1;
     }
   });

@@ -5,8 +5,8 @@
 // naming the variables, instead of failing every job one by one. When only some do not open
 // (one stale row, a key removed before its rotation finished), it starts and warns.
 import type { Db } from "../client.js";
-import { SECRET_COLUMNS, secretsByKey, type SecretColumn } from "./columns.js";
-import { opensWith, type Keyring } from "./keyring.js";
+import { SECRET_COLUMNS, type SecretColumn, secretsByKey } from "./columns.js";
+import { type Keyring, opensWith } from "./keyring.js";
 
 export class StoredSecretsError extends Error {}
 
@@ -55,7 +55,9 @@ export async function assertStoredSecretsOpen(db: Db, keyring: Keyring | undefin
   if (check.undecryptable === 0) return;
   const sealedUnder = `sealed under ${describeKeys(check.unknownKeyIds)}`;
   if (keyring === undefined) {
-    throw new StoredSecretsError(`refusing to start: CAPY_ENCRYPTION_KEY is not set, but the metadata database holds ${check.stored} stored secrets (${sealedUnder})`);
+    throw new StoredSecretsError(
+      `refusing to start: CAPY_ENCRYPTION_KEY is not set, but the metadata database holds ${check.stored} stored secrets (${sealedUnder})`,
+    );
   }
   const keys = `CAPY_ENCRYPTION_KEY (key ${keyring.currentKeyId}) or CAPY_ENCRYPTION_KEYS_OLD (${keyring.keyIds.slice(1).join(", ") || "empty"})`;
   if (check.undecryptable === check.stored) {

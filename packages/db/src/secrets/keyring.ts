@@ -57,9 +57,7 @@ export class Keyring {
   private openV2(id: string, parts: string[]): string {
     const key = this.keys.get(id);
     if (!key) {
-      throw new KeyringError(
-        `sealed under key ${id}, which is neither CAPY_ENCRYPTION_KEY (key ${this.currentKeyId}) nor in CAPY_ENCRYPTION_KEYS_OLD`,
-      );
+      throw new KeyringError(`sealed under key ${id}, which is neither CAPY_ENCRYPTION_KEY (key ${this.currentKeyId}) nor in CAPY_ENCRYPTION_KEYS_OLD`);
     }
     try {
       return gcmOpen(parts, key, `v2:${id}`);
@@ -94,7 +92,10 @@ export function sealedKeyId(stored: string): string | null {
  * Throws a message naming the variable at fault.
  */
 export function keyringFromSettings(currentKey: string | undefined, oldKeys: string | undefined): Keyring | undefined {
-  const old = (oldKeys ?? "").split(",").map((key) => key.trim()).filter((key) => key !== "");
+  const old = (oldKeys ?? "")
+    .split(",")
+    .map((key) => key.trim())
+    .filter((key) => key !== "");
   const bad = old.findIndex((key) => !HEX_KEY.test(key));
   if (bad >= 0) throw new Error(`CAPY_ENCRYPTION_KEYS_OLD: key ${bad + 1} is not 64 hex characters`);
   if (currentKey === undefined) {

@@ -3,8 +3,8 @@
 // read, so it is idempotent, may run twice at once, and is safe while the API and workers
 // serve (they open both the old and the new value, as both keys are in their keyring).
 import type { Db } from "../client.js";
-import { SECRET_COLUMNS, readSecret, readSecretPage, replaceSecret, secretColumnName, type SecretColumn } from "./columns.js";
-import { KeyringError, type Keyring } from "./keyring.js";
+import { readSecret, readSecretPage, replaceSecret, SECRET_COLUMNS, type SecretColumn, secretColumnName } from "./columns.js";
+import { type Keyring, KeyringError } from "./keyring.js";
 
 /** Rows read per query. */
 const PAGE_SIZE = 200;

@@ -1,6 +1,7 @@
 // Rotation, the start-up check and create-project's repair against a real metadata database.
-import { afterAll, beforeEach, describe, expect, it } from "vitest";
+
 import { createMetadataDatabase, type TestDatabase } from "@capy/testing";
+import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { createDb, type Db } from "../client.js";
 import { newId } from "../ids.js";
 import { createProject, registerCluster } from "../tenants.js";
@@ -57,7 +58,14 @@ let clusterPort = 6000;
 async function insertProjects(client: Db, ring: Keyring, count: number): Promise<void> {
   const org = await client.organization.create({ data: { id: newId("org"), name: `org-${newId("org")}` } });
   const cluster = await client.cluster.create({
-    data: { id: newId("cls"), name: newId("cls"), host: "127.0.0.1", port: clusterPort++, adminUser: "postgres", adminPasswordEncrypted: ring.seal("admin-pw") },
+    data: {
+      id: newId("cls"),
+      name: newId("cls"),
+      host: "127.0.0.1",
+      port: clusterPort++,
+      adminUser: "postgres",
+      adminPasswordEncrypted: ring.seal("admin-pw"),
+    },
   });
   await client.project.createMany({
     data: Array.from({ length: count }, (_, i) => ({
@@ -163,7 +171,9 @@ describe("the start-up check", () => {
     await expect(refusal).rejects.toThrow(
       `refusing to start: none of the 3 stored secrets in the metadata database (sealed under key ${keyId(keyA)}) decrypts with CAPY_ENCRYPTION_KEY (key ${keyId(keyC)}) or CAPY_ENCRYPTION_KEYS_OLD (${keyId(keyB)}); set CAPY_ENCRYPTION_KEY to the key that sealed them, or add that key to CAPY_ENCRYPTION_KEYS_OLD`,
     );
-    await expect(assertStoredSecretsOpen(db, undefined, warn)).rejects.toThrow(/^refusing to start: CAPY_ENCRYPTION_KEY is not set, but the metadata database holds 3 stored secrets/);
+    await expect(assertStoredSecretsOpen(db, undefined, warn)).rejects.toThrow(
+      /^refusing to start: CAPY_ENCRYPTION_KEY is not set, but the metadata database holds 3 stored secrets/,
+    );
     await assertStoredSecretsOpen(db, ringBA, warn);
     expect(warnings).toEqual([]);
   });

@@ -2,7 +2,7 @@
 // backend's test file: `describeStorageContract("filesystem", () => subject)`.
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { ChecksumMismatchError, ObjectNotFoundError, type ArtifactStorage } from "../storage.js";
+import { type ArtifactStorage, ChecksumMismatchError, ObjectNotFoundError } from "../storage.js";
 import { drain, expectedSha256, firstDifference, generatedBody, KiB, MiB } from "./bytes.js";
 
 export interface ContractSubject {
@@ -144,9 +144,7 @@ export function describeStorageContract(name: string, subject: () => ContractSub
       await corruptStoredObject(key);
       expect(await storage.size(key)).toBe(2 * MiB + 3);
       expect(await firstDifference(await storage.get(key), key, 2 * MiB + 3)).toBeGreaterThanOrEqual(0);
-      await expect(drain(await storage.get(key, { expectedSha256: stored.sha256 }))).rejects.toBeInstanceOf(
-        ChecksumMismatchError,
-      );
+      await expect(drain(await storage.get(key, { expectedSha256: stored.sha256 }))).rejects.toBeInstanceOf(ChecksumMismatchError);
     });
   });
 }

@@ -75,22 +75,17 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
       request.resume();
       request.on("end", () => {
         response.writeHead(500, { "content-type": "application/xml" });
-        response.end(
-          '<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>injected by the test proxy</Message></Error>',
-        );
+        response.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>injected by the test proxy</Message></Error>');
       });
       return;
     }
 
     // The SDK's "Expect: 100-continue" was already answered by this server; do not forward it.
     const { expect: _expect, ...headers } = request.headers;
-    const upstream = http.request(
-      { host: "127.0.0.1", port: upstreamPort, method: request.method, path: request.url, headers },
-      (upstreamResponse) => {
-        response.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
-        upstreamResponse.pipe(response);
-      },
-    );
+    const upstream = http.request({ host: "127.0.0.1", port: upstreamPort, method: request.method, path: request.url, headers }, (upstreamResponse) => {
+      response.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
+      upstreamResponse.pipe(response);
+    });
     upstream.on("error", (error) => response.destroy(error));
     (fault?.kind === "corrupt-body" ? request.pipe(flipByteAt(CORRUPT_OFFSET)) : request).pipe(upstream);
   });

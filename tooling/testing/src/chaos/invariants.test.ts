@@ -56,8 +56,26 @@ function cleanRun(): ChaosRun {
       { at: T0 + 6500, database: "src1", pid: 11, workerId: "chaos-w2", jobIds: ["job_d"] },
     ],
     jobs: new Map([
-      ["job_b", { phases: new Set(["dumping"]), retryClassifications: new Set(["worker_lost"]), claimedBy: new Set(["chaos-w1", "chaos-w2"]), firstSeenRunningAt: T0 + 1000, lastSeenRunningAt: T0 + 4000 }],
-      ["job_d", { phases: new Set(["dumping"]), retryClassifications: new Set<string>(), claimedBy: new Set(["chaos-w2"]), firstSeenRunningAt: T0 + 6000, lastSeenRunningAt: T0 + 8000 }],
+      [
+        "job_b",
+        {
+          phases: new Set(["dumping"]),
+          retryClassifications: new Set(["worker_lost"]),
+          claimedBy: new Set(["chaos-w1", "chaos-w2"]),
+          firstSeenRunningAt: T0 + 1000,
+          lastSeenRunningAt: T0 + 4000,
+        },
+      ],
+      [
+        "job_d",
+        {
+          phases: new Set(["dumping"]),
+          retryClassifications: new Set<string>(),
+          claimedBy: new Set(["chaos-w2"]),
+          firstSeenRunningAt: T0 + 6000,
+          lastSeenRunningAt: T0 + 8000,
+        },
+      ],
     ]),
   };
   return {
@@ -93,16 +111,48 @@ function cleanRun(): ChaosRun {
     settleMs: 100,
     posts: ["job_a", "job_b", "job_c", "job_d"].map((id, index) => ({ index, projectId: "prj_1", sentAt: T0, returnedAt: T0 + 10, status: 200, jobId: id })),
     cancels: [
-      { jobId: "job_c", mode: "pending", sentAt: T0 + 2000, returnedAt: T0 + 2050, status: 200, answered: { state: "canceled", attempts: 0, claimed_at: null }, before: { state: "pending", phase: "queued" } },
-      { jobId: "job_d", mode: "running", sentAt: T0 + 7000, returnedAt: T0 + 7050, status: 200, answered: { state: "running", attempts: 1, claimed_at: at(1).toISOString() }, before: { state: "running", phase: "dumping" } },
+      {
+        jobId: "job_c",
+        mode: "pending",
+        sentAt: T0 + 2000,
+        returnedAt: T0 + 2050,
+        status: 200,
+        answered: { state: "canceled", attempts: 0, claimed_at: null },
+        before: { state: "pending", phase: "queued" },
+      },
+      {
+        jobId: "job_d",
+        mode: "running",
+        sentAt: T0 + 7000,
+        returnedAt: T0 + 7050,
+        status: 200,
+        answered: { state: "running", attempts: 1, claimed_at: at(1).toISOString() },
+        before: { state: "running", phase: "dumping" },
+      },
     ],
     kills: [{ at: T0 + 3000, workerId: "chaos-w1", pid: 99, lostJobs: [{ id: "job_b", phase: "dumping" }], replacement: "chaos-w3" }],
     redisRestarts: [{ at: T0 + 4000, downMs: 80 }],
     sampler,
     jobs,
     backups: [
-      { id: "bkp_a", jobId: "job_a", projectId: "prj_1", backupKey: "projects/prj_1/backups/bkp_a.dump", sha256: "aa", sizeBytes: 10, verificationState: "verified" },
-      { id: "bkp_b", jobId: "job_b", projectId: "prj_1", backupKey: "projects/prj_1/backups/bkp_b.dump", sha256: "bb", sizeBytes: 10, verificationState: "verified" },
+      {
+        id: "bkp_a",
+        jobId: "job_a",
+        projectId: "prj_1",
+        backupKey: "projects/prj_1/backups/bkp_a.dump",
+        sha256: "aa",
+        sizeBytes: 10,
+        verificationState: "verified",
+      },
+      {
+        id: "bkp_b",
+        jobId: "job_b",
+        projectId: "prj_1",
+        backupKey: "projects/prj_1/backups/bkp_b.dump",
+        sha256: "bb",
+        sizeBytes: 10,
+        verificationState: "verified",
+      },
     ],
     events: [
       { id: "evt_1", seq: 1, type: "job.canceled", subjectId: "job_c", state: "canceled", verificationState: null },
@@ -135,7 +185,11 @@ describe("chaos invariants", () => {
 
   it.each<[string, (run: ChaosRun) => void, string]>([
     ["a job left running", (r) => ((r.jobs[0]!.state = "running"), (r.allTerminal = false)), "every job reached a terminal state"],
-    ["two dumps of one database at once", (r) => ((r.sampler.overlapSamples = 1), (r.sampler.maxDumpsPerDatabase.src1 = 2)), "no two dumps of one database overlapped"],
+    [
+      "two dumps of one database at once",
+      (r) => ((r.sampler.overlapSamples = 1), (r.sampler.maxDumpsPerDatabase.src1 = 2)),
+      "no two dumps of one database overlapped",
+    ],
     ["no dump ever sampled", (r) => (r.sampler.dumps = []), "no two dumps of one database overlapped"],
     ["three dumps on the cluster with a cap of 2", (r) => (r.sampler.maxClusterDumps = 3), "concurrent dumps per cluster <= cap"],
     ["an artifact without a backup row", (r) => r.storageFiles.push("projects/prj_1/backups/bkp_x.dump"), "no orphan artifacts (and no .partial) in storage"],
@@ -145,23 +199,71 @@ describe("chaos invariants", () => {
     ["a missing artifact", (r) => (r.restores[0]!.exists = false), "completed backup: artifact exists"],
     ["a failed restore", (r) => (r.restores[1]!.restored = false), "completed backup: pg_restore into a scratch DB succeeds"],
     ["a completed job without its backup row", (r) => r.backups.pop(), "exactly one (verified) backup row per completed backup job"],
-    ["a backup row for a canceled job", (r) => r.backups.push({ ...r.backups[0]!, id: "bkp_d", jobId: "job_d" }), "exactly one (verified) backup row per completed backup job"],
+    [
+      "a backup row for a canceled job",
+      (r) => r.backups.push({ ...r.backups[0]!, id: "bkp_d", jobId: "job_d" }),
+      "exactly one (verified) backup row per completed backup job",
+    ],
     ["a pending-canceled job claimed later", (r) => ((r.jobs[2]!.attempts = 1), (r.jobs[2]!.claimedAt = at(4))), "no canceled job ran after the cancel"],
-    ["a dump of a canceled job long after the cancel", (r) => r.sampler.dumps.push({ at: T0 + 9500, database: "src1", pid: 11, workerId: "chaos-w2", jobIds: ["job_d"] }), "no canceled job ran after the cancel"],
-    ["a cancel accepted but the job completed", (r) => ((r.jobs[3]!.state = "completed"), (r.jobs[3]!.retryClassification = null)), "no canceled job ran after the cancel"],
+    [
+      "a dump of a canceled job long after the cancel",
+      (r) => r.sampler.dumps.push({ at: T0 + 9500, database: "src1", pid: 11, workerId: "chaos-w2", jobIds: ["job_d"] }),
+      "no canceled job ran after the cancel",
+    ],
+    [
+      "a cancel accepted but the job completed",
+      (r) => ((r.jobs[3]!.state = "completed"), (r.jobs[3]!.retryClassification = null)),
+      "no canceled job ran after the cancel",
+    ],
     ["the cancel endpoint missing", (r) => r.cancels.forEach((c) => ((c.status = 404), delete c.answered)), "no canceled job ran after the cancel"],
-    ["a lost job never marked worker_lost", (r) => r.sampler.jobs.get("job_b")!.retryClassifications.clear(), "every attempt lost to a SIGKILL was taken over (worker_lost)"],
+    [
+      "a lost job never marked worker_lost",
+      (r) => r.sampler.jobs.get("job_b")!.retryClassifications.clear(),
+      "every attempt lost to a SIGKILL was taken over (worker_lost)",
+    ],
     ["kills that hit nothing", (r) => (r.kills[0]!.lostJobs = []), "every attempt lost to a SIGKILL was taken over (worker_lost)"],
-    ["a job failed by a transient error", (r) => Object.assign(r.jobs[0]!, { state: "failed", retryClassification: "transient" }), "no job failed (except attempts used up by lost workers)"],
+    [
+      "a job failed by a transient error",
+      (r) => Object.assign(r.jobs[0]!, { state: "failed", retryClassification: "transient" }),
+      "no job failed (except attempts used up by lost workers)",
+    ],
     ["fewer kills than asked", (r) => (r.options.kills = 2), "chaos injected as requested"],
-    ["an ended job without its event (a change committed, its event lost)", (r) => r.events.splice(0, 1), "every ended job has exactly one terminal event, each event's job is in that state"],
-    ["two terminal events for one job", (r) => r.events.push({ ...r.events[2]!, id: "evt_7", seq: 7 }), "every ended job has exactly one terminal event, each event's job is in that state"],
-    ["an event whose job is not in the state it reports", (r) => Object.assign(r.events[2]!, { type: "job.failed", state: "failed" }), "every ended job has exactly one terminal event, each event's job is in that state"],
-    ["an event for a job that never ended (a change rolled back, its event kept)", (r) => Object.assign(r.jobs[3]!, { state: "running", completedAt: null }), "every ended job has exactly one terminal event, each event's job is in that state"],
-    ["an event for a job with no row", (r) => r.events.push({ ...r.events[0]!, id: "evt_7", seq: 7, subjectId: "job_x" }), "every ended job has exactly one terminal event, each event's job is in that state"],
+    [
+      "an ended job without its event (a change committed, its event lost)",
+      (r) => r.events.splice(0, 1),
+      "every ended job has exactly one terminal event, each event's job is in that state",
+    ],
+    [
+      "two terminal events for one job",
+      (r) => r.events.push({ ...r.events[2]!, id: "evt_7", seq: 7 }),
+      "every ended job has exactly one terminal event, each event's job is in that state",
+    ],
+    [
+      "an event whose job is not in the state it reports",
+      (r) => Object.assign(r.events[2]!, { type: "job.failed", state: "failed" }),
+      "every ended job has exactly one terminal event, each event's job is in that state",
+    ],
+    [
+      "an event for a job that never ended (a change rolled back, its event kept)",
+      (r) => Object.assign(r.jobs[3]!, { state: "running", completedAt: null }),
+      "every ended job has exactly one terminal event, each event's job is in that state",
+    ],
+    [
+      "an event for a job with no row",
+      (r) => r.events.push({ ...r.events[0]!, id: "evt_7", seq: 7, subjectId: "job_x" }),
+      "every ended job has exactly one terminal event, each event's job is in that state",
+    ],
     ["a completed backup never announced", (r) => r.events.splice(1, 1), "backup events match the backup rows (completed/verified, verification failed)"],
-    ["a backup announced completed but not verified", (r) => (r.events[1]!.verificationState = "pending"), "backup events match the backup rows (completed/verified, verification failed)"],
-    ["a backup event for a backup with no row", (r) => r.events.push({ ...r.events[1]!, id: "evt_7", seq: 7, subjectId: "bkp_x" }), "backup events match the backup rows (completed/verified, verification failed)"],
+    [
+      "a backup announced completed but not verified",
+      (r) => (r.events[1]!.verificationState = "pending"),
+      "backup events match the backup rows (completed/verified, verification failed)",
+    ],
+    [
+      "a backup event for a backup with no row",
+      (r) => r.events.push({ ...r.events[1]!, id: "evt_7", seq: 7, subjectId: "bkp_x" }),
+      "backup events match the backup rows (completed/verified, verification failed)",
+    ],
     ["a canceled row left in phase dumping", (r) => (r.jobs[3]!.phase = "dumping"), "terminal job rows consistent (completed_at, claimed_at, attempts, phase)"],
   ])("%s fails its check", (_name, mutate, invariant) => {
     const run = cleanRun();
@@ -187,8 +289,16 @@ describe("chaos invariants", () => {
     it.each<[string, (run: ChaosRun) => void, string]>([
       ["a terminal job's event never received", (r) => r.webhooks!.received.splice(1, 1), "webhooks: every terminal job's event delivered at least once"],
       ["the receiver behind the outbox", (r) => (r.webhooks!.caughtUp = false), "webhooks: every terminal job's event delivered at least once"],
-      ["an event that is not in the outbox", (r) => r.webhooks!.received.push({ id: "evt_x", type: "job.completed", subject: "job_x", delivery: "dlv_x" }), "webhooks: deduplicated by event id, the receiver saw exactly the outbox"],
-      ["two events under one delivery id", (r) => r.webhooks!.received.push({ ...r.webhooks!.received[1]!, delivery: "dlv_job_a" }), "webhooks: one event per delivery id (X-CapyDB-Delivery stable across retries)"],
+      [
+        "an event that is not in the outbox",
+        (r) => r.webhooks!.received.push({ id: "evt_x", type: "job.completed", subject: "job_x", delivery: "dlv_x" }),
+        "webhooks: deduplicated by event id, the receiver saw exactly the outbox",
+      ],
+      [
+        "two events under one delivery id",
+        (r) => r.webhooks!.received.push({ ...r.webhooks!.received[1]!, delivery: "dlv_job_a" }),
+        "webhooks: one event per delivery id (X-CapyDB-Delivery stable across retries)",
+      ],
     ])("%s fails its check", (_name, mutate, invariant) => {
       const run = withWebhooks();
       mutate(run);

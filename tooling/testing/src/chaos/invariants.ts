@@ -22,7 +22,8 @@ export function checkInvariants(run: ChaosRun): InvariantRow[] {
   const jobById = new Map(run.jobs.map((j) => [j.id, j]));
   const backupsByJob = new Map<string, ChaosRun["backups"]>();
   for (const b of run.backups) backupsByJob.set(b.jobId, [...(backupsByJob.get(b.jobId) ?? []), b]);
-  const describe = (j: FinalJob) => `${j.id} ${j.state}/${j.phase ?? "-"} attempts ${j.attempts}/${j.maxAttempts} rc ${j.retryClassification ?? "-"}${j.error ? ` "${j.error.slice(0, 80)}"` : ""}`;
+  const describe = (j: FinalJob) =>
+    `${j.id} ${j.state}/${j.phase ?? "-"} attempts ${j.attempts}/${j.maxAttempts} rc ${j.retryClassification ?? "-"}${j.error ? ` "${j.error.slice(0, 80)}"` : ""}`;
 
   // --- the chaos itself happened ----------------------------------------------------------------
   const accepted = run.posts.filter((p) => p.status >= 200 && p.status < 300 && p.jobId);
@@ -38,7 +39,9 @@ export function checkInvariants(run: ChaosRun): InvariantRow[] {
     `${accepted.length}/${options.backups} backup requests answered 2xx with a job; ${run.kills.length}/${options.kills} SIGKILLs` +
       ` (${replacementsFailed.length} replacements failed to start); ${run.redisRestarts.length}/${options.redisRestarts} Redis restarts;` +
       ` ${cancelsSent.length}/${options.cancels} cancel requests sent` +
-      (run.posts.length > accepted.length ? `; refused: ${list(run.posts.filter((p) => !p.jobId).map((p) => `#${p.index} HTTP ${p.status} ${p.error ?? ""}`))}` : "") +
+      (run.posts.length > accepted.length
+        ? `; refused: ${list(run.posts.filter((p) => !p.jobId).map((p) => `#${p.index} HTTP ${p.status} ${p.error ?? ""}`))}`
+        : "") +
       (cancelsSent.length < options.cancels ? `; not sent: ${list(run.cancels.filter((c) => c.status === 0).map((c) => c.error ?? ""))}` : ""),
   );
   const acceptedIds = new Set(accepted.map((p) => p.jobId!));
@@ -76,13 +79,15 @@ export function checkInvariants(run: ChaosRun): InvariantRow[] {
   check(
     "completed backup: artifact exists",
     missing.length === 0 && run.restores.length === completed.length,
-    `${run.restores.length - missing.length}/${completed.length} completed backups have their artifact in storage` + (missing.length ? `; missing: ${list(missing.map((r) => `${r.backupId} (${r.error ?? ""})`))}` : ""),
+    `${run.restores.length - missing.length}/${completed.length} completed backups have their artifact in storage` +
+      (missing.length ? `; missing: ${list(missing.map((r) => `${r.backupId} (${r.error ?? ""})`))}` : ""),
   );
   const wrongHash = run.restores.filter((r) => r.exists && !r.sha256Matches);
   check(
     "completed backup: SHA-256 matches its row",
     wrongHash.length === 0 && missing.length === 0,
-    `${run.restores.filter((r) => r.sha256Matches).length}/${completed.length} match` + (wrongHash.length ? `; mismatched: ${list(wrongHash.map((r) => r.backupId))}` : ""),
+    `${run.restores.filter((r) => r.sha256Matches).length}/${completed.length} match` +
+      (wrongHash.length ? `; mismatched: ${list(wrongHash.map((r) => r.backupId))}` : ""),
   );
   const attempted = run.restores.filter((r) => r.restored !== undefined);
   const restoreFailures = attempted.filter((r) => !r.restored || !r.rowCountsMatch);
@@ -101,8 +106,10 @@ export function checkInvariants(run: ChaosRun): InvariantRow[] {
   for (const [jobId, rowsOfJob] of backupsByJob) {
     const job = jobById.get(jobId);
     if (!job) rowProblems.push(`backup ${rowsOfJob[0]!.id}: no job row ${jobId}`);
-    else if (job.state === "canceled" || job.state === "pending" || job.state === "running") rowProblems.push(`${jobId} (${job.state}): has backup ${rowsOfJob.map((b) => b.id).join(",")}`);
-    else if (job.state === "failed" && rowsOfJob.some((b) => b.verificationState !== "failed")) rowProblems.push(`${jobId} (failed): backup ${rowsOfJob[0]!.id} is ${rowsOfJob[0]!.verificationState}`);
+    else if (job.state === "canceled" || job.state === "pending" || job.state === "running")
+      rowProblems.push(`${jobId} (${job.state}): has backup ${rowsOfJob.map((b) => b.id).join(",")}`);
+    else if (job.state === "failed" && rowsOfJob.some((b) => b.verificationState !== "failed"))
+      rowProblems.push(`${jobId} (failed): backup ${rowsOfJob[0]!.id} is ${rowsOfJob[0]!.verificationState}`);
   }
   check(
     "exactly one (verified) backup row per completed backup job",
@@ -112,7 +119,9 @@ export function checkInvariants(run: ChaosRun): InvariantRow[] {
 
   // --- concurrency ------------------------------------------------------------------------------------
   const s = run.sampler;
-  const perDatabase = Object.entries(s.maxDumpsPerDatabase).map(([d, n]) => `${d.slice(-12)}: ${n}`).join(", ");
+  const perDatabase = Object.entries(s.maxDumpsPerDatabase)
+    .map(([d, n]) => `${d.slice(-12)}: ${n}`)
+    .join(", ");
   const sampled = s.samples > 0 && s.dumps.length > 0;
   check(
     "no two dumps of one database overlapped",
@@ -120,7 +129,13 @@ export function checkInvariants(run: ChaosRun): InvariantRow[] {
     `${s.samples} samples of pg_stat_activity (every ${s.meanIntervalMs.toFixed(0)} ms, ${s.sampleErrors} failed${s.lastError ? `: ${s.lastError}` : ""}), ` +
       `${s.dumps.length} pg_dump connection sightings; max dumps at once per database: ${perDatabase}` +
       (s.overlapSamples
-        ? `; ${s.overlapSamples} samples with overlaps, e.g. ${list(s.overlaps.map((o) => `+${seconds(o.at - run.startedAt)} ${o.database.slice(-12)}: ${o.dumps.map((d) => `pid ${d.pid} ${d.workerId ?? "orphan"} [${d.jobIds.join(",")}]`).join(" + ")}`), 3)}`
+        ? `; ${s.overlapSamples} samples with overlaps, e.g. ${list(
+            s.overlaps.map(
+              (o) =>
+                `+${seconds(o.at - run.startedAt)} ${o.database.slice(-12)}: ${o.dumps.map((d) => `pid ${d.pid} ${d.workerId ?? "orphan"} [${d.jobIds.join(",")}]`).join(" + ")}`,
+            ),
+            3,
+          )}`
         : "") +
       (sampled ? "" : "; no dump was ever seen, so the sampler proved nothing") +
       (s.closingConnections ? `; ${s.closingConnections} sightings of connections already closed by their client` : "") +
@@ -146,7 +161,8 @@ export function checkInvariants(run: ChaosRun): InvariantRow[] {
   check(
     "no leftover throwaway databases",
     run.leftoverThrowawayDatabases.length === 0,
-    `${run.leftoverThrowawayDatabases.length} databases named ${run.verifyDatabasePrefix}_* left` + (run.leftoverThrowawayDatabases.length ? `: ${list(run.leftoverThrowawayDatabases)}` : ""),
+    `${run.leftoverThrowawayDatabases.length} databases named ${run.verifyDatabasePrefix}_* left` +
+      (run.leftoverThrowawayDatabases.length ? `: ${list(run.leftoverThrowawayDatabases)}` : ""),
   );
   check("no pg_dump left running", run.leftoverDumps === 0, `${run.leftoverDumps} pg_dump processes on the sources after the run settled`);
 
@@ -178,8 +194,15 @@ export function checkInvariants(run: ChaosRun): InvariantRow[] {
     const problems: string[] = [];
     if (job.state !== "canceled") problems.push(`ended ${job.state}, not canceled`);
     if (job.state === "canceled" && job.retryClassification !== "canceled") problems.push(`retry_classification ${job.retryClassification}`);
-    if ((backupsByJob.get(job.id) ?? []).length > 0) problems.push(`has backup row ${backupsByJob.get(job.id)!.map((b) => b.id).join(",")}`);
-    if (!job.completedAt || job.completedAt.getTime() < c.sentAt - 1_000) problems.push(`completed_at ${job.completedAt?.toISOString() ?? "null"} before the cancel`);
+    if ((backupsByJob.get(job.id) ?? []).length > 0)
+      problems.push(
+        `has backup row ${backupsByJob
+          .get(job.id)!
+          .map((b) => b.id)
+          .join(",")}`,
+      );
+    if (!job.completedAt || job.completedAt.getTime() < c.sentAt - 1_000)
+      problems.push(`completed_at ${job.completedAt?.toISOString() ?? "null"} before the cancel`);
     const trace = s.jobs.get(job.id);
     const dumpsAfter = (fromMs: number) => s.dumps.filter((d) => d.jobIds.includes(job.id) && d.at > fromMs);
     if (c.answered.state === "canceled") {
@@ -187,15 +210,19 @@ export function checkInvariants(run: ChaosRun): InvariantRow[] {
       if (job.attempts !== c.answered.attempts) problems.push(`attempts ${c.answered.attempts} at cancel, ${job.attempts} at the end`);
       if ((job.claimedAt?.toISOString() ?? null) !== (c.answered.claimed_at === null ? null : new Date(c.answered.claimed_at).toISOString()))
         problems.push(`claimed again at ${job.claimedAt?.toISOString()}`);
-      if (trace?.lastSeenRunningAt !== undefined && trace.lastSeenRunningAt > c.returnedAt) problems.push(`seen running ${seconds(trace.lastSeenRunningAt - c.returnedAt)} after the cancel`);
+      if (trace?.lastSeenRunningAt !== undefined && trace.lastSeenRunningAt > c.returnedAt)
+        problems.push(`seen running ${seconds(trace.lastSeenRunningAt - c.returnedAt)} after the cancel`);
       if (dumpsAfter(c.returnedAt).length) problems.push(`${dumpsAfter(c.returnedAt).length} pg_dump sightings after the cancel`);
     } else if (c.answered.state === "running") {
-      if (job.completedAt && job.completedAt.getTime() - c.returnedAt > endBoundMs) problems.push(`ended ${seconds(job.completedAt.getTime() - c.returnedAt)} after the cancel (bound ${seconds(endBoundMs)})`);
-      if (dumpsAfter(c.returnedAt + noticeMs).length) problems.push(`${dumpsAfter(c.returnedAt + noticeMs).length} pg_dump sightings more than ${seconds(noticeMs)} after the cancel`);
+      if (job.completedAt && job.completedAt.getTime() - c.returnedAt > endBoundMs)
+        problems.push(`ended ${seconds(job.completedAt.getTime() - c.returnedAt)} after the cancel (bound ${seconds(endBoundMs)})`);
+      if (dumpsAfter(c.returnedAt + noticeMs).length)
+        problems.push(`${dumpsAfter(c.returnedAt + noticeMs).length} pg_dump sightings more than ${seconds(noticeMs)} after the cancel`);
     } else problems.push(`cancel answered a job in state ${c.answered.state}`);
     if (problems.length) cancelProblems.push(`${c.jobId} (${c.mode}, was ${c.before.state}/${c.before.phase ?? "-"}): ${problems.join(", ")}`);
   }
-  for (const job of run.jobs.filter((j) => j.state === "canceled" && !cancelsSent.some((c) => c.jobId === j.id))) cancelProblems.push(`${job.id}: canceled without a request`);
+  for (const job of run.jobs.filter((j) => j.state === "canceled" && !cancelsSent.some((c) => c.jobId === j.id)))
+    cancelProblems.push(`${job.id}: canceled without a request`);
   check(
     "no canceled job ran after the cancel",
     cancelProblems.length === 0 && (options.cancels === 0 || effective > 0),
@@ -212,12 +239,16 @@ export function checkInvariants(run: ChaosRun): InvariantRow[] {
     const job = jobById.get(l.id);
     const seen = s.jobs.get(l.id)?.retryClassifications.has("worker_lost") || job?.retryClassification === "worker_lost";
     if (!job || !TERMINAL.includes(job.state)) lostProblems.push(`${l.id} (lost by ${l.workerId} while ${l.phase}): never finished`);
-    else if (!seen && job.state !== "canceled") lostProblems.push(`${l.id} (lost by ${l.workerId} while ${l.phase}): never recorded worker_lost (ended ${job.state})`);
+    else if (!seen && job.state !== "canceled")
+      lostProblems.push(`${l.id} (lost by ${l.workerId} while ${l.phase}): never recorded worker_lost (ended ${job.state})`);
   }
   check(
     "every attempt lost to a SIGKILL was taken over (worker_lost)",
     lostProblems.length === 0 && (options.kills === 0 || lost.length > 0),
-    `${lost.length} running attempts lost to ${run.kills.length} kills (${list(lost.map((l) => `${l.id}/${l.phase}`), 4)})` +
+    `${lost.length} running attempts lost to ${run.kills.length} kills (${list(
+      lost.map((l) => `${l.id}/${l.phase}`),
+      4,
+    )})` +
       (lostProblems.length ? `; problems: ${list(lostProblems)}` : "") +
       (options.kills > 0 && lost.length === 0 ? "; no kill hit a running job, so takeover was not tested" : ""),
   );
@@ -228,10 +259,15 @@ export function checkInvariants(run: ChaosRun): InvariantRow[] {
     if (!j.completedAt) inconsistent.push(`${j.id}: ${j.state} without completed_at`);
     else if (j.completedAt < j.createdAt) inconsistent.push(`${j.id}: completed_at before created_at`);
     if (j.attempts > j.maxAttempts) inconsistent.push(`${j.id}: ${j.attempts} attempts > max ${j.maxAttempts}`);
-    if (j.state === "completed" && (j.attempts < 1 || !j.claimedAt || (j.completedAt && j.claimedAt > j.completedAt))) inconsistent.push(`${j.id}: completed but claimed_at ${j.claimedAt?.toISOString()} / attempts ${j.attempts}`);
+    if (j.state === "completed" && (j.attempts < 1 || !j.claimedAt || (j.completedAt && j.claimedAt > j.completedAt)))
+      inconsistent.push(`${j.id}: completed but claimed_at ${j.claimedAt?.toISOString()} / attempts ${j.attempts}`);
     if (j.phase !== "done") inconsistent.push(`${j.id}: ${j.state} with phase ${j.phase}`);
   }
-  check("terminal job rows consistent (completed_at, claimed_at, attempts, phase)", inconsistent.length === 0, inconsistent.length ? list(inconsistent) : `${run.jobs.length} rows checked`);
+  check(
+    "terminal job rows consistent (completed_at, claimed_at, attempts, phase)",
+    inconsistent.length === 0,
+    inconsistent.length ? list(inconsistent) : `${run.jobs.length} rows checked`,
+  );
 
   // --- the outbox ----------------------------------------------------------------------------------------
   rows.push(...checkOutbox(run));
@@ -239,16 +275,39 @@ export function checkInvariants(run: ChaosRun): InvariantRow[] {
   if (run.webhooks) checkWebhooks(run, check, info);
 
   // --- figures ----------------------------------------------------------------------------------------------
-  const byState = TERMINAL.concat(["pending", "running"]).map((state) => `${state} ${run.jobs.filter((j) => j.state === state).length}`).join(", ");
+  const byState = TERMINAL.concat(["pending", "running"])
+    .map((state) => `${state} ${run.jobs.filter((j) => j.state === state).length}`)
+    .join(", ");
   info("jobs by state", byState);
   const histogram = new Map<number, number>();
   for (const j of run.jobs) histogram.set(j.attempts, (histogram.get(j.attempts) ?? 0) + 1);
-  info("attempts histogram", [...histogram.entries()].sort((a, b) => a[0] - b[0]).map(([n, c]) => `${n}: ${c}`).join(", "));
+  info(
+    "attempts histogram",
+    [...histogram.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([n, c]) => `${n}: ${c}`)
+      .join(", "),
+  );
   const everLost = [...s.jobs.entries()].filter(([, t]) => t.retryClassifications.has("worker_lost")).length;
-  info("worker_lost", `${everLost} jobs seen with retry_classification worker_lost during the run; ${run.jobs.filter((j) => j.retryClassification === "worker_lost").length} at the end`);
-  info("kills", `${run.kills.length} SIGKILLs: ${list(run.kills.map((k) => `+${seconds(k.at - run.startedAt)} ${k.workerId} (lost ${k.lostJobs.length})`), 25)}`);
-  info("Redis restarts", run.redisRestarts.length ? run.redisRestarts.map((r) => `+${seconds(r.at - run.startedAt)} (down ${r.downMs} ms)`).join(", ") : "none");
-  info("wall time", `${seconds(run.wallMs)} in all; ${seconds(run.processingMs)} from the first request until every job was terminal; settle ${seconds(run.settleMs)}`);
+  info(
+    "worker_lost",
+    `${everLost} jobs seen with retry_classification worker_lost during the run; ${run.jobs.filter((j) => j.retryClassification === "worker_lost").length} at the end`,
+  );
+  info(
+    "kills",
+    `${run.kills.length} SIGKILLs: ${list(
+      run.kills.map((k) => `+${seconds(k.at - run.startedAt)} ${k.workerId} (lost ${k.lostJobs.length})`),
+      25,
+    )}`,
+  );
+  info(
+    "Redis restarts",
+    run.redisRestarts.length ? run.redisRestarts.map((r) => `+${seconds(r.at - run.startedAt)} (down ${r.downMs} ms)`).join(", ") : "none",
+  );
+  info(
+    "wall time",
+    `${seconds(run.wallMs)} in all; ${seconds(run.processingMs)} from the first request until every job was terminal; settle ${seconds(run.settleMs)}`,
+  );
   info("seed", `${run.seed} (replay: --seed ${run.seed}); worker and API logs in ${run.logDir}`);
   return rows;
 }
@@ -271,8 +330,10 @@ export function checkOutbox(run: Pick<ChaosRun, "jobs" | "backups" | "events">):
       if (events.length) jobProblems.push(`${job.id} (${job.state}): ${events.map((e) => e.type).join(",")}`);
       continue;
     }
-    if (events.length !== 1) jobProblems.push(`${job.id} (${job.state}): ${events.length} terminal events${events.length ? ` (${events.map((e) => e.type).join(",")})` : ""}`);
-    else if (events[0]!.type !== `job.${job.state}` || events[0]!.state !== job.state) jobProblems.push(`${job.id} (${job.state}): event ${events[0]!.type} with data.state ${events[0]!.state}`);
+    if (events.length !== 1)
+      jobProblems.push(`${job.id} (${job.state}): ${events.length} terminal events${events.length ? ` (${events.map((e) => e.type).join(",")})` : ""}`);
+    else if (events[0]!.type !== `job.${job.state}` || events[0]!.state !== job.state)
+      jobProblems.push(`${job.id} (${job.state}): event ${events[0]!.type} with data.state ${events[0]!.state}`);
   }
   for (const [id, events] of jobEvents) if (!jobIds.has(id)) jobProblems.push(`${events.map((e) => e.type).join(",")} for job ${id} that has no row`);
 
@@ -282,14 +343,20 @@ export function checkOutbox(run: Pick<ChaosRun, "jobs" | "backups" | "events">):
   const stateOf = new Map(run.jobs.map((j) => [j.id, j.state]));
   for (const backup of run.backups) {
     const types = (backupEvents.get(backup.id) ?? []).map((e) => e.type);
-    const expected = stateOf.get(backup.jobId) === "completed" ? ["backup.completed"] : backup.verificationState === "failed" ? ["backup.verification_failed"] : [];
-    if (types.join() !== expected.join()) backupProblems.push(`${backup.id} (job ${stateOf.get(backup.jobId)}, verification ${backup.verificationState}): [${types.join(",")}], expected [${expected.join(",")}]`);
+    const expected =
+      stateOf.get(backup.jobId) === "completed" ? ["backup.completed"] : backup.verificationState === "failed" ? ["backup.verification_failed"] : [];
+    if (types.join() !== expected.join())
+      backupProblems.push(
+        `${backup.id} (job ${stateOf.get(backup.jobId)}, verification ${backup.verificationState}): [${types.join(",")}], expected [${expected.join(",")}]`,
+      );
     for (const e of backupEvents.get(backup.id) ?? []) {
-      if (e.type === "backup.completed" && e.verificationState !== "verified") backupProblems.push(`${backup.id}: backup.completed with verification_state ${e.verificationState}`);
+      if (e.type === "backup.completed" && e.verificationState !== "verified")
+        backupProblems.push(`${backup.id}: backup.completed with verification_state ${e.verificationState}`);
     }
   }
   const backupIds = new Set(run.backups.map((b) => b.id));
-  for (const [id, events] of backupEvents) if (!backupIds.has(id)) backupProblems.push(`${events.map((e) => e.type).join(",")} for backup ${id} that has no row`);
+  for (const [id, events] of backupEvents)
+    if (!backupIds.has(id)) backupProblems.push(`${events.map((e) => e.type).join(",")} for backup ${id} that has no row`);
 
   const ended = run.jobs.filter((j) => TERMINAL.includes(j.state)).length;
   const result = (ok: boolean): InvariantResult => (ok ? "PASS" : "FAIL");
@@ -311,7 +378,11 @@ export function checkOutbox(run: Pick<ChaosRun, "jobs" | "backups" | "events">):
 export function formatInvariantTable(rows: InvariantRow[]): string {
   const widths = [Math.max(9, ...rows.map((r) => r.invariant.length)), 6];
   const line = (a: string, b: string, c: string) => `| ${a.padEnd(widths[0]!)} | ${b.padEnd(widths[1]!)} | ${c}`;
-  return [line("invariant", "result", "detail"), `|${"-".repeat(widths[0]! + 2)}|${"-".repeat(widths[1]! + 2)}|${"-".repeat(8)}`, ...rows.map((r) => line(r.invariant, r.result, r.detail))].join("\n");
+  return [
+    line("invariant", "result", "detail"),
+    `|${"-".repeat(widths[0]! + 2)}|${"-".repeat(widths[1]! + 2)}|${"-".repeat(8)}`,
+    ...rows.map((r) => line(r.invariant, r.result, r.detail)),
+  ].join("\n");
 }
 
 export function failedInvariants(rows: InvariantRow[]): InvariantRow[] {
@@ -328,8 +399,9 @@ function checkWebhooks(run: ChaosRun, check: Check, info: (invariant: string, de
   check(
     "webhooks: every terminal job's event delivered at least once",
     missing.length === 0 && caughtUp,
-    (missing.length === 0 ? `${terminalJobs.length} job.completed/failed/canceled events at the receiver` : `missing: ${list(missing.map((j) => `job.${j.state} ${j.id}`))}`) +
-      (caughtUp ? "" : "; the receiver did not catch up with the outbox in time"),
+    (missing.length === 0
+      ? `${terminalJobs.length} job.completed/failed/canceled events at the receiver`
+      : `missing: ${list(missing.map((j) => `job.${j.state} ${j.id}`))}`) + (caughtUp ? "" : "; the receiver did not catch up with the outbox in time"),
   );
   const outboxIds = new Set(outbox.map((event) => event.id));
   const receivedIds = new Set(received.map((event) => event.id));
@@ -345,6 +417,13 @@ function checkWebhooks(run: ChaosRun, check: Check, info: (invariant: string, de
   const perDelivery = new Map<string, Set<string>>();
   for (const event of received) perDelivery.set(event.delivery, (perDelivery.get(event.delivery) ?? new Set()).add(event.id));
   const mixed = [...perDelivery.entries()].filter(([, ids]) => ids.size > 1).map(([delivery]) => delivery);
-  check("webhooks: one event per delivery id (X-CapyDB-Delivery stable across retries)", mixed.length === 0, mixed.length ? `mixed: ${list(mixed)}` : `${perDelivery.size} delivery ids`);
-  info("webhook requests", `${received.length} requests (${received.length - receivedIds.size} repeats), ${refusedFirstAttempts} first attempts answered 500 on purpose`);
+  check(
+    "webhooks: one event per delivery id (X-CapyDB-Delivery stable across retries)",
+    mixed.length === 0,
+    mixed.length ? `mixed: ${list(mixed)}` : `${perDelivery.size} delivery ids`,
+  );
+  info(
+    "webhook requests",
+    `${received.length} requests (${received.length - receivedIds.size} repeats), ${refusedFirstAttempts} first attempts answered 500 on purpose`,
+  );
 }

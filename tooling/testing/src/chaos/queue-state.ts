@@ -71,9 +71,19 @@ export async function describeQueueStates(redisUrl: string, prefix: string, jobs
         failed !== null ? "failed" : "",
       ].filter(Boolean);
       const age = (ms: string | null | undefined) => (ms ? `${Math.round((nowMs - Number(ms)) / 1_000)} s ago` : "-");
-      const hashText = name === null || name === undefined ? "no job hash" : `hash: created ${age(timestamp)}, processedOn ${age(processedOn)}, finishedOn ${age(finishedOn)}, atm ${atm ?? "-"}, ats ${ats ?? "-"}, stc ${stc ?? "-"}, delay ${delay ?? "-"}${defa ? `, defa "${defa}"` : ""}${failedReason ? `, failedReason "${failedReason.slice(0, 60)}"` : ""}`;
+      const hashText =
+        name === null || name === undefined
+          ? "no job hash"
+          : `hash: created ${age(timestamp)}, processedOn ${age(processedOn)}, finishedOn ${age(finishedOn)}, atm ${atm ?? "-"}, ats ${ats ?? "-"}, stc ${stc ?? "-"}, delay ${delay ?? "-"}${defa ? `, defa "${defa}"` : ""}${failedReason ? `, failedReason "${failedReason.slice(0, 60)}"` : ""}`;
       const leaseText = leases
-        .map((holders) => (Array.isArray(holders) ? holders.filter((_, i) => i % 2 === 0).map((h, i) => `${h} (${Math.round((Number(holders[i * 2 + 1]) - nowMs) / 1_000)} s left)`).join(", ") : String(holders)))
+        .map((holders) =>
+          Array.isArray(holders)
+            ? holders
+                .filter((_, i) => i % 2 === 0)
+                .map((h, i) => `${h} (${Math.round((Number(holders[i * 2 + 1]) - nowMs) / 1_000)} s left)`)
+                .join(", ")
+            : String(holders),
+        )
         .map((text) => text || "none")
         .join(" | ");
       out.set(

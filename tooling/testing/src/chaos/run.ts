@@ -13,18 +13,18 @@ import { createReadStream } from "node:fs";
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { createDb, createProject, generateEncryptionKey, Keyring, migrateDatabase, quoteIdent, registerCluster, withDatabase } from "@capy/db";
 import pg from "pg";
-import { createDb, createProject, generateEncryptionKey, Keyring, migrateDatabase, quoteIdent, withDatabase, registerCluster } from "@capy/db";
-import { createMetadataDatabase, run, TEST_SERVER_URL, uniqueName, withAdminClient, type TestDatabase } from "../postgres.js";
+import { createMetadataDatabase, run, TEST_SERVER_URL, type TestDatabase, uniqueName, withAdminClient } from "../postgres.js";
 import { startPrivatePostgres } from "../private-postgres.js";
-import { startApi, startWorker, type ApiProcess, type ServiceProcess } from "../processes.js";
-import { waitFor } from "../wait.js";
-import { seededRandom } from "./random.js";
 import { startPrivateRedis } from "../private-redis.js";
+import { type ApiProcess, type ServiceProcess, startApi, startWorker } from "../processes.js";
+import { waitFor } from "../wait.js";
 import { databaseArgument, processesNamed } from "./proc.js";
-import { startSampler, type SamplerReport } from "./sampler.js";
 import { describeQueueStates } from "./queue-state.js";
-import { CHAOS_WEBHOOK_ENV, collectChaosWebhooks, startChaosWebhook, type ChaosWebhooks } from "./webhooks.js";
+import { seededRandom } from "./random.js";
+import { type SamplerReport, startSampler } from "./sampler.js";
+import { CHAOS_WEBHOOK_ENV, type ChaosWebhooks, collectChaosWebhooks, startChaosWebhook } from "./webhooks.js";
 
 export interface ChaosOptions {
   backups: number;
@@ -227,7 +227,9 @@ export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
   } as ChaosRun["options"];
   const log = input.log ?? (() => {});
   const rng = seededRandom(options.seed);
-  log(`chaos seed ${options.seed}: ${options.backups} backups, ${options.workers} workers, ${options.kills} kills, ${options.redisRestarts} Redis restarts, ${options.cancels} cancels`);
+  log(
+    `chaos seed ${options.seed}: ${options.backups} backups, ${options.workers} workers, ${options.kills} kills, ${options.redisRestarts} Redis restarts, ${options.cancels} cancels`,
+  );
 
   const cleanups: Array<() => Promise<unknown>> = [];
   const workers: Array<{ id: string; process: ServiceProcess; alive: boolean }> = [];
@@ -276,7 +278,12 @@ export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
       let organizationId = "";
       for (const [i, source] of sources.entries()) {
         await registerCluster(tenantDb, { adminUrl: withDatabase(source.url, "postgres"), keyring: new Keyring(encryptionKey) });
-        const created = await createProject(tenantDb, { organizationName: "chaos", projectName: `p${i + 1}`, databaseUrl: source.url, keyring: new Keyring(encryptionKey) });
+        const created = await createProject(tenantDb, {
+          organizationName: "chaos",
+          projectName: `p${i + 1}`,
+          databaseUrl: source.url,
+          keyring: new Keyring(encryptionKey),
+        });
         tenants.push({ projectId: created.project_id, apiKey: created.api_key, database: source.name });
         organizationId = created.organization_id;
       }
@@ -325,10 +332,7 @@ export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
       void process.exited.then(() => (entry.alive = false));
       return entry;
     };
-    [api] = await Promise.all([
-      startApi({ ...baseEnv, RATE_LIMIT_PER_MINUTE: "1000000" }),
-      ...Array.from({ length: options.workers }, () => launchWorker()),
-    ]);
+    [api] = await Promise.all([startApi({ ...baseEnv, RATE_LIMIT_PER_MINUTE: "1000000" }), ...Array.from({ length: options.workers }, () => launchWorker())]);
     const apiUrl = api.baseUrl;
     log(`stack up: api ${apiUrl}, ${options.workers} workers, redis ${redis.url}, sources ${sources.map((s) => s.name).join(", ")}`);
 
@@ -457,10 +461,14 @@ export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
       await victim.process.exited;
       victim.alive = false;
       // The victim cannot write any more: what is still running under its name was lost.
-      const { rows } = await meta.query<{ id: string; phase: string | null }>("SELECT id, phase FROM jobs WHERE state = 'running' AND claimed_by = $1", [victim.id]);
+      const { rows } = await meta.query<{ id: string; phase: string | null }>("SELECT id, phase FROM jobs WHERE state = 'running' AND claimed_by = $1", [
+        victim.id,
+      ]);
       const record: KillRecord = { at, workerId: victim.id, pid: victim.process.child.pid!, lostJobs: rows };
       kills.push(record);
-      log(`SIGKILL ${victim.id} (pid ${record.pid}) at +${((at - startedAt) / 1000).toFixed(1)} s; lost ${rows.map((r) => `${r.id}/${r.phase}`).join(", ") || "nothing"}`);
+      log(
+        `SIGKILL ${victim.id} (pid ${record.pid}) at +${((at - startedAt) / 1000).toFixed(1)} s; lost ${rows.map((r) => `${r.id}/${r.phase}`).join(", ") || "nothing"}`,
+      );
       background.push(
         launchWorker().then(
           (w) => (record.replacement = w.id),
@@ -503,7 +511,15 @@ export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
                 await sleep(100);
                 continue;
               }
-              cancels.push({ jobId: "", mode: "running", sentAt: Date.now(), returnedAt: Date.now(), status: 0, before: { state: "none", phase: null }, error: "no running job to cancel within 20 s" });
+              cancels.push({
+                jobId: "",
+                mode: "running",
+                sentAt: Date.now(),
+                returnedAt: Date.now(),
+                status: 0,
+                before: { state: "none", phase: null },
+                error: "no running job to cancel within 20 s",
+              });
             }
           }
           events.shift();
@@ -517,7 +533,16 @@ export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
           for (const e of events.splice(0)) {
             if (e.kind === "kill") await killOne();
             else if (e.kind === "redis") await restartRedis();
-            else cancels.push({ jobId: "", mode: "running", sentAt: Date.now(), returnedAt: Date.now(), status: 0, before: { state: "none", phase: null }, error: "every job finished before this cancel came due" });
+            else
+              cancels.push({
+                jobId: "",
+                mode: "running",
+                sentAt: Date.now(),
+                returnedAt: Date.now(),
+                status: 0,
+                before: { state: "none", phase: null },
+                error: "every job finished before this cancel came due",
+              });
           }
         }
       }
@@ -525,7 +550,9 @@ export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
     await firing;
     await directing;
     await Promise.all(background);
-    log(`all ${options.backups} requests sent and every chaos event fired at +${((Date.now() - startedAt) / 1000).toFixed(1)} s; waiting for every job to be terminal`);
+    log(
+      `all ${options.backups} requests sent and every chaos event fired at +${((Date.now() - startedAt) / 1000).toFixed(1)} s; waiting for every job to be terminal`,
+    );
 
     // --- waiting for the end ---------------------------------------------------------------------
     const terminal = await waitFor(() => allTerminal(meta), { timeoutMs: options.terminalTimeoutMs, intervalMs: 250, what: "every job terminal" }).then(
@@ -541,7 +568,11 @@ export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
       const { rows: stuck } = await meta.query<{ id: string; locked_resource: string | null; cluster_id: string | null }>(
         "SELECT id, locked_resource, cluster_id FROM jobs WHERE state NOT IN ('completed', 'failed', 'canceled') ORDER BY id",
       );
-      const states = await describeQueueStates(redis.url, baseEnv.CAPY_REDIS_PREFIX!, stuck.map((r) => ({ id: r.id, lockedResource: r.locked_resource, clusterId: r.cluster_id })));
+      const states = await describeQueueStates(
+        redis.url,
+        baseEnv.CAPY_REDIS_PREFIX!,
+        stuck.map((r) => ({ id: r.id, lockedResource: r.locked_resource, clusterId: r.cluster_id })),
+      );
       stuckQueueStates = Object.fromEntries(states);
       for (const [id, state] of states) log(`stuck ${id}: ${state}`);
     }
@@ -581,9 +612,14 @@ export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
     const leftoverThrowawayDatabases = await databasesLike(serverUrl, verifyDatabasePrefix);
     const completedBackups = backups.filter((b) => jobs.find((j) => j.id === b.jobId)?.state === "completed");
     const toRestore = new Set(
-      options.restore === "all" ? completedBackups.map((b) => b.id) : seededRandom(options.seed + 1).shuffle(completedBackups.map((b) => b.id)).slice(0, options.restore),
+      options.restore === "all"
+        ? completedBackups.map((b) => b.id)
+        : seededRandom(options.seed + 1)
+            .shuffle(completedBackups.map((b) => b.id))
+            .slice(0, options.restore),
     );
-    const restoreMode = options.restore === "all" ? `all ${toRestore.size} completed` : `a seeded sample of ${toRestore.size} of ${completedBackups.length} completed`;
+    const restoreMode =
+      options.restore === "all" ? `all ${toRestore.size} completed` : `a seeded sample of ${toRestore.size} of ${completedBackups.length} completed`;
     log(`restoring ${restoreMode} backups`);
     const restores = await mapLimit(completedBackups, 2, (backup, i) =>
       checkArtifact(serverUrl, storageDir, backup, toRestore.has(backup.id), `${restorePrefix}_${i}`, sourceCounts),
@@ -660,7 +696,10 @@ async function rowCounts(url: string): Promise<Record<string, number>> {
 }
 
 async function databasesLike(serverUrl: string, prefix: string): Promise<string[]> {
-  const { rows } = await withAdminClient((c) => c.query<{ datname: string }>("SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1", [`${prefix}_`]), serverUrl);
+  const { rows } = await withAdminClient(
+    (c) => c.query<{ datname: string }>("SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1", [`${prefix}_`]),
+    serverUrl,
+  );
   return rows.map((r) => r.datname);
 }
 
@@ -708,7 +747,9 @@ async function finalJobs(meta: pg.Client): Promise<FinalJob[]> {
 }
 
 async function finalBackups(meta: pg.Client): Promise<FinalBackup[]> {
-  const { rows } = await meta.query("SELECT id, job_id, project_id, backup_key, sha256, size_bytes::text, verification_state, stored_encoding FROM backups ORDER BY created_at, id");
+  const { rows } = await meta.query(
+    "SELECT id, job_id, project_id, backup_key, sha256, size_bytes::text, verification_state, stored_encoding FROM backups ORDER BY created_at, id",
+  );
   return rows.map((r) => ({
     id: r.id,
     jobId: r.job_id,
@@ -722,7 +763,9 @@ async function finalBackups(meta: pg.Client): Promise<FinalBackup[]> {
 }
 
 async function finalEvents(meta: pg.Client): Promise<FinalEvent[]> {
-  const { rows } = await meta.query("SELECT id, seq::text, type, data->>'id' AS subject_id, data->>'state' AS state, data->>'verification_state' AS verification_state FROM events ORDER BY seq");
+  const { rows } = await meta.query(
+    "SELECT id, seq::text, type, data->>'id' AS subject_id, data->>'state' AS state, data->>'verification_state' AS verification_state FROM events ORDER BY seq",
+  );
   return rows.map((r) => ({ id: r.id, seq: Number(r.seq), type: r.type, subjectId: r.subject_id, state: r.state, verificationState: r.verification_state }));
 }
 
@@ -790,4 +833,3 @@ async function mapLimit<T, R>(items: T[], limit: number, work: (item: T, index: 
   );
   return results;
 }
-

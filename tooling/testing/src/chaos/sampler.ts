@@ -117,7 +117,14 @@ export async function startSampler(options: SamplerOptions): Promise<Sampler> {
           WHERE datname = ANY($1) AND application_name = 'capy-backups' AND backend_type = 'client backend'`,
         [options.sourceDatabases],
       ),
-      metadata.query<{ id: string; state: string; phase: string | null; claimed_by: string | null; retry_classification: string | null; database_name: string }>(
+      metadata.query<{
+        id: string;
+        state: string;
+        phase: string | null;
+        claimed_by: string | null;
+        retry_classification: string | null;
+        database_name: string;
+      }>(
         `SELECT j.id, j.state, j.phase, j.claimed_by, j.retry_classification, p.database_name
            FROM jobs j JOIN projects p ON p.id = j.project_id
           WHERE j.state IN ('pending', 'running')`,
@@ -154,7 +161,8 @@ export async function startSampler(options: SamplerOptions): Promise<Sampler> {
       const owners = new Map<string, { kind: "pg_dump"; pid: number; ppid: number; database?: string } | { kind: "worker"; pid: number }>();
       await Promise.all(
         pgDumps.map(async (p) => {
-          for (const inode of await socketInodes(p.pid)) owners.set(inode, { kind: "pg_dump", pid: p.pid, ppid: p.ppid, database: databaseArgument(p.cmdline) });
+          for (const inode of await socketInodes(p.pid))
+            owners.set(inode, { kind: "pg_dump", pid: p.pid, ppid: p.ppid, database: databaseArgument(p.cmdline) });
         }),
       );
       const unowned = activity.rows.filter((r) => r.client_port !== null && !owners.has(portInodes.get(r.client_port) ?? ""));
@@ -194,7 +202,10 @@ export async function startSampler(options: SamplerOptions): Promise<Sampler> {
         const liveIds = new Set(options.workerPids().map((pid) => options.workerIdOf(pid)));
         // An orphan can only belong to a job still claimed by a worker that is gone.
         const jobIds = latest
-          .filter((j) => j.state === "running" && j.database === row.datname && (workerId === null ? !liveIds.has(j.claimedBy ?? undefined) : j.claimedBy === workerId))
+          .filter(
+            (j) =>
+              j.state === "running" && j.database === row.datname && (workerId === null ? !liveIds.has(j.claimedBy ?? undefined) : j.claimedBy === workerId),
+          )
           .map((j) => j.id);
         const entry = { pid: owner.pid, workerId, jobIds };
         dumpsByDatabase.set(row.datname, [...(dumpsByDatabase.get(row.datname) ?? []), entry]);
@@ -247,5 +258,8 @@ export async function startSampler(options: SamplerOptions): Promise<Sampler> {
 
 async function workerIdFromEnviron(pid: number): Promise<string | undefined> {
   const environ = await readFile(`/proc/${pid}/environ`, "utf8").catch(() => "");
-  return environ.split("\0").find((v) => v.startsWith("WORKER_ID="))?.slice("WORKER_ID=".length);
+  return environ
+    .split("\0")
+    .find((v) => v.startsWith("WORKER_ID="))
+    ?.slice("WORKER_ID=".length);
 }

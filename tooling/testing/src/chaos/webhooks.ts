@@ -4,8 +4,8 @@
 // arrived at least once, and nothing that is not in the outbox may have (deduplicated by event
 // id, the receiver saw exactly the outbox).
 import { randomBytes } from "node:crypto";
+import { type Db, type Keyring, newId } from "@capy/db";
 import type pg from "pg";
-import { newId, type Db, type Keyring } from "@capy/db";
 import { waitFor } from "../wait.js";
 import { startWebhookReceiver, type WebhookReceiver } from "../webhook-receiver.js";
 import type { Random } from "./random.js";
@@ -45,7 +45,12 @@ export interface ChaosWebhooks {
   refusedFirstAttempts: number;
 }
 
-export async function startChaosWebhook(db: Db, organizationId: string, keyring: Keyring, rng: Random): Promise<{ receiver: WebhookReceiver; refused: Set<string> }> {
+export async function startChaosWebhook(
+  db: Db,
+  organizationId: string,
+  keyring: Keyring,
+  rng: Random,
+): Promise<{ receiver: WebhookReceiver; refused: Set<string> }> {
   const receiver = await startWebhookReceiver();
   const refused = new Set<string>();
   const seen = new Set<string>();
@@ -59,7 +64,14 @@ export async function startChaosWebhook(db: Db, organizationId: string, keyring:
     return 200;
   });
   await db.webhook.create({
-    data: { id: newId("whk"), organizationId, url: receiver.url, events: ["*"], description: "chaos", secretEncrypted: keyring.seal(`whsec_${randomBytes(32).toString("base64url")}`) },
+    data: {
+      id: newId("whk"),
+      organizationId,
+      url: receiver.url,
+      events: ["*"],
+      description: "chaos",
+      secretEncrypted: keyring.seal(`whsec_${randomBytes(32).toString("base64url")}`),
+    },
   });
   return { receiver, refused };
 }
@@ -71,7 +83,9 @@ export async function collectChaosWebhooks(meta: pg.Client, receiver: WebhookRec
       const body = JSON.parse(request.body) as { id: string; type: string; data: { id: string } };
       return { id: body.id, type: body.type, subject: body.data.id, delivery: request.delivery };
     });
-  const { rows: terminalJobs } = await meta.query<{ id: string; state: string }>("SELECT id, state FROM jobs WHERE state IN ('completed', 'failed', 'canceled')");
+  const { rows: terminalJobs } = await meta.query<{ id: string; state: string }>(
+    "SELECT id, state FROM jobs WHERE state IN ('completed', 'failed', 'canceled')",
+  );
   const outbox = async () =>
     (await meta.query<{ id: string; type: string; subject: string }>("SELECT id, type, data->>'id' AS subject FROM events ORDER BY seq")).rows;
   const caughtUp = await waitFor(

@@ -1,9 +1,10 @@
 // On-demand backups and the backup list over REST against the built API process.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { Backup, Job } from "@capy/contracts";
 import { newId } from "@capy/db";
 import { createBackupQueue, createProducerConnection } from "@capy/queue";
-import { expectError, request, startHarness, type Harness } from "../../test/harness.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectError, type Harness, request, startHarness } from "../../test/harness.js";
 
 let h: Harness;
 let backupsPath: string;

@@ -4,12 +4,12 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Backup } from "@capy/contracts";
 import { createApiKey, newId } from "@capy/db";
 import { insertJobRow } from "@capy/jobs";
 import { backupArtifactKey, createStorage } from "@capy/storage";
-import { expectError, request, startHarness, type Harness } from "../../test/harness.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectError, type Harness, request, startHarness } from "../../test/harness.js";
 
 let h: Harness;
 
@@ -72,7 +72,14 @@ describe("DELETE /v1/projects/{id}/backups/{backupID}", () => {
     const response = await request(h.api, "DELETE", deletePath(h.tenant.project_id, backup.id), { key: h.tenant.api_key });
     expect(response.status).toBe(200);
     const deleted = Backup.strict().parse((response.body as { backup: unknown }).backup);
-    expect(deleted).toMatchObject({ id: backup.id, project_id: h.tenant.project_id, label: "nightly", backup_key: backup.backupKey, state: "completed", verification_state: "verified" });
+    expect(deleted).toMatchObject({
+      id: backup.id,
+      project_id: h.tenant.project_id,
+      label: "nightly",
+      backup_key: backup.backupKey,
+      state: "completed",
+      verification_state: "verified",
+    });
     expect(Object.keys(response.body as object)).toEqual(["backup"]);
     expect(await h.stack.db.backup.findUnique({ where: { id: backup.id } })).toBeNull();
     expect(await artifactExists(backup.backupKey)).toBe(false);
@@ -82,7 +89,13 @@ describe("DELETE /v1/projects/{id}/backups/{backupID}", () => {
 
     const events = await h.stack.db.auditEvent.findMany({ where: { action: "backup.deleted", targetId: backup.id } });
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ organizationId: h.tenant.organization_id, projectId: h.tenant.project_id, actorType: "api_key", actorId: h.tenant.api_key_id, targetType: "backup" });
+    expect(events[0]).toMatchObject({
+      organizationId: h.tenant.organization_id,
+      projectId: h.tenant.project_id,
+      actorType: "api_key",
+      actorId: h.tenant.api_key_id,
+      targetType: "backup",
+    });
     expect(JSON.stringify(events[0]!.metadata)).not.toContain("capy_live_");
 
     // Deleting it again: it no longer exists.
@@ -101,7 +114,12 @@ describe("DELETE /v1/projects/{id}/backups/{backupID}", () => {
 
   it("needs backups:write (403) and credentials (401)", async () => {
     const backup = await insertBackup(h.tenant.project_id);
-    const key = await createApiKey(h.stack.db, { organizationId: h.tenant.organization_id, projectId: h.tenant.project_id, name: "read only", scopes: ["backups:read", "jobs:read"] });
+    const key = await createApiKey(h.stack.db, {
+      organizationId: h.tenant.organization_id,
+      projectId: h.tenant.project_id,
+      name: "read only",
+      scopes: ["backups:read", "jobs:read"],
+    });
     expectError(await request(h.api, "DELETE", deletePath(h.tenant.project_id, backup.id), { key: key.plaintext }), 403);
     expectError(await request(h.api, "DELETE", deletePath(h.tenant.project_id, backup.id)), 401);
     expect(await h.stack.db.backup.findUnique({ where: { id: backup.id } })).not.toBeNull();
@@ -140,7 +158,9 @@ describe("DELETE /v1/projects/{id}/backups/{backupID}", () => {
 
   it("is in the OpenAPI document with its scope", async () => {
     const response = await request(h.api, "GET", "/v1/openapi.json");
-    const doc = response.body as { paths: Record<string, Record<string, { operationId?: string; "x-required-scope"?: string; responses: Record<string, unknown> }>> };
+    const doc = response.body as {
+      paths: Record<string, Record<string, { operationId?: string; "x-required-scope"?: string; responses: Record<string, unknown> }>>;
+    };
     const operation = doc.paths["/v1/projects/{id}/backups/{backupID}"]?.delete;
     expect(operation).toMatchObject({ operationId: "deleteBackup", "x-required-scope": "backups:write" });
     expect(operation?.responses["409"]).toMatchObject({ content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } });

@@ -1,7 +1,8 @@
 // Idempotency-Key on POST /v1/projects/{id}/backups, against the built API process.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { Job } from "@capy/contracts";
-import { expectError, request, startHarness, type Harness, type Tenant } from "../../test/harness.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectError, type Harness, request, startHarness, type Tenant } from "../../test/harness.js";
 
 let h: Harness;
 let other: Tenant;

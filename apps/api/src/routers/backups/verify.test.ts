@@ -1,10 +1,11 @@
 // POST /v1/projects/{id}/backups/{backupID}/verify against the built API process: a pending
 // `verify` job naming the backup, enqueued; 404 for backups the caller cannot see.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { Job } from "@capy/contracts";
 import { createApiKey, newId } from "@capy/db";
 import { createBackupQueue, createProducerConnection } from "@capy/queue";
-import { expectError, request, startHarness, type Harness } from "../../test/harness.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectError, type Harness, request, startHarness } from "../../test/harness.js";
 
 let h: Harness;
 
@@ -85,12 +86,21 @@ describe("POST /v1/projects/{id}/backups/{backupID}/verify", () => {
 
   it("answers 409 for a backup without an artifact", async () => {
     const failed = await insertBackup(h.tenant.project_id, "failed");
-    expectError(await request(h.api, "POST", verifyPath(h.tenant.project_id, failed.id), { key: h.tenant.api_key }), 409, "backup has no artifact to verify (state: failed)");
+    expectError(
+      await request(h.api, "POST", verifyPath(h.tenant.project_id, failed.id), { key: h.tenant.api_key }),
+      409,
+      "backup has no artifact to verify (state: failed)",
+    );
   });
 
   it("needs backups:write", async () => {
     const backup = await insertBackup(h.tenant.project_id);
-    const key = await createApiKey(h.stack.db, { organizationId: h.tenant.organization_id, projectId: h.tenant.project_id, name: "read only", scopes: ["backups:read"] });
+    const key = await createApiKey(h.stack.db, {
+      organizationId: h.tenant.organization_id,
+      projectId: h.tenant.project_id,
+      name: "read only",
+      scopes: ["backups:read"],
+    });
     const response = await request(h.api, "POST", verifyPath(h.tenant.project_id, backup.id), { key: key.plaintext });
     expect(response.status).toBe(403);
     expectError(await request(h.api, "POST", verifyPath(h.tenant.project_id, backup.id)), 401);

@@ -1,10 +1,11 @@
 // The events endpoint over REST against the built API process: events appended by real cancels and
 // a real delete, newest first, paging forward with `after`, and tenancy.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { Backup, Event, Job } from "@capy/contracts";
 import { newId } from "@capy/db";
 import { insertJobRow } from "@capy/jobs";
-import { expectError, request, startHarness, type Harness } from "../../test/harness.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectError, type Harness, request, startHarness } from "../../test/harness.js";
 
 let h: Harness;
 let eventsPath: string;
@@ -58,10 +59,28 @@ describe("GET /v1/projects/{id}/events", () => {
   it("appends backup.deleted with the backup as it was when a backup is deleted", async () => {
     const { db } = h.stack;
     const project = await db.project.findUniqueOrThrow({ where: { id: h.tenant.project_id } });
-    const job = await insertJobRow(db, { type: "backup", organizationId: project.organizationId, projectId: project.id, clusterId: project.clusterId, databaseName: project.databaseName });
+    const job = await insertJobRow(db, {
+      type: "backup",
+      organizationId: project.organizationId,
+      projectId: project.id,
+      clusterId: project.clusterId,
+      databaseName: project.databaseName,
+    });
     await db.job.update({ where: { id: job.id }, data: { state: "completed" } });
     const backup = await db.backup.create({
-      data: { id: newId("bkp"), organizationId: project.organizationId, projectId: project.id, jobId: job.id, databaseName: project.databaseName, backupKey: `projects/${project.id}/x.dump`, sizeBytes: 5n, sha256: "00", state: "completed", verificationState: "verified", verifiedAt: new Date() },
+      data: {
+        id: newId("bkp"),
+        organizationId: project.organizationId,
+        projectId: project.id,
+        jobId: job.id,
+        databaseName: project.databaseName,
+        backupKey: `projects/${project.id}/x.dump`,
+        sizeBytes: 5n,
+        sha256: "00",
+        state: "completed",
+        verificationState: "verified",
+        verifiedAt: new Date(),
+      },
     });
     const deleted = await request(h.api, "DELETE", `/v1/projects/${project.id}/backups/${backup.id}`, { key: h.tenant.api_key });
     expect(deleted.status).toBe(200);
@@ -77,6 +96,10 @@ describe("GET /v1/projects/{id}/events", () => {
     expectError(foreign, 404, "project not found");
     expect(foreign.body).toEqual(unknown.body);
     const [mine] = await get("?limit=1");
-    expectError(await request(h.api, "GET", `/v1/projects/${other.project_id}/events?after=${mine!.id}`, { key: other.api_key }), 400, "after: no such event in this project");
+    expectError(
+      await request(h.api, "GET", `/v1/projects/${other.project_id}/events?after=${mine!.id}`, { key: other.api_key }),
+      400,
+      "after: no such event in this project",
+    );
   });
 });

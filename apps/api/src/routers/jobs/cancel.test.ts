@@ -1,11 +1,12 @@
 // POST /v1/jobs/{jobID}/cancel against the built API process: the API side of cancellation.
 // (The worker ending a running job that has a cancel request is tested with the worker.)
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { Job } from "@capy/contracts";
 import { createApiKey } from "@capy/db";
-import { createBackupQueue, createProducerConnection, type BackupQueue } from "@capy/queue";
+import { type BackupQueue, createBackupQueue, createProducerConnection } from "@capy/queue";
 import type { Redis } from "ioredis";
-import { expectError, request, startHarness, type Harness } from "../../test/harness.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectError, type Harness, request, startHarness } from "../../test/harness.js";
 
 let h: Harness;
 let redis: Redis;

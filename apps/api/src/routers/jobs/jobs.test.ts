@@ -1,7 +1,8 @@
 // Job listing and lookup over REST against the built API process.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { Job } from "@capy/contracts";
-import { expectError, request, startHarness, type Harness } from "../../test/harness.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectError, type Harness, request, startHarness } from "../../test/harness.js";
 
 let h: Harness;
 let jobsPath: string;

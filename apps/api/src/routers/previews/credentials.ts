@@ -27,6 +27,12 @@ export const previewCredentialsProcedure = scopedProcedure("credentials:read")
   .query(async ({ ctx, input }) => {
     const project = await findAccessibleProject(ctx.tenancy, ctx.principal, input.id);
     const credentials = await previewCredentials(ctx.db, project, input.previewID, ctx.config.keyring);
-    await recordAudit(ctx, ctx.principal, { action: "preview.credentials_read", targetType: "preview_database", targetId: input.previewID, projectId: project.id, metadata: {} });
+    await recordAudit(ctx, ctx.principal, {
+      action: "preview.credentials_read",
+      targetType: "preview_database",
+      targetId: input.previewID,
+      projectId: project.id,
+      metadata: {},
+    });
     return { credentials };
   });

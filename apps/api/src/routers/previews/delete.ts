@@ -30,6 +30,12 @@ export const deletePreviewProcedure = scopedProcedure("backups:write")
   .mutation(async ({ ctx, input }) => {
     const project = await findAccessibleProject(ctx.tenancy, ctx.principal, input.id);
     const preview = await requestPreviewDeletion(ctx.db, project, input.previewID);
-    await recordAudit(ctx, ctx.principal, { action: "preview.deleted", targetType: "preview_database", targetId: preview.id, projectId: project.id, metadata: {} });
+    await recordAudit(ctx, ctx.principal, {
+      action: "preview.deleted",
+      targetType: "preview_database",
+      targetId: preview.id,
+      projectId: project.id,
+      metadata: {},
+    });
     return { preview_database: serializePreview(preview) };
   });

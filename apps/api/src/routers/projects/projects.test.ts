@@ -1,10 +1,11 @@
 // GET /v1/projects over REST against the built API process: an organization key sees its
 // organization's projects by name, a project key its own project only, another organization's
 // key none of them.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { Project } from "@capy/contracts";
 import { createApiKey } from "@capy/db";
-import { expectError, request, startHarness, type Harness, type Tenant } from "../../test/harness.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectError, type Harness, request, startHarness, type Tenant } from "../../test/harness.js";
 
 let h: Harness;
 let sibling: Tenant;

@@ -16,9 +16,9 @@ export const CreateRestoreInput = z.strictObject({
   ttl_hours: exact(z.number().int().min(TTL_HOURS.min).max(TTL_HOURS.max))
     .optional()
     .describe(`Hours until a new preview is dropped (${TTL_HOURS.min}-${TTL_HOURS.max}, default ${TTL_HOURS.default})`),
-  preview_database_id: z.string().min(1).optional().describe("Target \"preview\": the preview to overwrite (`pvw_…`)"),
+  preview_database_id: z.string().min(1).optional().describe('Target "preview": the preview to overwrite (`pvw_…`)'),
   tables: z.array(QualifiedTable).min(1).max(1000).optional().describe("Restore only these tables (`schema.table`)"),
-  confirm: exact(z.boolean()).optional().describe("Target \"project\": must be true"),
+  confirm: exact(z.boolean()).optional().describe('Target "project": must be true'),
   force: exact(z.boolean()).optional().describe("Restore a backup whose verification failed"),
 });
 export const CreateRestoreOutput = z.object({ job: Job });

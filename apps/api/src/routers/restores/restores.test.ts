@@ -1,10 +1,11 @@
 // POST /v1/projects/{id}/restores and the preview-database endpoints against the built API
 // process (no worker runs here: jobs stay pending): what is checked before a restore is queued,
 // the rows it creates, the PREVIEWS_PER_PROJECT cap, and the preview endpoints' states and 404s.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { Job, PreviewDatabase } from "@capy/contracts";
 import { newId } from "@capy/db";
-import { expectError, request, startHarness, type Harness } from "../../test/harness.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectError, type Harness, request, startHarness } from "../../test/harness.js";
 import { createSessionIssuer, type SessionIssuer } from "../../test/sessions.js";
 
 let h: Harness;
@@ -41,7 +42,8 @@ async function insertBackup(projectId = h.tenant.project_id, verificationState =
 }
 
 const restores = `/v1/projects/{id}/restores`;
-const post = (body: unknown, key = h.tenant.api_key, project = h.tenant.project_id) => request(h.api, "POST", restores.replace("{id}", project), { key, json: body });
+const post = (body: unknown, key = h.tenant.api_key, project = h.tenant.project_id) =>
+  request(h.api, "POST", restores.replace("{id}", project), { key, json: body });
 const previews = (suffix = "") => `/v1/projects/${h.tenant.project_id}/preview-databases${suffix}`;
 
 describe("POST /v1/projects/{id}/restores", () => {
@@ -54,7 +56,13 @@ describe("POST /v1/projects/{id}/restores", () => {
     expect(job.preview_database_id).toMatch(/^pvw_/);
     const preview = await request(h.api, "GET", previews(`/${job.preview_database_id}`), { key: h.tenant.api_key });
     const shape = PreviewDatabase.strict().parse((preview.body as { preview_database: unknown }).preview_database);
-    expect(shape).toMatchObject({ name: "inspect", state: "creating", source_kind: "backup", source_backup_id: backup.id, source_backup_key: backup.backupKey });
+    expect(shape).toMatchObject({
+      name: "inspect",
+      state: "creating",
+      source_kind: "backup",
+      source_backup_id: backup.id,
+      source_backup_key: backup.backupKey,
+    });
     expect(job.locked_resource).toBe(`database:${job.cluster_id}/${shape.database_name}`);
     const hours = (Date.parse(shape.ttl_expires_at) - Date.parse(shape.created_at)) / 3_600_000;
     expect(hours).toBeCloseTo(2, 2);

@@ -1,10 +1,11 @@
 // Scheduled backups over REST against the built API process.
+
+import { ScheduledBackup } from "@capy/contracts";
+import { createScheduleQueue, type ScheduleQueue, schedulerId } from "@capy/queue";
+import { type ApiProcess, freePort, startApi } from "@capy/testing";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ScheduledBackup } from "@capy/contracts";
-import { createScheduleQueue, schedulerId, type ScheduleQueue } from "@capy/queue";
-import { freePort, startApi, type ApiProcess } from "@capy/testing";
-import { expectError, request, startHarness, type Harness } from "../../test/harness.js";
+import { expectError, type Harness, request, startHarness } from "../../test/harness.js";
 
 let h: Harness;
 let schedulesPath: string;
@@ -63,9 +64,7 @@ describe("PUT /v1/projects/{id}/scheduled-backups/default", () => {
   });
 
   it("keeps one row under concurrent PUTs", async () => {
-    const responses = await Promise.all(
-      Array.from({ length: 8 }, (_, minute) => put({ cron_hour: 4, cron_minute: minute, is_active: true })),
-    );
+    const responses = await Promise.all(Array.from({ length: 8 }, (_, minute) => put({ cron_hour: 4, cron_minute: minute, is_active: true })));
     expect(responses.map((r) => r.status)).toEqual(Array(8).fill(200));
     expect(await h.stack.db.scheduledBackup.count({ where: { projectId: h.tenant.project_id } })).toBe(1);
   });

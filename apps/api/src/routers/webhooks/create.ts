@@ -29,7 +29,7 @@ export const createWebhookProcedure = scopedProcedure("webhooks:write")
       summary: "Create a webhook endpoint",
       description:
         "Answers 201 with the endpoint and its signing secret, shown once. The URL must be https and resolve to public addresses only. " +
-        "Deliveries are POSTs of `{ id, type, created_at, data }` signed in X-CapyDB-Signature (`t=<unix>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">`).",
+        'Deliveries are POSTs of `{ id, type, created_at, data }` signed in X-CapyDB-Signature (`t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`).',
       protect: true,
     },
     successStatus: 201,

@@ -26,6 +26,12 @@ export const deleteWebhookProcedure = scopedProcedure("webhooks:write")
   .mutation(async ({ ctx, input }) => {
     const webhook = await findWebhook(ctx.db, ctx.principal, input.orgID, input.webhookID);
     await deleteWebhook(ctx.db, webhook);
-    await recordAudit(ctx, ctx.principal, { action: "webhook.deleted", targetType: "webhook", targetId: webhook.id, projectId: webhook.projectId, metadata: auditedTarget(webhook) });
+    await recordAudit(ctx, ctx.principal, {
+      action: "webhook.deleted",
+      targetType: "webhook",
+      targetId: webhook.id,
+      projectId: webhook.projectId,
+      metadata: auditedTarget(webhook),
+    });
     return { webhook: serializeWebhook(webhook) };
   });

@@ -27,6 +27,12 @@ export const redeliverProcedure = scopedProcedure("webhooks:write")
   .mutation(async ({ ctx, input }) => {
     const webhook = await findWebhook(ctx.db, ctx.principal, input.orgID, input.webhookID);
     const delivery = await redeliver(ctx.db, ctx.webhooks.queue, ctx.log, webhook, input.deliveryID);
-    await recordAudit(ctx, ctx.principal, { action: "webhook.redelivered", targetType: "webhook_delivery", targetId: delivery.id, projectId: webhook.projectId, metadata: { webhook_id: webhook.id } });
+    await recordAudit(ctx, ctx.principal, {
+      action: "webhook.redelivered",
+      targetType: "webhook_delivery",
+      targetId: delivery.id,
+      projectId: webhook.projectId,
+      metadata: { webhook_id: webhook.id },
+    });
     return { delivery: serializeDelivery(delivery) };
   });

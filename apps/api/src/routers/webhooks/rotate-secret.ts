@@ -20,7 +20,8 @@ export const rotateWebhookSecretProcedure = scopedProcedure("webhooks:write")
       operationId: "rotateWebhookSecret",
       tags: ["webhooks"],
       summary: "Replace the signing secret",
-      description: "For the next 24 hours deliveries carry two v1 signatures, of the new and of the previous secret, so receivers can switch without missing any.",
+      description:
+        "For the next 24 hours deliveries carry two v1 signatures, of the new and of the previous secret, so receivers can switch without missing any.",
       protect: true,
     },
   })

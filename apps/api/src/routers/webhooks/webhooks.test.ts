@@ -2,12 +2,13 @@
 // while test stacks turn them on by default):
 // the secret shown once and sealed at rest, SSRF refusals at creation, events validation,
 // tenancy of project keys, PATCH, rotation, deletion, test pings and redelivery rules.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { Webhook, WebhookDelivery } from "@capy/contracts";
 import { createApiKey, decryptSecret } from "@capy/db";
 import { createProducerConnection, createWebhookQueue, deliveryAttemptJobId, type WebhookQueue } from "@capy/queue";
 import type { Redis } from "ioredis";
-import { expectError, request, startHarness, type Harness } from "../../test/harness.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectError, type Harness, request, startHarness } from "../../test/harness.js";
 
 let h: Harness;
 let orgKey: string;
@@ -38,7 +39,14 @@ describe("webhook endpoints", () => {
     const { secret } = created.body as { secret: string };
     expect(secret).toMatch(/^whsec_[A-Za-z0-9_-]{43}$/);
     const webhook = webhookOf(created.body);
-    expect(webhook).toMatchObject({ url: PUBLIC_URL, events: ["job.completed", "job.failed"], description: "ops", is_active: true, health: "healthy", project_id: null });
+    expect(webhook).toMatchObject({
+      url: PUBLIC_URL,
+      events: ["job.completed", "job.failed"],
+      description: "ops",
+      is_active: true,
+      health: "healthy",
+      project_id: null,
+    });
     expect(webhook.id).toMatch(/^whk_/);
 
     const row = await h.stack.db.webhook.findUniqueOrThrow({ where: { id: webhook.id } });
@@ -51,8 +59,13 @@ describe("webhook endpoints", () => {
     expect(webhookOf(got.body)).toEqual(webhook);
 
     // Audited with the URL's host only: URLs often carry a token.
-    const audit = (await request(h.api, "GET", `/v1/organizations/${h.tenant.organization_id}/audit-events`, { key: orgKey })).body as { audit_events: Array<{ action: string; target_id: string; metadata: unknown }> };
-    expect(audit.audit_events.find((e) => e.action === "webhook.created" && e.target_id === webhook.id)?.metadata).toEqual({ host: "93.184.216.34", events: ["job.completed", "job.failed"] });
+    const audit = (await request(h.api, "GET", `/v1/organizations/${h.tenant.organization_id}/audit-events`, { key: orgKey })).body as {
+      audit_events: Array<{ action: string; target_id: string; metadata: unknown }>;
+    };
+    expect(audit.audit_events.find((e) => e.action === "webhook.created" && e.target_id === webhook.id)?.metadata).toEqual({
+      host: "93.184.216.34",
+      events: ["job.completed", "job.failed"],
+    });
   });
 
   it.each([
