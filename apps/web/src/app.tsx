@@ -107,6 +107,7 @@ function Shell() {
 /** After an in-app navigation, focus moves to the new page's heading (screen readers, keyboard). */
 function useFocusOnNavigation(location: string) {
   const first = useRef(true);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs on each change of `location`, which the body does not read
   useEffect(() => {
     if (first.current) {
       first.current = false;

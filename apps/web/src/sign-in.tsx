@@ -59,6 +59,7 @@ export function SignIn({ notice }: { notice: string | null }) {
               type="password"
               autoComplete="off"
               spellCheck={false}
+              // biome-ignore lint/a11y/noAutofocus: the sign-in page's one field; nothing else to reach first
               autoFocus
               placeholder={KINDS[kind].placeholder}
               value={token}

@@ -85,7 +85,9 @@ const UNLIMITED_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
 function helmetHeaders(): Record<string, string> {
   const headers: Record<string, string> = {};
   const response = {
-    setHeader: (name: string, value: unknown) => void (headers[name.toLowerCase()] = String(value)),
+    setHeader: (name: string, value: unknown) => {
+      headers[name.toLowerCase()] = String(value);
+    },
     removeHeader: (name: string) => void delete headers[name.toLowerCase()],
   };
   helmet({ contentSecurityPolicy: false })({} as IncomingMessage, response as unknown as ServerResponse, (error?: unknown) => {

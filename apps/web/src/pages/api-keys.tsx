@@ -173,6 +173,7 @@ function CreateKey({ onDone }: { onDone: () => void }) {
       <form onSubmit={submit} noValidate className="stack">
         <Field label="Name" hint="To recognise the key by, e.g. “CI pipeline”.">
           {({ id, describedBy }) => (
+            // biome-ignore lint/a11y/noAutofocus: the dialog's first field, focused as the dialog opens (focus is moved into dialogs)
             <input id={id} aria-describedby={describedBy} value={name} maxLength={100} onChange={(event) => setName(event.target.value)} autoFocus />
           )}
         </Field>

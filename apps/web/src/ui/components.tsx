@@ -73,8 +73,10 @@ export function LoadingRows({ columns, rows = 3, label }: { columns: number; row
   return (
     <>
       {Array.from({ length: rows }, (_, row) => (
+        // biome-ignore lint/suspicious/noArrayIndexKey: placeholder rows, identical and never reordered
         <tr key={row} className="loading-row" aria-hidden={row > 0 || undefined}>
           {Array.from({ length: columns }, (_, column) => (
+            // biome-ignore lint/suspicious/noArrayIndexKey: placeholder cells, identical and never reordered
             <td key={column}>
               {row === 0 && column === 0 ? <span className="visually-hidden">{label}</span> : null}
               <span className="skeleton" />

@@ -46,6 +46,7 @@ export function JobProgress({ jobId, title, onFinished, onDismiss }: { jobId: st
   const job = query.data?.job;
   const finished = job && isTerminal(job);
   // Runs on the transition to a terminal state only (not on every poll or new callback).
+  // biome-ignore lint/correctness/useExhaustiveDependencies: deliberately keyed on `finished` alone (see above)
   useEffect(() => {
     if (job && finished) onFinished(job);
   }, [finished]);

@@ -80,7 +80,7 @@ async function planOf(db: Db, job: Job): Promise<Plan | string> {
   const options = restoreOptionsOf(job);
   if (!options) return "restore job has no valid restore options in its payload";
   const backup = job.backupId ? await db.backup.findFirst({ where: { id: job.backupId, projectId: job.projectId } }) : null;
-  if (!backup || backup.state !== "completed") return `backup ${job.backupId ?? "(none)"} has no artifact to restore in project ${job.projectId}`;
+  if (backup?.state !== "completed") return `backup ${job.backupId ?? "(none)"} has no artifact to restore in project ${job.projectId}`;
   const { safety_job_id: safetyJobId, target_kind: target, tables } = options;
   if (target === "project") {
     const safety = safetyJobId ? await db.job.findUnique({ where: { id: safetyJobId } }) : null;

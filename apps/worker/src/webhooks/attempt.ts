@@ -35,7 +35,7 @@ export function signingSecrets(webhook: Webhook, keyring: Keyring | undefined, n
 export async function attemptDelivery(deps: AttemptDeps, payload: WebhookDeliveryPayload): Promise<void> {
   const delivery = await deps.db.webhookDelivery.findUnique({ where: { id: payload.deliveryId }, include: { webhook: true } });
   // Deleted with its webhook, finished, or this attempt already made: nothing to do.
-  if (!delivery || delivery.state !== "pending" || delivery.attempts !== payload.attempt) return;
+  if (delivery?.state !== "pending" || delivery.attempts !== payload.attempt) return;
   const log = deps.log.child({ delivery_id: delivery.id, webhook_id: delivery.webhookId, attempt: delivery.attempts + 1 });
   const { webhook } = delivery;
   if (!webhook.isActive || webhook.health === "disabled") {

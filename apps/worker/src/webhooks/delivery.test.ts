@@ -44,7 +44,7 @@ async function api(method: string, path: string, json?: unknown) {
     headers: { authorization: `Bearer ${orgKey}`, ...(json === undefined ? {} : { "content-type": "application/json" }) },
     body: json === undefined ? undefined : JSON.stringify(json),
   });
-  return { status: response.status, body: (await response.json()) as Record<string, any> };
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
 async function endpoint(): Promise<{ receiver: WebhookReceiver; id: string; secret: string }> {
@@ -73,7 +73,7 @@ describe("webhook delivery", () => {
     const header = String(request!.headers["x-capydb-signature"]);
     expect(header).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
     await expect(verifyWebhookSignature({ secret, header, body: request!.body })).resolves.toBe(true);
-    await expect(verifyWebhookSignature({ secret, header, body: request!.body + " " })).resolves.toBe(false);
+    await expect(verifyWebhookSignature({ secret, header, body: `${request!.body} ` })).resolves.toBe(false);
 
     const listed = await api("GET", `/${id}/deliveries`);
     expect(listed.body.deliveries[0]).toMatchObject({ id: deliveryId, state: "succeeded", attempts: 1, last_status_code: 200, next_attempt_at: null });

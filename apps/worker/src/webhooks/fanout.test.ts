@@ -47,7 +47,7 @@ async function call(method: string, path: string, key: string, json?: unknown) {
     headers: { authorization: `Bearer ${key}`, ...(json === undefined ? {} : { "content-type": "application/json" }) },
     body: json === undefined ? undefined : JSON.stringify(json),
   });
-  return (await response.json()) as Record<string, any>;
+  return (await response.json()) as Record<string, unknown>;
 }
 
 async function endpoint(body: Record<string, unknown>, key = orgKey) {
