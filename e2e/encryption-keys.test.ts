@@ -98,6 +98,9 @@ describe("rotate-encryption-key under load", () => {
       columns: {
         "clusters.admin_password_encrypted": { resealed: 1, already_current: 0, failed: 0, failed_ids: [] },
         "projects.db_password_encrypted": { resealed: PROJECTS, already_current: 0, failed: 0, failed_ids: [] },
+        "preview_databases.password_encrypted": { resealed: 0, already_current: 0, failed: 0, failed_ids: [] },
+        "webhooks.secret_encrypted": { resealed: 0, already_current: 0, failed: 0, failed_ids: [] },
+        "webhooks.previous_secret_encrypted": { resealed: 0, already_current: 0, failed: 0, failed_ids: [] },
       },
     });
     expect(unfinished, "backups were still running or waiting when the rotation ended").toBeGreaterThan(0);

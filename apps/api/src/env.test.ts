@@ -24,6 +24,7 @@ describe("loadConfig", () => {
       consoleDir: expect.stringMatching(/apps\/web\/dist$/),
       previewsPerProject: 10,
       webhookPolicy: { allowInsecure: false, allowPrivateTargets: false },
+      searchPath: expect.any(String),
     });
   });
 

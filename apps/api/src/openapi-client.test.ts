@@ -91,7 +91,20 @@ describe("the OpenAPI document for client generators", () => {
     const conflicts = operations()
       .filter(({ operation }) => "409" in operation.responses)
       .map(({ operation }) => operation.operationId);
-    expect(conflicts.sort()).toEqual(["cancelJob", "createBackup", "deleteBackup", "downloadBackup", "verifyBackup"]);
+    expect(conflicts.sort()).toEqual(
+      [
+        "cancelJob",
+        "createBackup",
+        "createRestore",
+        "deletePreviewDatabase",
+        "deleteBackup",
+        "downloadBackup",
+        "getPreviewDatabaseCredentials",
+        "redeliverWebhookDelivery",
+        "testWebhook",
+        "verifyBackup",
+      ].sort(),
+    );
   });
 
   it("never forbids additional properties in a response", () => {

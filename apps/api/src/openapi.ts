@@ -48,7 +48,7 @@ const COMMON_ERRORS = [400, 401, 403, 404, 429, 500, 503];
 const BODY_ERRORS = [413];
 const BODY_METHODS = new Set(["put", "post", "patch"]);
 /** Operations that answer 409 (AppError "CONFLICT" in their services). */
-const CONFLICT_OPERATIONS = new Set(["createBackup", "verifyBackup", "deleteBackup", "cancelJob", "downloadBackup"]);
+const CONFLICT_OPERATIONS = new Set(["createBackup", "verifyBackup", "deleteBackup", "cancelJob", "downloadBackup", "testWebhook", "redeliverWebhookDelivery"]);
 
 /** Operations that are not procedures, with the scope they require. */
 const EXTRA_SCOPES: Record<string, string> = { downloadBackup: "backups:read" };

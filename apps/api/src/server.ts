@@ -30,8 +30,10 @@ export function buildServer(deps: AppDeps): FastifyInstance {
     bodyLimit: deps.config.bodyLimitBytes,
     // Whose X-Forwarded-For to believe for request.ip (per-address rate limits).
     trustProxy: deps.config.trustProxy,
-    // Pretty logs (pnpm dev) get one line per request instead (registerPrettyRequestLog).
-    disableRequestLogging: deps.config.logPretty,
+    // Pretty logs (pnpm dev) get one line per request instead (registerPrettyRequestLog). Set
+    // only then: Fastify 5 warns (FSTDEP023) whenever the option is given, and JSON mode must
+    // print nothing but its log lines.
+    ...(deps.config.logPretty ? { disableRequestLogging: true } : {}),
   });
   app.addHook("onSend", (request, reply, payload, done) => {
     reply.header("x-request-id", request.id);

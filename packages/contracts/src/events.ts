@@ -4,6 +4,7 @@
 import { z } from "zod";
 import { Backup, Job } from "./resources.js";
 import { PreviewDatabase } from "./restores.js";
+import { Timestamp } from "./timestamp.js";
 
 /** Each event type and the public shape its `data` holds. */
 export const EVENT_DATA = {
@@ -26,7 +27,7 @@ export const Event = z
   .object({
     id: z.string().describe("Event id (`evt_…`)"),
     type: z.enum(EVENT_TYPES),
-    created_at: z.string().describe("ISO-8601 UTC timestamp: when the change it reports committed"),
+    created_at: Timestamp.describe("ISO-8601 UTC timestamp: when the change it reports committed"),
     organization_id: z.string(),
     project_id: z.string(),
     data: z.union([Job, Backup, PreviewDatabase]).describe("The public Job, Backup or PreviewDatabase object as served when the change committed"),

@@ -3,7 +3,7 @@
 // `restore` job row carries for its worker (`restoreOptions` in jobs.payload).
 import { z } from "zod";
 
-const timestamp = z.string().describe("ISO-8601 UTC timestamp");
+import { Timestamp as timestamp } from "./timestamp.js";
 
 export const RESTORE_TARGET_KINDS = ["new_preview", "preview", "project"] as const;
 export const RestoreTargetKind = z.enum(RESTORE_TARGET_KINDS);

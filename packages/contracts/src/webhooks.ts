@@ -4,7 +4,7 @@
 import { z } from "zod";
 import { EVENT_TYPES } from "./events.js";
 
-const timestamp = z.string().describe("ISO-8601 UTC timestamp");
+import { Timestamp as timestamp } from "./timestamp.js";
 
 /**
  * Event types an endpoint can subscribe to: every type of the outbox (events.ts), so a new event

@@ -4,7 +4,7 @@
 // tenancy of project keys, PATCH, rotation, deletion, test pings and redelivery rules.
 
 import { Webhook, WebhookDelivery } from "@capy/contracts";
-import { createApiKey, decryptSecret } from "@capy/db";
+import { createApiKey } from "@capy/db";
 import { createProducerConnection, createWebhookQueue, deliveryAttemptJobId, type WebhookQueue } from "@capy/queue";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -51,7 +51,7 @@ describe("webhook endpoints", () => {
 
     const row = await h.stack.db.webhook.findUniqueOrThrow({ where: { id: webhook.id } });
     expect(row.secretEncrypted).not.toContain(secret);
-    expect(decryptSecret(row.secretEncrypted, h.stack.encryptionKey)).toBe(secret);
+    expect(h.stack.keyring.open(row.secretEncrypted)).toBe(secret);
 
     const listed = await request(h.api, "GET", base(), { key: orgKey });
     const got = await request(h.api, "GET", `${base()}/${webhook.id}`, { key: orgKey });
@@ -114,7 +114,7 @@ describe("webhook endpoints", () => {
     const rotated = await request(h.api, "POST", `${path}/rotate-secret`, { key: orgKey });
     expect(rotated.status).toBe(200);
     const after = await h.stack.db.webhook.findUniqueOrThrow({ where: { id: webhook.id } });
-    expect(decryptSecret(after.secretEncrypted, h.stack.encryptionKey)).toBe((rotated.body as { secret: string }).secret);
+    expect(h.stack.keyring.open(after.secretEncrypted)).toBe((rotated.body as { secret: string }).secret);
     expect(after.previousSecretEncrypted).toBe(before.secretEncrypted);
     expect(after.previousSecretExpiresAt!.getTime() - Date.now()).toBeGreaterThan(23.9 * 3_600_000);
 
