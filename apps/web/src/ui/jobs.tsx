@@ -26,9 +26,11 @@ const PHASE_TEXT: Record<NonNullable<Job["phase"]>, string> = {
   done: "Finishing",
 };
 
+const COMPLETED_TEXT: Record<Job["type"], string> = { backup: "Backup stored and verified", verify: "Verified", restore: "Restored" };
+
 /** What a job is doing now, in words ("Dumping the database · 12.3 MB written"). */
 export function progressText(job: Job): string {
-  if (job.state === "completed") return job.type === "verify" ? "Verified" : "Backup stored and verified";
+  if (job.state === "completed") return COMPLETED_TEXT[job.type];
   if (job.state === "failed") return job.error ?? "Failed";
   if (job.state === "canceled") return "Canceled";
   if (job.state === "pending" && job.phase === null) return "Waiting for a worker";
