@@ -9,7 +9,7 @@ import { useSession } from "../session.js";
 import { useTRPC } from "../trpc.js";
 import { Badge, Button, Card, ConfirmDialog, CopyButton, EmptyState, ErrorBanner, Field, Loading, Mono, PageHeader, type Tone } from "../ui/components.js";
 import { DatabaseIcon, PlusIcon } from "../ui/icons.js";
-import { JobProgress } from "../ui/jobs.js";
+import { TrackedJobs, useTrackedJobs } from "../ui/jobs.js";
 import { ResourceTable } from "../ui/table.js";
 import { useToast } from "../ui/toasts.js";
 import type { PageDef, PageProps } from "./registry.js";
@@ -31,7 +31,7 @@ function PreviewsPage({ params }: PageProps) {
   const { principal } = useSession();
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const [tracked, setTracked] = useState<Array<{ id: string; title: string; finished: boolean }>>([]);
+  const tracked = useTrackedJobs();
   const [revealed, setRevealed] = useState<PreviewDatabase | null>(null);
   const [deleting, setDeleting] = useState<PreviewDatabase | null>(null);
   const previews = useQuery({
@@ -43,7 +43,6 @@ function PreviewsPage({ params }: PageProps) {
   const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.previewDatabases.list.queryKey({ id: projectId }) });
   const canWrite = principal.scopes.includes("backups:write");
   const canReadCredentials = principal.scopes.includes("credentials:read");
-  const finish = (id: string) => setTracked((current) => current.map((job) => (job.id === id ? { ...job, finished: true } : job)));
 
   return (
     <>
@@ -55,27 +54,12 @@ function PreviewsPage({ params }: PageProps) {
         <RestoreForm
           projectId={projectId}
           onStarted={(job: Job, name: string) => {
-            setTracked((current) => [{ id: job.id, title: `Restore to preview “${name}”`, finished: false }, ...current]);
+            tracked.track(job, `Restore to preview “${name}”`);
             void refresh();
           }}
         />
       )}
-      {tracked.length > 0 && (
-        <div className="progress-list">
-          {tracked.map((job) => (
-            <JobProgress
-              key={job.id}
-              jobId={job.id}
-              title={job.title}
-              onFinished={() => {
-                finish(job.id);
-                void refresh();
-              }}
-              onDismiss={() => setTracked((current) => current.filter((candidate) => candidate.id !== job.id))}
-            />
-          ))}
-        </div>
-      )}
+      <TrackedJobs tracked={tracked} onFinished={() => void refresh()} />
       <Card title="Preview databases">
         <ResourceTable
           rows={previews.data?.preview_databases}

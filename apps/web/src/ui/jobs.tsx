@@ -1,7 +1,7 @@
 // How a job looks everywhere: its state badge, and the live progress of a running one.
 import type { Job } from "@capy/sdk";
 import { useQuery } from "@tanstack/react-query";
-import { useEffect } from "react";
+import { useEffect, useState } from "react";
 import { formatBytes } from "../format.js";
 import { useTRPC } from "../trpc.js";
 import { Badge, ErrorBanner, type Tone } from "./components.js";
@@ -70,6 +70,39 @@ export function JobProgress({ jobId, title, onFinished, onDismiss }: { jobId: st
           Dismiss
         </button>
       )}
+    </div>
+  );
+}
+
+/** Jobs started on a page, shown with live progress until dismissed. */
+export function useTrackedJobs() {
+  const [jobs, setJobs] = useState<Array<{ id: string; title: string; finished: boolean }>>([]);
+  return {
+    jobs,
+    running: jobs.some((job) => !job.finished),
+    track: (job: Job, title: string) => setJobs((current) => [{ id: job.id, title, finished: false }, ...current]),
+    finish: (id: string) => setJobs((current) => current.map((job) => (job.id === id ? { ...job, finished: true } : job))),
+    dismiss: (id: string) => setJobs((current) => current.filter((job) => job.id !== id)),
+  };
+}
+
+/** The live progress of a page's tracked jobs; `onFinished` runs as each one ends. */
+export function TrackedJobs({ tracked, onFinished }: { tracked: ReturnType<typeof useTrackedJobs>; onFinished: (job: Job) => void }) {
+  if (tracked.jobs.length === 0) return null;
+  return (
+    <div className="progress-list">
+      {tracked.jobs.map((job) => (
+        <JobProgress
+          key={job.id}
+          jobId={job.id}
+          title={job.title}
+          onFinished={(finished) => {
+            tracked.finish(job.id);
+            onFinished(finished);
+          }}
+          onDismiss={() => tracked.dismiss(job.id)}
+        />
+      ))}
     </div>
   );
 }
