@@ -246,7 +246,7 @@ function WebhookRow({
       <td>
         <span title={formatDateTime(webhook.created_at)}>{formatRelative(webhook.created_at)}</span>
       </td>
-      <td className="actions">
+      <td className="actions actions-wrap">
         <Button variant="ghost" onClick={onShowDeliveries} aria-label={`Deliveries of ${webhook.url}`}>
           Deliveries
         </Button>
