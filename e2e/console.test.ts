@@ -3,8 +3,11 @@
 // a pending job, backs up and watches the backup reach "verified", downloads it (pg_restore
 // restores it), and edits the schedule (the API's validation error, then the new next run). An
 // organization key picks its project, creates a key (secret shown once) and revokes it, and
-// reads the audit log; once its own key is revoked, the next 401 returns to sign-in. No console
+// reads the audit log; the project key restores its verified backup to a preview (it reaches "Ready",
+// its credentials open the restored data) and creates a webhook whose test ping a local receiver
+// gets, signed with the secret shown once; once its own key is revoked, the next 401 returns to sign-in. No console
 // errors beyond the expected 4xx answers, no CSP violations. Screenshots: test-output/console-*.png.
+import { createHmac } from "node:crypto";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -13,12 +16,15 @@ import {
   createEmptyDatabase,
   createPgbenchDatabase,
   createTestStack,
+  dropDatabasesAndRoles,
   launchChromium,
   pgbenchFingerprint,
   REPO_ROOT,
   run,
+  startWebhookReceiver,
   type TestDatabase,
   type TestStack,
+  type WebhookReceiver,
   watchCsp,
 } from "@capy/testing";
 import type { Browser, BrowserContext, Page } from "playwright-core";
@@ -33,6 +39,7 @@ let restored: TestDatabase | undefined;
 let tenant: Awaited<ReturnType<TestStack["createTenant"]>>;
 let browser: Browser;
 let dir: string;
+let receiver: WebhookReceiver | undefined;
 const { api } = e2eApi(() => stack.api!.baseUrl);
 
 /** Console errors and CSP violations of a page, and the screenshot helper. */
@@ -69,7 +76,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
+  const previews = (await stack?.db.previewDatabase.findMany({ select: { databaseName: true } })) ?? [];
   await stack?.stop();
+  await receiver?.close();
+  await dropDatabasesAndRoles(previews.map((preview) => preview.databaseName)).catch(() => {});
   await Promise.all([source?.drop(), restored?.drop(), dir && rm(dir, { recursive: true, force: true })]);
 });
 
@@ -187,6 +197,63 @@ describe("the web console", () => {
     expect(nextRun.getUTCHours()).toBe(5);
     expect(await page.getByTestId("next-run").innerText()).toContain(nextRun.toLocaleDateString("en-US", { month: "short", day: "numeric", timeZone: "UTC" }));
     await shot("schedule");
+    expect(takeErrors()).toEqual([]);
+    expect(csp).toEqual([]);
+  });
+
+  it("restores a verified backup to a preview that reaches Ready, and shows its credentials on demand", async () => {
+    const page = context.pages()[0]!;
+    const { csp, shot, takeErrors } = observe(page);
+    await page.getByRole("link", { name: "Previews" }).click();
+    await page.getByRole("heading", { name: "Previews", level: 1 }).waitFor();
+    await page.getByText("No preview databases").waitFor();
+    expect(await page.getByLabel("Backup", { exact: true }).locator("option:checked").innerText()).toContain("from the console");
+    await page.getByLabel("Preview name (optional)").fill("console preview");
+    await page.getByLabel("Lifetime (hours)").fill("2");
+    await page.getByRole("button", { name: "Restore to preview" }).click();
+    await page.getByText("Restore to preview “console preview”").waitFor();
+    const row = page.getByRole("row").filter({ hasText: "console preview" });
+    await row.getByText("Ready", { exact: true }).waitFor({ timeout: 120_000 });
+    await page.getByText("Restored", { exact: true }).waitFor();
+    // Hidden until asked for, then masked until revealed.
+    expect(await page.getByLabel("Connection URI", { exact: true }).count()).toBe(0);
+    await row.getByRole("button", { name: "Show credentials of console preview" }).click();
+    const uri = page.getByLabel("Connection URI", { exact: true });
+    await uri.waitFor();
+    expect(await uri.getAttribute("type")).toBe("password");
+    await page.getByRole("button", { name: "Reveal" }).click();
+    expect(await uri.getAttribute("type")).toBe("text");
+    expect(await pgbenchFingerprint(await uri.inputValue())).toEqual(await pgbenchFingerprint(source.url));
+    await shot("previews");
+    expect(takeErrors()).toEqual([]);
+    expect(csp).toEqual([]);
+  });
+
+  it("creates a webhook (its secret shown once) whose test ping a local receiver gets, signed", async () => {
+    receiver = await startWebhookReceiver();
+    const page = context.pages()[0]!;
+    const { csp, shot, takeErrors } = observe(page);
+    await page.getByRole("link", { name: "Webhooks" }).click();
+    await page.getByRole("heading", { name: "Webhooks", level: 1 }).waitFor();
+    await page.getByText("No webhooks").waitFor();
+    await page.getByRole("button", { name: "Create webhook" }).click();
+    await page.getByLabel("Endpoint URL").fill(receiver.url);
+    await page.getByRole("button", { name: "Create webhook" }).click();
+    const secret = await page.getByLabel("Signing secret", { exact: true }).inputValue();
+    expect(secret).toMatch(/^whsec_/);
+    await page.getByRole("button", { name: "Done" }).click();
+    await expect.poll(() => page.getByLabel("Signing secret", { exact: true }).count(), { timeout: 15_000 }).toBe(0);
+
+    const row = page.getByRole("row").filter({ hasText: receiver.url });
+    await row.getByText("Healthy").waitFor();
+    await row.getByRole("button", { name: `Send test ping to ${receiver.url}` }).click();
+    const deliveries = page.getByRole("region", { name: `Deliveries of ${receiver.url}` });
+    await deliveries.getByRole("row").filter({ hasText: "ping" }).getByText("Succeeded").waitFor({ timeout: 30_000 });
+    const [ping] = receiver.received;
+    expect(ping?.event).toBe("ping");
+    const [, t, v1] = /^t=(\d+),v1=([0-9a-f]+)$/.exec(String(ping!.headers["x-capydb-signature"])) ?? [];
+    expect(v1).toBe(createHmac("sha256", secret).update(`${t}.${ping!.body}`).digest("hex"));
+    await shot("webhooks");
     expect(takeErrors()).toEqual([]);
     expect(csp).toEqual([]);
   });

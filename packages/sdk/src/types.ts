@@ -15,3 +15,7 @@ export type ApiKey = RouterOutputs["apiKeys"]["list"]["api_keys"][number];
 export type AuditEvent = RouterOutputs["auditEvents"]["list"]["audit_events"][number];
 export type Principal = RouterOutputs["me"]["get"]["principal"];
 export type Scope = Principal["scopes"][number];
+export type PreviewDatabase = RouterOutputs["previewDatabases"]["list"]["preview_databases"][number];
+export type PreviewCredentials = RouterOutputs["previewDatabases"]["credentials"]["credentials"];
+export type Webhook = RouterOutputs["webhooks"]["list"]["webhooks"][number];
+export type WebhookDelivery = RouterOutputs["webhooks"]["deliveries"]["deliveries"][number];

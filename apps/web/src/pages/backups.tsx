@@ -9,7 +9,7 @@ import { useSession } from "../session.js";
 import { useTRPC } from "../trpc.js";
 import { Badge, Button, Card, ConfirmDialog, EmptyState, ErrorBanner, Field, Mono, PageHeader } from "../ui/components.js";
 import { DatabaseIcon, DownloadIcon, PlusIcon } from "../ui/icons.js";
-import { JobProgress } from "../ui/jobs.js";
+import { TrackedJobs, useTrackedJobs } from "../ui/jobs.js";
 import { ResourceTable } from "../ui/table.js";
 import { useToast } from "../ui/toasts.js";
 import type { PageDef, PageProps } from "./registry.js";
@@ -18,17 +18,15 @@ function BackupsPage({ params }: PageProps) {
   const projectId = params.projectId!;
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  /** Jobs started on this page, shown with live progress until dismissed. */
-  const [tracked, setTracked] = useState<Array<{ id: string; title: string; finished: boolean }>>([]);
+  const tracked = useTrackedJobs();
   const [deleting, setDeleting] = useState<Backup | null>(null);
   const listKey = trpc.backups.list.queryKey({ id: projectId });
   const backups = useQuery({
     ...trpc.backups.list.queryOptions({ id: projectId }),
     // Fast while something is being made or verified, slow otherwise.
-    refetchInterval: (query) =>
-      tracked.some((job) => !job.finished) || query.state.data?.backups.some((backup) => backup.verification_state === "pending") ? 2000 : 30_000,
+    refetchInterval: (query) => (tracked.running || query.state.data?.backups.some((backup) => backup.verification_state === "pending") ? 2000 : 30_000),
   });
-  const track = (job: Job, title: string) => setTracked((current) => [{ id: job.id, title, finished: false }, ...current]);
+  const track = tracked.track;
   const refresh = () => queryClient.invalidateQueries({ queryKey: listKey });
 
   return (
@@ -38,22 +36,7 @@ function BackupsPage({ params }: PageProps) {
         description="Every backup is restored into a throwaway database and checked against its source before it counts as verified."
       />
       <BackupNow projectId={projectId} onStarted={(job, label) => track(job, label ? `Backup “${label}”` : "Backup")} />
-      {tracked.length > 0 && (
-        <div className="progress-list">
-          {tracked.map((job) => (
-            <JobProgress
-              key={job.id}
-              jobId={job.id}
-              title={job.title}
-              onFinished={() => {
-                setTracked((current) => current.map((candidate) => (candidate.id === job.id ? { ...candidate, finished: true } : candidate)));
-                void refresh();
-              }}
-              onDismiss={() => setTracked((current) => current.filter((candidate) => candidate.id !== job.id))}
-            />
-          ))}
-        </div>
-      )}
+      <TrackedJobs tracked={tracked} onFinished={() => void refresh()} />
       <Card title="All backups">
         <ResourceTable
           rows={backups.data?.backups}

@@ -1,7 +1,7 @@
 // How a job looks everywhere: its state badge, and the live progress of a running one.
 import type { Job } from "@capy/sdk";
 import { useQuery } from "@tanstack/react-query";
-import { useEffect } from "react";
+import { useEffect, useState } from "react";
 import { formatBytes } from "../format.js";
 import { useTRPC } from "../trpc.js";
 import { Badge, ErrorBanner, type Tone } from "./components.js";
@@ -26,9 +26,11 @@ const PHASE_TEXT: Record<NonNullable<Job["phase"]>, string> = {
   done: "Finishing",
 };
 
+const COMPLETED_TEXT: Record<Job["type"], string> = { backup: "Backup stored and verified", verify: "Verified", restore: "Restored" };
+
 /** What a job is doing now, in words ("Dumping the database · 12.3 MB written"). */
 export function progressText(job: Job): string {
-  if (job.state === "completed") return job.type === "verify" ? "Verified" : "Backup stored and verified";
+  if (job.state === "completed") return COMPLETED_TEXT[job.type];
   if (job.state === "failed") return job.error ?? "Failed";
   if (job.state === "canceled") return "Canceled";
   if (job.state === "pending" && job.phase === null) return "Waiting for a worker";
@@ -68,6 +70,39 @@ export function JobProgress({ jobId, title, onFinished, onDismiss }: { jobId: st
           Dismiss
         </button>
       )}
+    </div>
+  );
+}
+
+/** Jobs started on a page, shown with live progress until dismissed. */
+export function useTrackedJobs() {
+  const [jobs, setJobs] = useState<Array<{ id: string; title: string; finished: boolean }>>([]);
+  return {
+    jobs,
+    running: jobs.some((job) => !job.finished),
+    track: (job: Job, title: string) => setJobs((current) => [{ id: job.id, title, finished: false }, ...current]),
+    finish: (id: string) => setJobs((current) => current.map((job) => (job.id === id ? { ...job, finished: true } : job))),
+    dismiss: (id: string) => setJobs((current) => current.filter((job) => job.id !== id)),
+  };
+}
+
+/** The live progress of a page's tracked jobs; `onFinished` runs as each one ends. */
+export function TrackedJobs({ tracked, onFinished }: { tracked: ReturnType<typeof useTrackedJobs>; onFinished: (job: Job) => void }) {
+  if (tracked.jobs.length === 0) return null;
+  return (
+    <div className="progress-list">
+      {tracked.jobs.map((job) => (
+        <JobProgress
+          key={job.id}
+          jobId={job.id}
+          title={job.title}
+          onFinished={(finished) => {
+            tracked.finish(job.id);
+            onFinished(finished);
+          }}
+          onDismiss={() => tracked.dismiss(job.id)}
+        />
+      ))}
     </div>
   );
 }
