@@ -1,7 +1,7 @@
 // Entry point: configuration, dependencies, listen; on SIGTERM/SIGINT stop accepting requests,
 // let in-flight ones finish, then close the queue and the database pool.
 import type { AddressInfo } from "node:net";
-import { assertStoredSecretsOpen, StoredSecretsError } from "@capy/db";
+import { assertStoredSecretsOpen, createDb, StoredSecretsError } from "@capy/db";
 import { closeDeps, createDeps } from "./deps.js";
 import { loadConfig } from "./env.js";
 import { createLogger } from "./logger.js";
@@ -13,6 +13,7 @@ const SHUTDOWN_TIMEOUT_MS = 10_000;
 
 const config = loadConfig();
 const logger = createLogger(config);
+await refuseUnopenableSecrets();
 const deps = createDeps(config, logger);
 const app = buildServer(deps);
 
@@ -39,9 +40,24 @@ async function shutdown(reason: string, exitCode = 0): Promise<void> {
 process.once("SIGTERM", (signal) => void shutdown(signal));
 process.once("SIGINT", (signal) => void shutdown(signal));
 
+/**
+ * Refuses to run with a keyring that opens none of the stored secrets, in one line, before
+ * anything else starts (and logs): its own short-lived connection.
+ */
+async function refuseUnopenableSecrets(): Promise<void> {
+  const db = createDb(config.databaseUrl, { maxConnections: 1 });
+  try {
+    await assertStoredSecretsOpen(db, config.keyring, (message) => logger.warn(message));
+  } catch (err) {
+    if (!(err instanceof StoredSecretsError)) throw err;
+    logger.fatal(err.message);
+    await db.$disconnect().catch(() => {});
+    process.exit(1);
+  }
+  await db.$disconnect();
+}
+
 try {
-  // Refuse to run with a keyring that opens none of the stored secrets (one line, below).
-  await assertStoredSecretsOpen(deps.db, config.keyring, (message) => logger.warn(message));
   // Refuse to run against a Redis that may evict queue keys (maxmemory-policy must be noeviction).
   await guardRedisPolicy(deps.redis, logger, (error) => {
     logger.fatal({ err: error }, "api stopping: Redis may evict queue keys");
@@ -50,8 +66,7 @@ try {
   await app.listen({ host: config.host, port: config.port });
   logger.info({ port: (app.server.address() as AddressInfo).port }, "api listening");
 } catch (err) {
-  if (err instanceof StoredSecretsError) logger.fatal(err.message);
-  else logger.fatal({ err }, "api failed to start");
+  logger.fatal({ err }, "api failed to start");
   await closeDeps(deps).catch(() => {});
   process.exit(1);
 }
