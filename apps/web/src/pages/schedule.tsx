@@ -80,34 +80,8 @@ function ScheduleEditor({ projectId, current }: { projectId: string; current: Sc
         {/* noValidate: the API's validation messages are the ones shown. */}
         <form onSubmit={submit} noValidate className="stack">
           <div className="row">
-            <Field label="Hour (UTC)" hint="0–23">
-              {({ id, describedBy }) => (
-                <input
-                  id={id}
-                  aria-describedby={describedBy}
-                  type="number"
-                  inputMode="numeric"
-                  min={0}
-                  max={23}
-                  value={draft.hour}
-                  onChange={(event) => set({ hour: event.target.value })}
-                />
-              )}
-            </Field>
-            <Field label="Minute (UTC)" hint="0–59">
-              {({ id, describedBy }) => (
-                <input
-                  id={id}
-                  aria-describedby={describedBy}
-                  type="number"
-                  inputMode="numeric"
-                  min={0}
-                  max={59}
-                  value={draft.minute}
-                  onChange={(event) => set({ minute: event.target.value })}
-                />
-              )}
-            </Field>
+            <NumberField label="Hour (UTC)" max={23} value={draft.hour} onChange={(hour) => set({ hour })} />
+            <NumberField label="Minute (UTC)" max={59} value={draft.minute} onChange={(minute) => set({ minute })} />
             <div className="local-time" aria-live="polite">
               <ClockIcon />
               {validTime ? `${utcToLocalTime(hour, minute)} your time` : "—"}
@@ -167,6 +141,26 @@ function ScheduleEditor({ projectId, current }: { projectId: string; current: Sc
         )}
       </Card>
     </div>
+  );
+}
+
+/** A whole number from 0 to `max`, kept as typed text: the API's validation judges it. */
+function NumberField({ label, max, value, onChange }: { label: string; max: number; value: string; onChange: (value: string) => void }) {
+  return (
+    <Field label={label} hint={`0–${max}`}>
+      {({ id, describedBy }) => (
+        <input
+          id={id}
+          aria-describedby={describedBy}
+          type="number"
+          inputMode="numeric"
+          min={0}
+          max={max}
+          value={value}
+          onChange={(event) => onChange(event.target.value)}
+        />
+      )}
+    </Field>
   );
 }
 
