@@ -1,4 +1,4 @@
-// Opening a backup's artifact for pg_restore (restores). It goes through the one artifact reader
+// Opening a backup's artifact for pg_restore (restores, and verification's copy). It goes through the one artifact reader
 // (@capy/artifact's openArtifact: the stored bytes hashed against the backup's SHA-256,
 // decompressed when stored compressed), so a change of storage format stays there; this maps its
 // failures to the worker's error types and counts the bytes for progress.

@@ -12,10 +12,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
-import { ArtifactChecksumError, checkStored, openArtifact, StageFailedError, type StoredArtifact } from "@capy/artifact";
+import { ArtifactChecksumError, checkStored, StageFailedError, type StoredArtifact } from "@capy/artifact";
 import { type Db, type Keyring, quoteIdent } from "@capy/db";
 import type { LeaseSemaphore } from "@capy/queue";
-import { type ArtifactStorage, ObjectNotFoundError } from "@capy/storage";
+import type { ArtifactStorage } from "@capy/storage";
 import { ShutdownInterruptError, StorageError, VerificationFailedError, VerificationTimeoutError } from "../failures/errors.js";
 import type { Logger } from "../logger.js";
 import { collectInventory, compareInventories, describeDifferences, type Inventory } from "../postgres/inventory.js";
@@ -24,6 +24,7 @@ import { restoreArchive } from "../postgres/pg-restore.js";
 import { connectTo } from "../postgres/session.js";
 import { loadClusterAdmin } from "../postgres/target.js";
 import { ProcessExitError, type ProcessRunner } from "../process/run.js";
+import { openRestoreStream } from "../restore/artifact.js";
 
 export interface VerifyConfig {
   /** Kills pg_restore (and bounds the inventory of the restored copy) after this long (ms). */
@@ -215,19 +216,14 @@ export class Verifier {
    */
   private async fetchArchive(request: VerifyRequest, file: string): Promise<number> {
     const { artifact } = request;
-    let opened;
-    try {
-      opened = await openArtifact(this.deps.storage, artifact, { as: "archive", zstd: this.deps.zstd });
-    } catch (error) {
-      if (error instanceof ObjectNotFoundError) throw new VerificationFailedError(`artifact missing: no stored object ${artifact.backupKey}`);
-      throw new StorageError(error);
-    }
+    // The same reader restores use: a missing object or a checksum mismatch is a VerificationFailedError.
+    const body = await openRestoreStream(this.deps.storage, artifact, this.deps.zstd);
     const output = createWriteStream(file, { mode: 0o600 });
     try {
-      await pipeline(opened.body, output, { signal: request.signal });
+      await pipeline(body, output, { signal: request.signal });
     } catch (error) {
       if (request.signal.aborted) throw new ShutdownInterruptError();
-      if (error instanceof ArtifactChecksumError) throw new VerificationFailedError(error.message);
+      if (error instanceof VerificationFailedError) throw error;
       // zstd exiting non-zero means the bytes do not decode (a killed one says nothing about
       // them): because they changed since they were stored (the checksum says so), or not.
       if (error instanceof StageFailedError && error.exitCode !== null) {
