@@ -4,7 +4,7 @@
 
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -96,6 +96,33 @@ describe("openArtifact", () => {
     const error = await text((await openArtifact(storage, broken, { as: "archive", zstd })).body).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StageFailedError);
     expect((error as StageFailedError).message).toMatch(/^decompression failed: zstd exited with code 1: /);
+  });
+
+  it("writes the archive into a file with intoFile: zstd decodes straight into it, an identity artifact is copied", async () => {
+    for (const [name, bytes, encoding] of [["zstd", compressed, "zstd"], ["identity", archive, "identity"]] as const) {
+      const artifact = await store(`a/into-${name}.dump`, bytes, encoding);
+      const file = path.join(dir, `into-${name}.dump`);
+      const opened = await openArtifact(storage, artifact, { as: "archive", zstd, intoFile: file });
+      expect(await opened.body.toArray()).toEqual([]);
+      expect((await readFile(file)).equals(archive)).toBe(true);
+      // Written by this process: private. (zstd's file takes the umask; callers use a private directory.)
+      if (encoding === "identity") expect((await stat(file)).mode & 0o777).toBe(0o600);
+      // A file that exists is never overwritten.
+      const again = await openArtifact(storage, artifact, { as: "archive", zstd, intoFile: file });
+      await expect(again.body.toArray()).rejects.toThrow();
+    }
+  });
+
+  it("fails intoFile's stream when the stored bytes changed or do not decompress", async () => {
+    const changed = await store("a/into-changed.dump", archive, "identity", sha256(Buffer.from("other")));
+    const opened = await openArtifact(storage, changed, { as: "archive", zstd, intoFile: path.join(dir, "into-changed.dump") });
+    await expect(opened.body.toArray()).rejects.toBeInstanceOf(ArtifactChecksumError);
+    const broken = await store("a/into-broken.dump", Buffer.from("definitely not zstd"), "zstd");
+    const file = path.join(dir, "into-broken.dump");
+    const error = await (await openArtifact(storage, broken, { as: "archive", zstd, intoFile: file })).body.toArray().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StageFailedError);
+    // zstd removes what it wrote when it fails.
+    await expect(stat(file)).rejects.toMatchObject({ code: "ENOENT" });
   });
 
   it("refuses an encoding it does not know", async () => {

@@ -9,7 +9,12 @@ export function zstdCompressStage(zstd: string, level: number): ChildStage {
   return new ChildStage({ command: zstd, args: ["-q", "-c", `-${level}`, `-T${ZSTD_THREADS}`], purpose: "compression" });
 }
 
-/** `zstd -d`: a zstd stream on stdin to the original bytes on stdout; corrupt input fails it. */
-export function zstdDecompressStage(zstd: string): ChildStage {
-  return new ChildStage({ command: zstd, args: ["-q", "-d", "-c"], purpose: "decompression" });
+/**
+ * `zstd -d`: a zstd stream on stdin to the original bytes on stdout, or, with `outputFile`, into
+ * that new file (zstd refuses an existing one, and removes what it wrote when it fails), its
+ * stdout then empty; corrupt input fails it.
+ */
+export function zstdDecompressStage(zstd: string, outputFile?: string): ChildStage {
+  const output = outputFile === undefined ? ["-c"] : ["-o", outputFile];
+  return new ChildStage({ command: zstd, args: ["-q", "-d", ...output], purpose: "decompression" });
 }

@@ -3,10 +3,21 @@
 // corrupted, truncated or empty artifacts and restores that lose rows end `failed` with a precise
 // message; a worker killed mid-verification leaks no throwaway database once a janitor ran.
 import { createHash, randomBytes } from "node:crypto";
-import { readFile, truncate, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
-import { type Backup, quoteIdent, withDatabase } from "@capy/db";
-import { createEmptyDatabase, createPgbenchDatabase, run, TEST_SERVER_URL, type TestDatabase, uniqueName, waitFor, withAdminClient } from "@capy/testing";
+import { type Backup, type Job, quoteIdent, withDatabase } from "@capy/db";
+import {
+  createEmptyDatabase,
+  createPgbenchDatabase,
+  run,
+  type ServiceProcess,
+  TEST_SERVER_URL,
+  type TestDatabase,
+  uniqueName,
+  waitFor,
+  withAdminClient,
+} from "@capy/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHarness, type Harness, submitJob, waitForJob } from "../test-helpers.js";
 
@@ -32,6 +43,36 @@ async function dropDatabasesWithPrefix(prefix: string): Promise<void> {
   for (const name of await databasesWithPrefix(prefix)) {
     await withAdminClient((client) => client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`));
   }
+}
+
+function logLines(worker: ServiceProcess): Array<{ job_id?: string; msg: string; time: string }> {
+  return worker
+    .logs()
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as { job_id?: string; msg: string; time: string });
+}
+
+/** A private TMPDIR for a worker: where its verifications write their temporary archives. */
+async function workerTmpdir(): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "capy-vt-tmp-"));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/**
+ * The verification of `job` (ended: its row is terminal) undid everything once its verdict was
+ * recorded: its throwaway database was dropped after the job row completed (or failed), no
+ * database with the prefix is left, and no temporary archive is left in the worker's TMPDIR.
+ */
+async function expectCleanedUpAfterVerdict(worker: ServiceProcess, job: Job, prefix: string, tmpdir?: string): Promise<void> {
+  const dropped = await waitFor(() => logLines(worker).find((line) => line.job_id === job.id && line.msg === "dropped the throwaway database"), {
+    timeoutMs: 60_000,
+    what: `the drop of job ${job.id}'s throwaway database`,
+  });
+  expect(Date.parse(dropped.time)).toBeGreaterThanOrEqual(job.completedAt!.getTime());
+  expect(await databasesWithPrefix(prefix)).toEqual([]);
+  if (tmpdir) await waitFor(async () => (await readdir(tmpdir)).length === 0, { what: "the temporary archive's removal" });
 }
 
 async function harnessWith(env: NodeJS.ProcessEnv): Promise<Harness> {
@@ -104,11 +145,13 @@ describe("verification of a backup", () => {
   let backup: Backup;
   let original: Buffer;
   let artifact: string;
+  let worker: ServiceProcess;
+  let tmpdir: string;
 
   beforeAll(async () => {
     cleanups.push(() => dropDatabasesWithPrefix(prefix));
-    [harness, source] = await Promise.all([harnessWith({ VERIFY_DATABASE_PREFIX: prefix }), sourceDatabase(RICH_SOURCE)]);
-    await harness.stack.startWorker();
+    [harness, source, tmpdir] = await Promise.all([harnessWith({ VERIFY_DATABASE_PREFIX: prefix }), sourceDatabase(RICH_SOURCE), workerTmpdir()]);
+    worker = await harness.stack.startWorker({ TMPDIR: tmpdir });
     tenant = await harness.stack.createTenant("acme", "rich", source.url);
   });
 
@@ -165,8 +208,8 @@ describe("verification of a backup", () => {
         return rows[0];
       }, url);
     expect(await fingerprint(restored.url)).toEqual(await fingerprint(source.url));
-    // Every throwaway database is gone.
-    expect(await databasesWithPrefix(prefix)).toEqual([]);
+    // The throwaway database is gone, dropped after the verdict; so is the temporary archive.
+    await expectCleanedUpAfterVerdict(worker, job, prefix, tmpdir);
   });
 
   async function expectVerifyFails(bytes: Buffer) {
@@ -189,7 +232,7 @@ describe("verification of a backup", () => {
       verificationError: message,
       verifiedAt: null,
     });
-    expect(await databasesWithPrefix(prefix)).toEqual([]);
+    await expectCleanedUpAfterVerdict(worker, job, prefix, tmpdir);
   }
 
   it("fails a verify job when one byte of the stored artifact changed", async () => {
@@ -270,7 +313,8 @@ describe("a restore that loses rows", () => {
     expect(kept).toBeLessThan(10_000);
 
     const harness = await harnessWith({ VERIFY_DATABASE_PREFIX: prefix, VERIFY_TEMPLATE_DATABASE: template });
-    await harness.stack.startWorker();
+    const tmpdir = await workerTmpdir();
+    const worker = await harness.stack.startWorker({ TMPDIR: tmpdir });
     const tenant = await harness.stack.createTenant("acme", "lossy", source.url);
     const job = await waitForJob(harness.stack, (await submitJob(harness, tenant.project_id)).id, ["completed", "failed"]);
     const message = `restored copy differs from the source: public.orders: 10000 rows in source, ${kept} restored`;
@@ -282,7 +326,7 @@ describe("a restore that loses rows", () => {
       verificationError: message,
       verifiedAt: null,
     });
-    expect(await databasesWithPrefix(prefix)).toEqual([]);
+    await expectCleanedUpAfterVerdict(worker, job, prefix, tmpdir);
   });
 });
 
@@ -308,8 +352,7 @@ describe("a verification that takes long", () => {
       verificationState: "failed",
       verificationError: message,
     });
-    expect(await databasesWithPrefix(prefix)).toEqual([]);
-    expect(worker.logs()).toContain("dropped the throwaway database");
+    await expectCleanedUpAfterVerdict(worker, job, prefix);
   });
 
   it("runs at most VERIFY_CONCURRENCY verifications per cluster at once", async () => {
@@ -327,14 +370,14 @@ describe("a verification that takes long", () => {
       await harness.stack.createTenant("acme", "serial-two", withDatabase(TEST_SERVER_URL, copy)),
     ];
     const jobs = await Promise.all(tenants.map((tenant) => submitJob(harness, tenant.project_id)));
-    for (const job of jobs) expect(await waitForJob(harness.stack, job.id, ["completed", "failed"], 120_000)).toMatchObject({ state: "completed" });
+    for (const job of jobs) {
+      const ended = await waitForJob(harness.stack, job.id, ["completed", "failed"], 120_000);
+      expect(ended).toMatchObject({ state: "completed" });
+      await expectCleanedUpAfterVerdict(worker, ended, prefix);
+    }
 
-    // Each job's restore window, from its worker's log: they must not overlap.
-    const lines = worker
-      .logs()
-      .split("\n")
-      .filter((line) => line.startsWith("{"))
-      .map((line) => JSON.parse(line) as { job_id?: string; msg: string; time: string });
+    // Each job's window from restore to drop, from its worker's log: they must not overlap.
+    const lines = logLines(worker);
     const windows = jobs.map((job) => {
       const at = (msg: string) => Date.parse(lines.find((line) => line.job_id === job.id && line.msg === msg)!.time);
       return { start: at("restoring into a throwaway database"), end: at("dropped the throwaway database") };

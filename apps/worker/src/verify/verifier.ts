@@ -1,16 +1,17 @@
 // Proving a backup by restoring it. The artifact is read back from storage through the one
 // artifact reader (@capy/artifact: SHA-256 checked against the recorded one, decompressed when
-// stored compressed) into a temporary file, restored from that file with parallel pg_restore
-// into a throwaway database on the same cluster (created by the cluster's registered operator
-// login from VERIFY_TEMPLATE_DATABASE, or on VERIFY_DATABASE_URL's server when set; with settings that make a throwaway restore cheap), the restored
-// copy's inventory is compared with the source's, and the throwaway database is always dropped,
-// after the verdict (see dropLater). At most VERIFY_CONCURRENCY verifications run per cluster at
-// once (a Redis lease semaphore shared by every worker).
+// stored compressed, straight into a temporary file), while a throwaway database is created on
+// the same cluster (by the cluster's registered operator login from VERIFY_TEMPLATE_DATABASE, or
+// on VERIFY_DATABASE_URL's server when set; with settings that make a throwaway restore cheap);
+// the file is restored with parallel pg_restore, and the restored copy's inventory is compared
+// with the source's. The throwaway database is always dropped, after the verdict is recorded
+// (see Cleanups). At most VERIFY_CONCURRENCY verifications run per cluster at once (a Redis
+// lease semaphore shared by every worker), each holding its slot until its database is dropped.
 import { randomBytes } from "node:crypto";
-import { createWriteStream } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { ArtifactChecksumError, checkStored, StageFailedError, type StoredArtifact } from "@capy/artifact";
 import { type Db, type Keyring, quoteIdent } from "@capy/db";
@@ -24,7 +25,8 @@ import { restoreArchive } from "../postgres/pg-restore.js";
 import { connectTo } from "../postgres/session.js";
 import { loadClusterAdmin } from "../postgres/target.js";
 import { ProcessExitError, type ProcessRunner } from "../process/run.js";
-import { openRestoreStream } from "../restore/artifact.js";
+import { openRestoreFile } from "../restore/artifact.js";
+import type { Cleanups } from "./cleanups.js";
 
 export interface VerifyConfig {
   /** Kills pg_restore (and bounds the inventory of the restored copy) after this long (ms). */
@@ -66,6 +68,12 @@ export interface VerifyRequest {
   /** Shutdown or a lost attempt. */
   signal: AbortSignal;
   log: Logger;
+  /**
+   * Where the verification defers what must be undone (drop the throwaway database, remove the
+   * temporary archive, release the slot): the caller runs it once the verdict is recorded,
+   * whatever the outcome.
+   */
+  cleanups: Cleanups;
 }
 
 export interface VerifyResult {
@@ -121,62 +129,71 @@ export class Verifier {
     return this.deps.config;
   }
 
-  /** Resolves when the backup is proven; rejects with VerificationFailedError when it is not. */
+  /**
+   * Resolves when the backup is proven; rejects with VerificationFailedError when it is not.
+   * What is left to undo (the throwaway database, the temporary archive, the slot) is deferred
+   * to `request.cleanups`, for the caller to run once it recorded the verdict.
+   */
   async verify(request: VerifyRequest): Promise<VerifyResult> {
     const started = Date.now();
-    const release = await this.acquireSlot(request);
+    const { cleanups } = request;
+    cleanups.defer("release the verification slot", await this.acquireSlot(request));
     const workDir = await mkdtemp(path.join(os.tmpdir(), "capy-verify-"));
+    cleanups.defer("remove the temporary archive", () => rm(workDir, { recursive: true, force: true }));
+    const archive = path.join(workDir, "artifact.dump");
+    const { admin, database, sizeBytes } = await this.prepare(request, archive);
+    const restoreStarted = Date.now();
+    const timeout = AbortSignal.timeout(this.deps.config.timeoutMs);
+    const stderr = await this.restore(request, admin, database, archive, AbortSignal.any([request.signal, timeout]), timeout);
+    const restoreMs = Date.now() - restoreStarted;
+    const remainingMs = this.deps.config.timeoutMs - (Date.now() - restoreStarted);
+    if (remainingMs <= 0) throw new VerificationTimeoutError(this.deps.config.timeoutMs);
+    const inventoryStarted = Date.now();
+    const restored = await this.inventoryOf(admin, database, remainingMs);
+    request.log.info({ restore_ms: restoreMs, inventory_ms: Date.now() - inventoryStarted }, "restored copy counted");
+    const differences = compareInventories(request.reference, restored);
+    if (differences.length > 0) throw new VerificationFailedError(describeDifferences(differences));
+    return { database, sizeBytes, restoreMs, totalMs: Date.now() - started, pgRestoreStderr: stderr };
+  }
+
+  /**
+   * Reads the archive into `archive` while the throwaway database is created beside it (the read
+   * is mostly one zstd thread: the other core is free). A failed creation stops the read; a read
+   * that proves the artifact bad (or a shutdown) is what is reported even then.
+   */
+  private async prepare(request: VerifyRequest, archive: string): Promise<{ admin: DumpTarget; database: string; sizeBytes: number }> {
+    const stopFetch = new AbortController();
+    const fetchStarted = Date.now();
+    let fetchMs = 0;
+    const fetching = this.fetchArchive(request, archive, AbortSignal.any([request.signal, stopFetch.signal])).then((sizeBytes) => {
+      fetchMs = Date.now() - fetchStarted;
+      return sizeBytes;
+    });
+    const creating = this.createThrowaway(request);
+    creating.catch(() => stopFetch.abort());
+    const [fetched, created] = await Promise.allSettled([fetching, creating]);
+    const verdict = (error: unknown) => error instanceof VerificationFailedError || error instanceof ShutdownInterruptError;
+    if (fetched.status === "rejected" && verdict(fetched.reason)) throw fetched.reason;
+    if (created.status === "rejected") throw created.reason;
+    if (fetched.status === "rejected") throw fetched.reason;
+    const { admin, database, createMs } = created.value;
+    // Phases in ms, for bench/backup-overhead: read back + decode into the file, CREATE DATABASE (concurrent).
+    request.log.info({ database, size_bytes: fetched.value, fetch_ms: fetchMs, create_ms: createMs }, "restoring into a throwaway database");
+    return { admin, database, sizeBytes: fetched.value };
+  }
+
+  /** pg_restore -j of the file into `database`; resolves with its stderr. */
+  private async restore(request: VerifyRequest, admin: DumpTarget, database: string, archive: string, stop: AbortSignal, timeout: AbortSignal): Promise<string> {
     try {
-      const archive = path.join(workDir, "artifact.dump");
-      const fetchStarted = Date.now();
-      const sizeBytes = await this.fetchArchive(request, archive);
-      const fetchMs = Date.now() - fetchStarted;
-      const admin = this.deps.verifyServer ?? (await loadClusterAdmin(this.deps.db, request.clusterId, this.deps.keyring));
-      const database = throwawayDatabaseName(this.deps.config.databasePrefix);
-      const createStarted = Date.now();
-      await this.createDatabase(admin, database);
-      // Phases in ms, for bench/backup-overhead: read back + decode into the file, CREATE DATABASE.
-      request.log.info({ database, size_bytes: sizeBytes, fetch_ms: fetchMs, create_ms: Date.now() - createStarted }, "restoring into a throwaway database");
-      try {
-        const restoreStarted = Date.now();
-        const timeout = AbortSignal.timeout(this.deps.config.timeoutMs);
-        const stop = AbortSignal.any([request.signal, timeout]);
-        let stderr = "";
-        try {
-          stderr = (
-            await restoreArchive({
-              runner: this.deps.runner,
-              pgRestore: this.deps.pgRestore,
-              admin,
-              database,
-              archive,
-              flags: { jobs: this.deps.config.restoreJobs },
-              signal: stop,
-            })
-          ).stderrTail;
-        } catch (error) {
-          if (request.signal.aborted) throw new ShutdownInterruptError();
-          if (timeout.aborted) throw new VerificationTimeoutError(this.deps.config.timeoutMs);
-          if (error instanceof ProcessExitError && !TRANSIENT_RESTORE.some((pattern) => pattern.test(error.stderrTail))) {
-            throw new VerificationFailedError("artifact does not restore: pg_restore failed", { cause: error });
-          }
-          throw error;
-        }
-        const restoreMs = Date.now() - restoreStarted;
-        const remainingMs = this.deps.config.timeoutMs - (Date.now() - restoreStarted);
-        if (remainingMs <= 0) throw new VerificationTimeoutError(this.deps.config.timeoutMs);
-        const inventoryStarted = Date.now();
-        const restored = await this.inventoryOf(admin, database, remainingMs);
-        request.log.info({ restore_ms: restoreMs, inventory_ms: Date.now() - inventoryStarted }, "restored copy counted");
-        const differences = compareInventories(request.reference, restored);
-        if (differences.length > 0) throw new VerificationFailedError(describeDifferences(differences));
-        return { database, sizeBytes, restoreMs, totalMs: Date.now() - started, pgRestoreStderr: stderr };
-      } finally {
-        await this.dropDatabase(admin, database, request.log);
+      const flags = { jobs: this.deps.config.restoreJobs };
+      return (await restoreArchive({ runner: this.deps.runner, pgRestore: this.deps.pgRestore, admin, database, archive, flags, signal: stop })).stderrTail;
+    } catch (error) {
+      if (request.signal.aborted) throw new ShutdownInterruptError();
+      if (timeout.aborted) throw new VerificationTimeoutError(this.deps.config.timeoutMs);
+      if (error instanceof ProcessExitError && !TRANSIENT_RESTORE.some((pattern) => pattern.test(error.stderrTail))) {
+        throw new VerificationFailedError("artifact does not restore: pg_restore failed", { cause: error });
       }
-    } finally {
-      await rm(workDir, { recursive: true, force: true });
-      await release();
+      throw error;
     }
   }
 
@@ -211,16 +228,17 @@ export class Verifier {
 
   /**
    * Writes the artifact, decoded into a pg_restore archive, to `file` (a seekable file lets
-   * pg_restore -j find each table's data); rejects unless the stored bytes are exactly the
-   * recorded ones and decode. Returns the archive's bytes.
+   * pg_restore -j find each table's data): the reader's last stage writes it (zstd -d -o), the
+   * decoded bytes never pass through this process. Rejects unless the stored bytes are exactly
+   * the recorded ones and decode. Returns the archive's bytes.
    */
-  private async fetchArchive(request: VerifyRequest, file: string): Promise<number> {
+  private async fetchArchive(request: VerifyRequest, file: string, signal: AbortSignal): Promise<number> {
     const { artifact } = request;
-    // The same reader restores use: a missing object or a checksum mismatch is a VerificationFailedError.
-    const body = await openRestoreStream(this.deps.storage, artifact, this.deps.zstd);
-    const output = createWriteStream(file, { mode: 0o600 });
     try {
-      await pipeline(body, output, { signal: request.signal });
+      // The same reader restores use: a missing object or a checksum mismatch is a VerificationFailedError.
+      await pipeline(await openRestoreFile(this.deps.storage, artifact, this.deps.zstd, file), new Writable({ write: (_chunk, _encoding, done) => done() }), {
+        signal,
+      });
     } catch (error) {
       if (request.signal.aborted) throw new ShutdownInterruptError();
       if (error instanceof VerificationFailedError) throw error;
@@ -234,7 +252,20 @@ export class Verifier {
       }
       throw error instanceof StageFailedError ? error : new StorageError(error);
     }
-    return output.bytesWritten;
+    return (await stat(file)).size;
+  }
+
+  /**
+   * Creates the throwaway database as the cluster's admin (or VERIFY_DATABASE_URL's), its drop
+   * deferred first: a CREATE whose reply was lost is dropped too.
+   */
+  private async createThrowaway(request: VerifyRequest): Promise<{ admin: DumpTarget; database: string; createMs: number }> {
+    const admin = this.deps.verifyServer ?? (await loadClusterAdmin(this.deps.db, request.clusterId, this.deps.keyring));
+    const database = throwawayDatabaseName(this.deps.config.databasePrefix);
+    request.cleanups.defer("drop the throwaway database", () => this.dropDatabase(admin, database, request.log));
+    const started = Date.now();
+    await this.createDatabase(admin, database);
+    return { admin, database, createMs: Date.now() - started };
   }
 
   private async createDatabase(admin: DumpTarget, database: string): Promise<void> {
