@@ -170,6 +170,7 @@ try {
       { timeoutMs: 60 * 60_000, intervalMs: 50, what: `job ${job.id}` },
     );
     const endToEndMs = performance.now() - started;
+    const seenAt = Date.now();
     if (done.state !== "completed") throw new Error(`backup job ended ${done.state}: ${done.error}`);
     const listed = await (await fetch(`${api.baseUrl}/v1/projects/${tenant.project_id}/backups`, { headers })).json();
     const backup = listed.backups.find((b) => b.label === `bench ${round}`);
@@ -201,6 +202,10 @@ try {
       restore: logOf(worker, job.id, "restored copy counted").restore_ms,
       count: logOf(worker, job.id, "restored copy counted").inventory_ms,
       drop: logOf(worker, job.id, "dropped the throwaway database").drop_ms,
+      // completed_at (set in the completing transaction) -> the worker logged it committed -> this
+      // client saw it: a commit waiting for its WAL flush behind the restore's writes shows here.
+      commit: Date.parse(logOf(worker, job.id, "backup verified: it restores to what the source held").time) - Date.parse(done.completed_at),
+      seen: seenAt - Date.parse(done.completed_at),
     };
     const row = {
       round,
