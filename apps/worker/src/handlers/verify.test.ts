@@ -330,6 +330,24 @@ describe("a restore that loses rows", () => {
   });
 });
 
+describe("a throwaway database that cannot be created", () => {
+  it("fails the verification with the creation's error and leaves no database or temporary archive behind", async () => {
+    const prefix = testPrefix();
+    cleanups.push(() => dropDatabasesWithPrefix(prefix));
+    const source = await sourceDatabase(`CREATE TABLE public.orders AS SELECT g AS id FROM generate_series(1, 1000) g`);
+    const template = uniqueName("capy_no_such_tpl");
+    const harness = await harnessWith({ VERIFY_DATABASE_PREFIX: prefix, VERIFY_TEMPLATE_DATABASE: template });
+    const tmpdir = await workerTmpdir();
+    const worker = await harness.stack.startWorker({ TMPDIR: tmpdir });
+    const tenant = await harness.stack.createTenant("acme", "no-template", source.url);
+    const job = await waitForJob(harness.stack, (await submitJob(harness, tenant.project_id)).id, ["completed", "failed"]);
+    const message = `could not create a throwaway database as the cluster admin: template database "${template}" does not exist`;
+    expect(job).toMatchObject({ state: "failed", attempts: 1, retryClassification: "permanent", error: message });
+    expect(await harness.stack.db.backup.findUniqueOrThrow({ where: { jobId: job.id } })).toMatchObject({ verificationState: "failed" });
+    await expectCleanedUpAfterVerdict(worker, job, prefix, tmpdir);
+  });
+});
+
 describe("a verification that takes long", () => {
   // Large enough that its restore takes seconds (pgbench scale 20: 2,000,000 accounts).
   let source: TestDatabase;
