@@ -99,7 +99,10 @@ describe("openArtifact", () => {
   });
 
   it("writes the archive into a file with intoFile: zstd decodes straight into it, an identity artifact is copied", async () => {
-    for (const [name, bytes, encoding] of [["zstd", compressed, "zstd"], ["identity", archive, "identity"]] as const) {
+    for (const [name, bytes, encoding] of [
+      ["zstd", compressed, "zstd"],
+      ["identity", archive, "identity"],
+    ] as const) {
       const artifact = await store(`a/into-${name}.dump`, bytes, encoding);
       const file = path.join(dir, `into-${name}.dump`);
       const opened = await openArtifact(storage, artifact, { as: "archive", zstd, intoFile: file });

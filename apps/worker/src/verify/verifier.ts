@@ -183,7 +183,14 @@ export class Verifier {
   }
 
   /** pg_restore -j of the file into `database`; resolves with its stderr. */
-  private async restore(request: VerifyRequest, admin: DumpTarget, database: string, archive: string, stop: AbortSignal, timeout: AbortSignal): Promise<string> {
+  private async restore(
+    request: VerifyRequest,
+    admin: DumpTarget,
+    database: string,
+    archive: string,
+    stop: AbortSignal,
+    timeout: AbortSignal,
+  ): Promise<string> {
     try {
       const flags = { jobs: this.deps.config.restoreJobs };
       return (await restoreArchive({ runner: this.deps.runner, pgRestore: this.deps.pgRestore, admin, database, archive, flags, signal: stop })).stderrTail;
