@@ -13,12 +13,12 @@ import { FilesystemStorage } from "@capy/storage";
 import { waitFor } from "@capy/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  ageDecryptStage,
   ArtifactChecksumError,
   ArtifactKeyError,
   ArtifactKeyMismatchError,
-  checkStored,
+  ageDecryptStage,
   type ChildStage,
+  checkStored,
   encryptingPlan,
   openArtifact,
   parseCompressionSetting,
@@ -71,7 +71,15 @@ async function encode(setting: string, bytes: Buffer, recipients: string[], onSt
 
 async function store(key: string, bytes: Buffer, storedEncoding: string, sizeBytes = bytes.length): Promise<StoredArtifact> {
   await storage.put(key, Readable.from([bytes]));
-  return { backupKey: key, sha256: sha256(bytes), sizeBytes, archiveSizeBytes: archive.length, storedEncoding, encryption: "age", encryptionKeyId: "key_platform" };
+  return {
+    backupKey: key,
+    sha256: sha256(bytes),
+    sizeBytes,
+    archiveSizeBytes: archive.length,
+    storedEncoding,
+    encryption: "age",
+    encryptionKeyId: "key_platform",
+  };
 }
 
 const lookup = (identity: string | null) => async () => identity;
@@ -115,7 +123,12 @@ describe("encrypted artifacts", () => {
 
   it("encrypts a plain (gzip-inside) archive with pg_dump writing straight into age", async () => {
     const plain = await encode("gzip:6", archive, [platform.recipient]);
-    const opened = await openArtifact(storage, await store("e/gzip.dump", plain, "identity"), { as: "archive", zstd, age, identity: lookup(platform.identity) });
+    const opened = await openArtifact(storage, await store("e/gzip.dump", plain, "identity"), {
+      as: "archive",
+      zstd,
+      age,
+      identity: lookup(platform.identity),
+    });
     expect((await readAll(opened.body)).equals(archive)).toBe(true);
   });
 
@@ -152,10 +165,16 @@ describe("encrypted artifacts", () => {
     const error = await readAll(opened.body).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StageFailedError);
     expect((error as Error).message).toBe("decryption failed: age exited with code 1: age: error: failed to decrypt and authenticate payload chunk");
-    await expect(checkStored(storage, changed)).rejects.toThrow(`artifact checksum mismatch: expected ${original.sha256}, stored object hashes to ${sha256(flipped)}`);
+    await expect(checkStored(storage, changed)).rejects.toThrow(
+      `artifact checksum mismatch: expected ${original.sha256}, stored object hashes to ${sha256(flipped)}`,
+    );
     const truncated = stored.subarray(0, stored.length - 100);
     await storage.put("e/truncated.dump", Readable.from([truncated]));
-    const short = await openArtifact(storage, { ...artifact, backupKey: "e/truncated.dump" }, { as: "archive", zstd, age, identity: lookup(platform.identity) });
+    const short = await openArtifact(
+      storage,
+      { ...artifact, backupKey: "e/truncated.dump" },
+      { as: "archive", zstd, age, identity: lookup(platform.identity) },
+    );
     const shortError = await readAll(short.body).catch((e: unknown) => e);
     expect(shortError).toBeInstanceOf(ArtifactChecksumError);
     expect((shortError as Error).message).toMatch(new RegExp(`\\(${truncated.length} bytes, ${stored.length} recorded: truncated\\)$`));

@@ -125,7 +125,10 @@ export class ChildStage extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    if (!this.child.stdin) return callback(new Error("this stage reads from another stage"));
+    if (!this.child.stdin) {
+      callback(new Error("this stage reads from another stage"));
+      return;
+    }
     // The callback fires once the pipe took the bytes: the writer waits for a slow child. A
     // write error (EPIPE: the child died) is not the cause; the child's exit status, reported
     // on 'close', is.

@@ -56,5 +56,7 @@ export async function decryptionStage(backupKey: string, keyId: string | null, o
     throw new ArtifactKeyError(keyId, `artifact is encrypted to key ${keyId} which cannot be opened: ${reason}`, { cause: error });
   }
   if (identity === null) throw new ArtifactKeyError(keyId, `artifact is encrypted to key ${keyId} which no longer exists`);
-  return ageDecryptStage(options.age, identity, (failure) => (failure.stderrTail.includes(AGE_NO_MATCH) ? new ArtifactKeyMismatchError(keyId, failure) : failure));
+  return ageDecryptStage(options.age, identity, (failure) =>
+    failure.stderrTail.includes(AGE_NO_MATCH) ? new ArtifactKeyMismatchError(keyId, failure) : failure,
+  );
 }

@@ -1,5 +1,6 @@
 export { AGE_NO_MATCH, type AgeTools, ageDecryptStage, ageEncryptStage, ageErrorText } from "./age.js";
 export { ChildStage, type ChildStageSpec, StageFailedError } from "./child-stage.js";
+export { ArtifactKeyError, ArtifactKeyMismatchError, type DecryptOptions, type IdentityLookup } from "./decrypt.js";
 export {
   type ArchiveFormat,
   type ArtifactEncoding,
@@ -12,7 +13,6 @@ export {
   parseEncryptionSetting,
   type StoredEncoding,
 } from "./encoding.js";
-export { ArtifactKeyError, ArtifactKeyMismatchError, type DecryptOptions, type IdentityLookup } from "./decrypt.js";
 export { findExecutable, pathDirs, resolveAge, resolveZstd } from "./executables.js";
 export { ArtifactChecksumError, checkStored, type OpenedArtifact, type OpenOptions, openArtifact, type ReadAs, type StoredArtifact } from "./read.js";
 export { encryptingPlan, NATIVE_ZSTD_PG_DUMP_MAJOR, type WritePlan, type WriterTools, type WriteStages, writePlan } from "./write.js";

@@ -51,7 +51,10 @@ export class ArtifactChecksumError extends Error {
     /** Bytes recorded when written, when known: a shorter object was truncated. */
     readonly recordedBytes?: number,
   ) {
-    const size = recordedBytes === undefined || recordedBytes === sizeBytes ? `${sizeBytes} bytes` : `${sizeBytes} bytes, ${recordedBytes} recorded: ${sizeBytes < recordedBytes ? "truncated" : "longer"}`;
+    const size =
+      recordedBytes === undefined || recordedBytes === sizeBytes
+        ? `${sizeBytes} bytes`
+        : `${sizeBytes} bytes, ${recordedBytes} recorded: ${sizeBytes < recordedBytes ? "truncated" : "longer"}`;
     super(`artifact checksum mismatch: expected ${expected}, stored object hashes to ${actual} (${size})`);
   }
 }
@@ -73,7 +76,8 @@ export async function openArtifact(storage: ArtifactStorage, artifact: StoredArt
   const encryption = encryptionOf(artifact);
   const storedSize = Number(artifact.sizeBytes);
   // Before any byte is read: a missing key fails here, with nothing to clean up.
-  const decrypt = options.as === "archive" && encryption === "age" ? await decryptionStage(artifact.backupKey, artifact.encryptionKeyId ?? null, options) : null;
+  const decrypt =
+    options.as === "archive" && encryption === "age" ? await decryptionStage(artifact.backupKey, artifact.encryptionKeyId ?? null, options) : null;
   let stored: Readable;
   try {
     // pipeline (not .pipe) so a failing storage read fails what the caller reads.

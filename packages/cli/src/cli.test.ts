@@ -1,7 +1,7 @@
 // The built `capy` binary as a user runs it: a child process configured by CAPY_API_URL and
 // CAPY_API_KEY, against a real API and worker.
 import { spawn } from "node:child_process";
-import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { Backup, Job, PreviewDatabase, ScheduledBackup } from "@capy/contracts";
@@ -133,13 +133,21 @@ describe("capy backups", () => {
     await run("pg_restore", ["--no-owner", "--exit-on-error", "-d", target.url, file]);
     expect(await pgbenchFingerprint(target.url)).toEqual(await pgbenchFingerprint(source.url));
 
-    // --stored: the zstd bytes as stored, under a .dump.zst name; zstd -d gives the same archive.
-    const stored = await capy(["backups", "download", backupId, "--stored", "--json"], { cwd: downloads });
+    // --raw: the bytes as stored (age around zstd), under a .dump.zst.age name; age -d with the
+    // platform key's identity, then zstd -d, give the same archive. --stored is the same.
+    const raw = await capy(["backups", "download", backupId, "--raw", "--json"], { cwd: downloads });
+    expect(raw.code, raw.stderr).toBe(0);
+    const age = json(raw).path as string;
+    expect(age).toMatch(/\.dump\.zst\.age$/);
+    const row = await stack.db.backup.findUniqueOrThrow({ where: { id: backupId }, include: { encryptionKey: true } });
+    const identity = path.join(dir, "platform-key.txt");
+    await writeFile(identity, `${stack.keyring.open(row.encryptionKey!.privateKeyEncrypted)}\n`, { mode: 0o600 });
+    await run("age", ["-d", "-i", identity, "-o", `${age}.zst`, age]);
+    await run("zstd", ["-q", "-d", `${age}.zst`, "-o", `${age}.decoded`]);
+    expect((await stat(`${age}.decoded`)).size).toBe((await stat(file)).size);
+    const stored = await capy(["backups", "download", backupId, "--stored", "-o", path.join(dir, "stored.age"), "--json"]);
     expect(stored.code, stored.stderr).toBe(0);
-    const zst = json(stored).path as string;
-    expect(zst).toMatch(/\.dump\.zst$/);
-    await run("zstd", ["-q", "-d", zst, "-o", `${zst}.decoded`]);
-    expect((await stat(`${zst}.decoded`)).size).toBe((await stat(file)).size);
+    expect((await stat(path.join(dir, "stored.age"))).size).toBe((await stat(age)).size);
   });
 
   it("delete removes a backup (then it is not found: exit 6)", async () => {
