@@ -75,5 +75,7 @@ async function announceDeleted(tx: Tx, row: DeletedBackupRow): Promise<void> {
     encryption: row.encryption,
     encryptionKeyId: row.encryption_key_id,
     archiveSizeBytes: row.archive_size_bytes,
+    encryption: row.encryption,
+    encryptionKeyId: row.encryption_key_id,
   });
 }
