@@ -72,8 +72,6 @@ async function announceDeleted(tx: Tx, row: DeletedBackupRow): Promise<void> {
     compressionLevel: row.compression_level,
     archiveFormat: row.archive_format,
     storedEncoding: row.stored_encoding,
-    encryption: row.encryption,
-    encryptionKeyId: row.encryption_key_id,
     archiveSizeBytes: row.archive_size_bytes,
     encryption: row.encryption,
     encryptionKeyId: row.encryption_key_id,
