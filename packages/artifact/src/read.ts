@@ -75,6 +75,7 @@ export async function openArtifact(storage: ArtifactStorage, artifact: StoredArt
   const encoding = storedEncodingOf(artifact);
   const encryption = encryptionOf(artifact);
   const storedSize = Number(artifact.sizeBytes);
+  if (options.as === "archive" && encoding === "zstd" && options.zstd === null) throw new Error("reading a zstd artifact needs the zstd binary");
   // Before any byte is read: a missing key fails here, with nothing to clean up.
   const decrypt =
     options.as === "archive" && encryption === "age" ? await decryptionStage(artifact.backupKey, artifact.encryptionKeyId ?? null, options) : null;
@@ -90,8 +91,7 @@ export async function openArtifact(storage: ArtifactStorage, artifact: StoredArt
   const archiveSize = artifact.archiveSizeBytes === null ? null : Number(artifact.archiveSizeBytes);
   const plain = decrypt ? pipeline(stored, decrypt, () => {}) : stored;
   if (encoding === "identity") return { body: plain, sizeBytes: decrypt ? archiveSize : storedSize, encoding, encryption: null };
-  if (options.zstd === null) throw new Error("reading a zstd artifact needs the zstd binary");
-  const decoded = pipeline(plain, zstdDecompressStage(options.zstd), () => {});
+  const decoded = pipeline(plain, zstdDecompressStage(options.zstd!), () => {});
   return { body: decoded, sizeBytes: archiveSize, encoding: "identity", encryption: null };
 }
 
