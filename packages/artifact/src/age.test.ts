@@ -17,6 +17,7 @@ import {
   ArtifactKeyError,
   ArtifactKeyMismatchError,
   ageDecryptStage,
+  ageEncryptStage,
   type ChildStage,
   checkStored,
   encryptingPlan,
@@ -187,6 +188,17 @@ describe("encrypted artifacts", () => {
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StageFailedError);
     expect((error as Error).message).toBe("encryption failed: age was killed by SIGKILL");
+  });
+
+  it("reports age's own error line, without its report-a-bug line", async () => {
+    const error = await pipeline(
+      Readable.from([archive]),
+      ageEncryptStage(age.age, ["age1notarecipient"]),
+      new Writable({ write: (_c, _e, done) => done() }),
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StageFailedError);
+    expect((error as Error).message).toMatch(/^encryption failed: age exited with code 1: age: error: .*age1notarecipient/);
+    expect((error as Error).message).not.toContain("report");
   });
 
   it("removes the identity's pipe, also when age never starts", async () => {

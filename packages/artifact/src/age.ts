@@ -26,7 +26,13 @@ export interface AgeTools {
 /** `age -e -r <recipient>…`: stdin to an age stream on stdout. Recipients (age1…) are public. */
 export function ageEncryptStage(age: string, recipients: readonly string[], input?: ChildStage): ChildStage {
   if (recipients.length === 0) throw new Error("encryption needs at least one recipient");
-  return new ChildStage({ command: age, args: ["-e", ...recipients.flatMap((recipient) => ["-r", recipient])], purpose: "encryption", input });
+  return new ChildStage({
+    command: age,
+    args: ["-e", ...recipients.flatMap((recipient) => ["-r", recipient])],
+    purpose: "encryption",
+    input,
+    failure: withAgeErrorText,
+  });
 }
 
 /** age's stderr without its "report unexpected errors at …" line; each line at most 300 characters. */
@@ -36,6 +42,11 @@ export function ageErrorText(stderr: string): string {
     .filter((line) => line.trim() !== "" && !line.includes("report unexpected or unhelpful errors"))
     .map((line) => (line.length > 300 ? `${line.slice(0, 300)}…` : line))
     .join("; ");
+}
+
+/** `error` with age's stderr reduced to its error lines (ageErrorText). */
+function withAgeErrorText(error: StageFailedError): StageFailedError {
+  return new StageFailedError(error.command, error.purpose, error.exitCode, error.signal, ageErrorText(error.stderrTail));
 }
 
 /** age's failure when the identity is not among the recipients the stream was encrypted to. */
@@ -59,10 +70,7 @@ export async function ageDecryptStage(tools: AgeTools, identity: string, failure
     command: tools.age,
     args: ["-d", "-i", fifo],
     purpose: "decryption",
-    failure: (error) => {
-      const clean = new StageFailedError(error.command, error.purpose, error.exitCode, error.signal, ageErrorText(error.stderrTail));
-      return failure ? failure(clean) : clean;
-    },
+    failure: (error) => (failure ? failure(withAgeErrorText(error)) : withAgeErrorText(error)),
   });
   void deliverIdentity(fifo, identity, stage).finally(() => rm(dir, { recursive: true, force: true }));
   return stage;
