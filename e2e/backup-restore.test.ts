@@ -19,6 +19,7 @@ import {
   createEmptyDatabase,
   createPgbenchDatabase,
   createTestStack,
+  dropDatabasesAndRoles,
   pgbenchFingerprint,
   run,
   type TestDatabase,
@@ -65,6 +66,19 @@ async function expectRestoresIdentically(archive: string) {
   cleanups.push(() => target.drop());
   await run("pg_restore", ["--no-owner", "--exit-on-error", "-d", target.url, archive]);
   expect(await pgbenchFingerprint(target.url)).toEqual(await pgbenchFingerprint(source.url));
+}
+
+/** A restore job of the backup into a new preview holds exactly what the source holds. */
+async function expectRestoreJobRestoresIdentically(key: string, projectId: string, backupId: string) {
+  const created = await api(key, "POST", `/v1/projects/${projectId}/restores`, { backup_id: backupId, preview_name: `of-${backupId.slice(-6)}` });
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  const job = await pollJob(key, Job.parse(created.body.job).id);
+  expect(job.state, job.error ?? "").toBe("completed");
+  const preview = await stack.db.previewDatabase.findUniqueOrThrow({ where: { id: job.preview_database_id! } });
+  cleanups.push(() => dropDatabasesAndRoles([preview.databaseName]));
+  const credentials = await api(key, "GET", `/v1/projects/${projectId}/preview-databases/${preview.id}/credentials`);
+  const { connection_uri } = credentials.body.credentials as { connection_uri: string };
+  expect(await pgbenchFingerprint(connection_uri)).toEqual(await pgbenchFingerprint(source.url));
 }
 
 afterAll(async () => {
@@ -228,6 +242,8 @@ describe("on-demand backup over REST", () => {
         expect((await readFile(file.path)).equals(bytes)).toBe(true);
       }
     }
+    // And a restore job (into a new preview) reads the old zstd artifact too.
+    await expectRestoreJobRestoresIdentically(tenant.api_key, tenant.project_id, zstdId);
   });
 
   it("verifies and restores backups made before and after a key rotation, each with its own key", async () => {
@@ -245,6 +261,8 @@ describe("on-demand backup over REST", () => {
       expect(job.state, job.error ?? "").toBe("completed");
       await expectRestoresIdentically((await download(tenant.api_key, tenant.project_id, backup.id, path.join(dir, `${backup.id}.dump`))).path);
     }
+    // A restore job of the backup made before the rotation decrypts with the retired key.
+    await expectRestoreJobRestoresIdentically(tenant.api_key, tenant.project_id, before.id);
   });
 
   it("fails the verification of an artifact whose age authentication fails, and a download with the wrong key, saying so", async () => {
