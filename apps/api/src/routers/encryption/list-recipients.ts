@@ -9,7 +9,9 @@ import { serializeRecipient } from "./serialize.js";
 export const ListRecipientsInput = z.strictObject({ id: projectId });
 export const ListRecipientsOutput = z.object({ encryption_recipients: z.array(EncryptionRecipient) });
 
-export const listRecipientsProcedure = scopedProcedure("backups:read")
+// backups:write, as issue 19 specifies for every recipients endpoint: whoever may change the
+// recipients may read them.
+export const listRecipientsProcedure = scopedProcedure("backups:write")
   .meta({
     openapi: {
       method: "GET",
