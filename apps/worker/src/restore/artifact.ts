@@ -1,9 +1,19 @@
 // Opening a backup's artifact for pg_restore (restores, and verification's copy). It goes through the one artifact reader
 // (@capy/artifact's openArtifact: the stored bytes hashed against the backup's SHA-256,
-// decompressed when stored compressed), so a change of storage format stays there; this maps its
-// failures to the worker's error types and counts the bytes for progress.
+// decrypted when stored encrypted, decompressed when stored compressed), so a change of storage
+// format stays there; this maps its failures to the worker's error types and counts the bytes
+// for progress.
 import { type Readable, Transform } from "node:stream";
-import { ArtifactChecksumError, type OpenOptions, openArtifact, type StoredArtifact } from "@capy/artifact";
+import {
+  ArtifactChecksumError,
+  ArtifactKeyError,
+  ArtifactKeyMismatchError,
+  checkStored,
+  type OpenOptions,
+  openArtifact,
+  type StageFailedError,
+  type StoredArtifact,
+} from "@capy/artifact";
 import { type ArtifactStorage, ObjectNotFoundError } from "@capy/storage";
 import { StorageError, VerificationFailedError } from "../failures/errors.js";
 
@@ -12,9 +22,11 @@ export type ArtifactRef = StoredArtifact;
 /** Called with the total archive bytes read so far (progress). */
 export type OnBytes = (bytes: number) => void;
 
-/** `zstd`: absolute path of the binary, needed for zstd artifacts. */
-export async function openRestoreStream(storage: ArtifactStorage, backup: ArtifactRef, zstd: string | null, onBytes?: OnBytes): Promise<Readable> {
-  const body = await openMapped(storage, backup, { as: "archive", zstd });
+/** How artifacts are decoded: zstd for zstd artifacts; age and the key lookup for encrypted ones. */
+export type ArtifactReading = Omit<OpenOptions, "as" | "intoFile">;
+
+export async function openRestoreStream(storage: ArtifactStorage, backup: ArtifactRef, reading: ArtifactReading, onBytes?: OnBytes): Promise<Readable> {
+  const body = await openMapped(storage, backup, { ...reading, as: "archive" });
   let bytes = 0;
   const counted = new Transform({
     transform(chunk: Buffer, _encoding, done) {
@@ -31,8 +43,8 @@ export async function openRestoreStream(storage: ArtifactStorage, backup: Artifa
  * into it, the decoded bytes never pass through this process): a stream that carries no bytes
  * and ends once the file is complete, failing like openRestoreStream's.
  */
-export async function openRestoreFile(storage: ArtifactStorage, backup: ArtifactRef, zstd: string | null, file: string): Promise<Readable> {
-  const body = await openMapped(storage, backup, { as: "archive", zstd, intoFile: file });
+export async function openRestoreFile(storage: ArtifactStorage, backup: ArtifactRef, reading: ArtifactReading, file: string): Promise<Readable> {
+  const body = await openMapped(storage, backup, { ...reading, as: "archive", intoFile: file });
   return through(body, new Transform({ transform: (_chunk, _encoding, next) => next() }));
 }
 
@@ -41,6 +53,8 @@ async function openMapped(storage: ArtifactStorage, backup: ArtifactRef, options
     return (await openArtifact(storage, backup, options)).body;
   } catch (error) {
     if (error instanceof ObjectNotFoundError) throw new VerificationFailedError(`artifact missing: no stored object ${backup.backupKey}`);
+    // The key is gone or unusable: no retry brings it back.
+    if (error instanceof ArtifactKeyError) throw new VerificationFailedError(error.message, { cause: error });
     throw new StorageError(error);
   }
 }
@@ -48,7 +62,23 @@ async function openMapped(storage: ArtifactStorage, backup: ArtifactRef, options
 /** `body` piped through `stage`, failing with the worker's errors (a checksum mismatch is a verdict on the artifact). */
 function through(body: Readable, stage: Transform): Readable {
   body.once("error", (error) => stage.destroy(error instanceof ArtifactChecksumError ? new VerificationFailedError(error.message) : error));
-  // A reader that gives up (an abort) stops the read behind it, zstd included.
+  // A reader that gives up (an abort) stops the read behind it, age and zstd included.
   stage.once("close", () => body.destroy());
   return body.pipe(stage);
+}
+
+/**
+ * What age or zstd exiting non-zero says about an artifact (a killed one says nothing about it:
+ * the caller passes only exits with a code). Stored bytes that changed since they were recorded
+ * are the cause, whatever age (a changed header even reads as a wrong key) or zstd made of them:
+ * a checksum mismatch. Otherwise the key does not match, or the bytes were undecodable as stored.
+ */
+export async function decodingFailure(storage: ArtifactStorage, backup: ArtifactRef, error: StageFailedError): Promise<VerificationFailedError> {
+  try {
+    await checkStored(storage, backup);
+  } catch (checked) {
+    if (checked instanceof ArtifactChecksumError) return new VerificationFailedError(checked.message, { cause: error });
+  }
+  if (error instanceof ArtifactKeyMismatchError) return new VerificationFailedError(error.message, { cause: error });
+  return new VerificationFailedError(`artifact does not ${error.purpose === "decryption" ? "decrypt" : "decompress"}: ${error.message}`, { cause: error });
 }
