@@ -245,9 +245,13 @@ export class Verifier {
     const { artifact } = request;
     try {
       // The same reader restores use: a missing object or a checksum mismatch is a VerificationFailedError.
-      await pipeline(await openRestoreFile(this.deps.storage, artifact, { zstd: this.deps.zstd, ...this.deps.decrypt }, file), new Writable({ write: (_chunk, _encoding, done) => done() }), {
-        signal,
-      });
+      await pipeline(
+        await openRestoreFile(this.deps.storage, artifact, { zstd: this.deps.zstd, ...this.deps.decrypt }, file),
+        new Writable({ write: (_chunk, _encoding, done) => done() }),
+        {
+          signal,
+        },
+      );
     } catch (error) {
       if (request.signal.aborted) throw new ShutdownInterruptError();
       if (error instanceof VerificationFailedError) throw error;
