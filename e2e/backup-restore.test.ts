@@ -14,7 +14,6 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Backup, Job } from "@capy/contracts";
-import { newId, parseAgeRecipient, recipientFingerprint, rotateProjectEncryptionKey } from "@capy/db";
 import {
   createEmptyDatabase,
   createPgbenchDatabase,
@@ -92,10 +91,8 @@ describe("on-demand backup over REST", () => {
     const tenant = await stack.createTenant("acme", "shop", source.url);
     const key = tenant.api_key;
     // The customer's own public key, added as a recipient of the project's new artifacts.
-    const publicKey = parseAgeRecipient(customerRecipient);
-    await stack.db.encryptionRecipient.create({
-      data: { id: newId("rcp"), projectId: tenant.project_id, label: "ops laptop", publicKey, fingerprint: recipientFingerprint(publicKey) },
-    });
+    const added = await api(key, "POST", `/v1/projects/${tenant.project_id}/encryption-recipients`, { label: "ops laptop", public_key: customerRecipient });
+    expect(added.status, JSON.stringify(added.body)).toBe(201);
 
     const created = await api(key, "POST", `/v1/projects/${tenant.project_id}/backups`, { label: "nightly" });
     expect(created.status).toBeLessThan(300);
@@ -248,12 +245,13 @@ describe("on-demand backup over REST", () => {
 
   it("verifies and restores backups made before and after a key rotation, each with its own key", async () => {
     const { tenant, backup: before } = await backupOf("rotating");
-    const rotated = await rotateProjectEncryptionKey(stack.db, stack.keyring, tenant.project_id);
+    const rotated = await api(tenant.api_key, "POST", `/v1/projects/${tenant.project_id}/encryption-keys/rotate`);
+    expect(rotated.status, JSON.stringify(rotated.body)).toBe(201);
     const created = await api(tenant.api_key, "POST", `/v1/projects/${tenant.project_id}/backups`, {});
     const finished = await pollJob(tenant.api_key, Job.parse(created.body.job).id);
     expect(finished.state, finished.error ?? "").toBe("completed");
     const after = await stack.db.backup.findUniqueOrThrow({ where: { jobId: finished.id } });
-    expect(after.encryptionKeyId).toBe(rotated.id);
+    expect(after.encryptionKeyId).toBe((rotated.body.encryption_key as { id: string }).id);
     expect(after.encryptionKeyId).not.toBe(before.encryptionKeyId);
     expect(await stack.db.projectEncryptionKey.findUniqueOrThrow({ where: { id: before.encryptionKeyId! } })).toMatchObject({ retiredAt: expect.any(Date) });
     for (const backup of [before, after]) {

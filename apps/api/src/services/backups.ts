@@ -88,7 +88,9 @@ async function firstBytes(storage: ArtifactStorage, backup: Backup, body: Readab
   try {
     await once(body, "readable");
   } catch (error) {
-    if (!(error instanceof StageFailedError)) throw error;
+    if (error instanceof ArtifactChecksumError) throw new AppError("CONFLICT", error.message, { cause: error });
+    // A child killed (not exiting with a code) says nothing about the artifact.
+    if (!(error instanceof StageFailedError) || error.exitCode === null) throw error;
     await checkStored(storage, backup).catch((checked: unknown) => {
       if (checked instanceof ArtifactChecksumError) throw new AppError("CONFLICT", checked.message, { cause: checked });
     });
