@@ -144,21 +144,14 @@ async function dumpAndRecord(
     const progress = progressRecorder(deps.db, attempt);
     timeout = AbortSignal.timeout(timeoutMs);
     const dumpSignal = AbortSignal.any([context.stop, timeout]);
+    // What both dumps below share: the source, the pipeline and where the artifact goes.
+    const dumpOptions = { runner: deps.runner, pgDump: deps.pgDump, plan: deps.writePlan, recipients, target, storage: deps.storage, key, signal: dumpSignal };
     const snapshot = await openSourceSnapshot(target).catch(async (sessionError: unknown) => {
       // pg_dump is what users read diagnostics from (exit code, stderr): when our snapshot
       // session cannot connect, let pg_dump try the same connection and report why it fails.
       // Should pg_dump succeed where the session failed, its artifact is discarded below and
       // the session's error decides the retry.
-      await dumpToStorage({
-        runner: deps.runner,
-        pgDump: deps.pgDump,
-        plan: deps.writePlan,
-        recipients,
-        target,
-        storage: deps.storage,
-        key,
-        signal: dumpSignal,
-      });
+      await dumpToStorage(dumpOptions);
       throw sessionError;
     });
     // A stopped dump (timeout, cancel, lost job, shutdown) must not wait for the counting queries.
@@ -177,14 +170,7 @@ async function dumpAndRecord(
         return value;
       });
       const dumping = dumpToStorage({
-        runner: deps.runner,
-        pgDump: deps.pgDump,
-        plan: deps.writePlan,
-        recipients,
-        target,
-        storage: deps.storage,
-        key,
-        signal: dumpSignal,
+        ...dumpOptions,
         snapshot: snapshot.id,
         onProgress: (bytes) => progress.update(bytes),
       })
