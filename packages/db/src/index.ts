@@ -15,7 +15,6 @@ export { LOCAL_ENCRYPTION_KEY_FILE, loadDbEnv, loadKeyring, readLocalEncryptionK
 export * from "./generated/prisma/client.js";
 export { type IdPrefix, newId } from "./ids.js";
 export { ensureDatabaseExists, migrateDatabase } from "./migrate.js";
-export { asModelRows } from "./model-rows.js";
 export { type PgConnection, parsePostgresUrl, quoteIdent, withDatabase } from "./postgres-url.js";
 export { assertStoredSecretsOpen, checkStoredSecrets, describeKeys, type SecretsCheck, StoredSecretsError } from "./secrets/check.js";
 export { SECRET_COLUMNS, type SecretColumn, secretColumnName } from "./secrets/columns.js";
@@ -23,4 +22,5 @@ export { encryptSecret, generateEncryptionKey } from "./secrets/crypto.js";
 export { Keyring, KeyringError, keyId, opensWith, sealedKeyId } from "./secrets/keyring.js";
 export { type ColumnRotation, type RotationReport, rotateSecrets } from "./secrets/rotate.js";
 export { type DemoSeedInput, seedDemo } from "./seed.js";
+export { readJob, readProjectBackups, readProjectJobs, readProjectSchedules } from "./sql-reads.js";
 export { createApiKey, createProject, registerCluster, revokeApiKey, TenantError } from "./tenants.js";

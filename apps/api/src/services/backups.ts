@@ -1,18 +1,16 @@
 // Backups: listing, requesting one (a job row, then its BullMQ job), and opening an artifact.
 import type { Readable } from "node:stream";
 import { type OpenOptions, openArtifact } from "@capy/artifact";
-import { asModelRows, type Backup, type Db, type Project } from "@capy/db";
+import { type Backup, type Db, type Project, readProjectBackups } from "@capy/db";
 import type { NewJob } from "@capy/jobs";
 import { type ArtifactStorage, ObjectNotFoundError } from "@capy/storage";
 import { AppError } from "../errors.js";
 import { type CreatedJob, createJobOnce } from "./idempotency.js";
 import type { CreateJobDeps } from "./jobs.js";
 
-/** Newest first. Raw: see asModelRows (the list's largest CPU cost was findMany's plan compilation). */
-export async function listBackups(db: Db, project: Project): Promise<Backup[]> {
-  const rows = await db.$queryRaw<Record<string, unknown>[]>`
-    SELECT * FROM backups WHERE project_id = ${project.id} ORDER BY created_at DESC, id DESC`;
-  return asModelRows<Backup>(rows);
+/** Newest first. A hot read: SQL on Prisma's pool (see @capy/db sql-reads). */
+export function listBackups(db: Db, project: Project): Promise<Backup[]> {
+  return readProjectBackups(db, project.id);
 }
 
 /**
