@@ -191,7 +191,9 @@ async function main() {
   const before = await measure({ name: "bare Fastify (before)", url: `${bare.url}/v1/projects/x/scheduled-backups`, pid: bare.pid });
   const rows = [];
   const all = targets(api.baseUrl, tenant);
-  const chosen = all.filter((t) => !args.only || t.name.includes(args.only) || (t.restOf && all.some((r) => r.name === t.restOf && r.name.includes(args.only))));
+  const chosen = all.filter(
+    (t) => !args.only || t.name.includes(args.only) || (t.restOf && all.some((r) => r.name === t.restOf && r.name.includes(args.only))),
+  );
   for (const target of chosen) {
     log(target.name);
     rows.push({ ...(await measure({ ...target, pid: api.child.pid })), goal: target.goal, p99goal: target.p99 });

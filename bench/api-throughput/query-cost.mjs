@@ -35,9 +35,8 @@ try {
   console.log(`query-cost ${new Date().toISOString()} node ${process.version}, ${ROUNDS} sequential queries each`);
   console.log("| read | CPU µs/query | wall µs/query | load avg (1 min) |\n|---|---|---|---|");
   await cost("100 backups: Prisma findMany", () => db.backup.findMany({ where: { projectId }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] }));
-  await cost(
-    "100 backups: Prisma $queryRaw + mapping",
-    async () => asModelRows(await db.$queryRaw`SELECT * FROM backups WHERE project_id = ${projectId} ORDER BY created_at DESC, id DESC`),
+  await cost("100 backups: Prisma $queryRaw + mapping", async () =>
+    asModelRows(await db.$queryRaw`SELECT * FROM backups WHERE project_id = ${projectId} ORDER BY created_at DESC, id DESC`),
   );
   await cost("100 backups: sql-reads (pg pool)", () => readProjectBackups(db, projectId));
   await cost("job by id: Prisma findUnique", () => db.job.findUnique({ where: { id: tenant.jobId } }));

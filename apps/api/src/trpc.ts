@@ -17,7 +17,7 @@ export type Meta = OpenApiMeta<{
 }>;
 
 /** The message a client may see: readable validation issues, never internals. */
-function publicMessage(error: TRPCError): string {
+export function publicMessage(error: TRPCError): string {
   if (error.cause instanceof ZodError) return describeIssues(error.cause.issues);
   if (error.code === "INTERNAL_SERVER_ERROR") return INTERNAL_MESSAGE;
   return error.message;

@@ -16,7 +16,12 @@ const projects: { id: string; organizationId: string; clusterId: string }[] = []
 
 /** Two projects, each with a full (every column set) and a sparse (nulls) job, backup and schedule. */
 async function seedProject(name: string) {
-  const tenant = await createProject(db, { organizationName: name, projectName: name, databaseUrl: `postgresql://postgres:postgres@127.0.0.1:5432/${name}`, keyring });
+  const tenant = await createProject(db, {
+    organizationName: name,
+    projectName: name,
+    databaseUrl: `postgresql://postgres:postgres@127.0.0.1:5432/${name}`,
+    keyring,
+  });
   const project = await db.project.findUniqueOrThrow({ where: { id: tenant.project_id } });
   const owner = { organizationId: project.organizationId, projectId: project.id };
   const at = (minutes: number) => new Date(Date.UTC(2026, 10, 30, 12, minutes, 0, 123));
