@@ -10,27 +10,15 @@
 // errorFormatter makes public, with the status tRPC maps the code to.
 
 import type { ErrorBody } from "@capy/contracts";
-import { type AnyProcedure, getTRPCErrorFromUnknown, type ProcedureType } from "@trpc/server";
+import { type AnyProcedure, getTRPCErrorFromUnknown } from "@trpc/server";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from "fastify";
 import { acceptsRequestBody, coerceSchema, getInputOutputParsers, instanceofZodTypeLikeVoid, instanceofZodTypeObject, unwrapZodType } from "trpc-to-openapi";
 import type { Context } from "../context.js";
 import { AppError } from "../errors.js";
+import { callProcedure, procedures } from "../procedures.js";
 import { restOperations } from "../rest-operations.js";
-import { appRouter } from "../router.js";
 import { publicMessage } from "../trpc.js";
-
-/** How the procedure is called, in tRPC's terms (what its caller proxy would pass). */
-interface CallOptions {
-  ctx: Context;
-  getRawInput: () => Promise<unknown>;
-  path: string;
-  type: ProcedureType;
-  signal: undefined;
-  batchIndex: number;
-}
-/** A built procedure is a function of its call options (tRPC's caller calls it the same way). */
-type Callable = (options: CallOptions) => Promise<unknown>;
 
 export interface RestRoute {
   method: HTTPMethods;
@@ -38,8 +26,7 @@ export interface RestRoute {
   url: string;
   /** The procedure's path in the router, e.g. `jobs.list`. */
   path: string;
-  type: ProcedureType;
-  call: Callable;
+  procedure: AnyProcedure;
   successStatus: number;
   /** Where the input comes from besides path parameters: the JSON body or the query string. */
   fromBody: boolean;
@@ -62,13 +49,10 @@ function arrayFieldsOf(schema: unknown): Set<string> {
   return fields;
 }
 
-// tRPC types `_def.procedures` as the nested record, but it holds every procedure by full path.
-const procedures = appRouter._def.procedures as unknown as Record<string, AnyProcedure>;
-
 /** Every REST operation of the router, schemas coerced once (the adapter did it on every request). */
 export function restRoutes(): RestRoute[] {
   return restOperations.map((operation) => {
-    const procedure = procedures[operation.procedure]!;
+    const procedure = procedures.get(operation.procedure)!;
     const schema = unwrapZodType(getInputOutputParsers(procedure as never).inputParser as never, true);
     // Strings of the query (and, as the adapter did, of bodies) to the schema's numbers, booleans, dates.
     if (instanceofZodTypeObject(schema)) coerceSchema(schema);
@@ -76,8 +60,7 @@ export function restRoutes(): RestRoute[] {
       method: operation.method as HTTPMethods,
       url: operation.path.replace(/\{(.+?)\}/g, ":$1"),
       path: operation.procedure,
-      type: procedure._def.type,
-      call: procedure as unknown as Callable,
+      procedure,
       successStatus: operation.successStatus,
       fromBody: acceptsRequestBody(operation.method as "GET"),
       voidInput: instanceofZodTypeLikeVoid(schema),
@@ -146,15 +129,8 @@ export function registerRestApi(app: FastifyInstance, createContext: (opts: { re
         const handler = async (request: FastifyRequest, reply: FastifyReply) => {
           try {
             const input = inputOf(route, request);
-            const data = await route.call({
-              ctx: createContext({ req: request }),
-              getRawInput: async () => input,
-              path: route.path,
-              type: route.type,
-              signal: undefined,
-              batchIndex: 0,
-            });
-            return reply.code(route.successStatus).type("application/json").send(data);
+            const data = await callProcedure(route.procedure, route.path, createContext({ req: request }), input);
+            return reply.code(route.successStatus).header("content-type", "application/json").send(data);
           } catch (cause) {
             const { status, message } = errorReply(cause);
             return reply.code(status).send({ error: message } satisfies ErrorBody);
