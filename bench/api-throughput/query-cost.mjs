@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The CPU price of one hot-path read, each way it can be made: Prisma's query API, Prisma's
-// $queryRaw (+ camelCase mapping), and @capy/db's sql-reads on the pool under Prisma's adapter.
+// $queryRaw (+ camelCase mapping), and @capy/db's hot-paths on the pool under Prisma's adapter.
 // Reads the bench tenant's 100 backups and one job by primary key, ROUNDS sequential queries
 // each, after a warm-up; prints CPU time (user + system) of this process per query in µs (what
 // the API pays; Postgres's own work is in its process) and wall time per query.
@@ -38,10 +38,10 @@ try {
   await cost("100 backups: Prisma $queryRaw + mapping", async () =>
     asModelRows(await db.$queryRaw`SELECT * FROM backups WHERE project_id = ${projectId} ORDER BY created_at DESC, id DESC`),
   );
-  await cost("100 backups: sql-reads (pg pool)", () => readProjectBackups(db, projectId));
+  await cost("100 backups: hot-paths (pg pool)", () => readProjectBackups(db, projectId));
   await cost("job by id: Prisma findUnique", () => db.job.findUnique({ where: { id: tenant.jobId } }));
   await cost("job by id: Prisma $queryRaw + mapping", async () => asModelRows(await db.$queryRaw`SELECT * FROM jobs WHERE id = ${tenant.jobId}`));
-  await cost("job by id: sql-reads (pg pool)", () => readJob(db, tenant.jobId));
+  await cost("job by id: hot-paths (pg pool)", () => readJob(db, tenant.jobId));
 } finally {
   await db.$disconnect();
   await Promise.all([meta.drop(), source.drop()]);

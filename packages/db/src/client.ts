@@ -1,12 +1,12 @@
 // The one PrismaClient factory. Prisma runs in "client" engine mode (no Rust query engine):
 // queries go through the pg driver adapter, over a pg pool made here so that the hot-path reads
-// of sql-reads.ts share its connections (one pool per process, not two).
+// of hot-paths.ts share its connections (one pool per process, not two).
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaClient } from "./generated/prisma/client.js";
 
 export type Db = PrismaClient & {
-  /** The pool under Prisma's adapter; sql-reads.ts runs its statements on it. */
+  /** The pool under Prisma's adapter; hot-paths.ts runs its statements on it. */
   readonly pool: pg.Pool;
 };
 

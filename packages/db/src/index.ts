@@ -13,6 +13,18 @@ export { type ChangeFeed, type ChangeFeedHandlers, listenForTenancyChanges, TENA
 export { createDb, type Db, type DbOptions } from "./client.js";
 export { LOCAL_ENCRYPTION_KEY_FILE, loadDbEnv, loadKeyring, readLocalEncryptionKey } from "./env.js";
 export * from "./generated/prisma/client.js";
+export {
+  insertAuditEvent,
+  insertJob,
+  isUniqueViolation,
+  type NewAuditRow,
+  type NewJobRow,
+  readJob,
+  readJobByIdempotencyKey,
+  readProjectBackups,
+  readProjectJobs,
+  readProjectSchedules,
+} from "./hot-paths.js";
 export { type IdPrefix, newId } from "./ids.js";
 export { ensureDatabaseExists, migrateDatabase } from "./migrate.js";
 export { type PgConnection, parsePostgresUrl, quoteIdent, withDatabase } from "./postgres-url.js";
@@ -22,5 +34,4 @@ export { encryptSecret, generateEncryptionKey } from "./secrets/crypto.js";
 export { Keyring, KeyringError, keyId, opensWith, sealedKeyId } from "./secrets/keyring.js";
 export { type ColumnRotation, type RotationReport, rotateSecrets } from "./secrets/rotate.js";
 export { type DemoSeedInput, seedDemo } from "./seed.js";
-export { readJob, readProjectBackups, readProjectJobs, readProjectSchedules } from "./sql-reads.js";
 export { createApiKey, createProject, registerCluster, revokeApiKey, TenantError } from "./tenants.js";

@@ -1,28 +1,33 @@
 // Backups: listing, requesting one (a job row, then its BullMQ job), and opening an artifact.
 import type { Readable } from "node:stream";
 import { type OpenOptions, openArtifact } from "@capy/artifact";
-import { type Backup, type Db, type Project, readProjectBackups } from "@capy/db";
+import { type Backup, type Db, type NewAuditRow, type Project, readProjectBackups } from "@capy/db";
 import type { NewJob } from "@capy/jobs";
 import { type ArtifactStorage, ObjectNotFoundError } from "@capy/storage";
 import { AppError } from "../errors.js";
 import { type CreatedJob, createJobOnce } from "./idempotency.js";
 import type { CreateJobDeps } from "./jobs.js";
 
-/** Newest first. A hot read: SQL on Prisma's pool (see @capy/db sql-reads). */
+/** Newest first. A hot read: SQL on Prisma's pool (see @capy/db hot-paths). */
 export function listBackups(db: Db, project: Project): Promise<Backup[]> {
   return readProjectBackups(db, project.id);
 }
 
 /**
- * Records a pending backup job and enqueues it (see createJob); under an Idempotency-Key, the
- * key's earlier job within 24 h instead of a new one.
+ * Records a pending backup job (id `jobId`, with `audit` in the same statement) and enqueues it
+ * (see createJob); under an Idempotency-Key, the key's earlier job within 24 h instead of a new one.
  */
-export function requestBackupOnce(deps: CreateJobDeps, project: Project, label: string | null, key: string | undefined): Promise<CreatedJob> {
-  return createJobOnce(deps, backupJobInput(project, label), key);
+export function requestBackupOnce(
+  deps: CreateJobDeps,
+  project: Project,
+  request: { jobId: string; label: string | null; idempotencyKey: string | undefined; audit: NewAuditRow },
+): Promise<CreatedJob> {
+  return createJobOnce(deps, backupJobInput(request.jobId, project, request.label), request.idempotencyKey, request.audit);
 }
 
-function backupJobInput(project: Project, label: string | null): NewJob {
+function backupJobInput(id: string, project: Project, label: string | null): NewJob {
   return {
+    id,
     type: "backup",
     organizationId: project.organizationId,
     projectId: project.id,

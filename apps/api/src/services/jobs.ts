@@ -1,14 +1,14 @@
 // Reading jobs, and creating one on request (rows are written by @capy/jobs only).
 
-import { type Db, type Job, type Project, readJob, readProjectJobs } from "@capy/db";
-import { enqueueJob, insertJobRow, type NewJob } from "@capy/jobs";
+import { type Db, type Job, type NewAuditRow, type Project, readJob, readProjectJobs } from "@capy/db";
+import { enqueueJob, insertJobRowAlone, type NewJob } from "@capy/jobs";
 import { type BackupQueue, withTimeout } from "@capy/queue";
 import type { FastifyBaseLogger } from "fastify";
 import { isVisible } from "../auth/access.js";
 import type { Principal } from "../auth/principal.js";
 import { AppError } from "../errors.js";
 
-/** Newest first. A hot read: SQL on Prisma's pool (see @capy/db sql-reads). */
+/** Newest first. A hot read: SQL on Prisma's pool (see @capy/db hot-paths). */
 export function listJobs(db: Db, project: Project, limit: number): Promise<Job[]> {
   return readProjectJobs(db, project.id, limit);
 }
@@ -31,12 +31,12 @@ export interface CreateJobDeps {
 }
 
 /**
- * Records a pending job and enqueues it. Postgres is the source of truth: when Redis is
- * unreachable the row stays pending, the reconciler enqueues it later, and the caller still
- * gets the job to poll.
+ * Records a pending job (with `audit`, its audit event, in the same statement) and enqueues it.
+ * Postgres is the source of truth: when Redis is unreachable the row stays pending, the
+ * reconciler enqueues it later, and the caller still gets the job to poll.
  */
-export async function createJob(deps: CreateJobDeps, input: NewJob): Promise<Job> {
-  const job = await insertJobRow(deps.db, input);
+export async function createJob(deps: CreateJobDeps, input: NewJob, audit?: NewAuditRow): Promise<Job> {
+  const job = await insertJobRowAlone(deps.db, input, audit);
   await enqueueRecorded(deps, job);
   return job;
 }

@@ -25,7 +25,7 @@ export interface ScheduleDeps {
   log: FastifyBaseLogger;
 }
 
-/** Oldest first. A hot read: SQL on Prisma's pool (see @capy/db sql-reads). */
+/** Oldest first. A hot read: SQL on Prisma's pool (see @capy/db hot-paths). */
 export function listSchedules(db: Db, project: Project): Promise<ScheduledBackup[]> {
   return readProjectSchedules(db, project.id);
 }

@@ -1,12 +1,22 @@
-// sql-reads answers exactly what Prisma answers for the same rows (every field, nulls, bigint,
+// hot-paths answers exactly what Prisma answers for the same rows (every field, nulls, bigint,
 // Date, Json), in the same order, and only the asked project's rows.
 import { createMetadataDatabase, type TestDatabase } from "@capy/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDb, type Db } from "./client.js";
+import {
+  insertAuditEvent,
+  insertJob,
+  isUniqueViolation,
+  type NewJobRow,
+  readJob,
+  readJobByIdempotencyKey,
+  readProjectBackups,
+  readProjectJobs,
+  readProjectSchedules,
+} from "./hot-paths.js";
 import { newId } from "./ids.js";
 import { generateEncryptionKey } from "./secrets/crypto.js";
 import { Keyring } from "./secrets/keyring.js";
-import { readJob, readProjectBackups, readProjectJobs, readProjectSchedules } from "./sql-reads.js";
 import { createProject, registerCluster } from "./tenants.js";
 
 const keyring = new Keyring(generateEncryptionKey());
@@ -102,7 +112,7 @@ afterAll(async () => {
   await database?.drop();
 });
 
-describe("sql-reads", () => {
+describe("hot-paths", () => {
   it("reads a project's backups as Prisma's findMany does, newest first", async () => {
     for (const { id } of projects) {
       const expected = await db.backup.findMany({ where: { projectId: id }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] });
@@ -131,5 +141,56 @@ describe("sql-reads", () => {
       expect(expected).toHaveLength(1);
       expect(await readProjectSchedules(db, id)).toStrictEqual(expected);
     }
+  });
+
+  it("inserts a job as Prisma reads it back, its audit event in the same statement, both or neither", async () => {
+    const [project] = projects;
+    const row: NewJobRow = {
+      id: newId("job"),
+      type: "backup",
+      state: "pending",
+      phase: "queued",
+      maxAttempts: 3,
+      clusterId: project!.clusterId,
+      lockedResource: "database:x/y",
+      organizationId: project!.organizationId,
+      projectId: project!.id,
+      idempotencyKey: "insert-test",
+      label: "label",
+      backupId: null,
+      scheduleId: null,
+      dueAt: new Date(Date.UTC(2026, 10, 30, 1, 2, 3, 456)),
+      previewDatabaseId: null,
+      payload: { tables: ["public.a"] },
+    };
+    const audit = {
+      id: newId("aud"),
+      organizationId: project!.organizationId,
+      projectId: project!.id,
+      actorType: "api_key",
+      actorId: "key_x",
+      action: "backup.created",
+      targetType: "job",
+      targetId: row.id,
+      metadata: { label: "label" },
+    };
+    const job = await insertJob(db, row, audit);
+    expect(job).toStrictEqual(await db.job.findUniqueOrThrow({ where: { id: row.id } }));
+    expect(job).toMatchObject({ ...row, attempts: 0, fencingToken: 0, claimedAt: null });
+    expect(await readJobByIdempotencyKey(db, project!.id, "insert-test")).toStrictEqual(job);
+    expect(await readJobByIdempotencyKey(db, project!.id, "other-key")).toBeUndefined();
+    expect(await db.auditEvent.findUniqueOrThrow({ where: { id: audit.id } })).toMatchObject(audit);
+
+    // The same Idempotency-Key again: a unique violation, and no second audit event either.
+    const second = { ...audit, id: newId("aud") };
+    const refused = await insertJob(db, { ...row, id: newId("job") }, second).catch((error: unknown) => error);
+    expect(isUniqueViolation(refused)).toBe(true);
+    expect(await db.auditEvent.findUnique({ where: { id: second.id } })).toBeNull();
+
+    const alone = await insertJob(db, { ...row, id: newId("job"), idempotencyKey: null });
+    expect(alone).toStrictEqual(await db.job.findUniqueOrThrow({ where: { id: alone.id } }));
+    const recorded = { ...audit, id: newId("aud"), metadata: {} };
+    await insertAuditEvent(db, recorded);
+    expect(await db.auditEvent.findUniqueOrThrow({ where: { id: recorded.id } })).toMatchObject(recorded);
   });
 });
