@@ -18,15 +18,17 @@ type ColumnsOf<T> = { readonly [K in keyof Required<T>]: string };
 
 const INT8_OID = 20;
 
+const parseInt8 = (value: string) => BigInt(value);
+
 /** pg's parsers, except int8 as bigint (Prisma's BigInt) instead of a string. */
 const types = {
-  getTypeParser: (oid: number, format?: "text" | "binary") =>
-    oid === INT8_OID ? (value: string) => BigInt(value) : pg.types.getTypeParser(oid, format as "text"),
+  getTypeParser: (oid: number, format?: "text" | "binary") => (oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format as "text")),
 };
 
 /** A model's rows from `SELECT <its columns> FROM <table> …`, values in column order. */
 class ModelTable<T> {
-  readonly #fields: readonly string[];
+  /** Row (values in column order) to model: one object literal, compiled from the column map. */
+  readonly #toModel: (row: readonly unknown[]) => T;
   readonly #columnOf: Readonly<Record<string, string>>;
   /** `col_a, col_b, …` in field order. */
   readonly columns: string;
@@ -35,7 +37,11 @@ class ModelTable<T> {
     readonly table: string,
     columns: ColumnsOf<T>,
   ) {
-    this.#fields = Object.keys(columns);
+    // A literal with every field builds each row in one step and gives all rows one shape; a
+    // loop of keyed stores cost 5 % of the CPU of a list of 100 backups. The names are this
+    // file's own (the column maps below), quoted by JSON.stringify.
+    const fields = Object.keys(columns).map((field, i) => `${JSON.stringify(field)}: row[${i}]`);
+    this.#toModel = new Function("row", `return { ${fields.join(", ")} };`) as (row: readonly unknown[]) => T;
     this.#columnOf = columns;
     this.columns = Object.values<string>(columns).join(", ");
   }
@@ -53,13 +59,7 @@ class ModelTable<T> {
   /** Runs a named statement whose result has this table's columns (e.g. `… RETURNING <columns>`) and maps its rows. */
   async run(db: Db, name: string, text: string, values: readonly unknown[]): Promise<T[]> {
     const result = await db.pool.query<unknown[]>({ name: `capy_${name}`, text, values: values as unknown[], rowMode: "array", types });
-    return result.rows.map((row) => this.#toModel(row));
-  }
-
-  #toModel(row: readonly unknown[]): T {
-    const model: Record<string, unknown> = {};
-    for (let i = 0; i < this.#fields.length; i++) model[this.#fields[i]!] = row[i];
-    return model as T;
+    return result.rows.map(this.#toModel);
   }
 }
 
