@@ -18,10 +18,12 @@
 // --storage filesystem (default) | s3: s3 gives the API and worker S3_* variables for an s3rver on
 //   this host (startS3Server from @capy/testing), so uploads go through S3Storage's multipart path.
 // --compression zstd:1 (default: the worker's default) | zstd:3 | gzip:6 | none: BACKUP_COMPRESSION.
+// --encryption age (default: the worker's default) | none: BACKUP_ENCRYPTION (run both to see what
+//   encryption costs; the backup ratio and worker RSS are printed either way).
 // --scale N: a reference database N times as large (capy_bench_x<N>: pgbench scale 70 N plus 4 N
 //   million md5 rows, the same shape as make-bench-db.sh), created on first use, kept afterwards
 //   (drop it by hand); shows whether the ratios hold and the RSS stays flat.
-// Usage: pnpm run build && node bench/backup-overhead.mjs [--rounds 3] [--scale 1] [--storage filesystem|s3] [--compression zstd:1]
+// Usage: pnpm run build && node bench/backup-overhead.mjs [--rounds 3] [--scale 1] [--storage filesystem|s3] [--compression zstd:1] [--encryption age|none]
 //        BENCH_DATABASE_URL=postgresql://…/capy_bench to use an existing database (scale 1).
 import { spawn, spawnSync } from "node:child_process";
 import { closeSync, createWriteStream, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -39,6 +41,7 @@ const { values } = parseArgs({
     storage: { type: "string", default: "filesystem" },
     scale: { type: "string", default: "1" },
     compression: { type: "string" },
+    encryption: { type: "string" },
   },
 });
 const rounds = Number(values.rounds);
@@ -129,11 +132,14 @@ const size = await withAdminClient((c) => c.query("SELECT pg_database_size($1) A
 console.log(`reference database: ${benchUrl.replace(/\/\/[^@]*@/, "//")} (${mb(Number(size.rows[0].s))} MB, scale ${scale}), ${rounds} rounds`);
 
 const s3 = storageBackend === "s3" ? await startS3Server({ bucket: "capy-bench" }) : undefined;
-const compressionEnv = values.compression ? { BACKUP_COMPRESSION: values.compression } : {};
+const workerEnv = {
+  ...(values.compression ? { BACKUP_COMPRESSION: values.compression } : {}),
+  ...(values.encryption ? { BACKUP_ENCRYPTION: values.encryption } : {}),
+};
 console.log(
-  `storage: ${s3 ? `s3 (s3rver at ${s3.endpoint}, bucket ${s3.bucket}, key prefix bench)` : "filesystem"}; BACKUP_COMPRESSION ${values.compression ?? "(default)"}`,
+  `storage: ${s3 ? `s3 (s3rver at ${s3.endpoint}, bucket ${s3.bucket}, key prefix bench)` : "filesystem"}; BACKUP_COMPRESSION ${values.compression ?? "(default)"}; BACKUP_ENCRYPTION ${values.encryption ?? "(default)"}`,
 );
-const stack = await createTestStack({ ...(s3 ? s3.env({ keyPrefix: "bench" }) : {}), ...compressionEnv });
+const stack = await createTestStack({ ...(s3 ? s3.env({ keyPrefix: "bench" }) : {}), ...workerEnv });
 const scratch = mkdtempSync(path.join(os.tmpdir(), "capy-bench-"));
 try {
   const tenant = await stack.createTenant("bench", "bench", benchUrl);
@@ -207,7 +213,7 @@ try {
     };
     rows.push(row);
     console.log(
-      `round ${round}: extraction ${seconds(extractionMs)} s  default pg_dump ${seconds(defaultMs)} s (${mb(defaultBytes)} MB)  backup ${seconds(backupMs)} s (${mb(backup.size_bytes)} MB ${backup.compression}, archive ${mb(archiveBytes)} MB)  ` +
+      `round ${round}: extraction ${seconds(extractionMs)} s  default pg_dump ${seconds(defaultMs)} s (${mb(defaultBytes)} MB)  backup ${seconds(backupMs)} s (${mb(backup.size_bytes)} MB ${backup.compression}${backup.encryption ? `+${backup.encryption}` : ""}, archive ${mb(archiveBytes)} MB)  ` +
         `verification ${seconds(verifyMs)} s  end to end ${seconds(endToEndMs)} s  restore limit ${seconds(restoreMs)} s (-j2 ${seconds(restoreJ2Ms)} s)  load ${row.load}`,
     );
     console.log(
@@ -219,7 +225,7 @@ try {
   const rss = peakRssKb(worker.child.pid);
   const m = (key) => median(rows.map((r) => r[key]));
   const ratio = (f) => median(rows.map(f));
-  console.log(`\nstorage: ${storageBackend}; scale ${scale}; medians of ${rounds} rounds`);
+  console.log(`\nstorage: ${storageBackend}; scale ${scale}; encryption ${values.encryption ?? "(default)"}; medians of ${rounds} rounds`);
   console.log("round  extract_s  default_s  backup_s  verify_s  e2e_s  restore_s  restore_j2_s  artifact_MB  default_MB");
   for (const r of rows) {
     console.log(

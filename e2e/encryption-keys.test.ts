@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { e2eApi } from "./support.js";
 
 const PROJECTS = 4;
+/** Secrets stored: the cluster's login, and each project's password and platform encryption key. */
+const SECRETS = 1 + 2 * PROJECTS;
 const BACKUPS_PER_PROJECT = 3;
 
 let stack: TestStack;
@@ -34,7 +36,12 @@ afterAll(async () => {
 async function storedKeyIds(): Promise<string[]> {
   const clusters = await stack.db.cluster.findMany();
   const projects = await stack.db.project.findMany();
-  return [...clusters.map((c) => c.adminPasswordEncrypted), ...projects.map((p) => p.dbPasswordEncrypted)].map((v) => sealedKeyId(v!) ?? "v1");
+  const platformKeys = await stack.db.projectEncryptionKey.findMany();
+  return [
+    ...clusters.map((c) => c.adminPasswordEncrypted),
+    ...projects.map((p) => p.dbPasswordEncrypted),
+    ...platformKeys.map((k) => k.privateKeyEncrypted),
+  ].map((v) => sealedKeyId(v!) ?? "v1");
 }
 
 async function rotate(env: NodeJS.ProcessEnv): Promise<Record<string, unknown>> {
@@ -66,7 +73,7 @@ describe("start-up check", () => {
     const lines = output.trim().split("\n");
     expect(lines, output).toHaveLength(1);
     expect(lines[0]).toContain(
-      `none of the ${PROJECTS + 1} stored secrets in the metadata database (sealed under key ${keyId(stack.encryptionKey)}, a key without id (v1 form))`,
+      `none of the ${SECRETS} stored secrets in the metadata database (sealed under key ${keyId(stack.encryptionKey)}, a key without id (v1 form))`,
     );
     expect(lines[0]).toMatch(/CAPY_ENCRYPTION_KEY .*CAPY_ENCRYPTION_KEYS_OLD/);
   });
@@ -92,7 +99,7 @@ describe("rotate-encryption-key under load", () => {
     const unfinished = await stack.db.job.count({ where: { state: { in: ["pending", "running"] } } });
     expect(report).toEqual({
       key_id: keyId(newKey),
-      resealed: PROJECTS + 1,
+      resealed: SECRETS,
       already_current: 0,
       failed: 0,
       columns: {
@@ -101,6 +108,7 @@ describe("rotate-encryption-key under load", () => {
         "preview_databases.password_encrypted": { resealed: 0, already_current: 0, failed: 0, failed_ids: [] },
         "webhooks.secret_encrypted": { resealed: 0, already_current: 0, failed: 0, failed_ids: [] },
         "webhooks.previous_secret_encrypted": { resealed: 0, already_current: 0, failed: 0, failed_ids: [] },
+        "project_encryption_keys.private_key_encrypted": { resealed: PROJECTS, already_current: 0, failed: 0, failed_ids: [] },
       },
     });
     expect(unfinished, "backups were still running or waiting when the rotation ended").toBeGreaterThan(0);
@@ -113,7 +121,7 @@ describe("rotate-encryption-key under load", () => {
     expect(await stack.db.backup.count({ where: { verificationState: "verified" } })).toBe(jobIds.length);
 
     // Idempotent.
-    expect(await rotate(rotating)).toMatchObject({ resealed: 0, already_current: PROJECTS + 1, failed: 0 });
+    expect(await rotate(rotating)).toMatchObject({ resealed: 0, already_current: SECRETS, failed: 0 });
 
     // Step 3: remove the old key and restart; backups still complete.
     await Promise.all(stack.workers.splice(0).map((w) => w.stop()));

@@ -92,7 +92,7 @@ describe("S3 storage with one API and two workers", () => {
         });
         expect(download.status).toBe(200);
         await pipeline(Readable.fromWeb(download.body! as never), createWriteStream(file));
-        // The archive, decompressed from the stored zstd artifact on the fly.
+        // The archive, decrypted and decompressed from the stored artifact on the fly.
         expect(Number(download.headers.get("content-length"))).toBe((await stat(file)).size);
 
         const target = await createEmptyDatabase("capy_restore");

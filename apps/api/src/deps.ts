@@ -1,8 +1,9 @@
 // Everything the server needs from the outside world, built once by main.ts and injected into
 // buildServer, so tests and other entry points can supply their own.
 
-import { resolveZstd } from "@capy/artifact";
+import { type AgeTools, type IdentityLookup, resolveAge, resolveZstd } from "@capy/artifact";
 import { createDb, type Db } from "@capy/db";
+import { encryptionIdentityLookup } from "@capy/jobs";
 import {
   type BackupQueue,
   createBackupQueue,
@@ -33,6 +34,8 @@ export interface AppDeps {
   storage: ArtifactStorage;
   /** Absolute path of zstd: downloads of zstd artifacts are decompressed on the fly. */
   zstd: string;
+  /** age and the platform keys' identities: downloads of encrypted artifacts are decrypted on the fly. */
+  decrypt: { age: AgeTools; identity: IdentityLookup };
   /** API keys and projects, cached while Postgres notifies their changes. */
   tenancy: TenancyCache;
   /** Webhook delivery attempts (test pings and redeliveries are queued by the API). */
@@ -44,8 +47,9 @@ export interface AppDeps {
 }
 
 export function createDeps(config: Config, logger: FastifyBaseLogger): AppDeps {
-  // First: a missing zstd refuses the start, before any connection is opened.
+  // First: a missing zstd or age refuses the start, before any connection is opened.
   const zstd = resolveZstd(config.searchPath);
+  const age = resolveAge(config.searchPath);
   const redis = createProducerConnection(config.redis);
   const db = createDb(config.databaseUrl);
   const verifySession = createSessionVerifier(config.sessions);
@@ -63,6 +67,7 @@ export function createDeps(config: Config, logger: FastifyBaseLogger): AppDeps {
     webhookQueue: createWebhookQueue(redis, config.redis.prefix),
     storage: createStorage({ storageDir: config.storageDir, s3: config.s3 }),
     zstd,
+    decrypt: { age, identity: encryptionIdentityLookup(db, config.keyring) },
   };
 }
 

@@ -18,7 +18,7 @@ const schema = z.object({
   CAPY_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   /** Root directory of the filesystem artifact storage. */
   STORAGE_DIR: z.string().min(1).default("./.data/storage"),
-  /** Searched for zstd, which decompresses zstd artifacts for downloads. */
+  /** Searched for zstd and age, which decompress and decrypt artifacts for downloads. */
   PATH: z.string().default("/usr/local/bin:/usr/bin:/bin"),
   /** AES-256 key (64 hex characters) sealing secrets at rest: the keyring's current key. */
   CAPY_ENCRYPTION_KEY: z
@@ -76,7 +76,7 @@ export interface Config {
   /** Base URL clients use (no trailing slash), e.g. https://backups.example.com. */
   publicUrl: string;
   storageDir: string;
-  /** PATH, where zstd is looked for. */
+  /** PATH, where zstd and age are looked for. */
   searchPath: string;
   /** S3-compatible storage (S3_* variables); unset means the filesystem under storageDir. */
   s3: S3Config | undefined;

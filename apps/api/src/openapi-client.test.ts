@@ -95,6 +95,7 @@ describe("the OpenAPI document for client generators", () => {
       [
         "cancelJob",
         "createBackup",
+        "createEncryptionRecipient",
         "createRestore",
         "deletePreviewDatabase",
         "deleteBackup",

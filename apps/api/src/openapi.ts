@@ -60,7 +60,7 @@ const downloadPath: ZodOpenApiPathsObject = {
       tags: ["backups"],
       summary: "Download a backup's artifact",
       description:
-        "Streams the backup's pg_dump archive (custom format), ready for pg_restore: an artifact stored zstd-compressed (stored_encoding `zstd`) is decompressed on the fly. With `encoding=stored`, the stored bytes as they are (for stored_encoding `zstd`, a `.dump.zst` file: `zstd -d` gives the archive).",
+        "Streams the backup's pg_dump archive (custom format), ready for pg_restore: an encrypted artifact (encryption `age`) is decrypted and one stored zstd-compressed (stored_encoding `zstd`) decompressed on the fly. With `encoding=stored`, the stored bytes as they are: for encryption `age`, an age-encrypted `.dump.zst.age` (or `.dump.age`) file that any of the project's encryption recipients decrypts offline (`age -d -i key.txt`, then `zstd -d` for stored_encoding `zstd`); for stored_encoding `zstd`, a `.dump.zst` file (`zstd -d` gives the archive). 409 when the key an encrypted artifact needs is missing or does not open it.",
       security: SECURITY,
       requestParams: {
         path: z.object({ id: projectId, backupID: z.string().min(1).describe("Backup id (`bkp_…`)") }),
@@ -74,7 +74,8 @@ const downloadPath: ZodOpenApiPathsObject = {
           headers: {
             "Content-Length": { description: "Bytes delivered, when known in advance", schema: { type: "integer" } },
             "Content-Disposition": {
-              description: 'attachment; filename="<database>-<backup id>.dump" (".dump.zst" for stored zstd bytes)',
+              description:
+                'attachment; filename="<database>-<backup id>.dump" (stored bytes: ".dump.zst" for zstd, ".dump.zst.age" or ".dump.age" when encrypted)',
               schema: { type: "string" },
             },
           },

@@ -2,6 +2,7 @@
 import { apiKeysRouter } from "./routers/api-keys/index.js";
 import { auditRouter } from "./routers/audit/index.js";
 import { backupsRouter } from "./routers/backups/index.js";
+import { encryptionRouter } from "./routers/encryption/index.js";
 import { eventsRouter } from "./routers/events/index.js";
 import { jobsRouter } from "./routers/jobs/index.js";
 import { meRouter } from "./routers/me/index.js";
@@ -24,6 +25,7 @@ export const appRouter = router({
   restores: restoresRouter,
   previewDatabases: previewsRouter,
   webhooks: webhooksRouter,
+  encryption: encryptionRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -61,6 +61,14 @@ describe("compression", () => {
   });
 });
 
+describe("encryption", () => {
+  it("defaults to age, takes none, and names what it accepts otherwise", () => {
+    expect(loadWorkerEnv({}).BACKUP_ENCRYPTION).toBe("age");
+    expect(loadWorkerEnv({ BACKUP_ENCRYPTION: "none" }).BACKUP_ENCRYPTION).toBe("none");
+    expect(() => loadWorkerEnv({ BACKUP_ENCRYPTION: "gpg" })).toThrow(/BACKUP_ENCRYPTION: invalid encryption "gpg": expected age or none/);
+  });
+});
+
 describe("verification settings", () => {
   it("refuses a throwaway-database prefix that would need quoting or hide other databases", () => {
     expect(() => loadWorkerEnv({ VERIFY_DATABASE_PREFIX: "Capy-Verify" })).toThrow(/VERIFY_DATABASE_PREFIX: /);

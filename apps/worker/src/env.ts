@@ -1,13 +1,28 @@
 // The worker's configuration: the only module that reads process.env. Every setting has a
 // working local default, so `pnpm start:worker` runs against the local services as is.
 import os from "node:os";
-import { parseCompressionSetting } from "@capy/artifact";
+import { parseCompressionSetting, parseEncryptionSetting } from "@capy/artifact";
 import { type Keyring, loadKeyring } from "@capy/db";
 import { JOB_KINDS } from "@capy/jobs";
 import { type S3Config, s3ConfigFromEnv } from "@capy/storage";
 import { z } from "zod";
 
 const positiveInt = z.coerce.number().int().positive();
+
+/** A setting parsed by `parse` (which throws an Error saying what it accepts), with its default. */
+function parsedSetting<T>(parse: (text: string) => T, fallback: string) {
+  return z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      try {
+        return parse(text);
+      } catch (error) {
+        ctx.addIssue({ code: "custom", message: (error as Error).message });
+        return z.NEVER;
+      }
+    });
+}
 
 const schema = z.object({
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default("postgresql://postgres:postgres@127.0.0.1:5432/capy"),
@@ -62,17 +77,13 @@ const schema = z.object({
    * How new backups are compressed: zstd:<1-19> (default zstd:1: measured smaller and faster than
    * pg_dump's gzip; see README, Benchmarks), gzip:<1-9> (pg_dump -Z, the old way) or none.
    */
-  BACKUP_COMPRESSION: z
-    .string()
-    .default("zstd:1")
-    .transform((text, ctx) => {
-      try {
-        return parseCompressionSetting(text);
-      } catch (error) {
-        ctx.addIssue({ code: "custom", message: (error as Error).message });
-        return z.NEVER;
-      }
-    }),
+  BACKUP_COMPRESSION: parsedSetting(parseCompressionSetting, "zstd:1"),
+  /**
+   * Whether new backups are encrypted: age (default; age-encryption.org v1, to the project's
+   * platform key and its customer recipients, after compression) or none. Artifacts already
+   * stored are read as their rows say, whatever this is.
+   */
+  BACKUP_ENCRYPTION: parsedSetting(parseEncryptionSetting, "age"),
   /** Template of the throwaway databases backups are restored into for verification. */
   VERIFY_TEMPLATE_DATABASE: z.string().min(1).max(63).default("template0"),
   /** pg_restore (and the check of the restored copy) is stopped after this long (ms; the catalogue's verify timeout, 2 h). */

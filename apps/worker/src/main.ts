@@ -1,9 +1,10 @@
 // Entry point of a worker process (`pnpm start:worker`). Any number of these may run, on any
 // number of hosts; Postgres arbitrates who owns each job.
 
-import { formatCompressionSetting, resolveZstd, writePlan } from "@capy/artifact";
+import { encryptingPlan, formatCompressionSetting, resolveAge, resolveZstd, writePlan } from "@capy/artifact";
 import { BACKUP_QUEUE } from "@capy/contracts";
 import { assertStoredSecretsOpen, createDb } from "@capy/db";
+import { encryptionIdentityLookup } from "@capy/jobs";
 import {
   assertRedisKeepsQueueKeys,
   createBackupQueue,
@@ -55,8 +56,15 @@ async function main(): Promise<void> {
   log.info({ path: pgDump, version: pgDumpVersion }, "using pg_dump");
   // Needed whatever BACKUP_COMPRESSION says: zstd artifacts already stored are verified with it.
   const zstd = resolveZstd(env.PATH);
-  const plan = writePlan(env.BACKUP_COMPRESSION, { pgDumpMajor: pgMajorVersion(pgDumpVersion), zstd });
-  log.info({ zstd, compression: formatCompressionSetting(env.BACKUP_COMPRESSION), stored_encoding: plan.encoding.storedEncoding }, "backup compression");
+  // Likewise age, whatever BACKUP_ENCRYPTION says: encrypted artifacts already stored are verified with it.
+  const age = resolveAge(env.PATH);
+  const compressing = writePlan(env.BACKUP_COMPRESSION, { pgDumpMajor: pgMajorVersion(pgDumpVersion), zstd });
+  const plan = env.BACKUP_ENCRYPTION === "age" ? encryptingPlan(compressing, age.age) : compressing;
+  const { storedEncoding, encryption } = plan.encoding;
+  log.info(
+    { zstd, age: age.age, compression: formatCompressionSetting(env.BACKUP_COMPRESSION), stored_encoding: storedEncoding, encryption },
+    "backup compression and encryption",
+  );
   const pgRestore = resolvePgTool("pg_restore", { binDir: env.PG_BIN_DIR, searchPath: env.PATH });
   log.info({ path: pgRestore, version: await pgToolVersion(runner, pgRestore) }, "using pg_restore");
   const storage = createStorage({ storageDir: env.STORAGE_DIR, s3: env.s3 });
@@ -111,6 +119,8 @@ async function main(): Promise<void> {
   // Dedicated servers for throwaway and preview databases, when configured (operator logins).
   const verifyServer = env.VERIFY_DATABASE_URL ? serverAdmin(env.VERIFY_DATABASE_URL) : undefined;
   const previewServer = env.PREVIEW_DATABASE_URL ? serverAdmin(env.PREVIEW_DATABASE_URL) : undefined;
+  // Encrypted artifacts are decrypted with the identity of the platform key their row names.
+  const decrypt = { age, identity: encryptionIdentityLookup(db, env.keyring) };
   const verifier = new Verifier({
     verifyServer,
     db,
@@ -118,6 +128,7 @@ async function main(): Promise<void> {
     runner,
     pgRestore,
     zstd,
+    decrypt,
     semaphore,
     workerId: env.WORKER_ID,
     keyring: env.keyring,
@@ -156,6 +167,7 @@ async function main(): Promise<void> {
     restoreTimeoutMs: env.RESTORE_TIMEOUT_MS,
     writePlan: plan,
     zstd,
+    decrypt,
     workerId: env.WORKER_ID,
     keyring: env.keyring,
     heartbeatIntervalMs: env.WORKER_HEARTBEAT_INTERVAL_MS,

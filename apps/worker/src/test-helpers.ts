@@ -1,12 +1,12 @@
 // Shared by the integration tests (excluded from the build): a test stack with a producer
 // queue, submitting backup jobs the way the API does, and looking at rows and storage.
-import { readdir } from "node:fs/promises";
+import { readdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { JobState } from "@capy/contracts";
-import type { Job } from "@capy/db";
+import { type Backup, type Job, openEncryptionIdentity } from "@capy/db";
 import { enqueueJob, insertJobRow } from "@capy/jobs";
 import { type BackupQueue, createBackupQueue, createProducerConnection } from "@capy/queue";
-import { createTestStack, type TestStack, waitFor } from "@capy/testing";
+import { createTestStack, run, type TestStack, waitFor } from "@capy/testing";
 
 export interface Harness {
   stack: TestStack;
@@ -79,4 +79,20 @@ export async function projectFiles(storageDir: string, projectId: string): Promi
     throw error;
   });
   return entries.filter((entry) => entry.isFile()).map((entry) => path.join(entry.parentPath, entry.name));
+}
+
+/**
+ * Decodes an encrypted zstd artifact (the defaults) into the pg_restore archive `out` with the
+ * standard tools, as a customer would: `age -d` with the platform key's identity, then `zstd -d`.
+ */
+export async function decodeArtifact(stack: TestStack, backup: Backup, out: string): Promise<void> {
+  const artifact = path.join(stack.storageDir, backup.backupKey);
+  const identity = `${out}.key`;
+  await writeFile(identity, `${await openEncryptionIdentity(stack.db, stack.keyring, backup.encryptionKeyId!)}\n`, { mode: 0o600 });
+  try {
+    await run("age", ["-d", "-i", identity, "-o", `${out}.zst`, artifact]);
+    await run("zstd", ["-q", "-d", "-f", `${out}.zst`, "-o", out]);
+  } finally {
+    await Promise.all([identity, `${out}.zst`].map((file) => rm(file, { force: true })));
+  }
 }

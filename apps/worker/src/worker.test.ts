@@ -4,6 +4,7 @@ import { spawn } from "node:child_process";
 import { chmod, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { resolveZstd } from "@capy/artifact";
 import { createEmptyDatabase, freePort, REPO_ROOT, type TestDatabase, waitFor } from "@capy/testing";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -171,6 +172,20 @@ describe("the worker's start", () => {
     expect(code).toBe(1);
     expect(output).toContain(
       "zstd was not found on PATH: it compresses new backups and decompresses zstd artifacts; install it (Debian/Ubuntu: apt-get install zstd)",
+    );
+  });
+
+  it("refuses to start without age, saying how to install it", async () => {
+    // PostgreSQL's tools and zstd, but no age.
+    const bin = await mkdtemp(path.join(os.tmpdir(), "capy-no-age-"));
+    cleanups.push(() => rm(bin, { recursive: true, force: true }));
+    for (const tool of ["pg_dump", "pg_restore"] as const)
+      await symlink(resolvePgTool(tool, { binDir: undefined, searchPath: process.env.PATH ?? "" }), path.join(bin, tool));
+    await symlink(resolveZstd(process.env.PATH ?? ""), path.join(bin, "zstd"));
+    const { code, output } = await startAndExit({ PATH: bin });
+    expect(code).toBe(1);
+    expect(output).toContain(
+      "age was not found on PATH: it encrypts new backups and decrypts encrypted artifacts; install it (Debian/Ubuntu: apt-get install age)",
     );
   });
 

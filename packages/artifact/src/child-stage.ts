@@ -6,7 +6,9 @@
 // a client gone) kills the child.
 // A producer that is itself a child process (pg_dump) can write into the stage's child directly,
 // pipe to pipe, instead of through this process (see directInput): on two cores, copying a
-// 1.2 GB archive through Node costs ~2 s of CPU.
+// 1.2 GB archive through Node costs ~2 s of CPU. Likewise a stage can read its input straight
+// from the previous stage's child (spec.input: zstd's stdout is age's stdin): that previous
+// stage's readable side then carries no data and only ends when its child exited 0.
 import { type ChildProcessByStdio, spawn } from "node:child_process";
 import path from "node:path";
 import type { Readable, Writable } from "node:stream";
@@ -21,11 +23,18 @@ export interface ChildStageSpec {
   args: readonly string[];
   /** What the stage does, for messages: "compression", "decompression". */
   purpose: string;
+  /**
+   * A stage whose child's stdout becomes this child's stdin, pipe to pipe; nothing may then be
+   * written to this stage (end it, or let a pipeline from `input` end it).
+   */
+  input?: ChildStage | undefined;
+  /** Refines the failure (e.g. age's "no identity matched" into a key error); identity by default. */
+  failure?: ((error: StageFailedError) => StageFailedError) | undefined;
 }
 
 /** The child could not start, exited non-zero or was killed by a signal. */
 export class StageFailedError extends Error {
-  override readonly name = "StageFailedError";
+  override readonly name: string = "StageFailedError";
 
   constructor(
     readonly command: string,
@@ -41,15 +50,24 @@ export class StageFailedError extends Error {
 }
 
 export class ChildStage extends Duplex {
-  private readonly child: ChildProcessByStdio<Writable, Readable, Readable>;
+  private readonly child: ChildProcessByStdio<Writable | null, Readable, Readable>;
   private stderr = "";
   private exited = false;
+  /** The child's stdout goes to another stage's child, not through this process. */
+  private handedOff = false;
 
   constructor(spec: ChildStageSpec) {
     super();
     const command = path.basename(spec.command);
+    const stdin = spec.input ? spec.input.handOffStdout() : "pipe";
     // No environment is passed on: the worker's and the API's hold secrets.
-    this.child = spawn(spec.command, [...spec.args], { env: {}, stdio: ["pipe", "pipe", "pipe"], shell: false });
+    this.child = spawn(spec.command, [...spec.args], { env: {}, stdio: [stdin, "pipe", "pipe"], shell: false }) as ChildProcessByStdio<
+      Writable | null,
+      Readable,
+      Readable
+    >;
+    // The child holds its own copy now; closing ours lets the producer see EPIPE if it dies.
+    if (spec.input) (stdin as Readable).destroy();
     this.child.stderr.on("data", (chunk: Buffer) => {
       this.stderr = (this.stderr + chunk.toString("utf8")).slice(-STDERR_TAIL_BYTES);
     });
@@ -57,14 +75,15 @@ export class ChildStage extends Duplex {
       if (!this.push(chunk)) this.child.stdout.pause();
     });
     // A child that died mid-write: its exit status (below) is the error that counts.
-    this.child.stdin.on("error", () => {});
+    this.child.stdin?.on("error", () => {});
     this.child.once("error", (error) => {
       if (this.child.pid === undefined) this.fail(new StageFailedError(command, spec.purpose, null, null, "", error));
     });
+    const refine = spec.failure ?? ((failure) => failure);
     this.child.once("close", (code, signal) => {
       this.exited = true;
       if (code === 0) this.push(null);
-      else this.fail(new StageFailedError(command, spec.purpose, code, signal, this.stderr.trim()));
+      else this.fail(refine(new StageFailedError(command, spec.purpose, code, signal, this.stderr.trim())));
     });
   }
 
@@ -74,12 +93,13 @@ export class ChildStage extends Duplex {
    * to this stage.
    */
   directInput(): Writable {
+    if (!this.child.stdin) throw new Error("this stage reads from another stage");
     return this.child.stdin;
   }
 
   /** Closes this process's end of the child's stdin: the child sees EOF when the producer exits. */
   releaseDirectInput(): void {
-    this.child.stdin.destroy();
+    this.child.stdin?.destroy();
     // The writable side will never be used; end it so the pipeline does not wait for it.
     this.end();
   }
@@ -89,11 +109,26 @@ export class ChildStage extends Duplex {
     return this.child.pid;
   }
 
+  /**
+   * Gives the child's stdout to the next stage's child (spawn's stdio); called by that stage's
+   * constructor, in the same tick as this one's, before anything was read from it.
+   */
+  private handOffStdout(): Readable {
+    this.handedOff = true;
+    this.child.stdout.removeAllListeners("data");
+    this.child.stdout.pause();
+    return this.child.stdout;
+  }
+
   override _read(): void {
-    this.child.stdout.resume();
+    if (!this.handedOff) this.child.stdout.resume();
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (!this.child.stdin) {
+      callback(new Error("this stage reads from another stage"));
+      return;
+    }
     // The callback fires once the pipe took the bytes: the writer waits for a slow child. A
     // write error (EPIPE: the child died) is not the cause; the child's exit status, reported
     // on 'close', is.
@@ -101,7 +136,7 @@ export class ChildStage extends Duplex {
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    if (this.child.stdin.destroyed) callback();
+    if (!this.child.stdin || this.child.stdin.destroyed) callback();
     else this.child.stdin.end(() => callback());
   }
 

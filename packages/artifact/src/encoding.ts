@@ -2,14 +2,16 @@
 // the archive pg_dump wrote (its format, and any compression pg_dump applied inside it), and
 // the stream encoding wrapped around that archive before it was stored.
 
-import type { ARCHIVE_FORMATS, COMPRESSIONS, STORED_ENCODINGS } from "@capy/contracts";
+import type { ARCHIVE_FORMATS, COMPRESSIONS, ENCRYPTIONS, STORED_ENCODINGS } from "@capy/contracts";
 
 /** The compression algorithm, wherever it was applied (inside the archive or around it). */
 export type Compression = (typeof COMPRESSIONS)[number];
 /** pg_dump's archive format; "custom" is `pg_dump -Fc`, what pg_restore reads. */
 export type ArchiveFormat = (typeof ARCHIVE_FORMATS)[number];
-/** What wraps the archive in storage (see @capy/contracts; encryption will add its own layer). */
+/** What wraps the archive in storage (see @capy/contracts), inside any encryption. */
 export type StoredEncoding = (typeof STORED_ENCODINGS)[number];
+/** What encrypts the stored encoding ("age"); null: not encrypted. */
+export type Encryption = (typeof ENCRYPTIONS)[number];
 
 export interface ArtifactEncoding {
   compression: Compression;
@@ -17,6 +19,7 @@ export interface ArtifactEncoding {
   compressionLevel: number | null;
   archiveFormat: ArchiveFormat;
   storedEncoding: StoredEncoding;
+  encryption: Encryption | null;
 }
 
 /** A BACKUP_COMPRESSION value: `zstd:<1-19>`, `gzip:<1-9>`, `none` (a bare name takes its default level). */
@@ -51,4 +54,14 @@ export function parseCompressionSetting(text: string): CompressionSetting {
 
 export function formatCompressionSetting(setting: CompressionSetting): string {
   return setting.level === null ? setting.algorithm : `${setting.algorithm}:${setting.level}`;
+}
+
+/** A BACKUP_ENCRYPTION value: "age" (the default) or "none". */
+export type EncryptionSetting = Encryption | "none";
+
+/** Parses BACKUP_ENCRYPTION; throws an Error naming what is accepted. */
+export function parseEncryptionSetting(text: string): EncryptionSetting {
+  const value = text.trim();
+  if (value === "age" || value === "none") return value;
+  throw new Error(`invalid encryption "${text}": expected age or none`);
 }

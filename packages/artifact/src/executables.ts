@@ -3,6 +3,7 @@
 // fail every backup or download.
 import { accessSync, constants, statSync } from "node:fs";
 import path from "node:path";
+import type { AgeTools } from "./age.js";
 
 /** The absolute path of an executable `name` in the first of `dirs` that has one, or null. */
 export function findExecutable(name: string, dirs: readonly string[]): string | null {
@@ -30,4 +31,19 @@ export function resolveZstd(searchPath: string): string {
     throw new Error("zstd was not found on PATH: it compresses new backups and decompresses zstd artifacts; install it (Debian/Ubuntu: apt-get install zstd)");
   }
   return found;
+}
+
+/**
+ * The absolute paths of `age` (encrypts new backups, decrypts age artifacts) and `mkfifo` (the
+ * identity's pipe) on `searchPath`; throws with how to install them when missing.
+ */
+export function resolveAge(searchPath: string): AgeTools {
+  const dirs = pathDirs(searchPath);
+  const age = findExecutable("age", dirs);
+  if (age === null) {
+    throw new Error("age was not found on PATH: it encrypts new backups and decrypts encrypted artifacts; install it (Debian/Ubuntu: apt-get install age)");
+  }
+  const mkfifo = findExecutable("mkfifo", dirs);
+  if (mkfifo === null) throw new Error("mkfifo was not found on PATH: decrypting an artifact needs it (coreutils)");
+  return { age, mkfifo };
 }

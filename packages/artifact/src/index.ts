@@ -1,14 +1,19 @@
+export { AGE_NO_MATCH, type AgeTools, ageDecryptStage, ageEncryptStage, ageErrorText } from "./age.js";
 export { ChildStage, type ChildStageSpec, StageFailedError } from "./child-stage.js";
+export { ArtifactKeyError, ArtifactKeyMismatchError, type DecryptOptions, type IdentityLookup } from "./decrypt.js";
 export {
   type ArchiveFormat,
   type ArtifactEncoding,
   type Compression,
   type CompressionSetting,
+  type Encryption,
+  type EncryptionSetting,
   formatCompressionSetting,
   parseCompressionSetting,
+  parseEncryptionSetting,
   type StoredEncoding,
 } from "./encoding.js";
-export { findExecutable, pathDirs, resolveZstd } from "./executables.js";
+export { findExecutable, pathDirs, resolveAge, resolveZstd } from "./executables.js";
 export { ArtifactChecksumError, checkStored, type OpenedArtifact, type OpenOptions, openArtifact, type ReadAs, type StoredArtifact } from "./read.js";
-export { NATIVE_ZSTD_PG_DUMP_MAJOR, type WritePlan, type WriterTools, type WriteStages, writePlan } from "./write.js";
+export { encryptingPlan, NATIVE_ZSTD_PG_DUMP_MAJOR, type WritePlan, type WriterTools, type WriteStages, writePlan } from "./write.js";
 export { ZSTD_THREADS, zstdCompressStage, zstdDecompressStage } from "./zstd.js";

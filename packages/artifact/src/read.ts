@@ -1,13 +1,14 @@
-// The one way to read a backup's artifact back: storage → checksum → (decompression) → a
-// pg_restore-ready archive stream. Verification, the download endpoint and restores all open
-// artifacts here, so each knows every encoding ever written (old gzip artifacts are plain
-// archives) and a later decryption stage is added in one place.
+// The one way to read a backup's artifact back: storage → checksum → (decryption) →
+// (decompression) → a pg_restore-ready archive stream. Verification, the download endpoint and
+// restores all open artifacts here, so each knows every encoding ever written (old gzip
+// artifacts are plain archives, older ones unencrypted). Decryption is its own stage (decrypt.ts).
 import { createHash } from "node:crypto";
 import { pipeline, type Readable, Transform, Writable } from "node:stream";
 import { pipeline as pipelinePromise } from "node:stream/promises";
-import { STORED_ENCODINGS } from "@capy/contracts";
+import { ENCRYPTIONS, STORED_ENCODINGS } from "@capy/contracts";
 import type { ArtifactStorage } from "@capy/storage";
-import type { StoredEncoding } from "./encoding.js";
+import { type DecryptOptions, decryptionStage } from "./decrypt.js";
+import type { Encryption, StoredEncoding } from "./encoding.js";
 import { zstdDecompressStage } from "./zstd.js";
 
 /** What the reader needs of a backup row (the Prisma row fits as is). */
@@ -20,6 +21,10 @@ export interface StoredArtifact {
   /** Bytes of the archive once decoded; null for rows older than the column. */
   archiveSizeBytes: bigint | number | null;
   storedEncoding: string;
+  /** "age" or null (not encrypted; rows older than the column lack it). */
+  encryption?: string | null;
+  /** The platform key an encrypted artifact was encrypted to. */
+  encryptionKeyId?: string | null;
 }
 
 /** "archive": what pg_restore reads (decoded); "stored": the stored bytes as they are. */
@@ -29,8 +34,10 @@ export interface OpenedArtifact {
   body: Readable;
   /** Bytes `body` will deliver, when known (an old row read decoded may not know it). */
   sizeBytes: number | null;
-  /** What `body` is: "identity" is a pg_restore archive. */
+  /** What `body` is: "identity" is a pg_restore archive (when `encryption` is null). */
   encoding: StoredEncoding;
+  /** What encrypts `body`: "age" for an encrypted artifact's stored bytes, else null. */
+  encryption: Encryption | null;
 }
 
 /** The stored bytes do not hash to the recorded SHA-256: corruption at rest or in transit. */
@@ -41,12 +48,18 @@ export class ArtifactChecksumError extends Error {
     readonly expected: string,
     readonly actual: string,
     readonly sizeBytes: number,
+    /** Bytes recorded when written, when known: a shorter object was truncated. */
+    readonly recordedBytes?: number,
   ) {
-    super(`artifact checksum mismatch: expected ${expected}, stored object hashes to ${actual} (${sizeBytes} bytes)`);
+    const size =
+      recordedBytes === undefined || recordedBytes === sizeBytes
+        ? `${sizeBytes} bytes`
+        : `${sizeBytes} bytes, ${recordedBytes} recorded: ${sizeBytes < recordedBytes ? "truncated" : "longer"}`;
+    super(`artifact checksum mismatch: expected ${expected}, stored object hashes to ${actual} (${size})`);
   }
 }
 
-export interface OpenOptions {
+export interface OpenOptions extends DecryptOptions {
   as: ReadAs;
   /** Absolute path of zstd, for zstd artifacts read as archives. */
   zstd: string | null;
@@ -55,16 +68,31 @@ export interface OpenOptions {
 /**
  * Opens `artifact` as a stream. The stored bytes are hashed on the way: a mismatch fails the
  * stream at its end (ArtifactChecksumError), so read to the end before trusting it; a failed
- * decompression fails it with StageFailedError. Rejects with ObjectNotFoundError when missing.
+ * decryption or decompression fails it with StageFailedError. Rejects with ObjectNotFoundError
+ * when missing, ArtifactKeyError when its decryption key is missing or unusable.
  */
 export async function openArtifact(storage: ArtifactStorage, artifact: StoredArtifact, options: OpenOptions): Promise<OpenedArtifact> {
   const encoding = storedEncodingOf(artifact);
-  // pipeline (not .pipe) so a failing storage read fails what the caller reads.
-  const stored = pipeline(await storage.get(artifact.backupKey), checksumTap(artifact.sha256), () => {});
-  if (options.as === "stored" || encoding === "identity") return { body: stored, sizeBytes: Number(artifact.sizeBytes), encoding };
-  if (options.zstd === null) throw new Error("reading a zstd artifact needs the zstd binary");
-  const decoded = pipeline(stored, zstdDecompressStage(options.zstd), () => {});
-  return { body: decoded, sizeBytes: artifact.archiveSizeBytes === null ? null : Number(artifact.archiveSizeBytes), encoding: "identity" };
+  const encryption = encryptionOf(artifact);
+  const storedSize = Number(artifact.sizeBytes);
+  if (options.as === "archive" && encoding === "zstd" && options.zstd === null) throw new Error("reading a zstd artifact needs the zstd binary");
+  // Before any byte is read: a missing key fails here, with nothing to clean up.
+  const decrypt =
+    options.as === "archive" && encryption === "age" ? await decryptionStage(artifact.backupKey, artifact.encryptionKeyId ?? null, options) : null;
+  let stored: Readable;
+  try {
+    // pipeline (not .pipe) so a failing storage read fails what the caller reads.
+    stored = pipeline(await storage.get(artifact.backupKey), checksumTap(artifact.sha256, storedSize), () => {});
+  } catch (error) {
+    decrypt?.destroy();
+    throw error;
+  }
+  if (options.as === "stored") return { body: stored, sizeBytes: storedSize, encoding, encryption };
+  const archiveSize = artifact.archiveSizeBytes === null ? null : Number(artifact.archiveSizeBytes);
+  const plain = decrypt ? pipeline(stored, decrypt, () => {}) : stored;
+  if (encoding === "identity") return { body: plain, sizeBytes: decrypt ? archiveSize : storedSize, encoding, encryption: null };
+  const decoded = pipeline(plain, zstdDecompressStage(options.zstd!), () => {});
+  return { body: decoded, sizeBytes: archiveSize, encoding: "identity", encryption: null };
 }
 
 /**
@@ -73,8 +101,15 @@ export async function openArtifact(storage: ArtifactStorage, artifact: StoredArt
  * (the cause) or were already undecodable when written.
  */
 export async function checkStored(storage: ArtifactStorage, artifact: StoredArtifact): Promise<void> {
-  const tap = checksumTap(artifact.sha256);
+  const tap = checksumTap(artifact.sha256, Number(artifact.sizeBytes));
   await pipelinePromise(await storage.get(artifact.backupKey), tap, new Writable({ write: (_chunk, _encoding, done) => done() }));
+}
+
+function encryptionOf(artifact: StoredArtifact): Encryption | null {
+  const encryption = artifact.encryption ?? null;
+  if (encryption !== null && !ENCRYPTIONS.includes(encryption as Encryption))
+    throw new Error(`artifact ${artifact.backupKey} has an unknown encryption "${encryption}"`);
+  return encryption as Encryption | null;
 }
 
 function storedEncodingOf(artifact: StoredArtifact): StoredEncoding {
@@ -88,7 +123,7 @@ function storedEncodingOf(artifact: StoredArtifact): StoredEncoding {
  * chunk is held back until the check passed, so a reader told the size in advance (a download's
  * Content-Length) never receives every byte of an artifact that fails it.
  */
-function checksumTap(expected: string): Transform {
+function checksumTap(expected: string, recordedBytes: number): Transform {
   const hash = createHash("sha256");
   let sizeBytes = 0;
   let held: Buffer | null = null;
@@ -102,7 +137,7 @@ function checksumTap(expected: string): Transform {
     },
     flush(done) {
       const actual = hash.digest("hex");
-      if (actual !== expected.toLowerCase()) return done(new ArtifactChecksumError(expected, actual, sizeBytes));
+      if (actual !== expected.toLowerCase()) return done(new ArtifactChecksumError(expected, actual, sizeBytes, recordedBytes));
       done(null, held ?? undefined);
     },
   });

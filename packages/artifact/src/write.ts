@@ -1,10 +1,12 @@
 // The write side of a backup's artifact: pg_dump's archive → (compression) → storage, where
 // storage hashes what it stores. Each step is a stream stage, composed in this order by the
-// dumper; a later encryption stage slots in after compression. The plan is chosen once per
-// backup from BACKUP_COMPRESSION and the pg_dump at hand, and the encoding it yields is what the
-// backup row records for every reader (read.ts).
+// dumper; encryption (encryptingPlan) comes after compression, since encrypted bytes do not
+// compress. The plan is chosen once per worker from BACKUP_COMPRESSION, BACKUP_ENCRYPTION and
+// the pg_dump at hand, and the encoding it yields is what the backup row records for every
+// reader (read.ts).
 import type { Duplex } from "node:stream";
-import type { ChildStage } from "./child-stage.js";
+import { ageEncryptStage } from "./age.js";
+import { ChildStage } from "./child-stage.js";
 import type { ArtifactEncoding, CompressionSetting } from "./encoding.js";
 import { zstdCompressStage } from "./zstd.js";
 
@@ -37,7 +39,8 @@ export interface WriteStages {
 export interface WritePlan {
   /** pg_dump's compression arguments. */
   pgDumpArgs: string[];
-  start(): WriteStages;
+  /** `recipients`: the age recipients of this artifact, for an encrypting plan (ignored otherwise). */
+  start(recipients?: readonly string[]): WriteStages;
   /** What the row records. */
   encoding: ArtifactEncoding;
 }
@@ -46,7 +49,7 @@ export function writePlan(setting: CompressionSetting, tools: WriterTools): Writ
   const identity = (pgDumpArgs: string[]): WritePlan => ({
     pgDumpArgs,
     start: () => ({ direct: null, stages: [], archiveSizeBytes: (storedBytes) => storedBytes }),
-    encoding: { compression: setting.algorithm, compressionLevel: setting.level, archiveFormat: "custom", storedEncoding: "identity" },
+    encoding: { compression: setting.algorithm, compressionLevel: setting.level, archiveFormat: "custom", storedEncoding: "identity", encryption: null },
   });
   if (setting.algorithm === "none") return identity(["-Z0"]);
   // gzip inside the archive: what pg_dump -Fc has always done (single-threaded).
@@ -63,6 +66,27 @@ export function writePlan(setting: CompressionSetting, tools: WriterTools): Writ
       const stage = zstdCompressStage(zstd, level);
       return { direct: stage, stages: [stage], archiveSizeBytes: () => null };
     },
-    encoding: { compression: "zstd", compressionLevel: level, archiveFormat: "custom", storedEncoding: "zstd" },
+    encoding: { compression: "zstd", compressionLevel: level, archiveFormat: "custom", storedEncoding: "zstd", encryption: null },
+  };
+}
+
+/**
+ * `plan`, then `age -e` to the recipients each start() is given (absolute path `age`). age reads
+ * straight from zstd's stdout when compression is a child stage, and pg_dump writes straight into
+ * age otherwise, so the archive never passes through this process on its way to age.
+ */
+export function encryptingPlan(plan: WritePlan, age: string): WritePlan {
+  return {
+    pgDumpArgs: plan.pgDumpArgs,
+    encoding: { ...plan.encoding, encryption: "age" },
+    start: (recipients) => {
+      if (!recipients || recipients.length === 0) throw new Error("an encrypted artifact needs at least one recipient");
+      const inner = plan.start();
+      const last = inner.stages.at(-1);
+      const stage = ageEncryptStage(age, recipients, last instanceof ChildStage ? last : undefined);
+      // The archive's size is known only once decrypted (verification records it).
+      if (inner.stages.length === 0) return { direct: stage, stages: [stage], archiveSizeBytes: () => null };
+      return { direct: inner.direct, stages: [...inner.stages, stage], archiveSizeBytes: () => null };
+    },
   };
 }

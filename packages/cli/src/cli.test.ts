@@ -1,7 +1,7 @@
 // The built `capy` binary as a user runs it: a child process configured by CAPY_API_URL and
 // CAPY_API_KEY, against a real API and worker.
 import { spawn } from "node:child_process";
-import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { Backup, Job, PreviewDatabase, ScheduledBackup } from "@capy/contracts";
@@ -133,13 +133,21 @@ describe("capy backups", () => {
     await run("pg_restore", ["--no-owner", "--exit-on-error", "-d", target.url, file]);
     expect(await pgbenchFingerprint(target.url)).toEqual(await pgbenchFingerprint(source.url));
 
-    // --stored: the zstd bytes as stored, under a .dump.zst name; zstd -d gives the same archive.
-    const stored = await capy(["backups", "download", backupId, "--stored", "--json"], { cwd: downloads });
+    // --raw: the bytes as stored (age around zstd), under a .dump.zst.age name; age -d with the
+    // platform key's identity, then zstd -d, give the same archive. --stored is the same.
+    const raw = await capy(["backups", "download", backupId, "--raw", "--json"], { cwd: downloads });
+    expect(raw.code, raw.stderr).toBe(0);
+    const age = json(raw).path as string;
+    expect(age).toMatch(/\.dump\.zst\.age$/);
+    const row = await stack.db.backup.findUniqueOrThrow({ where: { id: backupId }, include: { encryptionKey: true } });
+    const identity = path.join(dir, "platform-key.txt");
+    await writeFile(identity, `${stack.keyring.open(row.encryptionKey!.privateKeyEncrypted)}\n`, { mode: 0o600 });
+    await run("age", ["-d", "-i", identity, "-o", `${age}.zst`, age]);
+    await run("zstd", ["-q", "-d", `${age}.zst`, "-o", `${age}.decoded`]);
+    expect((await stat(`${age}.decoded`)).size).toBe((await stat(file)).size);
+    const stored = await capy(["backups", "download", backupId, "--stored", "-o", path.join(dir, "stored.age"), "--json"]);
     expect(stored.code, stored.stderr).toBe(0);
-    const zst = json(stored).path as string;
-    expect(zst).toMatch(/\.dump\.zst$/);
-    await run("zstd", ["-q", "-d", zst, "-o", `${zst}.decoded`]);
-    expect((await stat(`${zst}.decoded`)).size).toBe((await stat(file)).size);
+    expect((await stat(path.join(dir, "stored.age"))).size).toBe((await stat(age)).size);
   });
 
   it("delete removes a backup (then it is not found: exit 6)", async () => {
@@ -388,5 +396,57 @@ describe("capy webhooks", () => {
     const result = await capy(["webhooks", "create", "--url", "https://hooks.example.com", "--events", ","]);
     expect(result.code).toBe(2);
     noStackTrace(result);
+  });
+});
+
+describe("capy encryption", () => {
+  /** A fresh age identity as `age-keygen` makes it; its public key (the identity stays in the test). */
+  async function agePublicKey(): Promise<string> {
+    const { stdout } = await run("age-keygen", []);
+    return /^# public key: (age1\S+)$/m.exec(stdout)![1]!;
+  }
+
+  it("adds, lists and removes recipients; refuses a bad key (exit 1) and an unknown id (exit 6)", async () => {
+    const publicKey = await agePublicKey();
+    const added = await capy(["encryption", "recipients", "add", publicKey, "--label", "offline laptop"]);
+    expect(added.code, added.stderr).toBe(0);
+    const id = /^id:\s+(rcp_\S+)$/m.exec(added.stdout)?.[1] ?? "";
+    expect(id).toMatch(/^rcp_/);
+    expect(added.stdout).toMatch(new RegExp(`^public_key:\\s+${publicKey}$`, "m"));
+    expect(added.stderr).toContain("age -d -i key.txt");
+
+    const table = await capy(["encryption", "recipients", "list"]);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toContain("offline laptop");
+    const listed = json(await capy(["--json", "encryption", "recipients", "list"])) as { encryption_recipients: Array<{ id: string; public_key: string }> };
+    expect(listed.encryption_recipients).toEqual([expect.objectContaining({ id, public_key: publicKey })]);
+
+    const duplicate = await capy(["encryption", "recipients", "add", publicKey, "--label", "again"]);
+    expect(duplicate.code).toBe(1);
+    expect(duplicate.stderr).toContain(`public_key is already recipient ${id} of this project`);
+    const bad = await capy(["encryption", "recipients", "add", "ssh-ed25519 AAAA", "--label", "ssh"]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/public_key must be an age X25519 public key: age1 followed by 58 lower-case characters/);
+    noStackTrace(bad);
+
+    expect((await capy(["encryption", "recipients", "remove", id])).stdout).toBe(`${id} removed\n`);
+    const gone = await capy(["encryption", "recipients", "remove", id]);
+    expect(gone.code).toBe(6);
+    expect(gone.stderr).toBe("capy: not found (404): encryption recipient not found\n");
+  });
+
+  it("rotates the platform key; keys list shows both, public parts only", async () => {
+    const before = json(await capy(["--json", "encryption", "keys", "list"])) as { encryption_keys: Array<{ id: string; current: boolean }> };
+    const rotated = await capy(["encryption", "rotate"]);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    const newId = /^id:\s+(enk_\S+)$/m.exec(rotated.stdout)?.[1] ?? "";
+    expect(newId).toMatch(/^enk_/);
+
+    const after = await capy(["--json", "encryption", "keys", "list"]);
+    const keys = (json(after) as { encryption_keys: Array<{ id: string; current: boolean }> }).encryption_keys;
+    expect(keys.map((k) => [k.id, k.current])).toEqual([[newId, true], ...before.encryption_keys.map((k) => [k.id, false])]);
+    const table = await capy(["encryption", "keys", "list"]);
+    expect(table.stdout).toContain(newId);
+    expect(after.stdout + table.stdout + rotated.stdout + rotated.stderr).not.toContain("AGE-SECRET-KEY");
   });
 });

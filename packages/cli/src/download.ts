@@ -14,7 +14,7 @@ import { humanBytes, type Output } from "./output.js";
 export interface DownloadOptions {
   output?: string;
   force?: boolean;
-  /** The stored bytes as they are (e.g. a .dump.zst) instead of the pg_restore archive. */
+  /** The stored bytes as they are (e.g. a .dump.zst.age; --raw or --stored) instead of the pg_restore archive. */
   stored?: boolean;
 }
 

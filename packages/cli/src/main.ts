@@ -3,6 +3,7 @@
 // the single place where failures become a message on stderr and an exit code.
 import { Command, CommanderError } from "commander";
 import { registerBackups } from "./commands/backups.js";
+import { registerEncryption } from "./commands/encryption.js";
 import { registerJobs } from "./commands/jobs.js";
 import { registerPreviews } from "./commands/previews.js";
 import { registerRestores } from "./commands/restores.js";
@@ -28,6 +29,8 @@ Examples:
   capy previews list
   capy webhooks create --url https://hooks.example.com/capy --events job.completed,job.failed
   capy webhooks test whk_123 --wait
+  capy encryption recipients add "$(age-keygen -y key.txt)" --label "offline key"
+  capy encryption rotate
 ${EXIT_CODES_HELP}`;
 
 export function buildProgram(): Command {
@@ -47,11 +50,17 @@ export function buildProgram(): Command {
   registerRestores(program, env);
   registerPreviews(program, env);
   registerWebhooks(program, env);
-  for (const command of program.commands) {
-    command.exitOverride();
-    for (const sub of command.commands) sub.exitOverride();
-  }
+  registerEncryption(program, env);
+  exitOverrideAll(program);
   return program;
+}
+
+/** Every (sub)command throws instead of exiting, at any depth (`capy encryption recipients add`). */
+function exitOverrideAll(command: Command): void {
+  for (const sub of command.commands) {
+    sub.exitOverride();
+    exitOverrideAll(sub);
+  }
 }
 
 /** A closed pipe on stdout (`capy backups list | head -1`) ends the command quietly. */

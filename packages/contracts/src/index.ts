@@ -1,3 +1,4 @@
+export * from "./encryption.js";
 export * from "./events.js";
 export * from "./queue.js";
 export * from "./resources.js";

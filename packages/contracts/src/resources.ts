@@ -35,6 +35,13 @@ export const ArchiveFormat = z.enum(ARCHIVE_FORMATS);
  */
 export const STORED_ENCODINGS = ["identity", "zstd"] as const;
 export const StoredEncoding = z.enum(STORED_ENCODINGS);
+/**
+ * What encrypts the stored bytes, around the stored encoding: "age" (age-encryption.org v1, to
+ * the project's platform key and its customer recipients); null for artifacts made before
+ * encryption, or with BACKUP_ENCRYPTION=none.
+ */
+export const ENCRYPTIONS = ["age"] as const;
+export const Encryption = z.enum(ENCRYPTIONS);
 
 export const BACKUP_STATES = ["completed", "failed"] as const;
 export const BackupState = z.enum(BACKUP_STATES);
@@ -85,6 +92,10 @@ export const Backup = z
     stored_encoding: StoredEncoding.describe(
       "identity: the stored bytes are the archive itself; zstd: a zstd stream of the archive. A download gives the archive either way (decompressed on the fly) unless ?encoding=stored",
     ),
+    encryption: Encryption.nullable().describe(
+      "age: the stored bytes are an age-encrypted stream of the stored encoding (e.g. a .dump.zst.age), decryptable by the project's platform key and every customer recipient it was made for; null: not encrypted (older artifacts)",
+    ),
+    encryption_key_id: z.string().nullable().describe("The project's platform encryption key (key_…) the artifact was encrypted to; null when not encrypted"),
     state: BackupState,
     verification_state: VerificationState,
     verification_error: z.string().nullable(),

@@ -55,6 +55,9 @@ export const AUDIT_ACTIONS = [
   "webhook.deleted",
   "webhook.secret_rotated",
   "webhook.redelivered",
+  "encryption_recipient.created",
+  "encryption_recipient.deleted",
+  "encryption_key.rotated",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -36,6 +36,8 @@ export interface DeletedBackupRow {
   archive_format: string;
   stored_encoding: string;
   archive_size_bytes: bigint | null;
+  encryption: string | null;
+  encryption_key_id: string | null;
 }
 
 /**
@@ -46,7 +48,8 @@ export type OnBackupDeleted = (tx: Tx, row: DeletedBackupRow) => Promise<void>;
 
 const RETURNED = Prisma.sql`RETURNING b.id, b.organization_id, b.project_id, b.job_id, b.schedule_id, b.database_name, b.backup_key, b.label,
                 b.size_bytes, b.sha256, b.state, b.verification_state, b.verification_error, b.verified_at, b.created_at,
-                b.compression, b.compression_level, b.archive_format, b.stored_encoding, b.archive_size_bytes`;
+                b.compression, b.compression_level, b.archive_format, b.stored_encoding, b.archive_size_bytes,
+                b.encryption, b.encryption_key_id`;
 
 /** `b` is good: stored and verified by a restore. */
 const GOOD = (alias: string) => Prisma.raw(`(${alias}.state = 'completed' AND ${alias}.verification_state = 'verified')`);

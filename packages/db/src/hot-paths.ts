@@ -84,6 +84,8 @@ const backups = new ModelTable<Backup>("backups", {
   verificationError: "verification_error",
   verifiedAt: "verified_at",
   sourceInventory: "source_inventory",
+  encryption: "encryption",
+  encryptionKeyId: "encryption_key_id",
   createdAt: "created_at",
 });
 

@@ -2,7 +2,7 @@
 import { getRandomValues } from "node:crypto";
 import { ulid } from "ulidx";
 
-export type IdPrefix = "org" | "cls" | "prj" | "job" | "bkp" | "sch" | "key" | "aud" | "evt" | "pvw" | "whk" | "dlv";
+export type IdPrefix = "org" | "cls" | "prj" | "job" | "bkp" | "sch" | "key" | "enk" | "rcp" | "aud" | "evt" | "pvw" | "whk" | "dlv";
 
 /**
  * Random bytes for the ULIDs' 16 random characters, drawn from the system CSPRNG 4 KiB at a

@@ -11,6 +11,19 @@ export {
 } from "./backup-deletion.js";
 export { type ChangeFeed, type ChangeFeedHandlers, listenForTenancyChanges, TENANCY_CHANNEL } from "./change-feed.js";
 export { createDb, type Db, type DbOptions } from "./client.js";
+export {
+  EncryptionKeyNotFoundError,
+  type EncryptionTargets,
+  encryptionTargets,
+  ensureCurrentEncryptionKey,
+  InvalidRecipientError,
+  openEncryptionIdentity,
+  type PlatformKey,
+  parseAgeRecipient,
+  RECIPIENT_EXPECTED,
+  recipientFingerprint,
+  rotateProjectEncryptionKey,
+} from "./encryption-keys.js";
 export { LOCAL_ENCRYPTION_KEY_FILE, loadDbEnv, loadKeyring, readLocalEncryptionKey } from "./env.js";
 export * from "./generated/prisma/client.js";
 export {

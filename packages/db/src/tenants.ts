@@ -3,6 +3,7 @@
 import { PROJECT_SCOPES, SCOPES, type Scope } from "@capy/contracts";
 import { mintApiKey } from "./api-keys.js";
 import type { Db } from "./client.js";
+import { ensureCurrentEncryptionKey } from "./encryption-keys.js";
 import { newId } from "./ids.js";
 import { parsePostgresUrl } from "./postgres-url.js";
 import type { Keyring } from "./secrets/keyring.js";
@@ -60,9 +61,9 @@ export async function registerCluster(db: Db, input: RegisterClusterInput): Prom
 /**
  * Creates the organization if new and the project on the cluster registered for the database
  * URL's host and port (TenantError when none is: `admin register-cluster` first), or updates the
- * project's connection if one of that name exists; then mints a project-scoped key with every
- * project scope. The cluster's admin login is never touched: the project's credentials only ever
- * read the project's database.
+ * project's connection if one of that name exists; makes its platform encryption key if it has
+ * none; then mints a project-scoped key with every project scope. The cluster's admin login is
+ * never touched: the project's credentials only ever read the project's database.
  */
 export async function createProject(db: Db, input: CreateProjectInput): Promise<CreatedProject> {
   const conn = parsePostgresUrl(input.databaseUrl);
@@ -89,6 +90,8 @@ export async function createProject(db: Db, input: CreateProjectInput): Promise<
     create: { id: newId("prj"), organizationId: organization.id, name: input.projectName, ...connection },
     update: connection,
   });
+  // Its platform key for encrypted artifacts now, so the first backup need not make it.
+  await ensureCurrentEncryptionKey(db, input.keyring, project.id);
   const key = await createApiKey(db, {
     organizationId: organization.id,
     projectId: project.id,

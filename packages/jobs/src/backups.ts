@@ -73,5 +73,7 @@ async function announceDeleted(tx: Tx, row: DeletedBackupRow): Promise<void> {
     archiveFormat: row.archive_format,
     storedEncoding: row.stored_encoding,
     archiveSizeBytes: row.archive_size_bytes,
+    encryption: row.encryption,
+    encryptionKeyId: row.encryption_key_id,
   });
 }

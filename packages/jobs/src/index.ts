@@ -1,6 +1,7 @@
 // @capy/jobs: the job lifecycle. The only code that inserts or changes a job row, the catalogue of
 // job kinds, the transition table, and the outbox of events. See README.md.
 
+export { encryptionIdentityLookup } from "./artifact-keys.js";
 export {
   type Attempt,
   type AttemptFailure,

@@ -47,6 +47,8 @@ export function serializeBackup(backup: BackupRow): Backup {
     compression: backup.compression as Backup["compression"],
     archive_format: backup.archiveFormat as Backup["archive_format"],
     stored_encoding: backup.storedEncoding as Backup["stored_encoding"],
+    encryption: (backup.encryption as Backup["encryption"]) ?? null,
+    encryption_key_id: backup.encryptionKeyId ?? null,
     state: backup.state as Backup["state"],
     verification_state: backup.verificationState as VerificationState,
     verification_error: backup.verificationError,

@@ -24,10 +24,10 @@ export interface BackupDownload {
 }
 
 export type CapyClient = TRPCClient<AppRouter> & {
-  /** Streams a backup's artifact (a pg_restore-compatible archive). */
   /**
-   * The backup's artifact: a pg_restore-ready archive (decompressed on the fly by the server), or
-   * with `encoding: "stored"` the stored bytes as they are (see the backup's stored_encoding).
+   * The backup's artifact: a pg_restore-ready archive (decrypted and decompressed on the fly by
+   * the server), or with `encoding: "stored"` the stored bytes as they are (see the backup's
+   * encryption and stored_encoding: an age-encrypted `.dump.zst.age` for new backups).
    */
   downloadBackup(projectId: string, backupId: string, options?: { encoding?: "archive" | "stored" }): Promise<BackupDownload>;
 };

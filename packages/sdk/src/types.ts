@@ -19,3 +19,5 @@ export type PreviewDatabase = RouterOutputs["previewDatabases"]["list"]["preview
 export type PreviewCredentials = RouterOutputs["previewDatabases"]["credentials"]["credentials"];
 export type Webhook = RouterOutputs["webhooks"]["list"]["webhooks"][number];
 export type WebhookDelivery = RouterOutputs["webhooks"]["deliveries"]["deliveries"][number];
+export type EncryptionRecipient = RouterOutputs["encryption"]["listRecipients"]["encryption_recipients"][number];
+export type EncryptionKey = RouterOutputs["encryption"]["listKeys"]["encryption_keys"][number];

@@ -4,7 +4,7 @@
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
-import { newId } from "@capy/db";
+import { encryptionTargets, generateEncryptionKey, Keyring, newId } from "@capy/db";
 import { backupArtifactKey, createStorage } from "@capy/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectError, type Harness, request, startHarness } from "../test/harness.js";
@@ -29,6 +29,8 @@ function zstdCompress(bytes: Buffer): Buffer {
 
 interface Encoding {
   storedEncoding?: string;
+  /** The platform key an age-encrypted artifact was encrypted to. */
+  encryptionKeyId?: string;
   compression?: string;
   archiveSizeBytes?: bigint | null;
   /** Recorded SHA-256; that of the stored bytes when unset. */
@@ -57,6 +59,7 @@ async function storedBackup(bytes: Buffer | null, state = "completed", encoding:
       ...(encoding.storedEncoding
         ? { storedEncoding: encoding.storedEncoding, compression: encoding.compression ?? "zstd", archiveSizeBytes: encoding.archiveSizeBytes ?? null }
         : {}),
+      ...(encoding.encryptionKeyId ? { encryption: "age", encryptionKeyId: encoding.encryptionKeyId } : {}),
     },
   });
   return { id, path: `/v1/projects/${h.tenant.project_id}/backups/${id}/download` };
@@ -148,6 +151,45 @@ describe("GET /v1/projects/{id}/backups/{backupID}/download", () => {
       // never a complete-looking file.
       const download = fetch(`${h.api.baseUrl}${backup.path}`, { headers: { "x-api-key": h.tenant.api_key } }).then((response) => response.arrayBuffer());
       await expect(download).rejects.toThrow();
+    }
+  });
+
+  it("decrypts an age artifact on the fly, gives its age bytes as stored, and answers 409 naming a key it cannot open", async () => {
+    const { keyId, recipients } = await encryptionTargets(h.stack.db, h.stack.keyring, h.tenant.project_id);
+    const archive = randomBytes(300_000);
+    const encrypted = spawnSync(
+      "age",
+      recipients.flatMap((r) => ["-r", r]),
+      { input: zstdCompress(archive) },
+    );
+    expect(encrypted.status).toBe(0);
+    const backup = await storedBackup(encrypted.stdout, "completed", {
+      storedEncoding: "zstd",
+      encryptionKeyId: keyId,
+      archiveSizeBytes: BigInt(archive.length),
+    });
+    const headers = { "x-api-key": h.tenant.api_key };
+    const decrypted = await fetch(`${h.api.baseUrl}${backup.path}`, { headers });
+    expect(decrypted.status).toBe(200);
+    expect(decrypted.headers.get("content-length")).toBe(String(archive.length));
+    expect(Buffer.from(await decrypted.arrayBuffer()).equals(archive)).toBe(true);
+    const raw = await fetch(`${h.api.baseUrl}${backup.path}?encoding=stored`, { headers });
+    expect(raw.headers.get("content-type")).toBe("application/octet-stream");
+    expect(raw.headers.get("content-disposition")).toBe(`attachment; filename="${h.source.name}-${backup.id}.dump.zst.age"`);
+    expect(Buffer.from(await raw.arrayBuffer()).equals(encrypted.stdout)).toBe(true);
+
+    // The platform key sealed under a key this keyring does not hold: 409 before any byte, and
+    // the stored bytes are still there for the customer's own identity.
+    const key = await h.stack.db.projectEncryptionKey.findUniqueOrThrow({ where: { id: keyId } });
+    const foreign = new Keyring(generateEncryptionKey()).seal("AGE-SECRET-KEY-1NOTTHEREALONE");
+    await h.stack.db.projectEncryptionKey.update({ where: { id: keyId }, data: { privateKeyEncrypted: foreign } });
+    try {
+      const refused = await request(h.api, "GET", backup.path, { key: h.tenant.api_key });
+      expect(refused.status).toBe(409);
+      expect((refused.body as { error: string }).error).toMatch(new RegExp(`^artifact is encrypted to key ${keyId} which cannot be opened: `));
+      expect((await fetch(`${h.api.baseUrl}${backup.path}?encoding=stored`, { headers })).status).toBe(200);
+    } finally {
+      await h.stack.db.projectEncryptionKey.update({ where: { id: keyId }, data: { privateKeyEncrypted: key.privateKeyEncrypted } });
     }
   });
 });

@@ -68,6 +68,11 @@ describe("OpenAPI document and reference", () => {
         "POST /v1/organizations/{orgID}/webhooks/{webhookID}/test",
         "GET /v1/organizations/{orgID}/webhooks/{webhookID}/deliveries",
         "POST /v1/organizations/{orgID}/webhooks/{webhookID}/deliveries/{deliveryID}/redeliver",
+        "GET /v1/projects/{id}/encryption-recipients",
+        "POST /v1/projects/{id}/encryption-recipients",
+        "DELETE /v1/projects/{id}/encryption-recipients/{recipientID}",
+        "GET /v1/projects/{id}/encryption-keys",
+        "POST /v1/projects/{id}/encryption-keys/rotate",
       ].sort(),
     );
     expect(doc.components.securitySchemes).toEqual({

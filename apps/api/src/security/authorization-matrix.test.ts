@@ -6,8 +6,9 @@ import { createHash } from "node:crypto";
 // tenants must be 404s indistinguishable from a missing id's. The matrix is printed.
 import { Readable } from "node:stream";
 import { PROJECT_SCOPES, SCOPES, type Scope } from "@capy/contracts";
-import { createApiKey, newId, revokeApiKey } from "@capy/db";
+import { createApiKey, newId, recipientFingerprint, revokeApiKey } from "@capy/db";
 import { backupArtifactKey, createStorage } from "@capy/storage";
+import { generateX25519Identity, identityToRecipient } from "age-encryption";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiResponse, type Harness, request, startHarness } from "../test/harness.js";
 import { createSessionIssuer, type SessionIssuer } from "../test/sessions.js";
@@ -38,6 +39,8 @@ const BODIES: Record<string, unknown> = {
   createRestore: () => ({ backup_id: params.backupID }),
   // Test stacks allow local webhook targets (WEBHOOK_ALLOW_INSECURE/PRIVATE_TARGETS).
   createWebhook: { url: "http://127.0.0.1:9/hook", events: ["*"] },
+  // A key the project does not have yet (adding one twice is a 409).
+  createEncryptionRecipient: () => ({ label: "matrix", public_key: unusedRecipients.pop() }),
 };
 
 /**
@@ -54,6 +57,7 @@ const FRESH_TARGETS: Record<string, () => Promise<Record<string, string>>> = {
   deleteWebhook: async () => ({ webhookID: await projectWebhook() }),
   // A redelivered delivery is pending, and redelivering a pending one is a 409.
   redeliverWebhookDelivery: async () => ({ deliveryID: await finishedDelivery(params.webhookID!) }),
+  deleteEncryptionRecipient: async () => ({ recipientID: await projectRecipient() }),
 };
 
 const MEMBER_SCOPES: readonly Scope[] = ["backups:read", "backups:write", "jobs:read", "projects:read"];
@@ -75,7 +79,10 @@ const MISSING: Record<string, string> = {
   previewID: "pvw_missing",
   webhookID: "whk_missing",
   deliveryID: "dlv_missing",
+  recipientID: "rcp_missing",
 };
+/** age public keys for createEncryptionRecipient, one per request (generating one is async). */
+const unusedRecipients: string[] = [];
 
 /** The tenant a path names: organization, project (or one of its resources), or none (/v1/me). */
 const tenantOf = (op: Operation): "organization" | "project" | "none" =>
@@ -110,6 +117,7 @@ beforeAll(async () => {
     lacking.set(scope, (await createApiKey(db, { organizationId: org, name: `without ${scope}`, scopes: SCOPES.filter((s) => s !== scope) })).plaintext);
   }
   const anyScope = (await createApiKey(db, { organizationId: org, name: "jobs only", scopes: ["jobs:read"] })).plaintext;
+  for (let i = 0; i < 40; i++) unusedRecipients.push(await identityToRecipient(await generateX25519Identity()));
 
   // A completed backup with its artifact, and a job, in the target project.
   const backupId = newId("bkp");
@@ -141,6 +149,7 @@ beforeAll(async () => {
   // A webhook of the target project (so its project key may manage it) with a finished delivery.
   params.webhookID = await projectWebhook();
   params.deliveryID = await finishedDelivery(params.webhookID);
+  params.recipientID = await projectRecipient();
 
   const validKey = orgKey.plaintext;
   const badChecksum = validKey.slice(0, -1) + (validKey.endsWith("A") ? "B" : "A");
@@ -262,6 +271,16 @@ async function projectWebhook(): Promise<string> {
       events: ["*"],
       secretEncrypted: h.stack.keyring.seal("whsec_matrix"),
     },
+  });
+  return id;
+}
+
+/** A customer encryption recipient of the target project. */
+async function projectRecipient(): Promise<string> {
+  const id = newId("rcp");
+  const publicKey = await identityToRecipient(await generateX25519Identity());
+  await h.stack.db.encryptionRecipient.create({
+    data: { id, projectId: h.tenant.project_id, label: "matrix", publicKey, fingerprint: recipientFingerprint(publicKey) },
   });
   return id;
 }

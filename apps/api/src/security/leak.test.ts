@@ -1,13 +1,14 @@
 // No secret at rest or in transit where it does not belong: after a real flow (API keys created,
-// a webhook created, rotated and delivering to a real receiver, a real backup of a database whose
-// password is known, a download, a backup failing on purpose) neither an API key's plaintext, a
-// webhook secret, nor the database password may appear in any row of the metadata database
-// (webhook secrets are stored only sealed), in Redis, in the API's or the worker's logs, in a
+// a webhook created, rotated and delivering to a real receiver, a project's platform encryption key
+// rotated and a customer recipient added, a real backup of a database whose password is known, a
+// download, a backup failing on purpose) neither an API key's plaintext, a webhook secret, a
+// platform private key (age identity), nor the database password may appear in any row of the
+// metadata database (webhook secrets and identities are stored only sealed), in Redis, in the API's or the worker's logs, in a
 // job's stdout/stderr/error, in what the webhook receiver got, or in any response body (except
 // the ones creating a key or a webhook and rotating its secret, which show it once by design).
 import { randomBytes } from "node:crypto";
 import { Job } from "@capy/contracts";
-import { createApiKey, quoteIdent } from "@capy/db";
+import { createApiKey, openEncryptionIdentity, quoteIdent } from "@capy/db";
 import {
   createEmptyDatabase,
   createTestStack,
@@ -19,6 +20,7 @@ import {
   waitFor,
   withAdminClient,
 } from "@capy/testing";
+import { generateX25519Identity, identityToRecipient } from "age-encryption";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -85,7 +87,7 @@ afterAll(async () => {
 });
 
 describe("secrets never leak", () => {
-  it("keeps API keys, webhook secrets and database passwords out of rows, Redis, logs, deliveries and responses", async () => {
+  it("keeps API keys, webhook secrets, platform private keys and database passwords out of rows, Redis, logs, deliveries and responses", async () => {
     const tenant = await stack.createTenant("acme", "shop", withPassword(source.url, source.name));
     const broken = await stack.createTenant("acme", "broken", withPassword(source.url, `capy_missing_${randomBytes(4).toString("hex")}`));
     const orgKey = await createApiKey(stack.db, { organizationId: tenant.organization_id, name: "bootstrap" });
@@ -112,6 +114,13 @@ describe("secrets never leak", () => {
     secrets.push(hook.body.secret as string, rotated.body.secret as string);
     expect((await call(orgKey.plaintext, "POST", `${hooks}/${hookId}/test`)).status).toBe(201);
     await waitFor(() => receiver.received.length >= 1, { timeoutMs: 30_000, what: "the ping to arrive" });
+
+    // The platform key rotated (the old one kept, sealed, for older artifacts), a customer recipient added.
+    const keys = `/v1/projects/${tenant.project_id}/encryption-keys`;
+    expect((await call(key, "POST", `${keys}/rotate`)).status).toBe(201);
+    const customer = await identityToRecipient(await generateX25519Identity());
+    const recipients = `/v1/projects/${tenant.project_id}/encryption-recipients`;
+    expect((await call(key, "POST", recipients, { label: "customer", public_key: customer })).status).toBe(201);
 
     const backup = await call(key, "POST", `/v1/projects/${tenant.project_id}/backups`, { label: "leak check" });
     const done = await finished(key, (backup.body.job as { id: string }).id);
@@ -155,17 +164,31 @@ describe("secrets never leak", () => {
     await call(orgKey.plaintext, "GET", `${hooks}/${hookId}`);
     await call(orgKey.plaintext, "GET", `${hooks}/${hookId}/deliveries?limit=100`);
     await call(orgKey.plaintext, "PATCH", `${hooks}/${hookId}`, { description: "still leak check" });
+    await call(key, "GET", keys);
+    await call(key, "GET", recipients);
     await call("capy_live_wrong", "GET", "/v1/me");
+
+    // Every platform identity there is (both projects', the rotated one's too), opened from its
+    // sealed column: each must be the private half of a public key the API lists.
+    const platformKeys = await stack.db.projectEncryptionKey.findMany();
+    expect(platformKeys.length).toBeGreaterThanOrEqual(3);
+    const identities = await Promise.all(platformKeys.map((k) => openEncryptionIdentity(stack.db, stack.keyring, k.id)));
+    for (const [i, identity] of identities.entries()) expect(await identityToRecipient(identity)).toBe(platformKeys[i]!.publicKey);
 
     const needles = [
       ...secrets.map((secret, i) => ({ name: `secret #${i}`, value: secret })),
+      ...identities.map((identity, i) => ({ name: `platform identity of ${platformKeys[i]!.id}`, value: identity })),
+      // Any age identity at all, in whatever case (no secret key of any kind belongs in these places).
+      { name: "an age identity", value: "AGE-SECRET-KEY-" },
+      { name: "an age identity (lower case)", value: "age-secret-key-" },
       { name: "database password", value: PASSWORD },
       { name: "preview password", value: previewPassword },
     ];
     const leaks: string[] = [];
     const check = (where: string, text: string, allowSecrets = false) => {
       for (const needle of needles) {
-        if (allowSecrets && needle.name !== "database password") continue;
+        // Responses that show a key, webhook secret or preview password once; never an identity or the database password.
+        if (allowSecrets && (needle.name.startsWith("secret #") || needle.name === "preview password")) continue;
         if (text.includes(needle.value)) leaks.push(`${needle.name} in ${where}`);
       }
     };

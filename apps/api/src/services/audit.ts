@@ -10,7 +10,7 @@ import { actorOf, type Principal } from "../auth/principal.js";
 
 export interface AuditEntry {
   action: AuditAction;
-  targetType: "api_key" | "backup" | "job" | "schedule" | "preview_database" | "webhook" | "webhook_delivery";
+  targetType: "api_key" | "backup" | "job" | "schedule" | "preview_database" | "webhook" | "webhook_delivery" | "encryption_recipient" | "encryption_key";
   targetId: string;
   projectId?: string | null;
   metadata?: Record<string, string | number | boolean | null | string[]>;

@@ -1,6 +1,15 @@
 // Backups: listing, requesting one (a job row, then its BullMQ job), and opening an artifact.
+import { once } from "node:events";
 import type { Readable } from "node:stream";
-import { type OpenOptions, openArtifact } from "@capy/artifact";
+import {
+  ArtifactChecksumError,
+  ArtifactKeyError,
+  ArtifactKeyMismatchError,
+  checkStored,
+  type OpenOptions,
+  openArtifact,
+  StageFailedError,
+} from "@capy/artifact";
 import { type Backup, type Db, type NewAuditRow, type Project, readProjectBackups } from "@capy/db";
 import type { NewJob } from "@capy/jobs";
 import { type ArtifactStorage, ObjectNotFoundError } from "@capy/storage";
@@ -41,14 +50,19 @@ export interface BackupArtifact {
   body: Readable;
   /** Bytes `body` delivers; null when not known in advance (an old row decoded on the fly). */
   sizeBytes: number | null;
-  /** `<database>-<backup id>.dump` (`.dump.zst` for stored zstd bytes), safe inside a quoted Content-Disposition filename. */
+  /**
+   * `<database>-<backup id>.dump`, plus what wraps the stored bytes (`.dump.zst`, `.dump.zst.age`,
+   * `.dump.age`), safe inside a quoted Content-Disposition filename.
+   */
   filename: string;
   contentType: string;
 }
 
 /**
  * Opens a backup's artifact for download through the one artifact reader: by default as a
- * pg_restore-ready archive (decompressed on the fly), or its stored bytes as they are.
+ * pg_restore-ready archive (decrypted and decompressed on the fly), or its stored bytes as they
+ * are. A key that is missing, unusable or not among the artifact's recipients is a 409 before
+ * any byte is sent (age checks the key on the stream's header, its first bytes).
  */
 export async function openBackupArtifact(db: Db, storage: ArtifactStorage, project: Project, backupId: string, read: OpenOptions): Promise<BackupArtifact> {
   const backup = await db.backup.findFirst({ where: { id: backupId, projectId: project.id } });
@@ -56,16 +70,33 @@ export async function openBackupArtifact(db: Db, storage: ArtifactStorage, proje
   if (backup.state !== "completed") throw new AppError("CONFLICT", `backup has no artifact to download (state: ${backup.state})`);
   try {
     const opened = await openArtifact(storage, backup, read);
-    const suffix = opened.encoding === "zstd" ? ".dump.zst" : ".dump";
+    if (backup.encryption !== null && read.as === "archive") await firstBytes(storage, backup, opened.body);
+    const suffix = `.dump${opened.encoding === "zstd" ? ".zst" : ""}${opened.encryption === "age" ? ".age" : ""}`;
     const filename = `${backup.databaseName}-${backup.id}${suffix}`.replace(/[^A-Za-z0-9._-]/g, "_");
-    return {
-      body: opened.body,
-      sizeBytes: opened.sizeBytes,
-      filename,
-      contentType: opened.encoding === "zstd" ? "application/zstd" : "application/octet-stream",
-    };
+    const zstd = opened.encoding === "zstd" && opened.encryption === null;
+    return { body: opened.body, sizeBytes: opened.sizeBytes, filename, contentType: zstd ? "application/zstd" : "application/octet-stream" };
   } catch (error) {
     if (error instanceof ObjectNotFoundError) throw new AppError("NOT_FOUND", "backup artifact not found", { cause: error });
+    if (error instanceof ArtifactKeyError) throw new AppError("CONFLICT", error.message, { cause: error });
     throw error;
+  }
+}
+
+/**
+ * Waits until `body` has its first bytes (age authenticated the header with the key) or fails.
+ * A failure before any byte is answered as a 409: a checksum mismatch when the stored bytes
+ * changed (a changed header also fails age's key check), else age's own message.
+ */
+async function firstBytes(storage: ArtifactStorage, backup: Backup, body: Readable): Promise<void> {
+  try {
+    await once(body, "readable");
+  } catch (error) {
+    if (error instanceof ArtifactChecksumError) throw new AppError("CONFLICT", error.message, { cause: error });
+    // A child killed (not exiting with a code) says nothing about the artifact.
+    if (!(error instanceof StageFailedError) || error.exitCode === null) throw error;
+    await checkStored(storage, backup).catch((checked: unknown) => {
+      if (checked instanceof ArtifactChecksumError) throw new AppError("CONFLICT", checked.message, { cause: checked });
+    });
+    throw new AppError("CONFLICT", error instanceof ArtifactKeyMismatchError ? error.message : `artifact does not decrypt: ${error.message}`, { cause: error });
   }
 }

@@ -3,7 +3,7 @@
 // nothing behind.
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { readdir, readFile, stat } from "node:fs/promises";
+import { readdir, readFile, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { enqueueJob } from "@capy/jobs";
 import {
@@ -18,7 +18,7 @@ import {
 } from "@capy/testing";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createHarness, type Harness, insertJob, projectFiles, submitJob, waitForJob } from "../test-helpers.js";
+import { createHarness, decodeArtifact, type Harness, insertJob, projectFiles, submitJob, waitForJob } from "../test-helpers.js";
 
 let harness: Harness;
 let source: TestDatabase;
@@ -80,12 +80,16 @@ describe("backup jobs", () => {
       state: "completed",
       verificationState: "verified",
       verificationError: null,
-      // BACKUP_COMPRESSION's default with pg_dump 15: zstd around an uncompressed archive.
+      // BACKUP_COMPRESSION's default with pg_dump 15: zstd around an uncompressed archive,
+      // and BACKUP_ENCRYPTION's: encrypted with age to the project's platform key.
       compression: "zstd",
       compressionLevel: 1,
       archiveFormat: "custom",
       storedEncoding: "zstd",
+      encryption: "age",
     });
+    const platformKey = await stack.db.projectEncryptionKey.findFirstOrThrow({ where: { projectId: tenant.project_id, retiredAt: null } });
+    expect(backup.encryptionKeyId).toBe(platformKey.id);
     expect(backup.verifiedAt!.getTime()).toBeGreaterThanOrEqual(job.startedAt!.getTime());
     expect(backup.verifiedAt!.getTime()).toBeLessThanOrEqual(job.completedAt!.getTime());
     // What the dump's snapshot held, counted in that snapshot.
@@ -102,10 +106,16 @@ describe("backup jobs", () => {
     expect(backup.sizeBytes).toBe(BigInt((await stat(artifact)).size));
     expect(backup.sha256).toBe(await sha256(artifact));
 
-    // zstd -d gives the pg_restore archive, whose size verification recorded.
+    // Not a readable archive: an age stream, with neither pg_dump's magic nor a table's name in it.
+    const stored = await readFile(artifact);
+    expect(stored.subarray(0, 21).toString()).toBe("age-encryption.org/v1");
+    expect(stored.includes("PGDMP")).toBe(false);
+    expect(stored.includes("pgbench_accounts")).toBe(false);
+
+    // age -d with the platform identity, then zstd -d, give the pg_restore archive, whose size verification recorded.
     const archive = `${artifact}.decoded`;
-    await run("zstd", ["-q", "-d", artifact, "-o", archive]);
-    cleanups.push(() => import("node:fs/promises").then((fs) => fs.rm(archive, { force: true })));
+    cleanups.push(() => rm(archive, { force: true }));
+    await decodeArtifact(stack, backup, archive);
     expect(backup.archiveSizeBytes).toBe(BigInt((await stat(archive)).size));
     const restored = await createEmptyDatabase("capy_restore");
     cleanups.push(() => restored.drop());
@@ -161,7 +171,7 @@ describe("backup jobs", () => {
     });
   });
 
-  describe("whose pg_dump or zstd child is killed mid-dump", () => {
+  describe("whose pg_dump, zstd or age child is killed mid-dump", () => {
     /** The worker's children running `name` (from /proc). */
     async function childrenNamed(parent: number, name: string): Promise<number[]> {
       const pids: number[] = [];
@@ -175,7 +185,7 @@ describe("backup jobs", () => {
       return pids;
     }
 
-    async function killMidDump(child: "zstd" | "pg_dump") {
+    async function killMidDump(child: "zstd" | "age" | "pg_dump") {
       const { stack } = harness;
       const tenant = await stack.createTenant("acme", `killed-${child}`, source.url);
       // pg_dump (and the inventory) wait for this lock: the children are killed mid-dump.
@@ -190,10 +200,10 @@ describe("backup jobs", () => {
         const worker = stack.workers[0]!.child.pid!;
         const [pid] = await waitFor(
           async () => {
-            const [dumps, zstds] = await Promise.all([childrenNamed(worker, "pg_dump"), childrenNamed(worker, "zstd")]);
-            return dumps.length === 1 && zstds.length === 1 ? (child === "zstd" ? zstds : dumps) : undefined;
+            const running = await Promise.all(["pg_dump", "zstd", "age"].map((name) => childrenNamed(worker, name)));
+            return running.every((pids) => pids.length === 1) ? running[["pg_dump", "zstd", "age"].indexOf(child)] : undefined;
           },
-          { timeoutMs: 30_000, what: "pg_dump and zstd running" },
+          { timeoutMs: 30_000, what: "pg_dump, zstd and age running" },
         );
         process.kill(pid!, "SIGKILL");
       } finally {
@@ -212,14 +222,19 @@ describe("backup jobs", () => {
       expect(job.error).toBe("compression failed: zstd was killed by SIGKILL");
     });
 
+    it("fails the job with age's failure when age is killed, leaving no artifact", async () => {
+      const job = await killMidDump("age");
+      expect(job.error).toBe("encryption failed: age was killed by SIGKILL");
+    });
+
     it("fails the job with pg_dump's failure when pg_dump is killed, leaving no artifact", async () => {
       const job = await killMidDump("pg_dump");
       expect(job.error).toContain("pg_dump was killed by SIGKILL");
     });
   });
 
-  it("keep pg_dump's gzip inside the archive with BACKUP_COMPRESSION=gzip:6 (the old artifacts' encoding)", async () => {
-    const gzipHarness = await createHarness({ BACKUP_COMPRESSION: "gzip:6" });
+  it("keep pg_dump's gzip inside the archive, unencrypted, with BACKUP_COMPRESSION=gzip:6 and BACKUP_ENCRYPTION=none (the old artifacts' encoding)", async () => {
+    const gzipHarness = await createHarness({ BACKUP_COMPRESSION: "gzip:6", BACKUP_ENCRYPTION: "none" });
     cleanups.push(() => gzipHarness.close());
     await gzipHarness.stack.startWorker();
     const tenant = await gzipHarness.stack.createTenant("acme", "gzip", source.url);
@@ -233,6 +248,8 @@ describe("backup jobs", () => {
       archiveFormat: "custom",
       storedEncoding: "identity",
       archiveSizeBytes: backup.sizeBytes,
+      encryption: null,
+      encryptionKeyId: null,
     });
     const artifact = await readFile(path.join(gzipHarness.stack.storageDir, backup.backupKey));
     expect(artifact.subarray(0, 5).toString()).toBe("PGDMP");

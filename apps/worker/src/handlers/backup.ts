@@ -6,8 +6,8 @@
 // artifact; a failed or stale dump removes whatever it stored. A retried job whose backup is
 // already recorded goes straight to verification.
 import type { WritePlan } from "@capy/artifact";
-import type { Backup, Job, Keyring, Prisma } from "@capy/db";
-import { newId } from "@capy/db";
+import type { Backup, Db, EncryptionTargets, Job, Keyring, Prisma } from "@capy/db";
+import { encryptionTargets, newId } from "@capy/db";
 import { type Attempt, JOB_KINDS, progressRecorder, recordStep, setPhase } from "@capy/jobs";
 import { type ArtifactStorage, attemptArtifactKey, attemptOfArtifactKey, jobArtifactPrefix } from "@capy/storage";
 import { retryOnDisconnect } from "../attempts/db-retry.js";
@@ -32,7 +32,7 @@ export interface BackupDependencies extends VerifyDependencies {
   runner: ProcessRunner;
   /** Absolute path of pg_dump. */
   pgDump: string;
-  /** How the archive is compressed on its way to storage (BACKUP_COMPRESSION; @capy/artifact). */
+  /** How the archive is compressed and encrypted on its way to storage (BACKUP_COMPRESSION, BACKUP_ENCRYPTION; @capy/artifact). */
   writePlan: WritePlan;
   /** Opens project passwords; only needed for projects that have one. */
   keyring: Keyring | undefined;
@@ -124,6 +124,8 @@ async function dumpAndRecord(
   try {
     const target = await loadDumpTarget(deps.db, job.projectId, deps.keyring);
     password = target.password;
+    const encryption = await encryptionFor(deps, job.projectId);
+    const recipients = encryption?.recipients;
     // A lost attempt (taken over here, or reset by the reconciler) may have left its pg_dump
     // connected, e.g. a paused worker's: end those sessions before dumping (see endLostDumpSessions).
     if (attempt.tookOver || job.retryClassification === "worker_lost") {
@@ -147,7 +149,16 @@ async function dumpAndRecord(
       // session cannot connect, let pg_dump try the same connection and report why it fails.
       // Should pg_dump succeed where the session failed, its artifact is discarded below and
       // the session's error decides the retry.
-      await dumpToStorage({ runner: deps.runner, pgDump: deps.pgDump, plan: deps.writePlan, target, storage: deps.storage, key, signal: dumpSignal });
+      await dumpToStorage({
+        runner: deps.runner,
+        pgDump: deps.pgDump,
+        plan: deps.writePlan,
+        recipients,
+        target,
+        storage: deps.storage,
+        key,
+        signal: dumpSignal,
+      });
       throw sessionError;
     });
     // A stopped dump (timeout, cancel, lost job, shutdown) must not wait for the counting queries.
@@ -168,6 +179,7 @@ async function dumpAndRecord(
         runner: deps.runner,
         pgDump: deps.pgDump,
         plan: deps.writePlan,
+        recipients,
         target,
         storage: deps.storage,
         key,
@@ -216,7 +228,7 @@ async function dumpAndRecord(
               backupKey: key,
               sizeBytes: BigInt(stored.sizeBytes),
               sha256: stored.sha256,
-              ...encodingColumns(dumped),
+              ...encodingColumns(dumped, encryption?.keyId ?? null),
               state: "completed",
               verificationState: "pending",
               sourceInventory: inventory as unknown as Prisma.InputJsonValue,
@@ -249,6 +261,16 @@ async function dumpAndRecord(
     await recordFailure(deps.db, attempt, interruptionOr(context, cause), [password], context);
     return null;
   }
+}
+
+/**
+ * The recipients of a new artifact (the project's current platform key, made on first use, and
+ * every customer recipient) when the plan encrypts; null when it does not.
+ */
+async function encryptionFor(deps: { db: Db; keyring: Keyring | undefined; writePlan: WritePlan }, projectId: string): Promise<EncryptionTargets | null> {
+  if (deps.writePlan.encoding.encryption === null) return null;
+  if (!deps.keyring) throw new ConfigurationError("CAPY_ENCRYPTION_KEY is not set, so the project's encryption key cannot be sealed (BACKUP_ENCRYPTION=age)");
+  return encryptionTargets(deps.db, deps.keyring, projectId);
 }
 
 async function removeArtifact(storage: ArtifactStorage, key: string, log: Logger): Promise<void> {

@@ -5,10 +5,10 @@
 import { createHash, randomBytes } from "node:crypto";
 import { readFile, truncate, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { type Backup, quoteIdent, withDatabase } from "@capy/db";
+import { type Backup, encryptionTargets, generateEncryptionKey, Keyring, quoteIdent, withDatabase } from "@capy/db";
 import { createEmptyDatabase, createPgbenchDatabase, run, TEST_SERVER_URL, type TestDatabase, uniqueName, waitFor, withAdminClient } from "@capy/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createHarness, type Harness, submitJob, waitForJob } from "../test-helpers.js";
+import { createHarness, decodeArtifact, type Harness, submitJob, waitForJob } from "../test-helpers.js";
 
 const cleanups: Array<() => Promise<unknown>> = [];
 
@@ -152,8 +152,8 @@ describe("verification of a backup", () => {
     original = await readFile(artifact);
     const restored = await createEmptyDatabase("capy_restore");
     cleanups.push(() => restored.drop());
-    // Stored zstd-compressed (the default): zstd -d gives the pg_restore archive.
-    await run("zstd", ["-q", "-d", "-f", artifact, "-o", `${artifact}.decoded`]);
+    // Stored encrypted and zstd-compressed (the defaults): age -d, then zstd -d, give the pg_restore archive.
+    await decodeArtifact(stack, backup, `${artifact}.decoded`);
     await run("pg_restore", ["--no-owner", "--exit-on-error", "-d", restored.url, `${artifact}.decoded`]);
     const fingerprint = (url: string) =>
       withAdminClient(async (client) => {
@@ -169,27 +169,30 @@ describe("verification of a backup", () => {
     expect(await databasesWithPrefix(prefix)).toEqual([]);
   });
 
-  async function expectVerifyFails(bytes: Buffer) {
+  /** A verify job of the backup fails with `message` (or one it matches), as does the backup's verification. */
+  async function expectVerifyFailsWith(message: string | RegExp) {
     const { stack } = harness;
-    await writeFile(artifact, bytes);
     const job = await waitForJob(stack, (await submitJob(harness, tenant.project_id, "verify", null, backup.id)).id, ["completed", "failed"]);
-    const message = `artifact checksum mismatch: expected ${backup.sha256}, stored object hashes to ${sha256(bytes)} (${bytes.length} bytes)`;
-    expect(job).toMatchObject({ type: "verify", state: "failed", attempts: 1, retryClassification: "verification", error: message });
+    expect(job).toMatchObject({ type: "verify", state: "failed", attempts: 1, retryClassification: "verification" });
+    if (typeof message === "string") expect(job.error).toBe(message);
+    else expect(job.error).toMatch(message);
     // The backup row is written right after the job's (a statement of its own).
     const failed = await waitFor(
       async () => {
         const row = await stack.db.backup.findUniqueOrThrow({ where: { id: backup.id } });
-        return row.verificationState === "failed" ? row : undefined;
+        return row.verificationState === "failed" && row.verificationError === job.error ? row : undefined;
       },
       { timeoutMs: 10_000, what: "the backup's failed verification" },
     );
-    expect(failed).toMatchObject({
-      state: "completed",
-      verificationState: "failed",
-      verificationError: message,
-      verifiedAt: null,
-    });
+    expect(failed).toMatchObject({ state: "completed", verificationState: "failed", verifiedAt: null });
     expect(await databasesWithPrefix(prefix)).toEqual([]);
+  }
+
+  /** With `bytes` stored, verification fails naming the checksum mismatch (and a shorter object truncated). */
+  async function expectVerifyFails(bytes: Buffer) {
+    await writeFile(artifact, bytes);
+    const size = bytes.length === original.length ? `${bytes.length} bytes` : `${bytes.length} bytes, ${original.length} recorded: truncated`;
+    await expectVerifyFailsWith(`artifact checksum mismatch: expected ${backup.sha256}, stored object hashes to ${sha256(bytes)} (${size})`);
   }
 
   it("fails a verify job when one byte of the stored artifact changed", async () => {
@@ -206,6 +209,35 @@ describe("verification of a backup", () => {
   it("fails a verify job when the stored artifact is empty", async () => {
     await truncate(artifact, 0);
     await expectVerifyFails(Buffer.alloc(0));
+  });
+
+  it("fails a verify job when the artifact's platform key is not among its recipients, naming the key", async () => {
+    const { stack } = harness;
+    await writeFile(artifact, original);
+    // Another project's platform key: a real key, but not one this artifact was encrypted to.
+    const other = await stack.createTenant("acme", "other-key", source.url);
+    const { keyId } = await encryptionTargets(stack.db, stack.keyring, other.project_id);
+    await stack.db.backup.update({ where: { id: backup.id }, data: { encryptionKeyId: keyId } });
+    try {
+      await expectVerifyFailsWith(
+        `artifact is encrypted to key ${keyId} which does not match any of its recipients (age: no identity matched any of the recipients)`,
+      );
+    } finally {
+      await stack.db.backup.update({ where: { id: backup.id }, data: { encryptionKeyId: backup.encryptionKeyId } });
+    }
+  });
+
+  it("fails a verify job when the keyring cannot open the artifact's platform key, naming the key", async () => {
+    const { stack } = harness;
+    const key = await stack.db.projectEncryptionKey.findUniqueOrThrow({ where: { id: backup.encryptionKeyId! } });
+    // Sealed under a key this keyring does not hold (as if CAPY_ENCRYPTION_KEYS_OLD lost it).
+    const foreign = new Keyring(generateEncryptionKey()).seal("AGE-SECRET-KEY-1NOTTHEREALONE");
+    await stack.db.projectEncryptionKey.update({ where: { id: key.id }, data: { privateKeyEncrypted: foreign } });
+    try {
+      await expectVerifyFailsWith(new RegExp(`^artifact is encrypted to key ${key.id} which cannot be opened: .+`));
+    } finally {
+      await stack.db.projectEncryptionKey.update({ where: { id: key.id }, data: { privateKeyEncrypted: key.privateKeyEncrypted } });
+    }
   });
 
   it("verifies the backup again once the intact artifact is back", async () => {

@@ -43,8 +43,10 @@ export interface DumpRequest {
   /** Absolute path of pg_dump. */
   pgDump: string;
   target: DumpTarget;
-  /** How the archive is compressed on its way to storage (BACKUP_COMPRESSION). */
+  /** How the archive is compressed (BACKUP_COMPRESSION) and encrypted (BACKUP_ENCRYPTION) on its way to storage. */
   plan: WritePlan;
+  /** The age recipients of this artifact, when the plan encrypts (platform key first). */
+  recipients?: readonly string[];
   storage: ArtifactStorage;
   /** Storage key of the artifact. On failure the caller deletes it (storage may hold part of it). */
   key: string;
@@ -69,12 +71,12 @@ export interface DumpResult {
 /**
  * Runs pg_dump into storage through the plan's stages. Resolves only when pg_dump and every
  * stage exited 0 AND storage has the whole artifact; rejects with ProcessStartError,
- * StageFailedError (e.g. zstd killed), StorageError or ProcessExitError otherwise.
+ * StageFailedError (e.g. zstd or age killed), StorageError or ProcessExitError otherwise.
  */
 export async function dumpToStorage(request: DumpRequest): Promise<DumpResult> {
   const { target, plan } = request;
   return withPassfile(target.user, target.password, async (passfile) => {
-    const write = plan.start();
+    const write = plan.start(request.recipients);
     const spec = pgDumpSpec(request.pgDump, target, passfile, request.snapshot, plan.pgDumpArgs);
     let child: RunningProcess;
     try {
@@ -132,9 +134,14 @@ function streamStages(
   return { body: counter, failure: () => failure };
 }
 
-/** How a dump's stored bytes are encoded, as its backup row records it for every reader. */
-export function encodingColumns({ encoding, archiveSizeBytes }: DumpResult) {
+/**
+ * How a dump's stored bytes are encoded, as its backup row records it for every reader;
+ * `encryptionKeyId`: the platform key an encrypted dump was encrypted to.
+ */
+export function encodingColumns({ encoding, archiveSizeBytes }: DumpResult, encryptionKeyId: string | null) {
   return {
+    encryption: encoding.encryption,
+    encryptionKeyId: encoding.encryption === null ? null : encryptionKeyId,
     compression: encoding.compression,
     compressionLevel: encoding.compressionLevel,
     archiveFormat: encoding.archiveFormat,

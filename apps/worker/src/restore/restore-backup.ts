@@ -7,11 +7,12 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
+import { StageFailedError } from "@capy/artifact";
 import type { ArtifactStorage } from "@capy/storage";
 import type { DumpTarget } from "../postgres/pg-dump.js";
 import { restoreArchive } from "../postgres/pg-restore.js";
 import type { ProcessRunner } from "../process/run.js";
-import { type ArtifactRef, type OnBytes, openRestoreStream } from "./artifact.js";
+import { type ArtifactReading, type ArtifactRef, decodingFailure, type OnBytes, openRestoreStream } from "./artifact.js";
 import { selectTables } from "./toc.js";
 
 export interface RestoreTools {
@@ -23,6 +24,8 @@ export interface RestoreTools {
   jobs: number;
   /** Absolute path of zstd (zstd artifacts are decompressed on the way). */
   zstd: string | null;
+  /** age and the key lookup: encrypted artifacts are decrypted on the way. */
+  decrypt?: Omit<ArtifactReading, "zstd">;
 }
 
 export interface RestoreInto {
@@ -37,20 +40,36 @@ export interface RestoreInto {
   onBytes?: OnBytes;
 }
 
-/** Resolves with pg_restore's stderr (not yet redacted) once the whole archive is restored. */
+/**
+ * Resolves with pg_restore's stderr (not yet redacted) once the whole archive is restored. An
+ * artifact that does not decrypt or decompress fails it with what that means (decodingFailure).
+ */
 export async function restoreBackup(tools: RestoreTools, request: RestoreInto): Promise<string> {
+  try {
+    return await restoreDecoded(tools, request);
+  } catch (error) {
+    if (error instanceof StageFailedError && error.exitCode !== null) throw await decodingFailure(tools.storage, request.backup, error);
+    throw error;
+  }
+}
+
+async function restoreDecoded(tools: RestoreTools, request: RestoreInto): Promise<string> {
   const flags = { noOwner: request.noOwner, applicationName: "capy-backups-restore" };
   if (tools.jobs <= 1 && request.tables === null) {
-    const archive = await openRestoreStream(tools.storage, request.backup, tools.zstd, request.onBytes);
+    const archive = await openRestoreStream(tools.storage, request.backup, { zstd: tools.zstd, ...tools.decrypt }, request.onBytes);
     const result = await restoreArchive({ ...tools, admin: request.login, database: request.database, archive, signal: request.signal, flags });
     return result.stderrTail;
   }
   const dir = await mkdtemp(path.join(os.tmpdir(), "capy-restore-"));
   try {
     const file = path.join(dir, "artifact.dump");
-    await pipeline(await openRestoreStream(tools.storage, request.backup, tools.zstd, request.onBytes), createWriteStream(file, { mode: 0o600 }), {
-      signal: request.signal,
-    });
+    await pipeline(
+      await openRestoreStream(tools.storage, request.backup, { zstd: tools.zstd, ...tools.decrypt }, request.onBytes),
+      createWriteStream(file, { mode: 0o600 }),
+      {
+        signal: request.signal,
+      },
+    );
     let listFile: string | undefined;
     if (request.tables !== null) {
       listFile = path.join(dir, "selection.list");

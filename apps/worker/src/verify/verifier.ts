@@ -12,7 +12,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
-import { ArtifactChecksumError, checkStored, StageFailedError, type StoredArtifact } from "@capy/artifact";
+import { StageFailedError, type StoredArtifact } from "@capy/artifact";
 import { type Db, type Keyring, quoteIdent } from "@capy/db";
 import type { LeaseSemaphore } from "@capy/queue";
 import type { ArtifactStorage } from "@capy/storage";
@@ -24,7 +24,7 @@ import { restoreArchive } from "../postgres/pg-restore.js";
 import { connectTo } from "../postgres/session.js";
 import { loadClusterAdmin } from "../postgres/target.js";
 import { ProcessExitError, type ProcessRunner } from "../process/run.js";
-import { openRestoreStream } from "../restore/artifact.js";
+import { type ArtifactReading, decodingFailure, openRestoreStream } from "../restore/artifact.js";
 
 export interface VerifyConfig {
   /** Kills pg_restore (and bounds the inventory of the restored copy) after this long (ms). */
@@ -47,6 +47,8 @@ export interface VerifierDependencies {
   pgRestore: string;
   /** Absolute path of zstd, for artifacts stored zstd-compressed. */
   zstd: string | null;
+  /** age and the key lookup, for artifacts stored encrypted. */
+  decrypt?: Omit<ArtifactReading, "zstd">;
   semaphore: LeaseSemaphore;
   workerId: string;
   keyring: Keyring | undefined;
@@ -217,21 +219,16 @@ export class Verifier {
   private async fetchArchive(request: VerifyRequest, file: string): Promise<number> {
     const { artifact } = request;
     // The same reader restores use: a missing object or a checksum mismatch is a VerificationFailedError.
-    const body = await openRestoreStream(this.deps.storage, artifact, this.deps.zstd);
+    const body = await openRestoreStream(this.deps.storage, artifact, { zstd: this.deps.zstd, ...this.deps.decrypt });
     const output = createWriteStream(file, { mode: 0o600 });
     try {
       await pipeline(body, output, { signal: request.signal });
     } catch (error) {
       if (request.signal.aborted) throw new ShutdownInterruptError();
       if (error instanceof VerificationFailedError) throw error;
-      // zstd exiting non-zero means the bytes do not decode (a killed one says nothing about
-      // them): because they changed since they were stored (the checksum says so), or not.
-      if (error instanceof StageFailedError && error.exitCode !== null) {
-        await checkStored(this.deps.storage, artifact).catch((checked: unknown) => {
-          if (checked instanceof ArtifactChecksumError) throw new VerificationFailedError(checked.message);
-        });
-        throw new VerificationFailedError(`artifact does not decompress: ${error.message}`, { cause: error });
-      }
+      // age or zstd exiting non-zero: the bytes do not decode (a killed one says nothing about
+      // them), because they changed since they were stored (the checksum says so), or not.
+      if (error instanceof StageFailedError && error.exitCode !== null) throw await decodingFailure(this.deps.storage, artifact, error);
       throw error instanceof StageFailedError ? error : new StorageError(error);
     }
     return output.bytesWritten;

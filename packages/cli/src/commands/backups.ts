@@ -43,15 +43,16 @@ export function registerBackups(program: Command, env: CliEnvironment): void {
 
   backups
     .command("download")
-    .description("download a backup's artifact: a pg_restore archive (decompressed on the fly), or with --stored the bytes as stored")
+    .description("download a backup's artifact: a pg_restore archive (decrypted and decompressed on the fly), or with --raw the bytes as stored")
     .argument("<backupID>", "backup id (bkp_…)")
     .option("-o, --output <file>", "where to write it; - for stdout (default: the server's file name)")
     .option("-f, --force", "overwrite an existing file")
-    .option("--stored", "the stored bytes as they are (a .dump.zst for zstd backups: zstd -d gives the archive)")
+    .option("--raw", "the bytes as stored: for an encrypted backup a .dump.zst.age (age -d -i key.txt | zstd -d gives the archive)")
+    .option("--stored", "the same as --raw")
     .action(
-      withContext<[string], { output?: string; force?: boolean; stored?: boolean }>(env, async (ctx, options, backupId) => {
+      withContext<[string], { output?: string; force?: boolean; stored?: boolean; raw?: boolean }>(env, async (ctx, options, backupId) => {
         const client = ctx.client();
-        const result = await downloadBackup(client, ctx.output, ctx.projectId(), backupId, options);
+        const result = await downloadBackup(client, ctx.output, ctx.projectId(), backupId, { ...options, stored: options.stored || options.raw });
         if (result === undefined) return;
         if (ctx.output.json) printJson(ctx.output, { backup_id: backupId, path: result.path, size_bytes: result.bytes });
         else ctx.output.out(`saved ${result.path} (${humanBytes(result.bytes)})`);

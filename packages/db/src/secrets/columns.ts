@@ -9,7 +9,7 @@ export interface SecretColumn {
   table: string;
   /** The table's primary key (text). */
   id: string;
-  /** Nullable text column holding sealed values. */
+  /** Text column holding sealed values (nullable or not: null rows hold no secret). */
   column: string;
 }
 
@@ -19,6 +19,7 @@ export const SECRET_COLUMNS: readonly SecretColumn[] = [
   { table: "preview_databases", id: "id", column: "password_encrypted" },
   { table: "webhooks", id: "id", column: "secret_encrypted" },
   { table: "webhooks", id: "id", column: "previous_secret_encrypted" },
+  { table: "project_encryption_keys", id: "id", column: "private_key_encrypted" },
 ];
 
 /** "table.column", as reports name a column. */

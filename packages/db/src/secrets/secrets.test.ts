@@ -91,12 +91,13 @@ describe("rotate-encryption-key", () => {
 
     // B is current, A kept in CAPY_ENCRYPTION_KEYS_OLD: the old values still open.
     expect(oldValues.map((v) => ringBA.open(v))).toEqual(["postgres", "postgres"]);
-    expect(await checkStoredSecrets(db, ringBA)).toEqual({ stored: 2, undecryptable: 0, unknownKeyIds: [] });
+    // The third stored secret is the project's platform encryption key (sealed by ringA too).
+    expect(await checkStoredSecrets(db, ringBA)).toEqual({ stored: 3, undecryptable: 0, unknownKeyIds: [] });
 
     const report = await rotateSecrets(db, ringBA);
     expect(report).toEqual({
       key_id: keyId(keyB),
-      resealed: 2,
+      resealed: 3,
       already_current: 0,
       failed: 0,
       columns: {
@@ -105,6 +106,7 @@ describe("rotate-encryption-key", () => {
         "preview_databases.password_encrypted": { resealed: 0, already_current: 0, failed: 0, failed_ids: [] },
         "webhooks.secret_encrypted": { resealed: 0, already_current: 0, failed: 0, failed_ids: [] },
         "webhooks.previous_secret_encrypted": { resealed: 0, already_current: 0, failed: 0, failed_ids: [] },
+        "project_encryption_keys.private_key_encrypted": { resealed: 1, already_current: 0, failed: 0, failed_ids: [] },
       },
     });
     const newValues = await storedValues(db);
@@ -112,10 +114,10 @@ describe("rotate-encryption-key", () => {
     // A removed: the stored values open with B alone; the old ciphertexts no longer open.
     expect(newValues.map((v) => ringB.open(v))).toEqual(["postgres", "postgres"]);
     for (const old of oldValues) expect(() => ringB.open(old)).toThrow(/CAPY_ENCRYPTION_KEY/);
-    expect(await checkStoredSecrets(db, ringA)).toMatchObject({ stored: 2, undecryptable: 2, unknownKeyIds: [keyId(keyB)] });
+    expect(await checkStoredSecrets(db, ringA)).toMatchObject({ stored: 3, undecryptable: 3, unknownKeyIds: [keyId(keyB)] });
 
     // Idempotent.
-    expect(await rotateSecrets(db, ringB)).toMatchObject({ resealed: 0, already_current: 2, failed: 0 });
+    expect(await rotateSecrets(db, ringB)).toMatchObject({ resealed: 0, already_current: 3, failed: 0 });
     expect(await storedValues(db)).toEqual(newValues);
   });
 
@@ -147,6 +149,7 @@ describe("rotate-encryption-key", () => {
       "preview_databases.password_encrypted",
       "webhooks.secret_encrypted",
       "webhooks.previous_secret_encrypted",
+      "project_encryption_keys.private_key_encrypted",
     ]);
   });
 });

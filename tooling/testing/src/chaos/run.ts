@@ -140,6 +140,8 @@ export interface FinalBackup {
   verificationState: string;
   /** "identity": the file is the archive; "zstd": a zstd stream of it. */
   storedEncoding: string;
+  /** The identity (AGE-SECRET-KEY-1…) of the platform key an encrypted artifact was encrypted to; null when not encrypted. */
+  identity: string | null;
 }
 
 /** An outbox event (the events table), with the state its `data` reports. */
@@ -606,7 +608,7 @@ export async function runChaos(input: ChaosOptions): Promise<ChaosRun> {
     for (const w of workers) await writeFile(path.join(logDir, `${w.id}.log`), w.process.logs());
 
     const jobs = await finalJobs(meta);
-    const backups = await finalBackups(meta);
+    const backups = await finalBackups(meta, new Keyring(encryptionKey));
     const outbox = await finalEvents(meta);
     const storageFiles = await listFiles(storageDir);
     const leftoverThrowawayDatabases = await databasesLike(serverUrl, verifyDatabasePrefix);
@@ -746,9 +748,10 @@ async function finalJobs(meta: pg.Client): Promise<FinalJob[]> {
   }));
 }
 
-async function finalBackups(meta: pg.Client): Promise<FinalBackup[]> {
+async function finalBackups(meta: pg.Client, keyring: Keyring): Promise<FinalBackup[]> {
   const { rows } = await meta.query(
-    "SELECT id, job_id, project_id, backup_key, sha256, size_bytes::text, verification_state, stored_encoding FROM backups ORDER BY created_at, id",
+    `SELECT b.id, b.job_id, b.project_id, b.backup_key, b.sha256, b.size_bytes::text, b.verification_state, b.stored_encoding, k.private_key_encrypted
+       FROM backups b LEFT JOIN project_encryption_keys k ON k.id = b.encryption_key_id ORDER BY b.created_at, b.id`,
   );
   return rows.map((r) => ({
     id: r.id,
@@ -759,7 +762,26 @@ async function finalBackups(meta: pg.Client): Promise<FinalBackup[]> {
     sizeBytes: Number(r.size_bytes),
     verificationState: r.verification_state,
     storedEncoding: r.stored_encoding,
+    identity: r.private_key_encrypted === null ? null : keyring.open(r.private_key_encrypted),
   }));
+}
+
+/**
+ * The pg_restore archive of `backup` (stored at `file`) as a customer would decode it, outside
+ * the store: age -d with its key's identity, then zstd -d. `scratch` prefixes temporary files.
+ */
+async function decodedArchive(file: string, backup: FinalBackup, scratch: string): Promise<string> {
+  let current = file;
+  if (backup.identity !== null) {
+    await writeFile(`${scratch}.key`, `${backup.identity}\n`, { mode: 0o600 });
+    await run("age", ["-d", "-i", `${scratch}.key`, "-o", `${scratch}.dec`, current]);
+    current = `${scratch}.dec`;
+  }
+  if (backup.storedEncoding === "zstd") {
+    await run("zstd", ["-q", "-d", "-f", current, "-o", `${scratch}.dump`]);
+    current = `${scratch}.dump`;
+  }
+  return current;
 }
 
 async function finalEvents(meta: pg.Client): Promise<FinalEvent[]> {
@@ -798,13 +820,12 @@ async function checkArtifact(
     await withAdminClient((c) => c.query(`CREATE DATABASE ${quoteIdent(scratchName)} TEMPLATE template0`), serverUrl);
     try {
       const url = withDatabase(serverUrl, scratchName);
-      // A zstd artifact (the default) is decoded first (outside the store), as a download would.
-      const archive = backup.storedEncoding === "zstd" ? path.join(os.tmpdir(), `${scratchName}.dump`) : file;
-      if (archive !== file) await run("zstd", ["-q", "-d", "-f", file, "-o", archive]);
+      // An encrypted zstd artifact (the default) is decoded first (outside the store), as a customer would.
+      const scratch = path.join(os.tmpdir(), scratchName);
       try {
-        await run("pg_restore", ["--exit-on-error", "--no-owner", "--no-acl", "-d", url, archive]);
+        await run("pg_restore", ["--exit-on-error", "--no-owner", "--no-acl", "-d", url, await decodedArchive(file, backup, scratch)]);
       } finally {
-        if (archive !== file) await rm(archive, { force: true });
+        await Promise.all([".key", ".dec", ".dump"].map((suffix) => rm(`${scratch}${suffix}`, { force: true })));
       }
       record.restored = true;
       const counts = await rowCounts(url);

@@ -116,10 +116,13 @@ describe("GET /v1/projects/{id}/backups", () => {
       verification_error: null,
       verified_at: "2026-02-01T01:00:00.000Z",
       created_at: "2026-02-01T00:00:00.000Z",
-      // A row written without the encoding columns: an artifact from before zstd (pg_dump's gzip).
+      // A row written without the encoding columns: an artifact from before zstd (pg_dump's gzip),
+      // and before encryption.
       compression: "gzip",
       archive_format: "custom",
       stored_encoding: "identity",
+      encryption: null,
+      encryption_key_id: null,
     });
     expect(backups[1]).toMatchObject({ label: null, verification_state: "pending", verified_at: null });
   });

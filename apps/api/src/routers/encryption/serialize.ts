@@ -1,0 +1,28 @@
+// Rows to the public shapes of @capy/contracts (see ../../serializers.ts): never a private key,
+// which the platform key rows given here do not even hold.
+import type { EncryptionKey, EncryptionRecipient } from "@capy/contracts";
+import { type EncryptionRecipient as RecipientRow, recipientFingerprint } from "@capy/db";
+import type { PublicPlatformKey } from "../../services/encryption.js";
+
+export function serializeRecipient(recipient: RecipientRow): EncryptionRecipient {
+  return {
+    id: recipient.id,
+    project_id: recipient.projectId,
+    label: recipient.label,
+    public_key: recipient.publicKey,
+    fingerprint: recipient.fingerprint,
+    created_at: recipient.createdAt.toISOString(),
+  };
+}
+
+export function serializePlatformKey(key: PublicPlatformKey): EncryptionKey {
+  return {
+    id: key.id,
+    project_id: key.projectId,
+    public_key: key.publicKey,
+    fingerprint: recipientFingerprint(key.publicKey),
+    current: key.retiredAt === null,
+    created_at: key.createdAt.toISOString(),
+    retired_at: key.retiredAt ? key.retiredAt.toISOString() : null,
+  };
+}
