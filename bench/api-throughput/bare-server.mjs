@@ -1,6 +1,7 @@
-// The baseline of bench/api-throughput: a bare Fastify 5 server (no logger, no plugins) that
-// answers every GET with the same JSON the API's list of scheduled backups returned (read from
-// the file named by BENCH_BODY_FILE), in its own process like the API.
+// The baseline of bench/api-throughput: a bare Fastify 5 server (no logger, no plugins), in its
+// own process like the API. On each path of BENCH_ANSWERS_FILE (method, path, status, body: what
+// the API answered there) it answers the same JSON with the same status; any other GET gets the
+// JSON of the API's list of scheduled backups (BENCH_BODY_FILE).
 // With BENCH_LAYERS (comma-separated), it adds the API's own request layers, imported from the
 // built API, one at a time, so the bench can price each: headers (helmet + CSP), ratelimit
 // (Redis-backed, as the API configures it), logging (the API's pino logger at info, request
@@ -50,8 +51,12 @@ if (layers.has("ratelimit")) {
     verifySession: createSessionVerifier(undefined),
   });
 }
+const answers = process.env.BENCH_ANSWERS_FILE ? JSON.parse(readFileSync(process.env.BENCH_ANSWERS_FILE, "utf8")) : [];
 app.register(async (routes) => {
   routes.get("/*", async () => body);
+  // Serialised on every request, as the API serialises its answers.
+  for (const answer of answers)
+    routes.route({ method: answer.method, url: answer.path, handler: (_request, reply) => reply.code(answer.status).send(answer.body) });
 });
 
 process.once("SIGTERM", async () => {

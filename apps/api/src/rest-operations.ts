@@ -2,8 +2,7 @@
 // adapter and the OpenAPI document agree on each operation's success status.
 
 import type { Scope } from "@capy/contracts";
-import type { AnyProcedure } from "@trpc/server";
-import { appRouter } from "./router.js";
+import { procedures } from "./procedures.js";
 import type { Meta } from "./trpc.js";
 
 export interface RestOperation {
@@ -18,10 +17,7 @@ export interface RestOperation {
   path: string;
 }
 
-// tRPC types `_def.procedures` as the nested record, but it holds every procedure by full path.
-const procedures = appRouter._def.procedures as unknown as Record<string, AnyProcedure>;
-
-export const restOperations: readonly RestOperation[] = Object.entries(procedures).flatMap(([procedure, definition]) => {
+export const restOperations: readonly RestOperation[] = [...procedures].flatMap(([procedure, definition]) => {
   const meta = definition._def.meta as Meta | undefined;
   if (!meta?.openapi) return [];
   return [

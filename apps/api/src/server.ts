@@ -3,7 +3,6 @@
 // web console at /. It is built from injected dependencies and not started, so tests and
 // main.ts share it.
 import { randomUUID } from "node:crypto";
-import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from "@trpc/server/adapters/fastify";
 import Fastify, { type FastifyInstance } from "fastify";
 import { createContextFactory } from "./context.js";
 import type { AppDeps } from "./deps.js";
@@ -15,11 +14,11 @@ import { registerDownloadRoute } from "./http/download.js";
 import { registerErrorHandlers } from "./http/errors.js";
 import { registerHealthRoutes } from "./http/health.js";
 import { registerMetrics, registerMetricsRoute } from "./http/metrics.js";
+import { registerNativeTrpc } from "./http/native-trpc.js";
 import { registerPrettyRequestLog } from "./http/request-log.js";
 import { registerRestApi } from "./http/rest.js";
 import { registerSecurity } from "./http/security.js";
 import { buildOpenApiDocument } from "./openapi.js";
-import { type AppRouter, appRouter } from "./router.js";
 
 export function buildServer(deps: AppDeps): FastifyInstance {
   const app = Fastify({
@@ -50,10 +49,7 @@ export function buildServer(deps: AppDeps): FastifyInstance {
   // their route hooks (rate limits) apply to all of them; a route defined on `app` directly
   // would be added before and escape them.
   app.register(async (routes) => {
-    routes.register(fastifyTRPCPlugin, {
-      prefix: "/trpc",
-      trpcOptions: { router: appRouter, createContext, responseMeta: trpcChallengeMeta } satisfies FastifyTRPCPluginOptions<AppRouter>["trpcOptions"],
-    });
+    registerNativeTrpc(routes, { createContext, responseMeta: trpcChallengeMeta });
     registerRestApi(routes, createContext);
     registerDownloadRoute(routes, deps);
     registerDocsRoutes(routes, buildOpenApiDocument({ publicUrl: deps.config.publicUrl }));

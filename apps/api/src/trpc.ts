@@ -2,10 +2,10 @@
 // authentication and scope checks.
 
 import type { Scope } from "@capy/contracts";
-import { initTRPC, TRPCError } from "@trpc/server";
+import { getTRPCErrorFromUnknown, initTRPC, TRPCError } from "@trpc/server";
 import type { OpenApiMeta } from "trpc-to-openapi";
 import { ZodError } from "zod";
-import { requireScope } from "./auth/principal.js";
+import { type Principal, requireScope } from "./auth/principal.js";
 import type { Context } from "./context.js";
 import { asAppError, describeIssues, ERROR_CODES, INTERNAL_MESSAGE } from "./errors.js";
 
@@ -17,7 +17,7 @@ export type Meta = OpenApiMeta<{
 }>;
 
 /** The message a client may see: readable validation issues, never internals. */
-function publicMessage(error: TRPCError): string {
+export function publicMessage(error: TRPCError): string {
   if (error.cause instanceof ZodError) return describeIssues(error.cause.issues);
   if (error.code === "INTERNAL_SERVER_ERROR") return INTERNAL_MESSAGE;
   return error.message;
@@ -37,33 +37,47 @@ const t = initTRPC
 
 export const router = t.router;
 
-/** Turns AppErrors into tRPC errors with the mapped code, and logs unexpected failures. */
-const baseProcedure = t.procedure.use(async ({ ctx, path, next }) => {
-  const result = await next();
-  if (result.ok) return result;
-  const cause = result.error.cause;
-  // AppErrors, and database connection failures as DATABASE_UNAVAILABLE (503).
+/**
+ * The tRPC error a failure becomes: AppErrors (and an unreachable database) with their mapped
+ * code; logged when unexpected (500) or when the database is unreachable.
+ */
+function toTrpcError(cause: unknown, error: TRPCError, log: Context["log"], path: string): TRPCError {
   const appError = asAppError(cause);
-  const error = appError ? new TRPCError({ code: ERROR_CODES[appError.code].trpc, message: appError.message, cause: appError }) : result.error;
-  if (error.code === "INTERNAL_SERVER_ERROR") ctx.log.error({ err: cause ?? error, path }, "procedure failed");
-  else if (appError?.code === "DATABASE_UNAVAILABLE") ctx.log.warn({ err: cause, path }, "metadata database unavailable");
-  if (error !== result.error) throw error;
-  return result;
-});
+  const mapped = appError ? new TRPCError({ code: ERROR_CODES[appError.code].trpc, message: appError.message, cause: appError }) : error;
+  if (mapped.code === "INTERNAL_SERVER_ERROR") log.error({ err: cause ?? mapped, path }, "procedure failed");
+  else if (appError?.code === "DATABASE_UNAVAILABLE") log.warn({ err: cause, path }, "metadata database unavailable");
+  return mapped;
+}
+
+/**
+ * One middleware for what every procedure needs: a valid API key or session token (adds
+ * `ctx.principal`), holding `scope` when given (403 otherwise), and AppErrors of the procedure
+ * turned into tRPC errors. One and not three: tRPC copies the call's options at every
+ * middleware level (bench/api-throughput: ~10 % of a read's CPU).
+ */
+function guard(scope: Scope | undefined) {
+  return t.middleware(async ({ ctx, path, next }) => {
+    let principal: Principal;
+    try {
+      principal = await ctx.authenticate(ctx.headers);
+      if (scope) requireScope(principal, scope);
+    } catch (cause) {
+      throw toTrpcError(cause, getTRPCErrorFromUnknown(cause), ctx.log, path);
+    }
+    const result = await next({ ctx: { principal } });
+    if (result.ok) return result;
+    const error = toTrpcError(result.error.cause, result.error, ctx.log, path);
+    if (error !== result.error) throw error;
+    return result;
+  });
+}
 
 /** Requires a valid API key or session token; adds `ctx.principal`. */
-export const protectedProcedure = baseProcedure.use(async ({ ctx, next }) => {
-  const principal = await ctx.authenticate(ctx.headers);
-  return next({ ctx: { principal } });
-});
+export const protectedProcedure = t.procedure.use(guard(undefined));
 
 /**
  * Requires a valid API key or session token holding `scope` (403 otherwise). The scope is also
  * recorded in the procedure's meta (`scope`), from which the OpenAPI document and the
  * authorization matrix test read it.
  */
-export const scopedProcedure = (scope: Scope) =>
-  protectedProcedure.meta({ scope }).use(({ ctx, next }) => {
-    requireScope(ctx.principal, scope);
-    return next();
-  });
+export const scopedProcedure = (scope: Scope) => t.procedure.meta({ scope }).use(guard(scope));

@@ -26,9 +26,20 @@ export {
 } from "./encryption-keys.js";
 export { LOCAL_ENCRYPTION_KEY_FILE, loadDbEnv, loadKeyring, readLocalEncryptionKey } from "./env.js";
 export * from "./generated/prisma/client.js";
+export {
+  insertAuditEvent,
+  insertJob,
+  isUniqueViolation,
+  type NewAuditRow,
+  type NewJobRow,
+  readJob,
+  readJobByIdempotencyKey,
+  readProjectBackups,
+  readProjectJobs,
+  readProjectSchedules,
+} from "./hot-paths.js";
 export { type IdPrefix, newId } from "./ids.js";
 export { ensureDatabaseExists, migrateDatabase } from "./migrate.js";
-export { asModelRows } from "./model-rows.js";
 export { type PgConnection, parsePostgresUrl, quoteIdent, withDatabase } from "./postgres-url.js";
 export { assertStoredSecretsOpen, checkStoredSecrets, describeKeys, type SecretsCheck, StoredSecretsError } from "./secrets/check.js";
 export { SECRET_COLUMNS, type SecretColumn, secretColumnName } from "./secrets/columns.js";

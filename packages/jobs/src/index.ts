@@ -30,7 +30,7 @@ export {
 } from "./backups.js";
 export { cancelPendingJob, requestCancel } from "./cancel.js";
 export { CANCELED_ERROR, databaseResource, JOB_KINDS, type JobKind, type JobKinds, type JobTarget, jobKind, type RetryPolicy } from "./catalogue.js";
-export { enqueueJob, insertJobRow, insertJobRows, type NewJob, readJobPayload, releaseIdempotencyKey } from "./create.js";
+export { enqueueJob, insertJobRow, insertJobRowAlone, insertJobRows, type NewJob, readJobPayload, releaseIdempotencyKey } from "./create.js";
 export { AttemptCanceledError, StaleAttemptError } from "./errors.js";
 export {
   appendBackupEvent,

@@ -6,8 +6,10 @@ import type { FastifyInstance } from "fastify";
 export const BEARER_CHALLENGE = 'Bearer realm="capy-backups"';
 
 export function registerBearerChallenge(app: FastifyInstance): void {
-  app.addHook("onSend", async (_request, reply) => {
+  // Callback-style: no promise per request.
+  app.addHook("onSend", (_request, reply, payload, done) => {
     if (reply.statusCode === 401 && !reply.hasHeader("www-authenticate")) reply.header("www-authenticate", BEARER_CHALLENGE);
+    done(null, payload);
   });
 }
 

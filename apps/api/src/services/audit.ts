@@ -1,9 +1,10 @@
 // The audit log: one AuditEvent row per security-relevant action, written after the action
-// succeeded. Actors are API key ids or user ids (sessions); never secrets. Metadata holds only
-// non-secret facts (names, scopes, labels, settings). A failed audit write is logged and does not
-// undo or fail the action it records.
+// succeeded (recordAudit), or in the same statement as the action's row where one statement makes
+// both (a requested backup job: auditRow). Actors are API key ids or user ids (sessions); never
+// secrets. Metadata holds only non-secret facts (names, scopes, labels, settings). A failed
+// audit write of its own is logged and does not undo or fail the action it records.
 import type { AuditAction } from "@capy/contracts";
-import { type AuditEvent, type Db, newId } from "@capy/db";
+import { type AuditEvent, type Db, insertAuditEvent, type NewAuditRow, newId } from "@capy/db";
 import type { FastifyBaseLogger } from "fastify";
 import { actorOf, type Principal } from "../auth/principal.js";
 
@@ -20,17 +21,24 @@ export interface AuditDeps {
   log: FastifyBaseLogger;
 }
 
-/**
- * Raw INSERT (created_at: the column's default, now()): a POST .../backups writes one, and
- * Prisma's create compiled its query plan on every call (bench/api-throughput).
- */
+/** The audit event row of `entry` by `principal` (created_at: the insert's now()). */
+export function auditRow(principal: Principal, entry: AuditEntry): NewAuditRow {
+  return {
+    id: newId("aud"),
+    organizationId: principal.organizationId,
+    projectId: entry.projectId ?? null,
+    ...actorOf(principal),
+    action: entry.action,
+    targetType: entry.targetType,
+    targetId: entry.targetId,
+    metadata: entry.metadata ?? {},
+  };
+}
+
+/** One INSERT on Prisma's pool (@capy/db hot-paths): Prisma's create compiled its plan per call. */
 export async function recordAudit({ db, log }: AuditDeps, principal: Principal, entry: AuditEntry): Promise<void> {
-  const { actorType, actorId } = actorOf(principal);
   try {
-    await db.$executeRaw`
-      INSERT INTO audit_events (id, organization_id, project_id, actor_type, actor_id, action, target_type, target_id, metadata)
-      VALUES (${newId("aud")}, ${principal.organizationId}, ${entry.projectId ?? null}, ${actorType}, ${actorId}, ${entry.action},
-              ${entry.targetType}, ${entry.targetId}, ${JSON.stringify(entry.metadata ?? {})}::jsonb)`;
+    await insertAuditEvent(db, auditRow(principal, entry));
   } catch (err) {
     log.error({ err, action: entry.action, targetId: entry.targetId }, "audit event not recorded");
   }

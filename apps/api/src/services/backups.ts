@@ -10,30 +10,33 @@ import {
   openArtifact,
   StageFailedError,
 } from "@capy/artifact";
-import { asModelRows, type Backup, type Db, type Project } from "@capy/db";
+import { type Backup, type Db, type NewAuditRow, type Project, readProjectBackups } from "@capy/db";
 import type { NewJob } from "@capy/jobs";
 import { type ArtifactStorage, ObjectNotFoundError } from "@capy/storage";
 import { AppError } from "../errors.js";
 import { type CreatedJob, createJobOnce } from "./idempotency.js";
 import type { CreateJobDeps } from "./jobs.js";
 
-/** Newest first. Raw: see asModelRows (the list's largest CPU cost was findMany's plan compilation). */
-export async function listBackups(db: Db, project: Project): Promise<Backup[]> {
-  const rows = await db.$queryRaw<Record<string, unknown>[]>`
-    SELECT * FROM backups WHERE project_id = ${project.id} ORDER BY created_at DESC, id DESC`;
-  return asModelRows<Backup>(rows);
+/** Newest first. A hot read: SQL on Prisma's pool (see @capy/db hot-paths). */
+export function listBackups(db: Db, project: Project): Promise<Backup[]> {
+  return readProjectBackups(db, project.id);
 }
 
 /**
- * Records a pending backup job and enqueues it (see createJob); under an Idempotency-Key, the
- * key's earlier job within 24 h instead of a new one.
+ * Records a pending backup job (id `jobId`, with `audit` in the same statement) and enqueues it
+ * (see createJob); under an Idempotency-Key, the key's earlier job within 24 h instead of a new one.
  */
-export function requestBackupOnce(deps: CreateJobDeps, project: Project, label: string | null, key: string | undefined): Promise<CreatedJob> {
-  return createJobOnce(deps, backupJobInput(project, label), key);
+export function requestBackupOnce(
+  deps: CreateJobDeps,
+  project: Project,
+  request: { jobId: string; label: string | null; idempotencyKey: string | undefined; audit: NewAuditRow },
+): Promise<CreatedJob> {
+  return createJobOnce(deps, backupJobInput(request.jobId, project, request.label), request.idempotencyKey, request.audit);
 }
 
-function backupJobInput(project: Project, label: string | null): NewJob {
+function backupJobInput(id: string, project: Project, label: string | null): NewJob {
   return {
+    id,
     type: "backup",
     organizationId: project.organizationId,
     projectId: project.id,

@@ -4,7 +4,7 @@
 // index, so concurrent requests with one key insert one row: the losers hit the unique
 // violation and answer with the winner.
 import type { IncomingHttpHeaders } from "node:http";
-import { type Job, Prisma } from "@capy/db";
+import { isUniqueViolation, type Job, type NewAuditRow, readJobByIdempotencyKey } from "@capy/db";
 import { type NewJob, releaseIdempotencyKey } from "@capy/jobs";
 import { AppError } from "../errors.js";
 import { type CreateJobDeps, createJob } from "./jobs.js";
@@ -39,26 +39,24 @@ export interface CreatedJob {
   replayed: boolean;
 }
 
-const isUniqueViolation = (error: unknown) => error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002";
-
 /**
  * createJob, once per (project, key) per IDEMPOTENCY_WINDOW_MS. Without a key, always a new job.
+ * `audit` is recorded with a new job only, never with a replayed one.
  */
-export async function createJobOnce(deps: CreateJobDeps, input: NewJob, key: string | undefined, now = new Date()): Promise<CreatedJob> {
-  if (key === undefined) return { job: await createJob(deps, { ...input, idempotencyKey: null }), replayed: false };
-  const where = { projectId_idempotencyKey: { projectId: input.projectId, idempotencyKey: key } };
+export async function createJobOnce(deps: CreateJobDeps, input: NewJob, key: string | undefined, audit?: NewAuditRow, now = new Date()): Promise<CreatedJob> {
+  if (key === undefined) return { job: await createJob(deps, { ...input, idempotencyKey: null }, audit), replayed: false };
   const cutoff = new Date(now.getTime() - IDEMPOTENCY_WINDOW_MS);
 
-  const existing = await deps.db.job.findUnique({ where });
+  const existing = await readJobByIdempotencyKey(deps.db, input.projectId, key);
   if (existing && existing.createdAt > cutoff) return { job: existing, replayed: true };
   // Expired: the old job gives the key up and keeps everything else.
   if (existing) await releaseIdempotencyKey(deps.db, existing.id, key, cutoff);
   try {
-    return { job: await createJob(deps, { ...input, idempotencyKey: key }), replayed: false };
+    return { job: await createJob(deps, { ...input, idempotencyKey: key }, audit), replayed: false };
   } catch (error) {
     if (!isUniqueViolation(error)) throw error;
     // A concurrent request with the same key won the insert: answer with its job.
-    const winner = await deps.db.job.findUnique({ where });
+    const winner = await readJobByIdempotencyKey(deps.db, input.projectId, key);
     if (!winner) throw new AppError("CONFLICT", "a request with this Idempotency-Key is in progress; retry", { cause: error });
     return { job: winner, replayed: true };
   }

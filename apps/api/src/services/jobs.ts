@@ -1,27 +1,22 @@
 // Reading jobs, and creating one on request (rows are written by @capy/jobs only).
 
-import { asModelRows, type Db, type Job, type Project } from "@capy/db";
-import { enqueueJob, insertJobRow, type NewJob } from "@capy/jobs";
+import { type Db, type Job, type NewAuditRow, type Project, readJob, readProjectJobs } from "@capy/db";
+import { enqueueJob, insertJobRowAlone, type NewJob } from "@capy/jobs";
 import { type BackupQueue, withTimeout } from "@capy/queue";
 import type { FastifyBaseLogger } from "fastify";
 import { isVisible } from "../auth/access.js";
 import type { Principal } from "../auth/principal.js";
 import { AppError } from "../errors.js";
 
-/**
- * Newest first; ids are ULIDs, so they break ties between equal timestamps. Raw: see asModelRows
- * (the list's largest CPU cost was findMany's plan compilation).
- */
-export async function listJobs(db: Db, project: Project, limit: number): Promise<Job[]> {
-  const rows = await db.$queryRaw<Record<string, unknown>[]>`
-    SELECT * FROM jobs WHERE project_id = ${project.id} ORDER BY created_at DESC, id DESC LIMIT ${limit}`;
-  return asModelRows<Job>(rows);
+/** Newest first. A hot read: SQL on Prisma's pool (see @capy/db hot-paths). */
+export function listJobs(db: Db, project: Project, limit: number): Promise<Job[]> {
+  return readProjectJobs(db, project.id, limit);
 }
 
 export async function getJob(db: Db, principal: Principal, jobId: string): Promise<Job> {
-  // By primary key, raw (see asModelRows: Prisma compiled findFirst's plan on every call), then
-  // the tenancy check on the row, exactly tenantScope's.
-  const [job] = asModelRows<Job>(await db.$queryRaw<Record<string, unknown>[]>`SELECT * FROM jobs WHERE id = ${jobId}`);
+  // By primary key (a hot read, see listJobs), then the tenancy check on the row, exactly
+  // tenantScope's.
+  const job = await readJob(db, jobId);
   if (!job || !isVisible(principal, job)) throw new AppError("NOT_FOUND", "job not found");
   return job;
 }
@@ -36,12 +31,12 @@ export interface CreateJobDeps {
 }
 
 /**
- * Records a pending job and enqueues it. Postgres is the source of truth: when Redis is
- * unreachable the row stays pending, the reconciler enqueues it later, and the caller still
- * gets the job to poll.
+ * Records a pending job (with `audit`, its audit event, in the same statement) and enqueues it.
+ * Postgres is the source of truth: when Redis is unreachable the row stays pending, the
+ * reconciler enqueues it later, and the caller still gets the job to poll.
  */
-export async function createJob(deps: CreateJobDeps, input: NewJob): Promise<Job> {
-  const job = await insertJobRow(deps.db, input);
+export async function createJob(deps: CreateJobDeps, input: NewJob, audit?: NewAuditRow): Promise<Job> {
+  const job = await insertJobRowAlone(deps.db, input, audit);
   await enqueueRecorded(deps, job);
   return job;
 }

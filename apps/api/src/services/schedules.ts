@@ -2,7 +2,7 @@
 // The row is the truth; its BullMQ job scheduler (fired by the workers) is synced on every PUT,
 // and the worker's schedule reconciler repairs Redis whenever that sync could not happen.
 
-import { asModelRows, type Db, newId, type Project, type ScheduledBackup } from "@capy/db";
+import { type Db, newId, type Project, readProjectSchedules, type ScheduledBackup } from "@capy/db";
 import { type ScheduleQueue, syncScheduler, withScheduleLock } from "@capy/queue";
 import type { FastifyBaseLogger } from "fastify";
 
@@ -25,11 +25,9 @@ export interface ScheduleDeps {
   log: FastifyBaseLogger;
 }
 
-/** Oldest first. Raw: see asModelRows (the list's largest CPU cost was findMany's plan compilation). */
-export async function listSchedules(db: Db, project: Project): Promise<ScheduledBackup[]> {
-  const rows = await db.$queryRaw<Record<string, unknown>[]>`
-    SELECT * FROM scheduled_backups WHERE project_id = ${project.id} ORDER BY created_at ASC, id ASC`;
-  return asModelRows<ScheduledBackup>(rows);
+/** Oldest first. A hot read: SQL on Prisma's pool (see @capy/db hot-paths). */
+export function listSchedules(db: Db, project: Project): Promise<ScheduledBackup[]> {
+  return readProjectSchedules(db, project.id);
 }
 
 /**

@@ -1,8 +1,9 @@
 import { Job } from "@capy/contracts";
+import { newId } from "@capy/db";
 import { z } from "zod";
 import { findAccessibleProject } from "../../auth/access.js";
 import { serializeJob } from "../../serializers.js";
-import { recordAudit } from "../../services/audit.js";
+import { auditRow } from "../../services/audit.js";
 import { requestBackupOnce } from "../../services/backups.js";
 import { readIdempotencyKey } from "../../services/idempotency.js";
 import { scopedProcedure } from "../../trpc.js";
@@ -42,14 +43,10 @@ export const createBackupProcedure = scopedProcedure("backups:write")
     // Validated before any work, so a malformed key never creates a job.
     const idempotencyKey = readIdempotencyKey(ctx.headers);
     const project = await findAccessibleProject(ctx.tenancy, ctx.principal, input.id);
-    const { job, replayed } = await requestBackupOnce(ctx, project, input.label ?? null, idempotencyKey);
-    if (replayed) return { job: serializeJob(job) };
-    await recordAudit(ctx, ctx.principal, {
-      action: "backup.created",
-      targetType: "job",
-      targetId: job.id,
-      projectId: project.id,
-      metadata: { label: job.label ?? null },
-    });
+    const jobId = newId("job");
+    const label = input.label ?? null;
+    // Recorded in the job's own INSERT, and only when this request creates the job.
+    const audit = auditRow(ctx.principal, { action: "backup.created", targetType: "job", targetId: jobId, projectId: project.id, metadata: { label } });
+    const { job } = await requestBackupOnce(ctx, project, { jobId, label, idempotencyKey, audit });
     return { job: serializeJob(job) };
   });

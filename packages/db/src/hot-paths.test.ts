@@ -1,0 +1,196 @@
+// hot-paths answers exactly what Prisma answers for the same rows (every field, nulls, bigint,
+// Date, Json), in the same order, and only the asked project's rows.
+import { createMetadataDatabase, type TestDatabase } from "@capy/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDb, type Db } from "./client.js";
+import {
+  insertAuditEvent,
+  insertJob,
+  isUniqueViolation,
+  type NewJobRow,
+  readJob,
+  readJobByIdempotencyKey,
+  readProjectBackups,
+  readProjectJobs,
+  readProjectSchedules,
+} from "./hot-paths.js";
+import { newId } from "./ids.js";
+import { generateEncryptionKey } from "./secrets/crypto.js";
+import { Keyring } from "./secrets/keyring.js";
+import { createProject, registerCluster } from "./tenants.js";
+
+const keyring = new Keyring(generateEncryptionKey());
+let database: TestDatabase;
+let db: Db;
+const projects: { id: string; organizationId: string; clusterId: string }[] = [];
+
+/** Two projects, each with a full (every column set) and a sparse (nulls) job, backup and schedule. */
+async function seedProject(name: string) {
+  const tenant = await createProject(db, {
+    organizationName: name,
+    projectName: name,
+    databaseUrl: `postgresql://postgres:postgres@127.0.0.1:5432/${name}`,
+    keyring,
+  });
+  const project = await db.project.findUniqueOrThrow({ where: { id: tenant.project_id } });
+  const owner = { organizationId: project.organizationId, projectId: project.id };
+  const at = (minutes: number) => new Date(Date.UTC(2026, 10, 30, 12, minutes, 0, 123));
+  const full = await db.job.create({
+    data: {
+      id: newId("job"),
+      ...owner,
+      type: "backup",
+      state: "completed",
+      attempts: 2,
+      claimedAt: at(1),
+      claimedBy: "worker-1",
+      clusterId: project.clusterId,
+      lockedResource: `database:${project.clusterId}/${name}`,
+      retryClassification: "transient",
+      lastExitCode: 0,
+      lastStdout: "out",
+      lastStderr: "err",
+      error: "none",
+      startedAt: at(2),
+      completedAt: at(3),
+      createdAt: at(4),
+      label: "full",
+      dueAt: at(5),
+      fencingToken: 3,
+      heartbeatAt: at(6),
+      phase: "dumping",
+      progressBytes: 9_007_199_254_740_993n,
+      idempotencyKey: "key-1",
+      cancelRequestedAt: at(7),
+      payload: { tables: ["public.a"], nested: { n: 1 } },
+    },
+  });
+  const sparse = await db.job.create({
+    data: { id: newId("job"), ...owner, type: "verify", clusterId: project.clusterId, lockedResource: "x", createdAt: at(4) },
+  });
+  await db.backup.create({
+    data: {
+      id: newId("bkp"),
+      ...owner,
+      jobId: full.id,
+      scheduleId: "sch_x",
+      databaseName: name,
+      label: "full",
+      backupKey: `${project.id}/a.dump`,
+      sizeBytes: 9_007_199_254_740_993n,
+      sha256: "0".repeat(64),
+      compression: "zstd",
+      compressionLevel: 1,
+      storedEncoding: "zstd",
+      archiveSizeBytes: 12n,
+      state: "completed",
+      verificationState: "failed",
+      verificationError: "mismatch",
+      verifiedAt: at(8),
+      sourceInventory: { tables: [{ name: "a", rows: 3 }] },
+      createdAt: at(9),
+    },
+  });
+  await db.backup.create({
+    data: { id: newId("bkp"), ...owner, jobId: sparse.id, databaseName: name, backupKey: "b", sizeBytes: 0n, sha256: "1", state: "failed", createdAt: at(9) },
+  });
+  await db.scheduledBackup.create({
+    data: { id: newId("sch"), ...owner, label: "nightly", cronHour: 3, cronMinute: 30, isActive: true, lastJobId: full.id, lastRunAt: at(10) },
+  });
+  projects.push(project);
+}
+
+beforeAll(async () => {
+  database = await createMetadataDatabase();
+  db = createDb(database.url, { maxConnections: 2 });
+  await registerCluster(db, { adminUrl: "postgresql://postgres:postgres@127.0.0.1:5432/postgres", keyring });
+  await seedProject("alpha");
+  await seedProject("beta");
+});
+afterAll(async () => {
+  await db?.$disconnect();
+  await database?.drop();
+});
+
+describe("hot-paths", () => {
+  it("reads a project's backups as Prisma's findMany does, newest first", async () => {
+    for (const { id } of projects) {
+      const expected = await db.backup.findMany({ where: { projectId: id }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] });
+      expect(expected).toHaveLength(2);
+      expect(await readProjectBackups(db, id)).toStrictEqual(expected);
+    }
+  });
+
+  it("reads a project's jobs as Prisma's findMany does, newest first, up to the limit", async () => {
+    for (const { id } of projects) {
+      const expected = await db.job.findMany({ where: { projectId: id }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] });
+      expect(expected).toHaveLength(2);
+      expect(await readProjectJobs(db, id, 25)).toStrictEqual(expected);
+      expect(await readProjectJobs(db, id, 1)).toStrictEqual(expected.slice(0, 1));
+    }
+  });
+
+  it("reads one job by id as Prisma's findUnique does, and undefined for an unknown id", async () => {
+    for (const job of await db.job.findMany()) expect(await readJob(db, job.id)).toStrictEqual(job);
+    expect(await readJob(db, "job_unknown")).toBeUndefined();
+  });
+
+  it("reads a project's schedules as Prisma's findMany does", async () => {
+    for (const { id } of projects) {
+      const expected = await db.scheduledBackup.findMany({ where: { projectId: id }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
+      expect(expected).toHaveLength(1);
+      expect(await readProjectSchedules(db, id)).toStrictEqual(expected);
+    }
+  });
+
+  it("inserts a job as Prisma reads it back, its audit event in the same statement, both or neither", async () => {
+    const [project] = projects;
+    const row: NewJobRow = {
+      id: newId("job"),
+      type: "backup",
+      state: "pending",
+      phase: "queued",
+      maxAttempts: 3,
+      clusterId: project!.clusterId,
+      lockedResource: "database:x/y",
+      organizationId: project!.organizationId,
+      projectId: project!.id,
+      idempotencyKey: "insert-test",
+      label: "label",
+      backupId: null,
+      scheduleId: null,
+      dueAt: new Date(Date.UTC(2026, 10, 30, 1, 2, 3, 456)),
+      previewDatabaseId: null,
+      payload: { tables: ["public.a"] },
+    };
+    const audit = {
+      id: newId("aud"),
+      organizationId: project!.organizationId,
+      projectId: project!.id,
+      actorType: "api_key",
+      actorId: "key_x",
+      action: "backup.created",
+      targetType: "job",
+      targetId: row.id,
+      metadata: { label: "label" },
+    };
+    const job = await insertJob(db, row, audit);
+    expect(job).toStrictEqual(await db.job.findUniqueOrThrow({ where: { id: row.id } }));
+    expect(job).toMatchObject({ ...row, attempts: 0, fencingToken: 0, claimedAt: null });
+    expect(await readJobByIdempotencyKey(db, project!.id, "insert-test")).toStrictEqual(job);
+    expect(await readJobByIdempotencyKey(db, project!.id, "other-key")).toBeUndefined();
+    expect(await db.auditEvent.findUniqueOrThrow({ where: { id: audit.id } })).toMatchObject(audit);
+
+    // The same Idempotency-Key again: a unique violation, and no second audit event either.
+    const second = { ...audit, id: newId("aud") };
+    const refused = await insertJob(db, { ...row, id: newId("job") }, second).catch((error: unknown) => error);
+    expect(isUniqueViolation(refused)).toBe(true);
+    expect(await db.auditEvent.findUnique({ where: { id: second.id } })).toBeNull();
+
+    const alone = await insertJob(db, { ...row, id: newId("job"), idempotencyKey: null });
+    expect(alone).toStrictEqual(await db.job.findUniqueOrThrow({ where: { id: alone.id } }));
+    const recorded = { ...audit, id: newId("aud"), metadata: {} };
+    await insertAuditEvent(db, recorded);
+    expect(await db.auditEvent.findUniqueOrThrow({ where: { id: recorded.id } })).toMatchObject(recorded);
+  });
+});
