@@ -78,7 +78,7 @@ describe("pnpm dev in a second clone (a new key, the same metadata database)", (
     const secondKey = generateEncryptionKey();
     const second = await startDev(secondKey);
     expect(second.dev.logs()).toContain(
-      `the metadata database holds 2 secret(s) sealed under key ${keyId(firstKey)}, which this checkout does not have (its key is ${keyId(secondKey)}, from CAPY_ENCRYPTION_KEY); re-sealing the demo cluster and project under it`,
+      `the metadata database holds 3 secret(s) sealed under key ${keyId(firstKey)}, which this checkout does not have (its key is ${keyId(secondKey)}, from CAPY_ENCRYPTION_KEY); re-sealing the demo cluster and project under it`,
     );
     expect(second.dev.logs()).not.toContain("still do not decrypt");
     expect(second.projectId).toBe(first.projectId);

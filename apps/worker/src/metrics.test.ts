@@ -1,7 +1,7 @@
 // Metrics end to end: a real backup through a real worker (started by the API), then both
 // /metrics endpoints scraped, and the worker's probes.
 
-import { type ApiProcess, createEmptyDatabase, type ServiceProcess, startApi, type TestDatabase, withAdminClient } from "@capy/testing";
+import { type ApiProcess, createEmptyDatabase, type ServiceProcess, startApi, type TestDatabase, waitFor, withAdminClient } from "@capy/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHarness, type Harness, waitForJob } from "./test-helpers.js";
 
@@ -75,7 +75,15 @@ describe("metrics", () => {
     expect(series(apiText, "process_cpu_user_seconds_total")).toBeGreaterThan(0);
 
     // Worker: the job's outcome, the dump, the verification, the queue and the backup's age.
-    const text = await scrape(`${workerMetrics}/metrics`);
+    // The job is counted when its run ends, a moment after the row: the throwaway copy is dropped
+    // after the verdict.
+    const text = await waitFor(
+      async () => {
+        const scraped = await scrape(`${workerMetrics}/metrics`);
+        return series(scraped, "capy_jobs_total", { type: "backup", outcome: "completed" }) === undefined ? undefined : scraped;
+      },
+      { timeoutMs: 15_000, what: "the worker to count the finished job" },
+    );
     expect(series(text, "capy_jobs_total", { type: "backup", outcome: "completed" })).toBe(1);
     expect(series(text, "capy_dump_duration_seconds_count")).toBe(1);
     expect(series(text, "capy_dump_duration_seconds_sum")).toBeGreaterThan(0);

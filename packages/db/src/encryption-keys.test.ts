@@ -218,6 +218,33 @@ describe("createProject", () => {
     await createProject(db, { organizationName: "acme", projectName: "shop", databaseUrl: url("shop2"), keyring });
     expect(await db.projectEncryptionKey.findMany({ where: { projectId: created.project_id } })).toEqual(keys);
   });
+
+  it("replaces keys sealed under a CAPY key it lacks; keeps a lost key that a backup was encrypted to", async () => {
+    const url = (database: string) => `postgresql://postgres:postgres@127.0.0.1:5432/${database}`;
+    const lost = new Keyring(generateEncryptionKey());
+    await registerCluster(db, { adminUrl: url("postgres"), keyring: lost });
+    const created = await createProject(db, { organizationName: "lost", projectName: "shop", databaseUrl: url("shop"), keyring: lost });
+    const projectId = created.project_id;
+    const encryptedTo = await rotateProjectEncryptionKey(db, lost, projectId);
+    const project = await db.project.findUniqueOrThrow({ where: { id: projectId } });
+    await db.backup.create({
+      data: {
+        ...{ id: newId("bkp"), organizationId: project.organizationId, projectId, jobId: newId("job"), databaseName: "d", backupKey: "k2" },
+        ...{ sizeBytes: 1n, sha256: "0".repeat(64), state: "completed", encryption: "age", encryptionKeyId: encryptedTo.id },
+      },
+    });
+    await rotateProjectEncryptionKey(db, lost, projectId);
+
+    // A clone with its own key re-creates the project: every key it cannot open is gone or retired.
+    await createProject(db, { organizationName: "lost", projectName: "shop", databaseUrl: url("shop"), keyring });
+    const keys = await db.projectEncryptionKey.findMany({ where: { projectId }, orderBy: { createdAt: "asc" } });
+    expect(keys.map((key) => key.id)).toEqual([encryptedTo.id, expect.stringMatching(/^enk_/)]);
+    expect(keys[0]!.retiredAt).not.toBeNull();
+    expect(keys[1]!.retiredAt).toBeNull();
+    const { keyId } = await encryptionTargets(db, keyring, projectId);
+    expect(keyId).toBe(keys[1]!.id);
+    await expect(openEncryptionIdentity(db, keyring, keyId)).resolves.toMatch(/^AGE-SECRET-KEY-1/);
+  });
 });
 
 describe("parseAgeRecipient", () => {

@@ -74,6 +74,30 @@ export async function ensureCurrentEncryptionKey(db: Db, keyring: Keyring, proje
 }
 
 /**
+ * Re-keys a project whose platform keys the keyring cannot open (sealed under a CAPY key that is
+ * gone, as when a second clone of the demo brings its own key): a current key that does not open
+ * is retired for a new one, so new artifacts stay decryptable; retired keys that do not open and
+ * that no backup was encrypted to are deleted, since nothing can ever use them. Keys that backups
+ * were encrypted to stay: those backups need their CAPY key back (CAPY_ENCRYPTION_KEYS_OLD).
+ */
+export async function replaceUnopenableEncryptionKeys(db: Db, keyring: Keyring, projectId: string): Promise<void> {
+  const keys = await db.projectEncryptionKey.findMany({ where: { projectId }, select: { id: true, privateKeyEncrypted: true, retiredAt: true } });
+  const unopenable = keys.filter((key) => !opens(keyring, key.privateKeyEncrypted));
+  if (unopenable.some((key) => key.retiredAt === null)) await rotateProjectEncryptionKey(db, keyring, projectId);
+  const ids = unopenable.map((key) => key.id);
+  if (ids.length > 0) await db.projectEncryptionKey.deleteMany({ where: { id: { in: ids }, backups: { none: {} } } });
+}
+
+function opens(keyring: Keyring, sealed: string): boolean {
+  try {
+    keyring.open(sealed);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Serialises key creation and rotation of one project until the caller's transaction ends. (The
  * partial unique index project_encryption_keys_one_current is the backstop: even without this
  * lock a project can never hold two current keys; with it, no caller sees that violation.)

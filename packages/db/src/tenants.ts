@@ -3,7 +3,7 @@
 import { PROJECT_SCOPES, SCOPES, type Scope } from "@capy/contracts";
 import { mintApiKey } from "./api-keys.js";
 import type { Db } from "./client.js";
-import { ensureCurrentEncryptionKey } from "./encryption-keys.js";
+import { ensureCurrentEncryptionKey, replaceUnopenableEncryptionKeys } from "./encryption-keys.js";
 import { newId } from "./ids.js";
 import { parsePostgresUrl } from "./postgres-url.js";
 import type { Keyring } from "./secrets/keyring.js";
@@ -90,7 +90,9 @@ export async function createProject(db: Db, input: CreateProjectInput): Promise<
     create: { id: newId("prj"), organizationId: organization.id, name: input.projectName, ...connection },
     update: connection,
   });
-  // Its platform key for encrypted artifacts now, so the first backup need not make it.
+  // Its platform key for encrypted artifacts now, so the first backup need not make it; keys
+  // sealed under a CAPY key this keyring lacks are replaced, like the credentials above.
+  await replaceUnopenableEncryptionKeys(db, input.keyring, project.id);
   await ensureCurrentEncryptionKey(db, input.keyring, project.id);
   const key = await createApiKey(db, {
     organizationId: organization.id,

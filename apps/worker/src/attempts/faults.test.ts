@@ -302,7 +302,14 @@ describe("locks and caps", () => {
     expect(await peak).toBe(1);
     for (const job of await finished) expect(job).toMatchObject({ state: "completed", attempts: 1 });
     // Waiting used no BullMQ attempt either: each job's only counted run is the one that completed.
-    for (const job of jobs) expect((await harness.queue.getJob(job.id))?.attemptsMade).toBe(1);
+    // (BullMQ's job ends a moment after the row: the throwaway copy is dropped after the verdict.)
+    for (const job of jobs) {
+      const queued = await waitFor(async () => ((await harness.queue.getJob(job.id))?.finishedOn ? harness.queue.getJob(job.id) : undefined), {
+        timeoutMs: 15_000,
+        what: `BullMQ's job ${job.id} to finish`,
+      });
+      expect(queued?.attemptsMade).toBe(1);
+    }
     expect(waitingJobs(workers)).toBe(1);
   }, 60_000);
 
@@ -422,7 +429,11 @@ describe("canceling a running job", () => {
     const canceled = await waitForJob(harness.stack, job.id, ["completed", "failed", "canceled"], 20_000);
     expect(canceled).toMatchObject({ state: "canceled", retryClassification: "canceled" });
     expect(await harness.stack.db.backup.count({ where: { jobId: job.id } })).toBe(0);
-    expect(await projectFiles(harness.stack.storageDir, tenant.project_id)).toEqual([]);
+    // Rows first, artifacts second (finishCanceled): the files go a moment after the canceled row.
+    await waitFor(async () => (await projectFiles(harness.stack.storageDir, tenant.project_id)).length === 0, {
+      timeoutMs: 10_000,
+      what: "the canceled attempt's artifacts to be removed",
+    });
   }, 40_000);
 });
 
@@ -443,7 +454,11 @@ describe("a cancel requested while the job's worker is dead", () => {
     expect(await peakDumps([source.name], finished)).toBe(0);
     expect(await finished).toMatchObject({ state: "canceled", attempts: 1, retryClassification: "canceled", claimedBy: "worker-b" });
     expect(next.logs()).toContain("job claimed with its cancel already requested; not running it");
-    expect(await projectFiles(harness.stack.storageDir, tenant.project_id)).toEqual([]);
+    // Rows first, artifacts second (finishCanceled): the files go a moment after the canceled row.
+    await waitFor(async () => (await projectFiles(harness.stack.storageDir, tenant.project_id)).length === 0, {
+      timeoutMs: 10_000,
+      what: "the canceled attempt's artifacts to be removed",
+    });
     expect(await harness.stack.db.backup.count({ where: { jobId: job.id } })).toBe(0);
   }, 40_000);
 });

@@ -31,9 +31,10 @@ describe("job phase and progress", () => {
     await writeFile(path.join(binDir, "pg_dump"), script);
     await chmod(path.join(binDir, "pg_dump"), 0o755);
     await symlink(resolvePgTool("pg_restore", { binDir: undefined, searchPath }), path.join(binDir, "pg_restore"));
-    // Progress counts stored bytes: gzip (inside the archive) stores the paused 1000 bytes as
-    // they come, where zstd would hold them until its block fills.
-    await harness.stack.startWorker({ PG_BIN_DIR: binDir, BACKUP_COMPRESSION: "gzip:6" });
+    // Progress counts stored bytes: gzip (inside the archive) and no encryption store the paused
+    // 1000 bytes as they come, where zstd would hold them until its block fills and age until
+    // its 64 KiB chunk does.
+    await harness.stack.startWorker({ PG_BIN_DIR: binDir, BACKUP_COMPRESSION: "gzip:6", BACKUP_ENCRYPTION: "none" });
   });
 
   afterAll(async () => {
