@@ -61,7 +61,10 @@ export function leasingRedisStore(redis: Redis, nameSpace: string) {
     incr(key: string, callback: Callback, timeWindow: number, max: number): void {
       // Most requests spend a token of a lease already held: answered at once, with no promise.
       const spent = this.#spendLocal(key, Date.now());
-      if (spent) return callback(null, spent);
+      if (spent) {
+        callback(null, spent);
+        return;
+      }
       this.#take(key, timeWindow, max).then(
         (result) => callback(null, result),
         (error: Error) => callback(error),
