@@ -26,6 +26,21 @@ export function readApiKey(headers: IncomingHttpHeaders): string {
   throw unauthorized("missing API key: send Authorization: Bearer <key> or X-API-Key: <key>");
 }
 
+/** Per request (its headers object, shared by the rate limiter and authentication): the presented key and its hash. */
+const presentedHashes = new WeakMap<IncomingHttpHeaders, { presented: string; hash: string | undefined }>();
+
+/**
+ * The SHA-256 (hex) of the key presented in `headers`, undefined when it is malformed (shape or
+ * checksum). Computed once per request: the rate limiter's bucket and authentication both need it.
+ */
+export function presentedKeyHash(headers: IncomingHttpHeaders, presented: string): string | undefined {
+  const memo = presentedHashes.get(headers);
+  if (memo?.presented === presented) return memo.hash;
+  const hash = isWellFormedApiKey(presented) ? hashApiKey(presented) : undefined;
+  presentedHashes.set(headers, { presented, hash });
+  return hash;
+}
+
 const isScope = (value: string): value is Scope => (SCOPES as readonly string[]).includes(value);
 
 /** Most keys whose last write of last_used_at this process remembers. */
@@ -39,9 +54,9 @@ export function createApiKeyAuthenticator(db: Db, lookup: TenancyLookup) {
   /** When this process last wrote last_used_at, by key id (ms): cached rows keep the old value. */
   const written = new Map<string, number>();
   return async (headers: IncomingHttpHeaders, now = new Date()): Promise<Principal> => {
-    const presented = readApiKey(headers);
-    if (!isWellFormedApiKey(presented)) throw unauthorized("invalid API key");
-    const key = await lookup.apiKey(hashApiKey(presented));
+    const hash = presentedKeyHash(headers, readApiKey(headers));
+    if (hash === undefined) throw unauthorized("invalid API key");
+    const key = await lookup.apiKey(hash);
     if (!key) throw unauthorized("invalid API key");
     if (key.revokedAt) throw unauthorized("API key has been revoked");
     if (key.expiresAt && key.expiresAt <= now) throw unauthorized("API key has expired");

@@ -2,8 +2,8 @@
 // tokens (Bearer <JWT>). A Bearer credential is a session token when it has the shape of a JWT
 // and does not start with the API key prefix; anything else is checked as an API key.
 import type { IncomingHttpHeaders } from "node:http";
-import { API_KEY_PREFIX, type Db, hashApiKey, isWellFormedApiKey } from "@capy/db";
-import { createApiKeyAuthenticator, readApiKey } from "./api-key.js";
+import { API_KEY_PREFIX, type Db } from "@capy/db";
+import { createApiKeyAuthenticator, presentedKeyHash, readApiKey } from "./api-key.js";
 import type { Principal } from "./principal.js";
 import { looksLikeJwt, type SessionVerifier } from "./session.js";
 import type { TenancyLookup } from "./tenancy-cache.js";
@@ -37,20 +37,20 @@ export function createAuthenticator(deps: AuthDeps): Authenticate {
  * else the client address. Never the credential itself, so Redis holds no secret.
  */
 export function createRateLimitKeyGenerator(verifySession: SessionVerifier) {
-  return async (request: { headers: IncomingHttpHeaders; ip: string }): Promise<string> => {
+  const forSession = async (token: string, ip: string): Promise<string> => {
+    const principal = await verifySession(token).catch(() => undefined);
+    return principal ? `user:${principal.organizationId}:${principal.userId}` : `ip:${ip}`;
+  };
+  // Not async: an API key's bucket is known at once (the rate limiter awaits either).
+  return (request: { headers: IncomingHttpHeaders; ip: string }): string | Promise<string> => {
     const token = readSessionToken(request.headers);
-    if (token !== undefined) {
-      const principal = await verifySession(token).catch(() => undefined);
-      if (principal) return `user:${principal.organizationId}:${principal.userId}`;
-    } else {
-      let key: string | undefined;
-      try {
-        key = readApiKey(request.headers);
-      } catch {
-        key = undefined;
-      }
-      if (key !== undefined && isWellFormedApiKey(key)) return `key:${hashApiKey(key)}`;
+    if (token !== undefined) return forSession(token, request.ip);
+    let hash: string | undefined;
+    try {
+      hash = presentedKeyHash(request.headers, readApiKey(request.headers));
+    } catch {
+      hash = undefined;
     }
-    return `ip:${request.ip}`;
+    return hash !== undefined ? `key:${hash}` : `ip:${request.ip}`;
   };
 }

@@ -36,7 +36,7 @@ function processStore() {
     new Promise<{ current: number; ttl: number }>((resolve, reject) =>
       store.incr(key, (error, result) => (error ? reject(error) : resolve(result!)), WINDOW_MS, max),
     );
-  return { incr, calls, redis };
+  return { incr, calls, redis, store };
 }
 
 describe("leasing rate-limit store", () => {
@@ -51,6 +51,14 @@ describe("leasing rate-limit store", () => {
     const ttl = await redis.pttl(`${testRedis.prefix}:rate-limit:key:a`);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(WINDOW_MS);
+  });
+
+  it("answers a request from a lease it holds at once, before incr returns", async () => {
+    const { incr, store } = processStore();
+    await incr("key:sync", 600);
+    let answered: number | undefined;
+    store.incr("key:sync", (error, result) => (answered = error ? -1 : result!.current), WINDOW_MS, 600);
+    expect(answered).toBe(2);
   });
 
   it("small limits go to Redis every time, exactly as before: the fourth of max 3 is over", async () => {
