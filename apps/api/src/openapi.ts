@@ -47,8 +47,6 @@ const COMMON_ERRORS = [400, 401, 403, 404, 429, 500, 503];
 /** Operations taking a body: larger than BODY_LIMIT_BYTES. */
 const BODY_ERRORS = [413];
 const BODY_METHODS = new Set(["put", "post", "patch"]);
-/** Operations that answer 409 (AppError "CONFLICT" in their services). */
-const CONFLICT_OPERATIONS = new Set(["createBackup", "verifyBackup", "deleteBackup", "cancelJob", "downloadBackup", "testWebhook", "redeliverWebhookDelivery"]);
 
 /** Operations that are not procedures, with the scope they require. */
 const EXTRA_SCOPES: Record<string, string> = { downloadBackup: "backups:read" };
@@ -84,7 +82,9 @@ const downloadPath: ZodOpenApiPathsObject = {
             "application/zstd": { schema: { type: "string", contentMediaType: "application/zstd" } },
           },
         },
-        // The error responses are added to every operation below.
+        // 409: the key an encrypted artifact needs is missing or does not open it. The common
+        // error responses are added to every operation below.
+        ...errorResponses([409]),
       },
     },
   },
@@ -131,12 +131,7 @@ function applyRestConventions(doc: OpenAPIObject): OpenAPIObject {
       const responses = operation.responses as Record<string, unknown>;
       const codes = Object.keys(responses).map(Number);
       const successes = codes.filter((code) => code < 400);
-      const errors = new Set([
-        ...COMMON_ERRORS,
-        ...(BODY_METHODS.has(method) ? BODY_ERRORS : []),
-        ...(CONFLICT_OPERATIONS.has(operation.operationId ?? "") ? [409] : []),
-        ...codes.filter((code) => code >= 400),
-      ]);
+      const errors = new Set([...COMMON_ERRORS, ...(BODY_METHODS.has(method) ? BODY_ERRORS : []), ...codes.filter((code) => code >= 400)]);
       const status = successStatus.get(operation.operationId) ?? 200;
       // The REST layer reads an absent body as `{}`: a body with no required field is optional.
       const body = operation.requestBody as JsonRequestBody | undefined;

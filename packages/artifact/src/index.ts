@@ -1,4 +1,4 @@
-export { AGE_NO_MATCH, type AgeTools, ageDecryptStage, ageEncryptStage, ageErrorText } from "./age.js";
+export { type AgeTools, ageDecryptStage, ageEncryptStage } from "./age.js";
 export { ChildStage, type ChildStageSpec, StageFailedError } from "./child-stage.js";
 export { ArtifactKeyError, ArtifactKeyMismatchError, type DecryptOptions, type IdentityLookup } from "./decrypt.js";
 export {
@@ -14,6 +14,14 @@ export {
   type StoredEncoding,
 } from "./encoding.js";
 export { findExecutable, pathDirs, resolveAge, resolveZstd } from "./executables.js";
-export { ArtifactChecksumError, checkStored, type OpenedArtifact, type OpenOptions, openArtifact, type ReadAs, type StoredArtifact } from "./read.js";
-export { encryptingPlan, NATIVE_ZSTD_PG_DUMP_MAJOR, type WritePlan, type WriterTools, type WriteStages, writePlan } from "./write.js";
-export { ZSTD_THREADS, zstdCompressStage, zstdDecompressStage } from "./zstd.js";
+export {
+  ArtifactChecksumError,
+  checkStored,
+  decodingFailureMessage,
+  type OpenedArtifact,
+  type OpenOptions,
+  openArtifact,
+  type ReadAs,
+  type StoredArtifact,
+} from "./read.js";
+export { encryptingPlan, type WritePlan, type WriterTools, type WriteStages, writePlan } from "./write.js";

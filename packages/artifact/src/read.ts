@@ -8,7 +8,8 @@ import { PassThrough, pipeline, type Readable, Transform, Writable } from "node:
 import { pipeline as pipelinePromise } from "node:stream/promises";
 import { ENCRYPTIONS, STORED_ENCODINGS } from "@capy/contracts";
 import type { ArtifactStorage } from "@capy/storage";
-import { type DecryptOptions, decryptionStage } from "./decrypt.js";
+import type { StageFailedError } from "./child-stage.js";
+import { ArtifactKeyMismatchError, type DecryptOptions, decryptionStage } from "./decrypt.js";
 import type { Encryption, StoredEncoding } from "./encoding.js";
 import { zstdDecompressStage } from "./zstd.js";
 
@@ -124,6 +125,23 @@ function writtenInto(body: Readable, file: string): Readable {
 export async function checkStored(storage: ArtifactStorage, artifact: StoredArtifact): Promise<void> {
   const tap = checksumTap(artifact.sha256, Number(artifact.sizeBytes));
   await pipelinePromise(await storage.get(artifact.backupKey), tap, new Writable({ write: (_chunk, _encoding, done) => done() }));
+}
+
+/**
+ * What age or zstd exiting non-zero says about an artifact, as every reader reports it (a killed
+ * child says nothing about it: callers pass only exits with a code). Stored bytes that changed
+ * since they were recorded are the cause, whatever age (a changed header even reads as a wrong
+ * key) or zstd made of them: a checksum mismatch. Otherwise the key does not match, or the bytes
+ * were undecodable as stored.
+ */
+export async function decodingFailureMessage(storage: ArtifactStorage, artifact: StoredArtifact, error: StageFailedError): Promise<string> {
+  try {
+    await checkStored(storage, artifact);
+  } catch (checked) {
+    if (checked instanceof ArtifactChecksumError) return checked.message;
+  }
+  if (error instanceof ArtifactKeyMismatchError) return error.message;
+  return `artifact does not ${error.purpose === "decryption" ? "decrypt" : "decompress"}: ${error.message}`;
 }
 
 function encryptionOf(artifact: StoredArtifact): Encryption | null {

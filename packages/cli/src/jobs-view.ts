@@ -5,8 +5,6 @@ import { humanBytes, humanDuration, humanTime, type Output, printKeyValue, short
 /** Fields newer APIs may add to a job; read when present, ignored otherwise. */
 export type JobWithProgress = Job;
 
-export const TERMINAL_STATES: ReadonlySet<string> = new Set(["completed", "failed", "canceled"]);
-
 export function attemptsText(job: Job): string {
   return `${job.attempts}/${job.max_attempts}`;
 }

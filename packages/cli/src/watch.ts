@@ -1,9 +1,9 @@
 // Polls a job until it reaches a terminal state, showing progress on stderr: one updating line
 // on a terminal, a plain line per change otherwise.
-import type { Job } from "@capy/contracts";
+import { type Job, TERMINAL_JOB_STATES } from "@capy/contracts";
 import type { CapyClient } from "@capy/sdk";
 import { CliError, EXIT } from "./errors.js";
-import { failureReport, type JobWithProgress, printJobDetails, statusText, TERMINAL_STATES } from "./jobs-view.js";
+import { failureReport, type JobWithProgress, printJobDetails, statusText } from "./jobs-view.js";
 import { humanDuration, type Output, printJson } from "./output.js";
 
 export interface WatchOptions {
@@ -35,7 +35,7 @@ export async function watchJob(client: CapyClient, output: Output, initial: Job,
   process.once("SIGINT", onInterrupt);
   try {
     show();
-    while (!TERMINAL_STATES.has(job.state)) {
+    while (!TERMINAL_JOB_STATES.includes(job.state)) {
       await new Promise((resolve) => setTimeout(resolve, options.intervalMs));
       job = (await client.jobs.get.query({ jobID: job.id })).job;
       show();

@@ -12,7 +12,7 @@ import { Encrypter, generateX25519Identity, identityToRecipient } from "age-encr
 import type { Db } from "./client.js";
 import type { Prisma } from "./generated/prisma/client.js";
 import { newId } from "./ids.js";
-import type { Keyring } from "./secrets/keyring.js";
+import { type Keyring, opensWith } from "./secrets/keyring.js";
 
 type Tx = Prisma.TransactionClient;
 
@@ -82,19 +82,10 @@ export async function ensureCurrentEncryptionKey(db: Db, keyring: Keyring, proje
  */
 export async function replaceUnopenableEncryptionKeys(db: Db, keyring: Keyring, projectId: string): Promise<void> {
   const keys = await db.projectEncryptionKey.findMany({ where: { projectId }, select: { id: true, privateKeyEncrypted: true, retiredAt: true } });
-  const unopenable = keys.filter((key) => !opens(keyring, key.privateKeyEncrypted));
+  const unopenable = keys.filter((key) => !opensWith(keyring, key.privateKeyEncrypted));
   if (unopenable.some((key) => key.retiredAt === null)) await rotateProjectEncryptionKey(db, keyring, projectId);
   const ids = unopenable.map((key) => key.id);
   if (ids.length > 0) await db.projectEncryptionKey.deleteMany({ where: { id: { in: ids }, backups: { none: {} } } });
-}
-
-function opens(keyring: Keyring, sealed: string): boolean {
-  try {
-    keyring.open(sealed);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -236,6 +236,7 @@ const jsonValue = (value: unknown) => JSON.stringify(value);
 const INSERT_JOB = `INSERT INTO jobs (${JOB_FIELDS.map((f) => jobs.column(f)).join(", ")}, created_at, updated_at)
   VALUES (${placeholders(JOB_FIELDS.length)}, now(), now()) RETURNING ${jobs.columns}`;
 const INSERT_AUDIT = `INSERT INTO audit_events (${AUDIT_FIELDS.map((f) => auditEvents.column(f)).join(", ")})`;
+const INSERT_AUDIT_ALONE = `${INSERT_AUDIT} VALUES (${placeholders(AUDIT_FIELDS.length)})`;
 /** The job and its audit event in one statement: both rows or neither. */
 const INSERT_JOB_WITH_AUDIT = `WITH job AS (${INSERT_JOB})
   , audit AS (${INSERT_AUDIT} VALUES (${placeholders(AUDIT_FIELDS.length, JOB_FIELDS.length + 1)}))
@@ -257,7 +258,7 @@ export async function insertJob(db: Db, row: NewJobRow, audit?: NewAuditRow): Pr
 
 /** Records an audit event (created_at: now()). */
 export async function insertAuditEvent(db: Db, row: NewAuditRow): Promise<void> {
-  await db.pool.query({ name: "capy_insert_audit", text: `${INSERT_AUDIT} VALUES (${placeholders(AUDIT_FIELDS.length)})`, values: auditValues(row) });
+  await db.pool.query({ name: "capy_insert_audit", text: INSERT_AUDIT_ALONE, values: auditValues(row) });
 }
 
 /** The project's job holding `idempotencyKey`, or undefined. */

@@ -33,11 +33,16 @@ const COLUMN_FIELDS = ["label", "backupId", "scheduleId", "dueAt", "previewDatab
 type ColumnField = (typeof COLUMN_FIELDS)[number];
 const isColumnField = (key: string): key is ColumnField => (COLUMN_FIELDS as readonly string[]).includes(key);
 
+/** The column fields `source` has (neither undefined nor null), by name. */
+function presentColumns(source: Partial<Record<ColumnField, unknown>>): Record<string, unknown> {
+  return Object.fromEntries(COLUMN_FIELDS.filter((field) => source[field] != null).map((field) => [field, source[field]]));
+}
+
 /** The row of a new job, as its catalogue entry shapes it. Throws (ZodError) on a payload the kind refuses. */
 function newJobRow(input: NewJob): NewJobRow & { payload: Prisma.InputJsonObject } {
   const kind = jobKind(input.type);
   // Absent (undefined or null) fields are left out, so a kind sees only what the caller gave.
-  const columns = Object.fromEntries(COLUMN_FIELDS.filter((field) => input[field] != null).map((field) => [field, input[field]]));
+  const columns = presentColumns(input);
   const parsed = kind.payload.parse({ ...input.payload, ...columns }) as Record<string, unknown>;
   const payload: Partial<Record<ColumnField, unknown>> = {};
   const rest: Record<string, unknown> = {};
@@ -67,7 +72,7 @@ function newJobRow(input: NewJob): NewJobRow & { payload: Prisma.InputJsonObject
 
 /** A job's payload as its kind's schema reads it: its column fields and jobs.payload together. */
 export function readJobPayload(job: Job): unknown {
-  const columns = Object.fromEntries(COLUMN_FIELDS.filter((field) => job[field] != null).map((field) => [field, job[field]]));
+  const columns = presentColumns(job);
   const stored = job.payload !== null && typeof job.payload === "object" && !Array.isArray(job.payload) ? job.payload : {};
   return jobKind(job.type).payload.parse({ ...stored, ...columns });
 }

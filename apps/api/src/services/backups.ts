@@ -1,15 +1,7 @@
 // Backups: listing, requesting one (a job row, then its BullMQ job), and opening an artifact.
 import { once } from "node:events";
 import type { Readable } from "node:stream";
-import {
-  ArtifactChecksumError,
-  ArtifactKeyError,
-  ArtifactKeyMismatchError,
-  checkStored,
-  type OpenOptions,
-  openArtifact,
-  StageFailedError,
-} from "@capy/artifact";
+import { ArtifactChecksumError, ArtifactKeyError, decodingFailureMessage, type OpenOptions, openArtifact, StageFailedError } from "@capy/artifact";
 import { type Backup, type Db, type NewAuditRow, type Project, readProjectBackups } from "@capy/db";
 import type { NewJob } from "@capy/jobs";
 import { type ArtifactStorage, ObjectNotFoundError } from "@capy/storage";
@@ -94,9 +86,6 @@ async function firstBytes(storage: ArtifactStorage, backup: Backup, body: Readab
     if (error instanceof ArtifactChecksumError) throw new AppError("CONFLICT", error.message, { cause: error });
     // A child killed (not exiting with a code) says nothing about the artifact.
     if (!(error instanceof StageFailedError) || error.exitCode === null) throw error;
-    await checkStored(storage, backup).catch((checked: unknown) => {
-      if (checked instanceof ArtifactChecksumError) throw new AppError("CONFLICT", checked.message, { cause: checked });
-    });
-    throw new AppError("CONFLICT", error instanceof ArtifactKeyMismatchError ? error.message : `artifact does not decrypt: ${error.message}`, { cause: error });
+    throw new AppError("CONFLICT", await decodingFailureMessage(storage, backup, error), { cause: error });
   }
 }

@@ -5,7 +5,7 @@
 import { WEBHOOK_EVENT_TYPES } from "@capy/contracts";
 import { type Db, type Keyring, newId, type Webhook } from "@capy/db";
 import { checkWebhookTarget, generateWebhookSecret, type TargetPolicy, TargetRefusedError } from "@capy/webhooks";
-import { findAccessibleProject } from "../auth/access.js";
+import { findAccessibleProject, tenantScope } from "../auth/access.js";
 import type { Principal } from "../auth/principal.js";
 import type { WebhookSettings } from "../context.js";
 import { AppError } from "../errors.js";
@@ -16,7 +16,7 @@ export const ROTATION_OVERLAP_MS = 24 * 3_600_000;
 /** Prisma `where` for the webhooks of `organizationId` the principal may see. */
 export function webhookScope(principal: Principal, organizationId: string): { organizationId: string; projectId?: string } {
   if (principal.organizationId !== organizationId) throw new AppError("NOT_FOUND", "organization not found");
-  return principal.projectId === null ? { organizationId } : { organizationId, projectId: principal.projectId };
+  return tenantScope(principal);
 }
 
 export function listWebhooks(db: Db, principal: Principal, organizationId: string): Promise<Webhook[]> {

@@ -87,21 +87,14 @@ function ScheduleEditor({ projectId, current }: { projectId: string; current: Sc
               {validTime ? `${utcToLocalTime(hour, minute)} your time` : "—"}
             </div>
           </div>
-          <Field label="Keep scheduled backups for (days)" hint="1–365">
-            {({ id, describedBy }) => (
-              <input
-                id={id}
-                aria-describedby={describedBy}
-                type="number"
-                inputMode="numeric"
-                min={1}
-                max={365}
-                value={draft.retention}
-                onChange={(event) => set({ retention: event.target.value })}
-                className="input-narrow"
-              />
-            )}
-          </Field>
+          <NumberField
+            label="Keep scheduled backups for (days)"
+            min={1}
+            max={365}
+            value={draft.retention}
+            onChange={(retention) => set({ retention })}
+            className="input-narrow"
+          />
           <label className="checkbox">
             <input type="checkbox" checked={draft.active} onChange={(event) => set({ active: event.target.checked })} />
             Active
@@ -144,20 +137,31 @@ function ScheduleEditor({ projectId, current }: { projectId: string; current: Sc
   );
 }
 
-/** A whole number from 0 to `max`, kept as typed text: the API's validation judges it. */
-function NumberField({ label, max, value, onChange }: { label: string; max: number; value: string; onChange: (value: string) => void }) {
+interface NumberFieldProps {
+  label: string;
+  /** Default 0. */
+  min?: number;
+  max: number;
+  value: string;
+  onChange: (value: string) => void;
+  className?: string;
+}
+
+/** A whole number from `min` to `max`, kept as typed text: the API's validation judges it. */
+function NumberField({ label, min = 0, max, value, onChange, className }: NumberFieldProps) {
   return (
-    <Field label={label} hint={`0–${max}`}>
+    <Field label={label} hint={`${min}–${max}`}>
       {({ id, describedBy }) => (
         <input
           id={id}
           aria-describedby={describedBy}
           type="number"
           inputMode="numeric"
-          min={0}
+          min={min}
           max={max}
           value={value}
           onChange={(event) => onChange(event.target.value)}
+          className={className}
         />
       )}
     </Field>

@@ -3,12 +3,11 @@
 // decrypted when stored encrypted, decompressed when stored compressed), so a change of storage
 // format stays there; this maps its failures to the worker's error types and counts the bytes
 // for progress.
-import { type Readable, Transform } from "node:stream";
+import { PassThrough, type Readable, Transform } from "node:stream";
 import {
   ArtifactChecksumError,
   ArtifactKeyError,
-  ArtifactKeyMismatchError,
-  checkStored,
+  decodingFailureMessage,
   type OpenOptions,
   openArtifact,
   type StageFailedError,
@@ -45,7 +44,7 @@ export async function openRestoreStream(storage: ArtifactStorage, backup: Artifa
  */
 export async function openRestoreFile(storage: ArtifactStorage, backup: ArtifactRef, reading: ArtifactReading, file: string): Promise<Readable> {
   const body = await openMapped(storage, backup, { ...reading, as: "archive", intoFile: file });
-  return through(body, new Transform({ transform: (_chunk, _encoding, next) => next() }));
+  return through(body, new PassThrough());
 }
 
 async function openMapped(storage: ArtifactStorage, backup: ArtifactRef, options: OpenOptions): Promise<Readable> {
@@ -67,18 +66,7 @@ function through(body: Readable, stage: Transform): Readable {
   return body.pipe(stage);
 }
 
-/**
- * What age or zstd exiting non-zero says about an artifact (a killed one says nothing about it:
- * the caller passes only exits with a code). Stored bytes that changed since they were recorded
- * are the cause, whatever age (a changed header even reads as a wrong key) or zstd made of them:
- * a checksum mismatch. Otherwise the key does not match, or the bytes were undecodable as stored.
- */
+/** What age or zstd exiting non-zero says about an artifact (@capy/artifact's decodingFailureMessage). */
 export async function decodingFailure(storage: ArtifactStorage, backup: ArtifactRef, error: StageFailedError): Promise<VerificationFailedError> {
-  try {
-    await checkStored(storage, backup);
-  } catch (checked) {
-    if (checked instanceof ArtifactChecksumError) return new VerificationFailedError(checked.message, { cause: error });
-  }
-  if (error instanceof ArtifactKeyMismatchError) return new VerificationFailedError(error.message, { cause: error });
-  return new VerificationFailedError(`artifact does not ${error.purpose === "decryption" ? "decrypt" : "decompress"}: ${error.message}`, { cause: error });
+  return new VerificationFailedError(await decodingFailureMessage(storage, backup, error), { cause: error });
 }

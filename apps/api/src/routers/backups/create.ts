@@ -26,6 +26,7 @@ export const createBackupProcedure = scopedProcedure("backups:write")
         "within 24 hours answers 201 with the job the first request created instead of creating another (concurrent repeats " +
         "create one job); after 24 hours the key may be used again.",
       protect: true,
+      errorResponses: [409],
       // Documentation only: the procedure reads and validates the header itself (readIdempotencyKey).
       requestHeaders: z.object({
         "Idempotency-Key": z

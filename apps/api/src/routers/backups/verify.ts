@@ -20,6 +20,7 @@ export const verifyBackupProcedure = scopedProcedure("backups:write")
       description:
         "Creates a pending `verify` job and answers 201 with it; poll GET /v1/jobs/{jobID}. The worker checks the stored artifact's SHA-256, restores it into a throwaway database and compares it with what the source held when the backup was taken; the backup's verification_state ends `verified` or `failed` (with verification_error).",
       protect: true,
+      errorResponses: [409],
     },
     successStatus: 201,
   })

@@ -21,6 +21,7 @@ export const cancelJobProcedure = scopedProcedure("backups:write")
         "request: it stays `running` until its worker stops the attempt and marks it `canceled`; poll GET /v1/jobs/{jobID}. " +
         "Repeating the request is harmless. A finished job (completed, failed, canceled) answers 409.",
       protect: true,
+      errorResponses: [409],
     },
   })
   .input(CancelJobInput)

@@ -20,6 +20,7 @@ export const redeliverProcedure = scopedProcedure("webhooks:write")
       summary: "Send a finished delivery again",
       description: "Same delivery id (X-CapyDB-Delivery) and body, up to 8 more attempts. 409 while it is still pending.",
       protect: true,
+      errorResponses: [409],
     },
   })
   .input(RedeliverInput)

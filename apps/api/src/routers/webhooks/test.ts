@@ -19,6 +19,7 @@ export const testWebhookProcedure = scopedProcedure("webhooks:write")
       summary: "Send a ping event to the endpoint",
       description: "Answers 201 with the pending delivery; follow it in GET …/deliveries. 409 while the endpoint is inactive or disabled.",
       protect: true,
+      errorResponses: [409],
     },
     successStatus: 201,
   })
