@@ -159,18 +159,17 @@ export type ActiveUnlockedMemory = Map<string, number>;
 /** Removes whatever copy BullMQ holds (unless a worker locked it meanwhile) and adds the job again. */
 async function reEnqueue(queue: BackupQueue, redis: Redis, job: { id: string; type: string }, state: QueueState): Promise<boolean> {
   if (state === "held" || state === "queued") return false;
-  if (state !== "missing") {
-    // One reconciler repairs a job at a time (every worker runs one): a second one that read the
-    // same state before the first re-added it must not remove the fresh copy (a worker may have
-    // taken and even finished it). The guard outlives a pass (ms) and expires by itself.
-    const guard = await redis.set(`${queue.toKey(job.id)}:reconcile`, "1", "PX", REPAIR_GUARD_MS, "NX");
-    if (guard !== "OK") return false;
-    // Re-read under the guard: a worker may have taken (locked) or re-queued it since.
-    const now = (await lookUp(redis, queue, [job.id])).get(job.id)!.state;
-    if (now !== state) return false;
-    // 0 when locked (a worker took it meanwhile): leave that copy alone.
-    if ((await queue.remove(job.id)) !== 1) return false;
-  }
+  // One reconciler repairs a job at a time (every worker runs one): a second one that read the
+  // same state before the first re-added it must not remove the fresh copy (a worker may have
+  // taken and even finished it), nor count as a second repair a job it saw missing between the
+  // first one's remove and add. The guard outlives a pass (ms) and expires by itself.
+  const guard = await redis.set(`${queue.toKey(job.id)}:reconcile`, "1", "PX", REPAIR_GUARD_MS, "NX");
+  if (guard !== "OK") return false;
+  // Re-read under the guard: a worker may have taken (locked) or re-queued it since.
+  const now = (await lookUp(redis, queue, [job.id])).get(job.id)!.state;
+  if (now !== state) return false;
+  // 0 when locked (a worker took it meanwhile): leave that copy alone.
+  if (state !== "missing" && (await queue.remove(job.id)) !== 1) return false;
   // BullMQ ignores an add whose job id exists: idempotent when several processes add at once.
   await enqueueJob(queue, job);
   return true;
