@@ -6,9 +6,9 @@
 //
 // Dumps are made long without big data: a test holds an ACCESS EXCLUSIVE lock on the source's
 // table, so pg_dump (which takes ACCESS SHARE on every table, inside its snapshot transaction,
-// before it copies any data) and the inventory beside it wait for as long as the test wants, with
-// the job in phase `dumping`, pg_dump's session in pg_stat_activity and its `.partial` artifact
-// open. Releasing the lock lets the dump finish; the source is small, so the verification's
+// before it copies any data) waits for as long as the test wants, with the job in phase
+// `dumping`, pg_dump's session in pg_stat_activity and its `.partial` artifact open. A second
+// lock queued behind pg_dump's holds the counting of the source that follows the dump. Releasing the lock lets the dump finish; the source is small, so the verification's
 // restore is quick.
 import { existsSync } from "node:fs";
 import net from "node:net";
@@ -271,6 +271,90 @@ function waitingJobs(workers: ServiceProcess[]): number {
       .map((line) => line.job_id),
   );
   return new Set(jobs).size;
+}
+
+describe("a worker that dies after recording its backup, before it counted the source", () => {
+  it("the takeover discards that uncounted backup and its artifact, dumps again, and records one verified backup", async () => {
+    const harness = await harnessFor();
+    const [{ source, tenant, lock }, doomed] = await Promise.all([lockedTenant(harness, "uncounted"), harness.stack.startWorker({ WORKER_ID: "worker-a" })]);
+    const job = await submitJob(harness, tenant.project_id);
+    await midDump(harness, job.id, tenant.project_id, source);
+    // Queued behind pg_dump's ACCESS SHARE: granted once pg_dump exits, it then holds the counting.
+    const second = queueLock(source);
+    await waitFor(async () => (await lockWaiters(source.name)) === 2, { what: "pg_dump and the second lock waiting, in that order" });
+    await lock.release();
+    const recorded = await waitFor(
+      async () => {
+        const backup = await harness.stack.db.backup.findUnique({ where: { jobId: job.id } });
+        return backup && (await countingBlocked(source.name)) ? backup : undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 20, what: "the backup recorded while the source's counting waits for the second lock" },
+    );
+    expect(recorded.sourceInventory).toBeNull();
+    const first = path.join(harness.stack.storageDir, recorded.backupKey);
+    expect(existsSync(first)).toBe(true);
+
+    const survivor = await harness.stack.startWorker({ WORKER_ID: "worker-b" });
+    expect(await doomed.stop("SIGKILL")).toBe("SIGKILL");
+    await waitFor(async () => logLines(survivor).some((line) => line.msg === "the earlier attempt was lost before it counted the source; dumping again"), {
+      timeoutMs: 20_000,
+      what: "the takeover to discard the uncounted backup",
+    });
+    await second.release();
+
+    const done = await waitForJob(harness.stack, job.id, ["completed", "failed", "canceled"], 30_000);
+    expect(done).toMatchObject({ state: "completed", attempts: 2, claimedBy: "worker-b", error: null });
+    const backups = await harness.stack.db.backup.findMany({ where: { jobId: job.id } });
+    expect(backups).toHaveLength(1);
+    expect(backups[0]!.id).not.toBe(recorded.id);
+    expect(backups[0]).toMatchObject({ verificationState: "verified", sourceInventory: expect.objectContaining({ rowCounts: { "public.noise": 10_000 } }) });
+    expect(existsSync(first)).toBe(false);
+    expect(await projectFiles(harness.stack.storageDir, tenant.project_id)).toEqual([path.join(harness.stack.storageDir, backups[0]!.backupKey)]);
+  }, 90_000);
+});
+
+/** Asks for ACCESS EXCLUSIVE on the source's table without waiting for it (see lockSource). */
+function queueLock(source: TestDatabase, table = "noise"): TableLock {
+  const client = new pg.Client({ connectionString: source.url, application_name: "capy-faults-lock" });
+  client.on("error", () => {});
+  const granted = (async () => {
+    await client.connect();
+    await client.query("BEGIN");
+    await client.query(`LOCK TABLE ${quoteIdent(table)} IN ACCESS EXCLUSIVE MODE`);
+  })();
+  granted.catch(() => {});
+  let released: Promise<void> | undefined;
+  const lock = {
+    release: () =>
+      (released ??= (async () => {
+        await granted.catch(() => {});
+        await client.query("COMMIT").catch(() => {});
+        await client.end().catch(() => {});
+      })()),
+  };
+  cleanups.push(() => lock.release());
+  return lock;
+}
+
+/** Sessions of `database` waiting for a lock. */
+async function lockWaiters(database: string): Promise<number> {
+  return withAdminClient(async (client) => {
+    const { rows } = await client.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'", [
+      database,
+    ]);
+    return rows[0]!.n;
+  });
+}
+
+/** Whether the backup's snapshot session (the counting) waits for a lock in `database`. */
+async function countingBlocked(database: string): Promise<boolean> {
+  return withAdminClient(async (client) => {
+    const { rows } = await client.query(
+      "SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name = 'capy-backups-snapshot' AND wait_event_type = 'Lock'",
+      [database],
+    );
+    return rows.length === 1;
+  });
 }
 
 describe("locks and caps", () => {

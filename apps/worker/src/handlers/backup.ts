@@ -1,13 +1,17 @@
 // The `backup` job: claim the job row; open a REPEATABLE READ transaction on the source that
-// exports its snapshot; pg_dump the project's database in that snapshot into storage while the
-// same transaction counts what the snapshot holds (the source inventory); record the backup
-// (verification pending); then verify it by a real restore, and only then complete the job.
+// exports its snapshot; pg_dump the project's database in that snapshot into storage; record the
+// backup (verification pending); then, while verification reads the artifact back and restores
+// it, the same transaction counts what the snapshot holds (the source inventory, saved on the
+// row), and the restored copy is compared with it before the job completes. Counting after the
+// dump rather than beside it leaves pg_dump and its compressor the machine's cores (measured:
+// README, Benchmarks); the snapshot stays open only until the counting ends.
 // The artifact is stored before its row exists, so a backup row never points at a missing
 // artifact; a failed or stale dump removes whatever it stored. A retried job whose backup is
-// already recorded goes straight to verification.
+// already recorded and counted goes straight to verification; one whose worker was lost before
+// the counts were saved has lost the snapshot they must come from, so it is dumped again.
 import type { WritePlan } from "@capy/artifact";
-import type { Backup, Db, EncryptionTargets, Job, Keyring, Prisma } from "@capy/db";
-import { encryptionTargets, newId } from "@capy/db";
+import type { Backup, Db, EncryptionTargets, Job, Keyring } from "@capy/db";
+import { encryptionTargets, newId, Prisma } from "@capy/db";
 import { type Attempt, JOB_KINDS, progressRecorder, recordStep, setPhase } from "@capy/jobs";
 import { type ArtifactStorage, attemptArtifactKey, attemptOfArtifactKey, jobArtifactPrefix } from "@capy/storage";
 import { retryOnDisconnect } from "../attempts/db-retry.js";
@@ -16,8 +20,8 @@ import { ConfigurationError, DumpTimeoutError, StaleAttemptError } from "../fail
 import type { Logger } from "../logger.js";
 import type { WorkerMetrics } from "../metrics.js";
 import { Inventory } from "../postgres/inventory.js";
-import { dumpToStorage, encodingColumns } from "../postgres/pg-dump.js";
-import { endLostDumpSessions, openSourceSnapshot } from "../postgres/session.js";
+import { type DumpRequest, type DumpResult, type DumpTarget, dumpToStorage, encodingColumns } from "../postgres/pg-dump.js";
+import { endLostDumpSessions, openSourceSnapshot, type SourceSnapshot } from "../postgres/session.js";
 import { loadDumpTarget } from "../postgres/target.js";
 import type { ProcessRunner } from "../process/run.js";
 import { redactSecrets } from "../redact.js";
@@ -86,67 +90,109 @@ async function discardEarlierAttempts(deps: BackupDependencies, job: Job, belowT
 async function runAttempt(deps: BackupDependencies, job: Job, attempt: Attempt, context: AttemptContext): Promise<void> {
   // Only an earlier attempt (fencing token > 1: see runClaimed) can have recorded the backup.
   let backup = attempt.fencingToken > 1 ? await deps.db.backup.findUnique({ where: { jobId: job.id } }) : null;
-  let dumpStderr = "";
+  if (backup && !Inventory.safeParse(backup.sourceInventory).success) {
+    if (!(await discardUncounted(deps, attempt, backup, context))) return;
+    backup = null;
+  }
   if (backup) {
     context.log.info({ backup_id: backup.id }, "backup already recorded by an earlier attempt; verifying it");
     await context.releaseDumpSlot?.();
     // A lost job is noticed (and nothing recorded) by the verification's own fenced writes.
     await setPhase(deps.db, attempt, "verifying", Number(backup.sizeBytes));
-  } else {
-    const dumped = await dumpAndRecord(deps, job, attempt, context);
-    if (!dumped) return;
-    ({ backup, stderr: dumpStderr } = dumped);
-  }
-  const reference = Inventory.safeParse(backup.sourceInventory);
-  if (!reference.success) {
-    await recordFailure(deps.db, attempt, new ConfigurationError(`backup ${backup.id} has no usable source inventory`), [], context, backup.id);
+    await verifyBackup(deps, job, attempt, backup, Inventory.parse(backup.sourceInventory), context, "");
     return;
   }
-  // A scheduled backup's project gets its retention sweep once the job is recorded completed.
-  const afterCompleted = job.scheduleId && deps.afterScheduledBackup ? () => deps.afterScheduledBackup!(job.projectId) : undefined;
-  await verifyAndComplete(deps, job, attempt, backup, reference.data, context, { announce: true, afterCompleted }, dumpStderr);
+  const dumped = await dumpAndRecord(deps, job, attempt, context);
+  if (!dumped) return;
+  try {
+    await verifyBackup(deps, job, attempt, dumped.backup, dumped.counting, context, dumped.stderr);
+  } finally {
+    // A verification that ended early (a bad artifact, a lost job) stops the counting it no longer needs.
+    dumped.stopCounting();
+    await dumped.counting.catch(() => {});
+  }
 }
 
-/** Dumps in an exported snapshot and records the backup; null when the attempt lost the job. */
-async function dumpAndRecord(
+function verifyBackup(
   deps: BackupDependencies,
   job: Job,
   attempt: Attempt,
+  backup: Backup,
+  reference: Inventory | Promise<Inventory>,
   context: AttemptContext,
-): Promise<{ backup: Backup; stderr: string } | null> {
+  dumpStderr: string,
+): Promise<void> {
+  // A scheduled backup's project gets its retention sweep once the job is recorded completed.
+  const afterCompleted = job.scheduleId && deps.afterScheduledBackup ? () => deps.afterScheduledBackup!(job.projectId) : undefined;
+  return verifyAndComplete(deps, job, attempt, backup, reference, context, { announce: true, afterCompleted }, dumpStderr);
+}
+
+/**
+ * Deletes a recorded backup whose source counts were never saved (its attempt was lost between
+ * recording it and saving them) and its artifact, so that this attempt dumps again: without the
+ * snapshot's counts the restored copy could not be checked. False when this attempt no longer
+ * owns the job.
+ */
+async function discardUncounted(deps: BackupDependencies, attempt: Attempt, backup: Backup, context: AttemptContext): Promise<boolean> {
+  const owned = await retryOnDisconnect(
+    () =>
+      deps.db.$transaction(async (tx) => {
+        if (!(await recordStep(tx, attempt, { phase: "dumping", progressBytes: 0 }))) return false;
+        await tx.backup.deleteMany({ where: { id: backup.id, sourceInventory: { equals: Prisma.DbNull } } });
+        return true;
+      }),
+    { log: context.log, what: "discard uncounted backup" },
+  );
+  if (!owned) return false;
+  await removeArtifact(deps.storage, backup.backupKey, context.log);
+  context.log.warn({ backup_id: backup.id }, "the earlier attempt was lost before it counted the source; dumping again");
+  return true;
+}
+
+/** A recorded backup, and the counting of its source that verification compares the restore with. */
+interface Dumped {
+  backup: Backup;
+  stderr: string;
+  /** The source inventory, counted in the dump's snapshot (and saved on the backup row). */
+  counting: Promise<Inventory>;
+  /** Stops the counting if it still runs (its session is ended). */
+  stopCounting: () => void;
+}
+
+/** Dumps in an exported snapshot and records the backup; null when the attempt lost the job. */
+async function dumpAndRecord(deps: BackupDependencies, job: Job, attempt: Attempt, context: AttemptContext): Promise<Dumped | null> {
   const { log } = context;
   const backupId = newId("bkp");
   const key = attemptArtifactKey(job.projectId, job.id, attempt.fencingToken, backupId);
   let password: string | null = null;
-  // DUMP_TIMEOUT_MS bounds pg_dump (and the inventory beside it), counted from the snapshot.
+  // DUMP_TIMEOUT_MS bounds pg_dump and the counting after it, counted from the snapshot.
   const timeoutMs = deps.dumpTimeoutMs ?? JOB_KINDS.backup.timeoutMs;
   let timeout: AbortSignal | undefined;
+  let snapshot: SourceSnapshot | undefined;
   try {
     const target = await loadDumpTarget(deps.db, job.projectId, deps.keyring);
     password = target.password;
     const encryption = await encryptionFor(deps, job.projectId);
-    const recipients = encryption?.recipients;
     // A lost attempt (taken over here, or reset by the reconciler) may have left its pg_dump
     // connected, e.g. a paused worker's: end those sessions before dumping (see endLostDumpSessions).
-    if (attempt.tookOver || job.retryClassification === "worker_lost") {
-      const ended = await endLostDumpSessions(target).catch((error: unknown) => {
-        log.warn(
-          { err: redactSecrets(error instanceof Error ? error.message : String(error), [password]) },
-          "could not end the lost attempt's sessions on the source",
-        );
-        return 0;
-      });
-      if (ended > 0) log.warn({ sessions: ended }, "ended the lost attempt's sessions on the source database");
-    }
+    if (attempt.tookOver || job.retryClassification === "worker_lost") await endLostSessions(target, log);
     const started = Date.now();
     if (!(await retryOnDisconnect(() => setPhase(deps.db, attempt, "dumping"), { log, what: "phase" })))
       throw new StaleAttemptError(attempt.jobId, attempt.fencingToken);
-    const progress = progressRecorder(deps.db, attempt);
     timeout = AbortSignal.timeout(timeoutMs);
-    const dumpSignal = AbortSignal.any([context.stop, timeout]);
+    const signal = AbortSignal.any([context.stop, timeout]);
     // What both dumps below share: the source, the pipeline and where the artifact goes.
-    const dumpOptions = { runner: deps.runner, pgDump: deps.pgDump, plan: deps.writePlan, recipients, target, storage: deps.storage, key, signal: dumpSignal };
-    const snapshot = await openSourceSnapshot(target).catch(async (sessionError: unknown) => {
+    const dumpOptions = {
+      runner: deps.runner,
+      pgDump: deps.pgDump,
+      plan: deps.writePlan,
+      recipients: encryption?.recipients,
+      target,
+      storage: deps.storage,
+      key,
+      signal,
+    };
+    snapshot = await openSourceSnapshot(target).catch(async (sessionError: unknown) => {
       // pg_dump is what users read diagnostics from (exit code, stderr): when our snapshot
       // session cannot connect, let pg_dump try the same connection and report why it fails.
       // Should pg_dump succeed where the session failed, its artifact is discarded below and
@@ -154,43 +200,9 @@ async function dumpAndRecord(
       await dumpToStorage(dumpOptions);
       throw sessionError;
     });
-    // A stopped dump (timeout, cancel, lost job, shutdown) must not wait for the counting queries.
-    const abortSnapshot = () => snapshot.abort();
-    dumpSignal.addEventListener("abort", abortSnapshot, { once: true });
-    let inventory: Inventory;
-    let dumped: Awaited<ReturnType<typeof dumpToStorage>>;
-    let inventoryMs = 0;
-    let dumpSeconds = 0;
-    // The snapshot is open: pg_dump starts now.
     const dumpStarted = Date.now();
-    try {
-      // Counting runs beside pg_dump, in the snapshot pg_dump imports, on the exporting session.
-      const counting = snapshot.inventory().then((value) => {
-        inventoryMs = Date.now() - started;
-        return value;
-      });
-      const dumping = dumpToStorage({
-        ...dumpOptions,
-        snapshot: snapshot.id,
-        onProgress: (bytes) => progress.update(bytes),
-      })
-        .then((result) => {
-          dumpSeconds = (Date.now() - dumpStarted) / 1_000;
-          return result;
-        })
-        .finally(() => progress.flush());
-      const [counted, dump] = await Promise.allSettled([counting, dumping]);
-      if (dump.status === "rejected") throw dump.reason;
-      if (counted.status === "rejected") throw counted.reason;
-      inventory = counted.value;
-      dumped = dump.value;
-    } finally {
-      dumpSignal.removeEventListener("abort", abortSnapshot);
-      // Only now, with pg_dump gone, may the snapshot's transaction end; and the cluster's dump
-      // slot goes back before verification.
-      await snapshot.close();
-      await context.releaseDumpSlot?.();
-    }
+    const dumped = await dumpInSnapshot(deps, attempt, { ...dumpOptions, snapshot: snapshot.id });
+    const dumpSeconds = (Date.now() - dumpStarted) / 1_000;
     const { stored, stderrTail } = dumped;
     deps.metrics?.dumpDuration.observe(dumpSeconds);
     deps.metrics?.dumpBytes.observe(stored.sizeBytes);
@@ -219,7 +231,8 @@ async function dumpAndRecord(
               ...encodingColumns(dumped, encryption?.keyId ?? null),
               state: "completed",
               verificationState: "pending",
-              sourceInventory: inventory as unknown as Prisma.InputJsonValue,
+              // Saved by countSource once counted (a retry finding none dumps again).
+              sourceInventory: Prisma.DbNull,
             },
           });
         }),
@@ -233,17 +246,22 @@ async function dumpAndRecord(
         sha256: stored.sha256,
         dump_ms: Date.now() - started,
         // Where dump_ms went (bench/backup-overhead): the snapshot session, pg_dump into storage
-        // (compression, hashing, fsync), the row.
+        // (compression, encryption, hashing, fsync), the row.
         snapshot_ms: dumpStarted - started,
         stored_ms: Math.round(dumpSeconds * 1_000),
         record_ms: Date.now() - recordStarted,
-        inventory_ms: inventoryMs,
-        tables: inventory.tables.length,
       },
       "backup stored and recorded; verifying it",
     );
-    return { backup, stderr };
+    const stop = new AbortController();
+    const counting = countSource(deps, attempt, backup.id, snapshot, AbortSignal.any([signal, stop.signal]), context);
+    snapshot = undefined; // the counting owns it now, and ends it
+    // Awaited by the verification, possibly long after it settled: never an unhandled rejection.
+    counting.catch(() => {});
+    return { backup, stderr, counting, stopCounting: () => stop.abort() };
   } catch (error) {
+    await snapshot?.close();
+    await context.releaseDumpSlot?.();
     await removeArtifact(deps.storage, key, log);
     if (error instanceof StaleAttemptError) {
       log.warn({ fencing_token: attempt.fencingToken }, "attempt no longer owns the job; its backup was discarded");
@@ -254,6 +272,69 @@ async function dumpAndRecord(
     await recordFailure(deps.db, attempt, interruptionOr(context, cause), [password], context);
     return null;
   }
+}
+
+/** pg_dump in the exported snapshot into storage, its progress on the job row. */
+async function dumpInSnapshot(deps: BackupDependencies, attempt: Attempt, request: DumpRequest & { snapshot: string }): Promise<DumpResult> {
+  const progress = progressRecorder(deps.db, attempt);
+  try {
+    return await dumpToStorage({ ...request, onProgress: (bytes) => progress.update(bytes) });
+  } finally {
+    await progress.flush();
+  }
+}
+
+/**
+ * Counts the source in the dump's snapshot (pg_dump has exited: the cores are the counting's and
+ * the verification's), then ends the snapshot and gives back the cluster's dump slot (the
+ * counting is load on the source too), and saves the inventory on the backup row, fenced: a retry
+ * of this job verifies against it without the snapshot.
+ */
+async function countSource(
+  deps: BackupDependencies,
+  attempt: Attempt,
+  backupId: string,
+  snapshot: SourceSnapshot,
+  signal: AbortSignal,
+  context: AttemptContext,
+): Promise<Inventory> {
+  const started = Date.now();
+  const abort = () => snapshot.abort();
+  signal.addEventListener("abort", abort, { once: true });
+  let inventory: Inventory;
+  try {
+    if (signal.aborted) throw signal.reason;
+    inventory = await snapshot.inventory();
+  } finally {
+    signal.removeEventListener("abort", abort);
+    await snapshot.close();
+    await context.releaseDumpSlot?.();
+  }
+  const saved = await retryOnDisconnect(
+    () =>
+      deps.db.$transaction(async (tx) => {
+        // The phase write takes the job row's lock: a takeover cannot slip in before the commit.
+        if (!(await recordStep(tx, attempt, { phase: "verifying" }))) return false;
+        await tx.backup.update({ where: { id: backupId }, data: { sourceInventory: inventory as unknown as Prisma.InputJsonValue } });
+        return true;
+      }),
+    { log: context.log, what: "save source inventory" },
+  );
+  if (!saved) throw new StaleAttemptError(attempt.jobId, attempt.fencingToken);
+  context.log.info({ backup_id: backupId, inventory_ms: Date.now() - started, tables: inventory.tables.length }, "source counted");
+  return inventory;
+}
+
+/** Ends what a lost attempt left connected to the source; a failure to do so is only logged. */
+async function endLostSessions(target: DumpTarget, log: Logger): Promise<void> {
+  const ended = await endLostDumpSessions(target).catch((error: unknown) => {
+    log.warn(
+      { err: redactSecrets(error instanceof Error ? error.message : String(error), [target.password]) },
+      "could not end the lost attempt's sessions on the source",
+    );
+    return 0;
+  });
+  if (ended > 0) log.warn({ sessions: ended }, "ended the lost attempt's sessions on the source database");
 }
 
 /**

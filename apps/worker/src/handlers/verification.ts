@@ -32,7 +32,7 @@ export async function verifyAndComplete(
   job: Job,
   attempt: Attempt,
   backup: Backup,
-  reference: Inventory,
+  reference: Inventory | Promise<Inventory>,
   context: AttemptContext,
   outcome: VerifiedOutcome,
   /** Output of earlier steps of this attempt (pg_dump's stderr), kept on the job row. */
@@ -56,7 +56,7 @@ async function verifyAndRecord(
   job: Job,
   attempt: Attempt,
   backup: Backup,
-  reference: Inventory,
+  reference: Inventory | Promise<Inventory>,
   context: AttemptContext,
   cleanups: Cleanups,
   announce: boolean,

@@ -29,8 +29,8 @@ export function pgDumpSpec(pgDump: string, target: DumpTarget, passfile: string,
     args: [
       "-Fc",
       ...compressionArgs,
-      // The snapshot another session exported and keeps open, so the dump sees exactly what
-      // that session counts for the backup's source inventory.
+      // The snapshot another session exported and keeps open, so the dump holds exactly what
+      // that session counts (once pg_dump exited) for the backup's source inventory.
       ...(snapshot ? [`--snapshot=${snapshot}`] : []),
       ...connectionArgs(target, target.database),
     ],

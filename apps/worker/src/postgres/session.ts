@@ -32,17 +32,17 @@ export async function connectTo(target: DumpTarget, database: string = target.da
 export interface SourceSnapshot {
   /** What pg_export_snapshot() returned; pg_dump --snapshot imports it. */
   id: string;
-  /** Collects the inventory in the snapshot (runs beside pg_dump, on this session). */
+  /** Collects the inventory in the snapshot, on this session (once pg_dump has exited). */
   inventory(): Promise<Inventory>;
   /** Ends the transaction and the session; call only after pg_dump has exited. */
   close(): Promise<void>;
-  /** Drops the session at once (the dump was stopped): a running inventory query rejects. */
+  /** Drops the session at once (the job was stopped): a running inventory query rejects. */
   abort(): void;
 }
 
 /**
  * A REPEATABLE READ, READ ONLY transaction on the source that exports its snapshot. It must stay
- * open while pg_dump imports and uses the snapshot.
+ * open while pg_dump imports and uses the snapshot, and until the counting in it is done.
  */
 export async function openSourceSnapshot(target: DumpTarget): Promise<SourceSnapshot> {
   // Named apart from pg_dump's own session ("capy-backups"), so pg_stat_activity tells them apart.
@@ -51,8 +51,8 @@ export async function openSourceSnapshot(target: DumpTarget): Promise<SourceSnap
   });
   try {
     await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
-    // The counting runs beside pg_dump and its compressor: one process, not a leader plus
-    // parallel workers competing with them for the cores (measured: README, Benchmarks).
+    // The counting runs beside the verification's decoding and restore: one process, not a
+    // leader plus parallel workers competing with them for the cores.
     await client.query("SET LOCAL max_parallel_workers_per_gather = 0");
     const { rows } = await client.query<{ id: string }>("SELECT pg_catalog.pg_export_snapshot() AS id");
     const id = rows[0]!.id;

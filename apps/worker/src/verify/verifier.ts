@@ -65,8 +65,8 @@ export interface VerifyRequest {
   clusterId: string;
   /** The backup row: where its artifact is, what it must hash to, how it is encoded. */
   artifact: StoredArtifact;
-  /** What the restored copy must hold. */
-  reference: Inventory;
+  /** What the restored copy must hold (a backup job's own is still being counted while it restores). */
+  reference: Inventory | Promise<Inventory>;
   /** Shutdown or a lost attempt. */
   signal: AbortSignal;
   log: Logger;
@@ -153,7 +153,7 @@ export class Verifier {
     const inventoryStarted = Date.now();
     const restored = await this.inventoryOf(admin, database, remainingMs);
     request.log.info({ restore_ms: restoreMs, inventory_ms: Date.now() - inventoryStarted }, "restored copy counted");
-    const differences = compareInventories(request.reference, restored);
+    const differences = compareInventories(await request.reference, restored);
     if (differences.length > 0) throw new VerificationFailedError(describeDifferences(differences));
     return { database, sizeBytes, restoreMs, totalMs: Date.now() - started, pgRestoreStderr: stderr };
   }
