@@ -13,7 +13,7 @@
 import { existsSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { quoteIdent } from "@capy/db";
+import { Prisma, quoteIdent } from "@capy/db";
 import { LeaseSemaphore } from "@capy/queue";
 import { createEmptyDatabase, type ServiceProcess, type TestDatabase, uniqueName, waitFor, withAdminClient } from "@capy/testing";
 import { Redis } from "ioredis";
@@ -501,12 +501,14 @@ describe("canceling a running job", () => {
         return (
           row.phase === "verifying" &&
           worker.logs().includes("waiting for a verification slot on the cluster") &&
-          (await harness.stack.db.backup.count({ where: { jobId: job.id } })) === 1
+          worker.logs().includes("source counted") &&
+          (await harness.stack.db.backup.count({ where: { jobId: job.id, NOT: { sourceInventory: { equals: Prisma.DbNull } } } })) === 1
         );
       },
-      { timeoutMs: 20_000, intervalMs: 20, what: "the backup to be recorded and verifying" },
+      { timeoutMs: 20_000, intervalMs: 20, what: "the backup to be recorded, counted and verifying" },
     );
-    // pg_dump has ended: the cluster's dump slot is already back, the database's lock still held.
+    // pg_dump and the counting of the source have ended: the cluster's dump slot is back, the
+    // database's lock still held.
     expect(await leases.holders(`dump:${job.clusterId}`)).toEqual([]);
     expect(await leases.holders(job.lockedResource)).toEqual([expect.stringContaining(`/${job.id}/`)]);
     await harness.stack.db.job.update({ where: { id: job.id }, data: { cancelRequestedAt: new Date() } });

@@ -91,8 +91,9 @@ async function runAttempt(deps: BackupDependencies, job: Job, attempt: Attempt, 
   // Only an earlier attempt (fencing token > 1: see runClaimed) can have recorded the backup.
   let backup = attempt.fencingToken > 1 ? await deps.db.backup.findUnique({ where: { jobId: job.id } }) : null;
   if (backup && !Inventory.safeParse(backup.sourceInventory).success) {
-    if (!(await discardUncounted(deps, attempt, backup, context))) return;
-    backup = null;
+    const outcome = await discardUncounted(deps, attempt, backup, context);
+    if (outcome === "lost") return;
+    backup = outcome === "discarded" ? null : outcome;
   }
   if (backup) {
     context.log.info({ backup_id: backup.id }, "backup already recorded by an earlier attempt; verifying it");
@@ -107,8 +108,8 @@ async function runAttempt(deps: BackupDependencies, job: Job, attempt: Attempt, 
   try {
     await verifyBackup(deps, job, attempt, dumped.backup, dumped.counting, context, dumped.stderr);
   } finally {
-    // A verification that ended early (a bad artifact, a lost job) stops the counting it no longer needs.
-    dumped.stopCounting();
+    // A verification that failed early still gets its counts saved (a later re-verification
+    // compares with them); a stopped job (cancel, shutdown, lost) has stopped the counting too.
     await dumped.counting.catch(() => {});
   }
 }
@@ -130,23 +131,23 @@ function verifyBackup(
 /**
  * Deletes a recorded backup whose source counts were never saved (its attempt was lost between
  * recording it and saving them) and its artifact, so that this attempt dumps again: without the
- * snapshot's counts the restored copy could not be checked. False when this attempt no longer
- * owns the job.
+ * snapshot's counts the restored copy could not be checked. The lost attempt may still save
+ * them meanwhile (a paused worker): then the row, counted, is returned to be verified.
  */
-async function discardUncounted(deps: BackupDependencies, attempt: Attempt, backup: Backup, context: AttemptContext): Promise<boolean> {
-  const owned = await retryOnDisconnect(
+async function discardUncounted(deps: BackupDependencies, attempt: Attempt, backup: Backup, context: AttemptContext): Promise<"discarded" | "lost" | Backup> {
+  const outcome = await retryOnDisconnect(
     () =>
       deps.db.$transaction(async (tx) => {
-        if (!(await recordStep(tx, attempt, { phase: "dumping", progressBytes: 0 }))) return false;
-        await tx.backup.deleteMany({ where: { id: backup.id, sourceInventory: { equals: Prisma.DbNull } } });
-        return true;
+        if (!(await recordStep(tx, attempt, { phase: "dumping", progressBytes: 0 }))) return "lost" as const;
+        const { count } = await tx.backup.deleteMany({ where: { id: backup.id, sourceInventory: { equals: Prisma.DbNull } } });
+        return count === 1 ? ("discarded" as const) : await tx.backup.findUnique({ where: { id: backup.id } });
       }),
     { log: context.log, what: "discard uncounted backup" },
   );
-  if (!owned) return false;
+  if (outcome !== "discarded") return outcome ?? "discarded";
   await removeArtifact(deps.storage, backup.backupKey, context.log);
   context.log.warn({ backup_id: backup.id }, "the earlier attempt was lost before it counted the source; dumping again");
-  return true;
+  return "discarded";
 }
 
 /** A recorded backup, and the counting of its source that verification compares the restore with. */
@@ -155,8 +156,6 @@ interface Dumped {
   stderr: string;
   /** The source inventory, counted in the dump's snapshot (and saved on the backup row). */
   counting: Promise<Inventory>;
-  /** Stops the counting if it still runs (its session is ended). */
-  stopCounting: () => void;
 }
 
 /** Dumps in an exported snapshot and records the backup; null when the attempt lost the job. */
@@ -253,12 +252,11 @@ async function dumpAndRecord(deps: BackupDependencies, job: Job, attempt: Attemp
       },
       "backup stored and recorded; verifying it",
     );
-    const stop = new AbortController();
-    const counting = countSource(deps, attempt, backup.id, snapshot, AbortSignal.any([signal, stop.signal]), context);
+    const counting = countSource(deps, backup.id, snapshot, signal, log, context.releaseDumpSlot);
     snapshot = undefined; // the counting owns it now, and ends it
     // Awaited by the verification, possibly long after it settled: never an unhandled rejection.
     counting.catch(() => {});
-    return { backup, stderr, counting, stopCounting: () => stop.abort() };
+    return { backup, stderr, counting };
   } catch (error) {
     await snapshot?.close();
     await context.releaseDumpSlot?.();
@@ -287,16 +285,17 @@ async function dumpInSnapshot(deps: BackupDependencies, attempt: Attempt, reques
 /**
  * Counts the source in the dump's snapshot (pg_dump has exited: the cores are the counting's and
  * the verification's), then ends the snapshot and gives back the cluster's dump slot (the
- * counting is load on the source too), and saves the inventory on the backup row, fenced: a retry
- * of this job verifies against it without the snapshot.
+ * counting is load on the source too), and saves the inventory on the backup row, where a retry
+ * or a later re-verification finds it. Any attempt may save it (it describes that row's snapshot,
+ * whoever counted); a row a takeover deleted meanwhile is simply not found.
  */
 async function countSource(
   deps: BackupDependencies,
-  attempt: Attempt,
   backupId: string,
   snapshot: SourceSnapshot,
   signal: AbortSignal,
-  context: AttemptContext,
+  log: Logger,
+  releaseDumpSlot: (() => Promise<void>) | undefined,
 ): Promise<Inventory> {
   const started = Date.now();
   const abort = () => snapshot.abort();
@@ -308,20 +307,14 @@ async function countSource(
   } finally {
     signal.removeEventListener("abort", abort);
     await snapshot.close();
-    await context.releaseDumpSlot?.();
+    await releaseDumpSlot?.();
   }
-  const saved = await retryOnDisconnect(
-    () =>
-      deps.db.$transaction(async (tx) => {
-        // The phase write takes the job row's lock: a takeover cannot slip in before the commit.
-        if (!(await recordStep(tx, attempt, { phase: "verifying" }))) return false;
-        await tx.backup.update({ where: { id: backupId }, data: { sourceInventory: inventory as unknown as Prisma.InputJsonValue } });
-        return true;
-      }),
-    { log: context.log, what: "save source inventory" },
+  const json = inventory as unknown as Prisma.InputJsonValue;
+  await retryOnDisconnect(
+    () => deps.db.backup.updateMany({ where: { id: backupId, sourceInventory: { equals: Prisma.DbNull } }, data: { sourceInventory: json } }),
+    { log, what: "save source inventory" },
   );
-  if (!saved) throw new StaleAttemptError(attempt.jobId, attempt.fencingToken);
-  context.log.info({ backup_id: backupId, inventory_ms: Date.now() - started, tables: inventory.tables.length }, "source counted");
+  log.info({ backup_id: backupId, inventory_ms: Date.now() - started, tables: inventory.tables.length }, "source counted");
   return inventory;
 }
 
