@@ -97,6 +97,24 @@ describe("writeDataOffsets", () => {
     }
   });
 
+  it("reads version 1.15's header (PostgreSQL 16: the compression algorithm is a byte, not an int)", async () => {
+    // pg_dump 15 is what runs here: its archive with 1.15's header, the rest as it was (1.15
+    // changed nothing else), so every position moves back by 4 bytes.
+    const original = await readFile(piped);
+    // PGDMP, version 1.14.0, intSize, offSize, format: 11 bytes; then the compression level, an int of 5.
+    const header = Buffer.from(original.subarray(0, 11));
+    header[6] = 15;
+    const file = path.join(dir, "v115.dump");
+    await writeFile(file, Buffer.concat([header, Buffer.from([0]), original.subarray(11 + 5)]));
+    expect(await writeDataOffsets(file)).toEqual({ written: true, entries: 4 });
+    const reference = (await readArchiveToc(seekable)).entries;
+    const after = await readArchiveToc(file);
+    expect(after.version).toBe("1.15");
+    expect(after.entries).toEqual(
+      reference.map((entry) => ({ ...entry, fieldAt: entry.fieldAt - 4, offset: entry.flag === K_OFFSET_POS_SET ? entry.offset - 4 : entry.offset })),
+    );
+  });
+
   it("leaves an archive with offsets already set untouched", async () => {
     const bytes = await readFile(seekable);
     expect(await writeDataOffsets(seekable)).toEqual({ written: false, reason: "the archive already has data offsets" });
