@@ -10,7 +10,10 @@
 //                      decompressed, pg_restore into a throwaway database, inventory compared, dropped)
 //   end to end:        POST -> job completed (verified)
 //   restore limit:     bare `pg_restore` of the same archive (Capy's artifact, downloaded as the
-//                      pg_restore archive) into an empty database; `pg_restore -j 2` beside it
+//                      pg_restore archive) into an empty database; `pg_restore -j 2` beside it,
+//                      and `pg_restore -j 2` of the same archive once its data offsets are
+//                      written (what verification restores: pg_dump wrote into a pipe, so the
+//                      archive has none; apps/worker/src/postgres/archive-offsets.ts)
 // and prints per-round figures, artifact sizes, the median ratios with their targets, and the
 // worker's peak RSS (VmHWM). Targets: backup <= 1.10 x extraction; artifact <= 0.85 x default
 // pg_dump's; verification <= 1.2 x restore limit; end to end <= 1.2 x (extraction + restore
@@ -23,6 +26,7 @@
 // --scale N: a reference database N times as large (capy_bench_x<N>: pgbench scale 70 N plus 4 N
 //   million md5 rows, the same shape as make-bench-db.sh), created on first use, kept afterwards
 //   (drop it by hand); shows whether the ratios hold and the RSS stays flat.
+// VERIFY_RESTORE_JOBS (and any worker setting) in the environment reaches the worker.
 // Usage: pnpm run build && node bench/backup-overhead.mjs [--rounds 3] [--scale 1] [--storage filesystem|s3] [--compression zstd:1] [--encryption age|none]
 //        BENCH_DATABASE_URL=postgresql://…/capy_bench to use an existing database (scale 1).
 import { spawn, spawnSync } from "node:child_process";
@@ -34,6 +38,7 @@ import { pipeline } from "node:stream/promises";
 import { parseArgs } from "node:util";
 import { quoteIdent, withDatabase } from "@capy/db";
 import { createTestStack, REPO_ROOT, run, startS3Server, TEST_SERVER_URL, waitFor, withAdminClient } from "@capy/testing";
+import { writeDataOffsets } from "../apps/worker/dist/postgres/archive-offsets.js";
 
 const { values } = parseArgs({
   options: {
@@ -194,6 +199,11 @@ try {
     await pipeline(Readable.fromWeb(download.body), createWriteStream(archive));
     const restoreMs = await restoreLimit(archive, 1, round);
     const restoreJ2Ms = await restoreLimit(archive, 2, round);
+    const offsetsStarted = performance.now();
+    const offsets = await writeDataOffsets(archive);
+    const offsetsMs = performance.now() - offsetsStarted;
+    if (!offsets.written) throw new Error(`the archive's data offsets were not written: ${offsets.reason}`);
+    const restoreJ2OffsetsMs = await restoreLimit(archive, 2, `${round}o`);
     const archiveBytes = statSync(archive).size;
     rmSync(archive);
     // Where the time went, from the worker's own log (ms).
@@ -230,12 +240,14 @@ try {
       endToEndMs,
       restoreMs,
       restoreJ2Ms,
+      offsetsMs,
+      restoreJ2OffsetsMs,
       load: `${loadBefore} -> ${loadAverage()}`,
     };
     rows.push(row);
     console.log(
       `round ${round}: extraction ${seconds(extractionMs)} s  default pg_dump ${seconds(defaultMs)} s (${mb(defaultBytes)} MB)  backup ${seconds(backupMs)} s (${mb(backup.size_bytes)} MB ${backup.compression}${backup.encryption ? `+${backup.encryption}` : ""}, archive ${mb(archiveBytes)} MB)  ` +
-        `verification ${seconds(verifyMs)} s  end to end ${seconds(endToEndMs)} s  restore limit ${seconds(restoreMs)} s (-j2 ${seconds(restoreJ2Ms)} s)  load ${row.load}`,
+        `verification ${seconds(verifyMs)} s  end to end ${seconds(endToEndMs)} s  restore limit ${seconds(restoreMs)} s (-j2 ${seconds(restoreJ2Ms)} s; offsets written in ${seconds(offsetsMs)} s, then -j2 ${seconds(restoreJ2OffsetsMs)} s)  load ${row.load}`,
     );
     console.log(
       `         worker phases, s: ${Object.entries(phases)
@@ -247,7 +259,7 @@ try {
   const m = (key) => median(rows.map((r) => r[key]));
   const ratio = (f) => median(rows.map(f));
   console.log(`\nstorage: ${storageBackend}; scale ${scale}; encryption ${values.encryption ?? "(default)"}; medians of ${rounds} rounds`);
-  console.log("round  extract_s  default_s  backup_s  verify_s  e2e_s  restore_s  restore_j2_s  artifact_MB  default_MB");
+  console.log("round  extract_s  default_s  backup_s  verify_s  e2e_s  restore_s  restore_j2_s  offsets_s  offsets_j2_s  artifact_MB  default_MB");
   for (const r of rows) {
     console.log(
       [
@@ -259,6 +271,8 @@ try {
         seconds(r.endToEndMs).padStart(6),
         seconds(r.restoreMs).padStart(9),
         seconds(r.restoreJ2Ms).padStart(12),
+        seconds(r.offsetsMs).padStart(9),
+        seconds(r.restoreJ2OffsetsMs).padStart(12),
         mb(r.artifactBytes).padStart(11),
         mb(r.defaultBytes).padStart(10),
       ].join("  "),
@@ -270,6 +284,7 @@ try {
   line("default pg_dump -Fc, s", seconds(m("defaultMs")));
   line("backup (POST -> artifact stored and recorded), s", seconds(m("backupMs")));
   line("restore limit (bare pg_restore of the archive), s", `${seconds(m("restoreMs"))}  (pg_restore -j 2: ${seconds(m("restoreJ2Ms"))})`);
+  line("data offsets written into the archive, s; then pg_restore -j 2, s", `${seconds(m("offsetsMs"))}; ${seconds(m("restoreJ2OffsetsMs"))}`);
   line("verification (stored -> restored, compared, job completed), s", seconds(m("verifyMs")));
   line("end to end (POST -> job completed, verified), s", seconds(m("endToEndMs")));
   console.log(
@@ -283,6 +298,7 @@ try {
   line("ratio artifact / default pg_dump -Fc artifact", ratio((r) => r.artifactBytes / r.defaultBytes).toFixed(3), "<= 0.85");
   line("ratio verification / restore limit", ratio((r) => r.verifyMs / r.restoreMs).toFixed(3), "<= 1.2");
   line("ratio verification / pg_restore -j 2", ratio((r) => r.verifyMs / r.restoreJ2Ms).toFixed(3));
+  line("ratio verification / pg_restore -j 2 with data offsets", ratio((r) => r.verifyMs / r.restoreJ2OffsetsMs).toFixed(3));
   line("ratio end to end / (extraction + restore limit)", ratio((r) => r.endToEndMs / (r.extractionMs + r.restoreMs)).toFixed(3), "<= 1.2");
   line("worker peak RSS (VmHWM), MB", (rss / 1024).toFixed(1), "< 200");
   line("load average (1, 5, 15 min) at the end", loadAverage());

@@ -104,7 +104,7 @@ async function runAttempt(deps: RestoreDependencies, job: Job, attempt: Attempt,
   const tools: RestoreTools = { ...deps, jobs: deps.restoreJobs };
   const started = Date.now();
   try {
-    const request = { backup: plan.backup, tables: plan.tables, signal, onBytes: (bytes: number) => progress.update(bytes) };
+    const request = { backup: plan.backup, tables: plan.tables, signal, onBytes: (bytes: number) => progress.update(bytes), log };
     let stderr: string;
     let preview: PreviewDatabase | null = null;
     if (plan.target === "project") {
@@ -140,6 +140,7 @@ interface RestoreStep {
   tables: string[] | null;
   signal: AbortSignal;
   onBytes: (bytes: number) => void;
+  log: Logger;
 }
 
 /** (Re)creates the preview's role and an empty database it owns, and restores into it as that role. */

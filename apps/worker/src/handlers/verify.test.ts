@@ -208,6 +208,9 @@ describe("verification of a backup", () => {
         return rows[0];
       }, url);
     expect(await fingerprint(restored.url)).toEqual(await fingerprint(source.url));
+    // pg_restore -j read an archive with data offsets: the four tables' data and the large objects'.
+    const offsets = logLines(worker).find((line) => line.job_id === job.id && line.msg === "archive data offsets written");
+    expect(offsets).toMatchObject({ entries: 5 });
     // The throwaway database is gone, dropped after the verdict; so is the temporary archive.
     await expectCleanedUpAfterVerdict(worker, job, prefix, tmpdir);
   });

@@ -1,7 +1,8 @@
 // pg_restore of a custom-format archive: argument array, password through a passfile, stopped
 // when the signal aborts (timeout, cancel or shutdown). The archive is a local file (needed for
 // -j, parallel restore: an archive pg_dump streamed has no data offsets in its table of
-// contents, which pg_restore 12+ copes with in a seekable file) or streamed into its stdin.
+// contents until archive-offsets.ts writes them; pg_restore 12+ copes without them in a
+// seekable file, slowly) or streamed into its stdin.
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ProcessResult, ProcessRunner, ProcessSpec } from "../process/run.js";

@@ -1,7 +1,9 @@
 // Restoring one backup's artifact into one database. With one job and every table, the artifact
 // streams straight into pg_restore's stdin (nothing on disk, memory flat). Parallel restore
 // (`-j`, RESTORE_JOBS > 1) and a table selection need a seekable archive: the artifact then
-// streams into a 0600 file in a private temporary directory first, removed afterwards.
+// streams into a 0600 file in a private temporary directory first, removed afterwards, and gets
+// the data offsets pg_dump could not write into a pipe (archive-offsets.ts), so that pg_restore
+// -j seeks to each table's data instead of searching for it.
 import { createWriteStream } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -9,6 +11,8 @@ import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { StageFailedError } from "@capy/artifact";
 import type { ArtifactStorage } from "@capy/storage";
+import type { Logger } from "../logger.js";
+import { addDataOffsets } from "../postgres/archive-offsets.js";
 import type { DumpTarget } from "../postgres/pg-dump.js";
 import { restoreArchive } from "../postgres/pg-restore.js";
 import type { ProcessRunner } from "../process/run.js";
@@ -38,6 +42,7 @@ export interface RestoreInto {
   noOwner: boolean;
   signal: AbortSignal;
   onBytes?: OnBytes;
+  log: Logger;
 }
 
 /**
@@ -70,6 +75,7 @@ async function restoreDecoded(tools: RestoreTools, request: RestoreInto): Promis
         signal: request.signal,
       },
     );
+    await addDataOffsets(file, request.log);
     let listFile: string | undefined;
     if (request.tables !== null) {
       listFile = path.join(dir, "selection.list");

@@ -19,6 +19,7 @@ import type { LeaseSemaphore } from "@capy/queue";
 import type { ArtifactStorage } from "@capy/storage";
 import { ShutdownInterruptError, StorageError, VerificationFailedError, VerificationTimeoutError } from "../failures/errors.js";
 import type { Logger } from "../logger.js";
+import { addDataOffsets } from "../postgres/archive-offsets.js";
 import { collectInventory, compareInventories, describeDifferences, type Inventory } from "../postgres/inventory.js";
 import type { DumpTarget } from "../postgres/pg-dump.js";
 import { restoreArchive } from "../postgres/pg-restore.js";
@@ -238,8 +239,9 @@ export class Verifier {
   /**
    * Writes the artifact, decoded into a pg_restore archive, to `file` (a seekable file lets
    * pg_restore -j find each table's data): the reader's last stage writes it (zstd -d -o), the
-   * decoded bytes never pass through this process. Rejects unless the stored bytes are exactly
-   * the recorded ones and decode. Returns the archive's bytes.
+   * decoded bytes never pass through this process; then its table of contents gets the data
+   * offsets. Rejects unless the stored bytes are exactly the recorded ones and decode. Returns
+   * the archive's bytes.
    */
   private async fetchArchive(request: VerifyRequest, file: string, signal: AbortSignal): Promise<number> {
     const { artifact } = request;
@@ -260,6 +262,9 @@ export class Verifier {
       if (error instanceof StageFailedError && error.exitCode !== null) throw await decodingFailure(this.deps.storage, artifact, error);
       throw error instanceof StageFailedError ? error : new StorageError(error);
     }
+    // pg_dump wrote the archive into a pipe: without data offsets each pg_restore -j worker
+    // would search the data section for its table (archive-offsets.ts).
+    await addDataOffsets(file, request.log);
     return (await stat(file)).size;
   }
 
