@@ -1,0 +1,25 @@
+import { Backup, Job } from "@capy/contracts";
+import { z } from "zod";
+import { serializeBackup, serializeJob } from "@capy/jobs";
+const { default: { types } } = await import("../../packages/db/node_modules/pg/lib/index.js");
+const parseDate = types.getTypeParser(1184);
+const N = 2000;
+function time(name, fn) { for (let i = 0; i < 200; i++) fn(); const c = process.cpuUsage(); for (let i = 0; i < N; i++) fn(); const u = process.cpuUsage(c); console.log(`${name.padEnd(40)} ${((u.user + u.system) / N).toFixed(1)} µs`); }
+const row = (i) => ({ id: "bkp_01KB0000000000000000000" + i, organizationId: "org_x", projectId: "prj_01KB00000000000000000000", jobId: "job_x", scheduleId: null, databaseName: "shop", label: "backup " + i, backupKey: "prj_x/bkp_y.dump", sizeBytes: 1000000n + BigInt(i), sha256: "0".repeat(64), compression: "zstd", compressionLevel: 3, archiveFormat: "custom", storedEncoding: "zstd", archiveSizeBytes: 1n, state: "completed", verificationState: "verified", verificationError: null, verifiedAt: new Date(), sourceInventory: null, encryption: null, encryptionKeyId: null, createdAt: new Date() });
+const rows = Array.from({ length: 100 }, (_, i) => row(i));
+const out = z.object({ backups: z.array(Backup) });
+const ser = { backups: rows.map(serializeBackup) };
+time("serialize 100 backups", () => rows.map(serializeBackup));
+time("zod output 100 backups", () => out.parse(ser));
+time("JSON.stringify 100 backups", () => JSON.stringify(ser));
+const s = "2026-11-30 19:54:48.123456+00";
+time("postgres-date x200", () => { for (let i = 0; i < 200; i++) parseDate(s); });
+time("new Date(iso) x200", () => { for (let i = 0; i < 200; i++) new Date("2026-11-30T19:54:48.123Z"); });
+const d = new Date();
+time("toISOString x200", () => { for (let i = 0; i < 200; i++) d.toISOString(); });
+const job = { id: "job_x", type: "backup", state: "completed", attempts: 1, maxAttempts: 3, claimedAt: null, claimedBy: null, clusterId: "cls_x", lockedResource: "database:x/y", previewDatabaseId: null, retryClassification: null, lastExitCode: 0, lastStdout: null, lastStderr: null, error: null, startedAt: new Date(), completedAt: new Date(), organizationId: "org_x", projectId: "prj_x", createdAt: new Date(), updatedAt: new Date(), phase: "done", progressBytes: null };
+const jo = z.object({ job: Job });
+const sj = { job: serializeJob(job) };
+time("serialize job", () => serializeJob(job));
+time("zod output job", () => jo.parse(sj));
+time("JSON.stringify job", () => JSON.stringify(sj));
