@@ -42,7 +42,11 @@ const procedure = (path: keyof typeof router._def.procedures) => router._def.pro
 async function both(path: keyof typeof router._def.procedures, input: unknown, user: string | null = "ada") {
   const ours = { user, seen: [] as string[] };
   const theirs = { user, seen: [] as string[] };
-  const outcome = (promise: Promise<unknown>) => promise.then((data) => ({ data }), (error: unknown) => ({ error }));
+  const outcome = (promise: Promise<unknown>) =>
+    promise.then(
+      (data) => ({ data }),
+      (error: unknown) => ({ error }),
+    );
   const caller = t.createCallerFactory(router)(theirs) as unknown as Record<string, (input: unknown) => Promise<unknown>>;
   return {
     ours: { ...(await outcome(callProcedure(procedure(path), path, ours as unknown as Context, input))), seen: ours.seen },

@@ -62,13 +62,7 @@ async function callLevel(chain: Chain, index: number, ctx: object, input: unknow
       batchIndex: 0,
       meta: chain.meta,
       next: (next) =>
-        callLevel(
-          chain,
-          index + 1,
-          next?.ctx ? { ...ctx, ...next.ctx } : ctx,
-          next && "input" in next ? next.input : input,
-          next?.getRawInput ?? getRawInput,
-        ),
+        callLevel(chain, index + 1, next?.ctx ? { ...ctx, ...next.ctx } : ctx, next && "input" in next ? next.input : input, next?.getRawInput ?? getRawInput),
     });
   } catch (cause) {
     return { ok: false, error: getTRPCErrorFromUnknown(cause), marker: middlewareMarker } as Result;

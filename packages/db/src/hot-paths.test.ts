@@ -9,12 +9,12 @@ import {
   insertJob,
   isUniqueViolation,
   type NewJobRow,
+  parseTimestamptz,
   readJob,
   readJobByIdempotencyKey,
   readProjectBackups,
   readProjectJobs,
   readProjectSchedules,
-  parseTimestamptz,
 } from "./hot-paths.js";
 import { newId } from "./ids.js";
 import { generateEncryptionKey } from "./secrets/crypto.js";
@@ -115,12 +115,17 @@ afterAll(async () => {
 });
 
 // What the API shows of a job and a backup (@capy/jobs serializeJob, serializeBackup).
-const JOB_VIEW = "id type state attempts maxAttempts claimedAt claimedBy clusterId lockedResource previewDatabaseId retryClassification lastExitCode lastStdout lastStderr error startedAt completedAt organizationId projectId createdAt updatedAt phase progressBytes".split(" ");
-const BACKUP_VIEW = "id projectId databaseName label backupKey sizeBytes compression archiveFormat storedEncoding encryption encryptionKeyId state verificationState verificationError verifiedAt createdAt".split(" ");
+const JOB_VIEW =
+  "id type state attempts maxAttempts claimedAt claimedBy clusterId lockedResource previewDatabaseId retryClassification lastExitCode lastStdout lastStderr error startedAt completedAt organizationId projectId createdAt updatedAt phase progressBytes".split(
+    " ",
+  );
+const BACKUP_VIEW =
+  "id projectId databaseName label backupKey sizeBytes compression archiveFormat storedEncoding encryption encryptionKeyId state verificationState verificationError verifiedAt createdAt".split(
+    " ",
+  );
 
 /** `row` without the fields its view leaves out (those the API never shows). */
-const viewOf = <T extends object>(row: T, like: object): Partial<T> =>
-  Object.fromEntries(Object.entries(row).filter(([field]) => field in like)) as Partial<T>;
+const viewOf = <T extends object>(row: T, like: object): Partial<T> => Object.fromEntries(Object.entries(row).filter(([field]) => field in like)) as Partial<T>;
 
 describe("hot-paths", () => {
   it("reads a project's backups as Prisma's findMany does, newest first", async () => {
