@@ -39,7 +39,7 @@ if (layers.has("headers")) {
   registerSecurityHeaders(app);
 }
 if (layers.has("ratelimit")) {
-  const { registerRateLimit } = await api("http/security.js");
+  const { registerRateLimit } = await api("http/rate-limit.js");
   const { createSessionVerifier } = await api("auth/session.js");
   const { createProducerConnection } = await import(new URL("../../packages/queue/dist/index.js", import.meta.url).href);
   const prefix = process.env.BENCH_REDIS_PREFIX;

@@ -1,5 +1,6 @@
-// hot-paths answers exactly what Prisma answers for the same rows (every field, nulls, bigint,
-// Date, Json), in the same order, and only the asked project's rows.
+// hot-paths answers exactly what Prisma answers for the same rows (every field, or every field
+// of the API's view; nulls, bigint, Date, Json), in the same order, and only the asked project's
+// rows; timestamps read as pg's own parser reads them.
 import { createMetadataDatabase, type TestDatabase } from "@capy/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDb, type Db } from "./client.js";
@@ -8,6 +9,7 @@ import {
   insertJob,
   isUniqueViolation,
   type NewJobRow,
+  parseTimestamptz,
   readJob,
   readJobByIdempotencyKey,
   readProjectBackups,
@@ -112,12 +114,27 @@ afterAll(async () => {
   await database?.drop();
 });
 
+// What the API shows of a job and a backup (@capy/jobs serializeJob, serializeBackup).
+const JOB_VIEW =
+  "id type state attempts maxAttempts claimedAt claimedBy clusterId lockedResource previewDatabaseId retryClassification lastExitCode lastStdout lastStderr error startedAt completedAt organizationId projectId createdAt updatedAt phase progressBytes".split(
+    " ",
+  );
+const BACKUP_VIEW =
+  "id projectId databaseName label backupKey sizeBytes compression archiveFormat storedEncoding encryption encryptionKeyId state verificationState verificationError verifiedAt createdAt".split(
+    " ",
+  );
+
+/** `row` without the fields its view leaves out (those the API never shows). */
+const viewOf = <T extends object>(row: T, like: object): Partial<T> => Object.fromEntries(Object.entries(row).filter(([field]) => field in like)) as Partial<T>;
+
 describe("hot-paths", () => {
   it("reads a project's backups as Prisma's findMany does, newest first", async () => {
     for (const { id } of projects) {
       const expected = await db.backup.findMany({ where: { projectId: id }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] });
       expect(expected).toHaveLength(2);
-      expect(await readProjectBackups(db, id)).toStrictEqual(expected);
+      const read = await readProjectBackups(db, id);
+      expect(Object.keys(read[0]!).sort()).toEqual(BACKUP_VIEW.sort());
+      expect(read).toStrictEqual(expected.map((row) => viewOf(row, read[0]!)));
     }
   });
 
@@ -125,13 +142,19 @@ describe("hot-paths", () => {
     for (const { id } of projects) {
       const expected = await db.job.findMany({ where: { projectId: id }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] });
       expect(expected).toHaveLength(2);
-      expect(await readProjectJobs(db, id, 25)).toStrictEqual(expected);
-      expect(await readProjectJobs(db, id, 1)).toStrictEqual(expected.slice(0, 1));
+      const read = await readProjectJobs(db, id, 25);
+      expect(Object.keys(read[0]!).sort()).toEqual(JOB_VIEW.sort());
+      expect(read).toStrictEqual(expected.map((row) => viewOf(row, read[0]!)));
+      expect(await readProjectJobs(db, id, 1)).toStrictEqual(read.slice(0, 1));
     }
   });
 
   it("reads one job by id as Prisma's findUnique does, and undefined for an unknown id", async () => {
-    for (const job of await db.job.findMany()) expect(await readJob(db, job.id)).toStrictEqual(job);
+    for (const job of await db.job.findMany()) {
+      const read = await readJob(db, job.id);
+      expect(read).toStrictEqual(viewOf(job, read!));
+      expect(Object.keys(read!).sort()).toEqual(JOB_VIEW.sort());
+    }
     expect(await readJob(db, "job_unknown")).toBeUndefined();
   });
 
@@ -192,5 +215,25 @@ describe("hot-paths", () => {
     const recorded = { ...audit, id: newId("aud"), metadata: {} };
     await insertAuditEvent(db, recorded);
     expect(await db.auditEvent.findUniqueOrThrow({ where: { id: recorded.id } })).toMatchObject(recorded);
+  });
+
+  it("reads timestamps as pg's parser does, in every form Postgres sends them", async () => {
+    const { rows } = await db.pool.query<{ text: string; iso: string }>(
+      `SELECT t::text AS text, to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS iso
+       FROM unnest(ARRAY['2026-11-30 19:54:48+00', '2026-11-30 19:54:48.1+00', '2026-11-30 19:54:48.12+00',
+         '2026-02-28 23:59:59.999999+00', '2024-02-29 00:00:00.000001+00', '1970-01-01 00:00:00+00', '0999-12-31 23:59:59.5+00',
+         '2026-06-15 10:00:00.123456+02:30']::timestamptz[]) AS t`,
+    );
+    for (const { text, iso } of rows) expect(parseTimestamptz(text).toISOString(), text).toBe(iso);
+    // Every millisecond, with microseconds after it (pg rounds nothing: they are dropped).
+    for (let ms = 0; ms < 1000; ms++) {
+      const fraction = String(ms).padStart(3, "0");
+      const expected = `2026-11-30T19:54:48.${fraction}Z`;
+      expect(parseTimestamptz(`2026-11-30 19:54:48.${fraction}+00`).toISOString()).toBe(expected);
+      expect(parseTimestamptz(`2026-11-30 19:54:48.${fraction}999+00`).toISOString()).toBe(expected);
+    }
+    // Forms of other sessions and special values: as pg's own parser reads them.
+    expect(parseTimestamptz("2026-11-30 21:54:48.5+02").toISOString()).toBe("2026-11-30T19:54:48.500Z");
+    expect(parseTimestamptz("infinity")).toBe(Number.POSITIVE_INFINITY);
   });
 });

@@ -27,9 +27,11 @@ export {
 export { LOCAL_ENCRYPTION_KEY_FILE, loadDbEnv, loadKeyring, readLocalEncryptionKey } from "./env.js";
 export * from "./generated/prisma/client.js";
 export {
+  type BackupView,
   insertAuditEvent,
   insertJob,
   isUniqueViolation,
+  type JobView,
   type NewAuditRow,
   type NewJobRow,
   readJob,

@@ -2,7 +2,7 @@
 // strings, absent values as null. The API serves these, and events carry them as `data`, so an
 // event holds exactly what a client polling the API would have read at that moment.
 import type { Backup, Job, JobState, JobType, PreviewDatabase, RetryClassification, VerificationState } from "@capy/contracts";
-import type { Backup as BackupRow, Job as JobRow, PreviewDatabase as PreviewRow } from "@capy/db";
+import type { BackupView as BackupRow, JobView as JobRow, PreviewDatabase as PreviewRow } from "@capy/db";
 
 const iso = (date: Date): string => date.toISOString();
 const isoOrNull = (date: Date | null): string | null => (date ? date.toISOString() : null);

@@ -1,12 +1,13 @@
-// A @fastify/rate-limit store that counts in Redis (one fixed window per key, shared by every
-// API process, like the plugin's own RedisStore) but takes requests from Redis in leases: one
-// Redis call admits up to LEASE_FRACTION of the limit, spent locally by the following requests.
-// The plugin's store made a Redis round trip per request, which on a loaded host cost more
-// than the rest of an authenticated request (bench/api-throughput).
+// The rate limiter's store (rate-limit.ts): counts in Redis (one fixed window per key, shared
+// by every API process, like the RedisStore of @fastify/rate-limit, which the API used before)
+// but takes requests from Redis in leases: one Redis call admits up to LEASE_FRACTION of the
+// limit, spent locally by the following requests. That RedisStore made a Redis round trip per
+// request, which on a loaded host cost more than the rest of an authenticated request
+// (bench/api-throughput).
 // Guarantees: never more than `max` requests per window across all processes (leases are
 // counted in Redis when granted); a process may refuse up to (lease - 1) requests early while
 // another process holds unspent ones. Limits under 1 / LEASE_FRACTION lease one at a time,
-// i.e. exactly the plugin's behaviour.
+// i.e. exactly that RedisStore's behaviour.
 import type { Redis } from "ioredis";
 
 /** Share of the limit one lease may take. */
@@ -51,12 +52,8 @@ export function leasingRedisStore(redis: Redis, nameSpace: string) {
   const leaseRedis = redis as LeaseRedis;
 
   return class LeasingRedisStore {
-    readonly #prefix: string;
+    readonly #prefix = nameSpace;
     readonly #leases = new Map<string, Lease>();
-
-    constructor(_options?: unknown, prefix = nameSpace) {
-      this.#prefix = prefix;
-    }
 
     incr(key: string, callback: Callback, timeWindow: number, max: number): void {
       // Most requests spend a token of a lease already held: answered at once, with no promise.
@@ -69,12 +66,6 @@ export function leasingRedisStore(redis: Redis, nameSpace: string) {
         (result) => callback(null, result),
         (error: Error) => callback(error),
       );
-    }
-
-    /** A route with a limit of its own counts apart (as the plugin's RedisStore: method and url). */
-    child(routeOptions: object) {
-      const { method, url } = (routeOptions as { routeInfo: { method: string; url: string } }).routeInfo;
-      return new LeasingRedisStore(undefined, `${this.#prefix}${method}${url}-`);
     }
 
     /** One token of this process's lease on `key`, if it holds an unspent one in a live window. */

@@ -4,14 +4,11 @@
 // process of the deployment; probes and /metrics exempt), and the 429 answer.
 import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import rateLimit from "@fastify/rate-limit";
 import type { FastifyInstance } from "fastify";
 import helmet from "helmet";
-import { createRateLimitKeyGenerator } from "../auth/authenticate.js";
 import type { AppDeps } from "../deps.js";
-import { AppError } from "../errors.js";
 import { isConsolePath } from "./console.js";
-import { leasingRedisStore } from "./rate-limit-store.js";
+import { registerRateLimit } from "./rate-limit.js";
 
 /** JSON answers load nothing and may not be framed. */
 const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
@@ -75,8 +72,6 @@ const isAdminPath = (path: string) => path === "/admin/queues" || path.startsWit
 
 const isDocsPath = (path: string) => path === "/docs" || path.startsWith("/docs/");
 
-const UNLIMITED_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
-
 /**
  * The headers helmet sets (CSP aside, set per path below), computed once. They do not depend on
  * the request, and @fastify/helmet rebuilt helmet's middleware on every request: a third of
@@ -122,25 +117,4 @@ function contentSecurityPolicy(path: string, contentType: unknown, payload: unkn
   if (!isDocsPath(path)) return API_CSP;
   const html = typeof payload === "string" && /html/i.test(String(contentType ?? "")) ? payload : "";
   return docsCsp(inlineScriptHashes(html));
-}
-
-/** Per-credential (else per-address) request limits, counted in Redis across API processes. */
-export function registerRateLimit(app: FastifyInstance, deps: Pick<AppDeps, "config" | "redis" | "verifySession">): void {
-  // Probes and /metrics get no limiter hook at all (an allowList is consulted only after the
-  // key generator and costs every probe that work). Added before the plugin's own onRoute hook.
-  app.addHook("onRoute", (route) => {
-    if (UNLIMITED_PATHS.has(route.url)) route.config = { ...route.config, rateLimit: false };
-  });
-  app.register(rateLimit, {
-    global: true,
-    max: deps.config.rateLimit.perMinute,
-    timeWindow: 60_000,
-    // Counted in Redis, leased to this process in slices (see rate-limit-store.ts). Shares the
-    // deployment's key prefix, so deployments on one Redis never share counters.
-    store: leasingRedisStore(deps.redis, `${deps.config.redis.prefix}:rate-limit:`),
-    // Redis down must not take the API down with it: requests pass unlimited meanwhile.
-    skipOnError: true,
-    keyGenerator: createRateLimitKeyGenerator(deps.verifySession),
-    errorResponseBuilder: (_request, context) => new AppError("TOO_MANY_REQUESTS", `rate limit exceeded: retry in ${context.after}`),
-  });
 }

@@ -230,9 +230,15 @@ describe("limits and headers", () => {
         for (let i = 0; i < 4; i++) out.push((await request(api, "GET", "/v1/me", { key })).status);
         return out;
       };
-      expect(await statuses(h.tenant.api_key)).toEqual([200, 200, 200, 429]);
+      // Every limited answer says where its caller stands (the headers @fastify/rate-limit sent).
+      const first = await request(api, "GET", "/v1/me", { key: h.tenant.api_key });
+      expect(first.status).toBe(200);
+      expect([first.headers.get("x-ratelimit-limit"), first.headers.get("x-ratelimit-remaining")]).toEqual(["3", "2"]);
+      expect(Number(first.headers.get("x-ratelimit-reset"))).toBeGreaterThan(0);
+      expect(await statuses(h.tenant.api_key)).toEqual([200, 200, 429, 429]);
       const limited = await request(api, "GET", "/v1/me", { key: h.tenant.api_key });
-      expectError(limited, 429, /^rate limit exceeded/);
+      expectError(limited, 429, /^rate limit exceeded: retry in (\d+ seconds?|1 minute)$/);
+      expect(limited.headers.get("x-ratelimit-remaining")).toBe("0");
       expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
       // Another key and a session user have buckets of their own.
       expect(await statuses(orgKey)).toEqual([200, 200, 200, 429]);

@@ -2,7 +2,7 @@
 import { once } from "node:events";
 import type { Readable } from "node:stream";
 import { ArtifactChecksumError, ArtifactKeyError, decodingFailureMessage, type OpenOptions, openArtifact, StageFailedError } from "@capy/artifact";
-import { type Backup, type Db, type NewAuditRow, type Project, readProjectBackups } from "@capy/db";
+import { type Backup, type BackupView, type Db, type NewAuditRow, type Project, readProjectBackups } from "@capy/db";
 import type { NewJob } from "@capy/jobs";
 import { type ArtifactStorage, ObjectNotFoundError } from "@capy/storage";
 import { AppError } from "../errors.js";
@@ -10,7 +10,7 @@ import { type CreatedJob, createJobOnce } from "./idempotency.js";
 import type { CreateJobDeps } from "./jobs.js";
 
 /** Newest first. A hot read: SQL on Prisma's pool (see @capy/db hot-paths). */
-export function listBackups(db: Db, project: Project): Promise<Backup[]> {
+export function listBackups(db: Db, project: Project): Promise<BackupView[]> {
   return readProjectBackups(db, project.id);
 }
 

@@ -1,6 +1,6 @@
 // Reading jobs, and creating one on request (rows are written by @capy/jobs only).
 
-import { type Db, type Job, type NewAuditRow, type Project, readJob, readProjectJobs } from "@capy/db";
+import { type Db, type Job, type JobView, type NewAuditRow, type Project, readJob, readProjectJobs } from "@capy/db";
 import { enqueueJob, insertJobRowAlone, type NewJob } from "@capy/jobs";
 import { type BackupQueue, withTimeout } from "@capy/queue";
 import type { FastifyBaseLogger } from "fastify";
@@ -9,11 +9,11 @@ import type { Principal } from "../auth/principal.js";
 import { AppError } from "../errors.js";
 
 /** Newest first. A hot read: SQL on Prisma's pool (see @capy/db hot-paths). */
-export function listJobs(db: Db, project: Project, limit: number): Promise<Job[]> {
+export function listJobs(db: Db, project: Project, limit: number): Promise<JobView[]> {
   return readProjectJobs(db, project.id, limit);
 }
 
-export async function getJob(db: Db, principal: Principal, jobId: string): Promise<Job> {
+export async function getJob(db: Db, principal: Principal, jobId: string): Promise<JobView> {
   // By primary key (a hot read, see listJobs), then the tenancy check on the row, exactly
   // tenantScope's.
   const job = await readJob(db, jobId);
