@@ -111,23 +111,11 @@ interface TableLock {
 
 /**
  * Holds ACCESS EXCLUSIVE on the source's table until released: pg_dump of that database then
- * waits for its ACCESS SHARE lock (no lock timeout) and so does the inventory beside it.
+ * waits for its ACCESS SHARE lock (no lock timeout) and so does the counting after it.
  */
 async function lockSource(source: TestDatabase, table = "noise"): Promise<TableLock> {
-  const client = new pg.Client({ connectionString: source.url, application_name: "capy-faults-lock" });
-  client.on("error", () => {});
-  await client.connect();
-  await client.query("BEGIN");
-  await client.query(`LOCK TABLE ${quoteIdent(table)} IN ACCESS EXCLUSIVE MODE`);
-  let released: Promise<void> | undefined;
-  const lock = {
-    release: () =>
-      (released ??= (async () => {
-        await client.query("COMMIT").catch(() => {});
-        await client.end().catch(() => {});
-      })()),
-  };
-  cleanups.push(() => lock.release());
+  const lock = queueLock(source, table);
+  await lock.granted;
   return lock;
 }
 
@@ -313,22 +301,26 @@ describe("a worker that dies after recording its backup, before it counted the s
   }, 90_000);
 });
 
-/** Asks for ACCESS EXCLUSIVE on the source's table without waiting for it (see lockSource). */
-function queueLock(source: TestDatabase, table = "noise"): TableLock {
+/** Asks for ACCESS EXCLUSIVE on the source's table; `granted` settles once it is held (see lockSource). */
+function queueLock(source: TestDatabase, table = "noise"): TableLock & { granted: Promise<void> } {
   const client = new pg.Client({ connectionString: source.url, application_name: "capy-faults-lock" });
   client.on("error", () => {});
+  let held = false;
   const granted = (async () => {
     await client.connect();
     await client.query("BEGIN");
     await client.query(`LOCK TABLE ${quoteIdent(table)} IN ACCESS EXCLUSIVE MODE`);
+    held = true;
   })();
   granted.catch(() => {});
   let released: Promise<void> | undefined;
   const lock = {
+    granted,
+    // A lock still queued is not waited for (a COMMIT would queue behind it): its session just
+    // closes (the source's drop in the cleanups ends its backend).
     release: () =>
       (released ??= (async () => {
-        await granted.catch(() => {});
-        await client.query("COMMIT").catch(() => {});
+        if (held) await client.query("COMMIT").catch(() => {});
         await client.end().catch(() => {});
       })()),
   };
