@@ -202,10 +202,20 @@ describe("encrypted artifacts", () => {
   });
 
   it("removes the identity's pipe, also when age never starts", async () => {
-    const stage = await ageDecryptStage({ ...age, age: path.join(dir, "no-such-age") }, platform.identity);
-    const error = await new Promise((resolve) => stage.once("error", resolve));
-    expect(error).toBeInstanceOf(StageFailedError);
-    const leftovers = async () => (await readdir(os.tmpdir())).filter((name) => name.startsWith("capy-age-identity-"));
-    await waitFor(async () => ((await leftovers()).length === 0 ? true : undefined), { timeoutMs: 5_000, what: "the identity pipes to be removed" });
+    // A temporary directory of this test's own: other test files decrypt in the shared one meanwhile.
+    const tmp = await mkdtemp(path.join(dir, "tmp-"));
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    try {
+      const stage = await ageDecryptStage({ ...age, age: path.join(dir, "no-such-age") }, platform.identity);
+      const failed = new Promise((resolve) => stage.once("error", resolve));
+      expect((await readdir(tmp)).filter((name) => name.startsWith("capy-age-identity-"))).toHaveLength(1);
+      const error = await failed;
+      expect(error).toBeInstanceOf(StageFailedError);
+      await waitFor(async () => ((await readdir(tmp)).length === 0 ? true : undefined), { timeoutMs: 5_000, what: "the identity pipe to be removed" });
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    }
   });
 });

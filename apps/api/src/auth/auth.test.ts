@@ -45,9 +45,19 @@ describe("API keys", () => {
     expectError(await request(h.api, "GET", backupsPath, { headers: { authorization: `Basic ${valid}` } }), 401);
   });
 
-  it("answers 401 for a revoked key", async () => {
+  it("answers 401 for a revoked key, from the request right after the revocation's answer", async () => {
+    // Revoked through the API: that path is immediate (cached keys are dropped before it answers).
+    // Changes made outside the API (CLI, SQL) arrive by Postgres notification: tenancy-cache.test.ts.
+    const admin = await keyOf({ projectId: null });
     const key = await keyOf();
     expect((await request(h.api, "GET", backupsPath, { key: key.plaintext })).status).toBe(200);
+    const revoke = await request(h.api, "DELETE", `/v1/organizations/${h.tenant.organization_id}/api-keys/${key.id}`, { key: admin.plaintext });
+    expect(revoke.status).toBe(200);
+    expectError(await request(h.api, "GET", backupsPath, { key: key.plaintext }), 401, "API key has been revoked");
+  });
+
+  it("answers 401 for a key revoked before its first use", async () => {
+    const key = await keyOf();
     await revokeApiKey(h.stack.db, key.id);
     expectError(await request(h.api, "GET", backupsPath, { key: key.plaintext }), 401, "API key has been revoked");
   });
