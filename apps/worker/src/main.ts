@@ -1,7 +1,7 @@
 // Entry point of a worker process (`pnpm start:worker`). Any number of these may run, on any
 // number of hosts; Postgres arbitrates who owns each job.
 
-import { encryptingPlan, formatCompressionSetting, resolveAge, resolveZstd, writePlan } from "@capy/artifact";
+import { encryptingPlan, findExecutable, formatCompressionSetting, pathDirs, resolveAge, resolveZstd, writePlan } from "@capy/artifact";
 import { BACKUP_QUEUE } from "@capy/contracts";
 import { assertStoredSecretsOpen, createDb } from "@capy/db";
 import { encryptionIdentityLookup } from "@capy/jobs";
@@ -54,6 +54,9 @@ async function main(): Promise<void> {
   const pgDump = resolvePgTool("pg_dump", { binDir: env.PG_BIN_DIR, searchPath: env.PATH });
   const pgDumpVersion = await pgToolVersion(runner, pgDump);
   log.info({ path: pgDump, version: pgDumpVersion }, "using pg_dump");
+  // coreutils; without it pg_dump runs as is, with a 4 KiB stdout buffer (pg-dump.ts).
+  const stdbuf = findExecutable("stdbuf", pathDirs(env.PATH));
+  if (stdbuf === null) log.warn("stdbuf was not found on PATH: pg_dump writes its archive 4 KiB at a time (more CPU per backup)");
   // Needed whatever BACKUP_COMPRESSION says: zstd artifacts already stored are verified with it.
   const zstd = resolveZstd(env.PATH);
   // Likewise age, whatever BACKUP_ENCRYPTION says: encrypted artifacts already stored are verified with it.
@@ -161,6 +164,7 @@ async function main(): Promise<void> {
     storage,
     runner,
     pgDump,
+    stdbuf,
     pgRestore,
     previewServer,
     restoreJobs: env.RESTORE_JOBS,

@@ -36,6 +36,8 @@ export interface BackupDependencies extends VerifyDependencies {
   runner: ProcessRunner;
   /** Absolute path of pg_dump. */
   pgDump: string;
+  /** Absolute path of stdbuf, when the machine has it (a larger pg_dump stdout buffer: pg-dump.ts). */
+  stdbuf?: string | null;
   /** How the archive is compressed and encrypted on its way to storage (BACKUP_COMPRESSION, BACKUP_ENCRYPTION; @capy/artifact). */
   writePlan: WritePlan;
   /** Opens project passwords; only needed for projects that have one. */
@@ -184,6 +186,7 @@ async function dumpAndRecord(deps: BackupDependencies, job: Job, attempt: Attemp
     const dumpOptions = {
       runner: deps.runner,
       pgDump: deps.pgDump,
+      stdbuf: deps.stdbuf,
       plan: deps.writePlan,
       recipients: encryption?.recipients,
       target,

@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import { type ChildStage, parseCompressionSetting, resolveZstd, StageFailedError, type WritePlan, writePlan } from "@capy/artifact";
+import { type ChildStage, findExecutable, parseCompressionSetting, pathDirs, resolveZstd, StageFailedError, type WritePlan, writePlan } from "@capy/artifact";
 import { parsePostgresUrl } from "@capy/db";
 import { FilesystemStorage, type StoredObject } from "@capy/storage";
 import { type PrivatePostgres, run, startPrivatePostgres, waitFor } from "@capy/testing";
@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { classifyFailure } from "../failures/classify.js";
 import { ConfigurationError, StorageError } from "../failures/errors.js";
 import { ProcessExitError, ProcessRunner, type ProcessSpec, type StartOptions } from "../process/run.js";
-import { type DumpTarget, dumpToStorage, pgDumpSpec } from "./pg-dump.js";
+import { type DumpTarget, dumpToStorage, pgDumpSpec, withStdoutBuffer } from "./pg-dump.js";
 import { resolvePgTool } from "./tools.js";
 
 /** Remembers every command it was asked to run, as the real runner would run it. */
@@ -32,6 +32,7 @@ class RecordingRunner extends ProcessRunner {
 const PASSWORD = "s3cret:with\\odd 'chars'";
 const pgDump = resolvePgTool("pg_dump", { binDir: undefined, searchPath: process.env.PATH ?? "" });
 const zstd = resolveZstd(process.env.PATH ?? "");
+const stdbuf = findExecutable("stdbuf", pathDirs(process.env.PATH ?? ""));
 /** pg_dump 15 here: gzip inside the archive, or zstd around an uncompressed one. */
 const gzipPlan = writePlan(parseCompressionSetting("gzip:6"), { pgDumpMajor: 15, zstd });
 const zstdPlan = writePlan(parseCompressionSetting("zstd:1"), { pgDumpMajor: 15, zstd });
@@ -73,6 +74,17 @@ describe("pgDumpSpec", () => {
     expect(spec.args).toEqual(["-Fc", "--no-password", "-h", target.host, "-p", String(target.port), "-U", "postgres", "-d", "postgres"]);
     expect(spec.env).toEqual({ PGPASSFILE: "/tmp/x/pgpass", PGCONNECT_TIMEOUT: "10", PGAPPNAME: "capy-backups", LC_ALL: "C" });
     expectNoPassword(spec);
+  });
+
+  it("runs pg_dump through stdbuf with a 1 MiB stdout buffer when there is a stdbuf, named pg_dump in errors", () => {
+    const spec = pgDumpSpec("/usr/bin/pg_dump", target, "/tmp/x/pgpass");
+    expect(withStdoutBuffer(spec, "/usr/bin/stdbuf")).toEqual({
+      ...spec,
+      command: "/usr/bin/stdbuf",
+      args: ["-o", "1M", "/usr/bin/pg_dump", ...spec.args],
+      name: "pg_dump",
+    });
+    expect(withStdoutBuffer(spec, null)).toBe(spec);
   });
 
   it("refuses database names libpq would read as connection strings", () => {
@@ -164,6 +176,32 @@ describe("dumpToStorage", () => {
       encoding: { compression: "zstd", compressionLevel: 1, archiveFormat: "custom", storedEncoding: "zstd" },
     });
     expect(runner.running).toBe(0);
+  });
+
+  it("through stdbuf: the archive pg_dump writes alone, and a failure is still pg_dump's", async () => {
+    /** The rows of a stored zstd artifact, as pg_restore prints them. */
+    const dataOf = async (key: string) => {
+      const decoded = path.join(storageDir, `${path.basename(key)}.decoded`);
+      await run(zstd, ["-q", "-d", "-f", path.join(storageDir, key), "-o", decoded]);
+      // Less the \restrict key each pg_restore script is given at random.
+      return (await run("pg_restore", ["--data-only", "-f", "-", decoded])).stdout.replace(/^\\(un)?restrict .*$/gm, "");
+    };
+    const signal = new AbortController().signal;
+    const runner = new RecordingRunner();
+    await dumpToStorage({ runner, pgDump, stdbuf, plan: zstdPlan, target, storage, key: "projects/prj_test/backups/bkp_stdbuf.dump", signal });
+    await dumpToStorage({ runner, pgDump, plan: zstdPlan, target, storage, key: "projects/prj_test/backups/bkp_plain.dump", signal });
+    expect(runner.specs.map((spec) => spec.command)).toEqual([stdbuf, pgDump]);
+    const rows = await dataOf("projects/prj_test/backups/bkp_stdbuf.dump");
+    expect(rows).toContain("COPY public.items (id, name) FROM stdin;");
+    expect(rows).toBe(await dataOf("projects/prj_test/backups/bkp_plain.dump"));
+
+    const key = "projects/prj_test/backups/bkp_stdbuf_wrong.dump";
+    const error = await dumpToStorage({ runner, pgDump, stdbuf, plan: zstdPlan, target: { ...target, password: "wrong" }, storage, key, signal }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ProcessExitError);
+    expect((error as ProcessExitError).message).toBe("pg_dump exited with code 1");
+    expect((error as ProcessExitError).stderrTail).toContain("password authentication failed");
   });
 
   it("fails with the compressor's own error when zstd is killed mid-dump, stopping pg_dump", async () => {

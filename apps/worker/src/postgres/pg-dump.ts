@@ -2,6 +2,7 @@
 // artifact's write stages (compression: @capy/artifact's write plan) straight into artifact
 // storage. Memory stays flat whatever the database size; storage computes the size and SHA-256
 // on the way through.
+import path from "node:path";
 import { pipeline, type Readable, Transform } from "node:stream";
 import { type ArtifactEncoding, StageFailedError, type WritePlan, type WriteStages } from "@capy/artifact";
 import type { ArtifactStorage, StoredObject } from "@capy/storage";
@@ -38,10 +39,29 @@ export function pgDumpSpec(pgDump: string, target: DumpTarget, passfile: string,
   };
 }
 
+/**
+ * pg_dump's stdout buffer under stdbuf. pg_dump writes its archive through stdio, whose buffer
+ * on a pipe is 4 KiB: with -Z0 (zstd around the archive) that is ~290,000 writes per 1.2 GB, each
+ * waking the reader. 1 MiB cut pg_dump's and zstd's system time by ~1.2 CPU-s per 1.2 GB on the
+ * reference database (of ~11 CPU-s for the whole dump, on two cores: bench/backup-overhead).
+ */
+export const PG_DUMP_STDOUT_BUFFER = "1M";
+
+/**
+ * `spec` run through coreutils' `stdbuf -o 1M` (it execs pg_dump with a larger stdout buffer;
+ * same process, same exit status), named pg_dump in errors; `spec` itself without stdbuf.
+ */
+export function withStdoutBuffer(spec: ProcessSpec, stdbuf: string | null | undefined): ProcessSpec {
+  if (!stdbuf) return spec;
+  return { ...spec, command: stdbuf, args: ["-o", PG_DUMP_STDOUT_BUFFER, spec.command, ...spec.args], name: spec.name ?? path.basename(spec.command) };
+}
+
 export interface DumpRequest {
   runner: ProcessRunner;
   /** Absolute path of pg_dump. */
   pgDump: string;
+  /** Absolute path of stdbuf (coreutils), when the machine has it: see PG_DUMP_STDOUT_BUFFER. */
+  stdbuf?: string | null;
   target: DumpTarget;
   /** How the archive is compressed (BACKUP_COMPRESSION) and encrypted (BACKUP_ENCRYPTION) on its way to storage. */
   plan: WritePlan;
@@ -77,7 +97,7 @@ export async function dumpToStorage(request: DumpRequest): Promise<DumpResult> {
   const { target, plan } = request;
   return withPassfile(target.user, target.password, async (passfile) => {
     const write = plan.start(request.recipients);
-    const spec = pgDumpSpec(request.pgDump, target, passfile, request.snapshot, plan.pgDumpArgs);
+    const spec = withStdoutBuffer(pgDumpSpec(request.pgDump, target, passfile, request.snapshot, plan.pgDumpArgs), request.stdbuf);
     let child: RunningProcess;
     try {
       child = request.runner.start(spec, { stdout: write.direct ? { into: write.direct.directInput() } : "stream", signal: request.signal });

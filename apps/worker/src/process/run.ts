@@ -10,6 +10,8 @@ export interface ProcessSpec {
   /** Path of the executable; it is executed directly, never through a shell. */
   command: string;
   args: readonly string[];
+  /** What errors call the process (default: the executable's base name), e.g. pg_dump run through stdbuf. */
+  name?: string;
   /** The child's whole environment: nothing is inherited from the worker (which holds secrets). */
   env: Readonly<Record<string, string>>;
 }
@@ -92,7 +94,7 @@ export class ProcessRunner {
   }
 
   start(spec: ProcessSpec, options: StartOptions): RunningProcess {
-    const command = path.basename(spec.command);
+    const command = spec.name ?? path.basename(spec.command);
     const child = spawn(spec.command, [...spec.args], {
       env: { ...spec.env },
       stdio: [options.stdin ?? "ignore", typeof options.stdout === "object" ? options.stdout.into : "pipe", "pipe"],
