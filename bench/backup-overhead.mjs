@@ -14,7 +14,9 @@
 //                      and `pg_restore -j 2` of the same archive once its data offsets are
 //                      written (what verification restores: pg_dump wrote into a pipe, so the
 //                      archive has none; apps/worker/src/postgres/archive-offsets.ts)
-// and prints per-round figures, artifact sizes, the median ratios with their targets, and the
+// Every measured phase starts right after a CHECKPOINT (none pays for the WAL an earlier restore
+// left to flush), and the bare restores wait until the verification dropped its throwaway database;
+// the bench then prints per-round figures, artifact sizes, the median ratios with their targets, and the
 // worker's peak RSS (VmHWM). Targets: backup <= 1.10 x extraction; artifact <= 0.85 x default
 // pg_dump's; verification <= 1.2 x restore limit; end to end <= 1.2 x (extraction + restore
 // limit); worker peak RSS < 200 MB.
@@ -121,10 +123,19 @@ function timed(command, args, stdoutFile = "/dev/null") {
   });
 }
 
+/**
+ * Before each measured phase: a restore writes ~1.6 GB of WAL and leaves the checkpointer
+ * flushing it for minutes after (max_wal_size 1 GB here), so whichever phase came next paid for
+ * the previous one's writes (a verification right after a round's three bare restores, a bare
+ * restore right after the verification and its DROP DATABASE). Each phase starts with none.
+ */
+const checkpoint = () => withAdminClient((c) => c.query("CHECKPOINT"));
+
 /** Bare pg_restore of `archive` into a fresh empty database (jobs: -j); returns ms, then drops it. */
 async function restoreLimit(archive, jobs, round) {
   const database = `capy_bench_restore_${process.pid}_${round}_${jobs}`;
   await withAdminClient((c) => c.query(`CREATE DATABASE ${quoteIdent(database)} TEMPLATE template0`));
+  await checkpoint();
   try {
     return await timed("pg_restore", ["--no-owner", "--no-acl", "--exit-on-error", `--jobs=${jobs}`, "-d", withDatabase(TEST_SERVER_URL, database), archive]);
   } finally {
@@ -162,12 +173,15 @@ try {
   for (let round = 1; round <= rounds; round++) {
     const loadBefore = loadAverage();
     const defaultFile = path.join(scratch, `default-${round}.dump`);
+    await checkpoint();
     const defaultMs = await timed("pg_dump", ["-Fc", "-f", defaultFile, benchUrl]);
     const defaultBytes = statSync(defaultFile).size;
     rmSync(defaultFile);
     // Right before the backup it is compared with: on a shared machine the load changes within
     // a minute, and a limit measured 25 s earlier (before the default pg_dump) is another load's.
+    await checkpoint();
     const extractionMs = await timed("pg_dump", ["-Fc", "-Z0", benchUrl]);
+    await checkpoint();
 
     const started = performance.now();
     const created = await fetch(`${api.baseUrl}/v1/projects/${tenant.project_id}/backups`, {
@@ -186,6 +200,11 @@ try {
     const endToEndMs = performance.now() - started;
     const seenAt = Date.now();
     if (done.state !== "completed") throw new Error(`backup job ended ${done.state}: ${done.error}`);
+    // The throwaway database is dropped after the job completed: not while a bare restore is timed.
+    await waitFor(() => logOf(worker, job.id, "dropped the throwaway database").drop_ms !== undefined, {
+      timeoutMs: 120_000,
+      what: "the throwaway database's drop",
+    });
     const listed = await (await fetch(`${api.baseUrl}/v1/projects/${tenant.project_id}/backups`, { headers })).json();
     const backup = listed.backups.find((b) => b.label === `bench ${round}`);
     // Server-side timestamps split the job exactly: the backup row is written the moment the

@@ -11,7 +11,16 @@ import { Readable } from "node:stream";
 import { text } from "node:stream/consumers";
 import { FilesystemStorage } from "@capy/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ArtifactChecksumError, openArtifact, parseCompressionSetting, resolveZstd, StageFailedError, type StoredArtifact, writePlan } from "./index.js";
+import {
+  ArtifactChecksumError,
+  ChildStage,
+  openArtifact,
+  parseCompressionSetting,
+  resolveZstd,
+  StageFailedError,
+  type StoredArtifact,
+  writePlan,
+} from "./index.js";
 
 const zstd = resolveZstd(process.env.PATH ?? "");
 let dir: string;
@@ -131,5 +140,29 @@ describe("openArtifact", () => {
   it("refuses an encoding it does not know", async () => {
     const artifact = await store("a/future.dump", archive, "zstd+age");
     await expect(openArtifact(storage, artifact, { as: "archive", zstd })).rejects.toThrow('unknown stored encoding "zstd+age"');
+  });
+});
+
+describe("ChildStage reading another stage's output directly", () => {
+  /** `script` under sh as a stage; its error, when it fails, is kept (not thrown unhandled). */
+  const shell = (purpose: string, script: string, input?: ChildStage) => {
+    const stage = new ChildStage({ command: "/bin/sh", args: ["-c", script], purpose, input });
+    stage.on("error", () => {});
+    return stage;
+  };
+  const failureOf = (stage: ChildStage) => new Promise<Error>((resolve) => stage.once("error", resolve));
+
+  it("reports the input's failure when the input died first and starved it (age -d refusing a key, then zstd -d on an empty stream)", async () => {
+    const input = shell("decryption", "sleep 0.2; exit 3");
+    const reader = shell("decompression", "cat > /dev/null; exit 4", input);
+    input.end();
+    expect((await failureOf(reader)).message).toBe("decryption failed: sh exited with code 3");
+  });
+
+  it("reports its own failure when it died first (the input then fails writing to it)", async () => {
+    const input = shell("decryption", "sleep 0.3; exit 6");
+    const reader = shell("decompression", "exit 5", input);
+    input.end();
+    expect((await failureOf(reader)).message).toBe("decompression failed: sh exited with code 5");
   });
 });

@@ -55,6 +55,10 @@ export class ChildStage extends Duplex {
   private exited = false;
   /** The child's stdout goes to another stage's child, not through this process. */
   private handedOff = false;
+  /** When the child exited (performance.now(), ms); Infinity until then. */
+  private exitedAt = Number.POSITIVE_INFINITY;
+  /** The child's failure once it closed, null when it exited 0. */
+  private readonly outcome: Promise<StageFailedError | null>;
 
   constructor(spec: ChildStageSpec) {
     super();
@@ -80,10 +84,18 @@ export class ChildStage extends Duplex {
       if (this.child.pid === undefined) this.fail(new StageFailedError(command, spec.purpose, null, null, "", error));
     });
     const refine = spec.failure ?? ((failure) => failure);
-    this.child.once("close", (code, signal) => {
-      this.exited = true;
-      if (code === 0) this.push(null);
-      else this.fail(refine(new StageFailedError(command, spec.purpose, code, signal, this.stderr.trim())));
+    this.child.once("exit", () => {
+      this.exitedAt = performance.now();
+    });
+    this.outcome = new Promise((settle) => {
+      this.child.once("close", (code, signal) => {
+        this.exited = true;
+        const failure = code === 0 ? null : refine(new StageFailedError(command, spec.purpose, code, signal, this.stderr.trim()));
+        settle(failure);
+        if (failure === null) this.push(null);
+        else if (spec.input && signal === null) void spec.input.failureBefore(this.exitedAt).then((cause) => this.fail(cause ?? failure));
+        else this.fail(failure);
+      });
     });
   }
 
@@ -110,8 +122,19 @@ export class ChildStage extends Duplex {
   }
 
   /**
+   * This child's failure if it exited before `time` (performance.now(), ms), else null. A child
+   * reading this one's stdout directly fails too when this one dies (input ended mid-stream:
+   * age -d refusing a key leaves zstd -d an empty stream): the one that exited first is the cause.
+   * A child that died first itself (zstd -d on corrupt input) makes this one fail later (EPIPE).
+   */
+  private async failureBefore(time: number): Promise<StageFailedError | null> {
+    const failure = await this.outcome;
+    return failure !== null && this.exitedAt <= time ? failure : null;
+  }
+
+  /**
    * Gives the child's stdout to the next stage's child (spawn's stdio); called by that stage's
-   * constructor, in the same tick as this one's, before anything was read from it.
+   * constructor before anything was read from it (this child has had no input yet).
    */
   private handOffStdout(): Readable {
     this.handedOff = true;

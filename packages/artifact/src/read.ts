@@ -104,7 +104,8 @@ export async function openArtifact(storage: ArtifactStorage, artifact: StoredArt
   const plain = decrypt ? pipeline(stored, decrypt, () => {}) : stored;
   if (encoding === "identity") return { body: deliver(plain), sizeBytes: decrypt ? archiveSize : storedSize, encoding, encryption: null };
   // With intoFile, zstd's own output is the file; its (empty) stdout still ends only on success.
-  const decoded = pipeline(plain, zstdDecompressStage(options.zstd!, intoFile), () => {});
+  // Decrypted, zstd reads age's stdout itself: the decrypted bytes do not pass through here.
+  const decoded = pipeline(plain, zstdDecompressStage(options.zstd!, intoFile, decrypt ?? undefined), () => {});
   return { body: decoded, sizeBytes: archiveSize, encoding: "identity", encryption: null };
 }
 

@@ -12,9 +12,10 @@ export function zstdCompressStage(zstd: string, level: number): ChildStage {
 /**
  * `zstd -d`: a zstd stream on stdin to the original bytes on stdout, or, with `outputFile`, into
  * that new file (zstd refuses an existing one, and removes what it wrote when it fails), its
- * stdout then empty; corrupt input fails it.
+ * stdout then empty; corrupt input fails it. With `input` (age -d), zstd reads that child's
+ * stdout directly, pipe to pipe (ChildStage), not through this process.
  */
-export function zstdDecompressStage(zstd: string, outputFile?: string): ChildStage {
+export function zstdDecompressStage(zstd: string, outputFile?: string, input?: ChildStage): ChildStage {
   const output = outputFile === undefined ? ["-c"] : ["-o", outputFile];
-  return new ChildStage({ command: zstd, args: ["-q", "-d", ...output], purpose: "decompression" });
+  return new ChildStage({ command: zstd, args: ["-q", "-d", ...output], purpose: "decompression", input });
 }
