@@ -13,16 +13,27 @@ export const LAST_USED_RESOLUTION_MS = 60_000;
 
 const unauthorized = (message: string) => new AppError("UNAUTHORIZED", message);
 
-/** The presented key, from Authorization (preferred) or X-API-Key. */
-export function readApiKey(headers: IncomingHttpHeaders): string {
+/** `Authorization: Bearer <credential>`. */
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
+
+/**
+ * The presented key, from Authorization (preferred) or X-API-Key; undefined when there is none or
+ * Authorization is not "Bearer <key>". Builds no error: the rate limiter asks on every request,
+ * and building an AppError (its stack captured) made the bucket of a request without a key cost
+ * 5.8 µs of CPU in-process (0.2 µs without).
+ */
+export function presentedApiKey(headers: IncomingHttpHeaders): string | undefined {
   const authorization = headers.authorization;
-  if (authorization !== undefined) {
-    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    if (!bearer?.[1]) throw unauthorized('Authorization header must be "Bearer <API key>"');
-    return bearer[1];
-  }
+  if (authorization !== undefined) return BEARER.exec(authorization)?.[1];
   const apiKey = headers["x-api-key"];
-  if (typeof apiKey === "string" && apiKey.trim() !== "") return apiKey.trim();
+  return typeof apiKey === "string" && apiKey.trim() !== "" ? apiKey.trim() : undefined;
+}
+
+/** The presented key, from Authorization (preferred) or X-API-Key; 401 when there is none. */
+export function readApiKey(headers: IncomingHttpHeaders): string {
+  const presented = presentedApiKey(headers);
+  if (presented !== undefined) return presented;
+  if (headers.authorization !== undefined) throw unauthorized('Authorization header must be "Bearer <API key>"');
   throw unauthorized("missing API key: send Authorization: Bearer <key> or X-API-Key: <key>");
 }
 

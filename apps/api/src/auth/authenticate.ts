@@ -3,7 +3,7 @@
 // and does not start with the API key prefix; anything else is checked as an API key.
 import type { IncomingHttpHeaders } from "node:http";
 import { API_KEY_PREFIX, type Db } from "@capy/db";
-import { createApiKeyAuthenticator, presentedKeyHash, readApiKey } from "./api-key.js";
+import { createApiKeyAuthenticator, presentedApiKey, presentedKeyHash } from "./api-key.js";
 import type { Principal } from "./principal.js";
 import { looksLikeJwt, type SessionVerifier } from "./session.js";
 import type { TenancyLookup } from "./tenancy-cache.js";
@@ -45,12 +45,8 @@ export function createRateLimitKeyGenerator(verifySession: SessionVerifier) {
   return (request: { headers: IncomingHttpHeaders; ip: string }): string | Promise<string> => {
     const token = readSessionToken(request.headers);
     if (token !== undefined) return forSession(token, request.ip);
-    let hash: string | undefined;
-    try {
-      hash = presentedKeyHash(request.headers, readApiKey(request.headers));
-    } catch {
-      hash = undefined;
-    }
+    const presented = presentedApiKey(request.headers);
+    const hash = presented === undefined ? undefined : presentedKeyHash(request.headers, presented);
     return hash !== undefined ? `key:${hash}` : `ip:${request.ip}`;
   };
 }
