@@ -72,21 +72,42 @@ export interface ApiProcess extends ServiceProcess {
   port: number;
 }
 
+/** Attempts at a free port: another process (a worker's metrics server on port 0) may take the one found before the API binds it. */
+const API_PORT_ATTEMPTS = 3;
+
 export async function startApi(env: NodeJS.ProcessEnv, nodeArgs: string[] = []): Promise<ApiProcess> {
-  const port = await freePort();
-  const service = startProcess("apps/api/dist/main.js", { ...env, PORT: String(port), HOST: "127.0.0.1" }, [], nodeArgs);
-  const baseUrl = `http://127.0.0.1:${port}`;
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const service = startProcess("apps/api/dist/main.js", { ...env, PORT: String(port), HOST: "127.0.0.1" }, [], nodeArgs);
+    const baseUrl = `http://127.0.0.1:${port}`;
+    try {
+      await untilApiAnswers(service, baseUrl);
+    } catch (error) {
+      await service.stop("SIGKILL");
+      if (attempt < API_PORT_ATTEMPTS && service.logs().includes("EADDRINUSE")) continue;
+      throw new Error(`${(error as Error).message}\n${service.logs()}`);
+    }
+    return await ready(service, baseUrl, port);
+  }
+}
+
+/**
+ * Until /healthz answers on the port with the API's x-request-id: a /healthz from another
+ * server that took the port (a worker's metrics server has one, without that header) must not
+ * pass for the API.
+ */
+async function untilApiAnswers(service: ServiceProcess, baseUrl: string): Promise<void> {
   await waitFor(
     async () => {
-      if (service.child.exitCode !== null) throw new Error(`api exited early:\n${service.logs()}`);
+      if (service.child.exitCode !== null) throw new Error("api exited early");
       const response = await fetch(`${baseUrl}/healthz`).catch(() => undefined);
-      return response?.ok;
+      return response?.ok && response.headers.has("x-request-id");
     },
     { timeoutMs: 30_000, what: "the API to answer /healthz" },
-  ).catch(async (error: Error) => {
-    await service.stop("SIGKILL");
-    throw new Error(`${error.message}\n${service.logs()}`);
-  });
+  );
+}
+
+async function ready(service: ServiceProcess, baseUrl: string, port: number): Promise<ApiProcess> {
   // Give its connections a moment to come up (/readyz: Postgres and Redis answer), so a test's
   // first requests meet a fully connected API; tests that start it without a reachable Redis
   // on purpose just wait out this short deadline.
