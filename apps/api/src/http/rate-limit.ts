@@ -11,6 +11,7 @@ import { createRateLimitKeyGenerator } from "../auth/authenticate.js";
 import type { AppDeps } from "../deps.js";
 import { AppError } from "../errors.js";
 import { leasingRedisStore } from "./rate-limit-store.js";
+import { appendHook } from "./route-hooks.js";
 
 /** The window every limit counts in (ms): RATE_LIMIT_PER_MINUTE. */
 const WINDOW_MS = 60_000;
@@ -59,7 +60,6 @@ export function registerRateLimit(app: FastifyInstance, deps: Pick<AppDeps, "con
   // On each route as it is defined (routes of every plugin scope), probes and /metrics aside.
   app.addHook("onRoute", (route) => {
     if (UNLIMITED_PATHS.has(route.url)) return;
-    const hooks = route.onRequest;
-    route.onRequest = hooks === undefined ? [limit] : Array.isArray(hooks) ? [...hooks, limit] : [hooks, limit];
+    route.onRequest = appendHook(route.onRequest, limit);
   });
 }

@@ -9,6 +9,7 @@ import helmet from "helmet";
 import type { AppDeps } from "../deps.js";
 import { isConsolePath } from "./console.js";
 import { registerRateLimit } from "./rate-limit.js";
+import { appendHook } from "./route-hooks.js";
 
 /** JSON answers load nothing and may not be framed. */
 const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
@@ -113,8 +114,7 @@ export function registerSecurityHeaders(app: FastifyInstance): void {
   // on the docs routes alone (routes of every plugin scope, as they are defined).
   app.addHook("onRoute", (route) => {
     if (!isDocsPath(route.url)) return;
-    const hooks = route.onSend;
-    route.onSend = hooks === undefined ? [docsPolicy] : Array.isArray(hooks) ? [...hooks, docsPolicy] : [hooks, docsPolicy];
+    route.onSend = appendHook(route.onSend, docsPolicy);
   });
 }
 
