@@ -23,14 +23,18 @@ export interface AgeTools {
   mkfifo: string;
 }
 
-/** `age -e -r <recipient>…`: stdin to an age stream on stdout. Recipients (age1…) are public. */
-export function ageEncryptStage(age: string, recipients: readonly string[], input?: ChildStage): ChildStage {
+/**
+ * `age -e -r <recipient>…`: stdin (or `input`'s stdout) to an age stream on stdout (or into the
+ * file descriptor `output`): ChildStageSpec. Recipients (age1…) are public.
+ */
+export function ageEncryptStage(age: string, recipients: readonly string[], { input, output }: { input?: ChildStage; output?: number } = {}): ChildStage {
   if (recipients.length === 0) throw new Error("encryption needs at least one recipient");
   return new ChildStage({
     command: age,
     args: ["-e", ...recipients.flatMap((recipient) => ["-r", recipient])],
     purpose: "encryption",
     input,
+    output,
     failure: withAgeErrorText,
   });
 }

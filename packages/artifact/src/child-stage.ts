@@ -8,7 +8,8 @@
 // pipe to pipe, instead of through this process (see directInput): on two cores, copying a
 // 1.2 GB archive through Node costs ~2 s of CPU. Likewise a stage can read its input straight
 // from the previous stage's child (spec.input: zstd's stdout is age's stdin): that previous
-// stage's readable side then carries no data and only ends when its child exited 0.
+// stage's readable side then carries no data and only ends when its child exited 0; and the last
+// stage can write straight into the file storage keeps (spec.output).
 import { type ChildProcessByStdio, spawn } from "node:child_process";
 import path from "node:path";
 import type { Readable, Writable } from "node:stream";
@@ -28,6 +29,12 @@ export interface ChildStageSpec {
    * written to this stage (end it, or let a pipeline from `input` end it).
    */
   input?: ChildStage | undefined;
+  /**
+   * A file descriptor (e.g. the artifact's temporary file) the child writes its stdout into, not
+   * through this process; the stage's readable side then carries no data and only ends once the
+   * child exited 0.
+   */
+  output?: number | undefined;
   /** Refines the failure (e.g. age's "no identity matched" into a key error); identity by default. */
   failure?: ((error: StageFailedError) => StageFailedError) | undefined;
 }
@@ -50,7 +57,7 @@ export class StageFailedError extends Error {
 }
 
 export class ChildStage extends Duplex {
-  private readonly child: ChildProcessByStdio<Writable | null, Readable, Readable>;
+  private readonly child: ChildProcessByStdio<Writable | null, Readable | null, Readable>;
   private stderr = "";
   private exited = false;
   /** The child's stdout goes to another stage's child, not through this process. */
@@ -65,9 +72,9 @@ export class ChildStage extends Duplex {
     const command = path.basename(spec.command);
     const stdin = spec.input ? spec.input.handOffStdout() : "pipe";
     // No environment is passed on: the worker's and the API's hold secrets.
-    this.child = spawn(spec.command, [...spec.args], { env: {}, stdio: [stdin, "pipe", "pipe"], shell: false }) as ChildProcessByStdio<
+    this.child = spawn(spec.command, [...spec.args], { env: {}, stdio: [stdin, spec.output ?? "pipe", "pipe"], shell: false }) as ChildProcessByStdio<
       Writable | null,
-      Readable,
+      Readable | null,
       Readable
     >;
     // The child holds its own copy now; closing ours lets the producer see EPIPE if it dies.
@@ -75,8 +82,8 @@ export class ChildStage extends Duplex {
     this.child.stderr.on("data", (chunk: Buffer) => {
       this.stderr = (this.stderr + chunk.toString("utf8")).slice(-STDERR_TAIL_BYTES);
     });
-    this.child.stdout.on("data", (chunk: Buffer) => {
-      if (!this.push(chunk)) this.child.stdout.pause();
+    this.child.stdout?.on("data", (chunk: Buffer) => {
+      if (!this.push(chunk)) this.child.stdout?.pause();
     });
     // A child that died mid-write: its exit status (below) is the error that counts.
     this.child.stdin?.on("error", () => {});
@@ -137,14 +144,16 @@ export class ChildStage extends Duplex {
    * constructor before anything was read from it (this child has had no input yet).
    */
   private handOffStdout(): Readable {
+    const { stdout } = this.child;
+    if (!stdout) throw new Error("this stage writes into a file");
     this.handedOff = true;
-    this.child.stdout.removeAllListeners("data");
-    this.child.stdout.pause();
-    return this.child.stdout;
+    stdout.removeAllListeners("data");
+    stdout.pause();
+    return stdout;
   }
 
   override _read(): void {
-    if (!this.handedOff) this.child.stdout.resume();
+    if (!this.handedOff) this.child.stdout?.resume();
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {

@@ -39,8 +39,12 @@ export interface WriteStages {
 export interface WritePlan {
   /** pg_dump's compression arguments. */
   pgDumpArgs: string[];
-  /** `recipients`: the age recipients of this artifact, for an encrypting plan (ignored otherwise). */
-  start(recipients?: readonly string[]): WriteStages;
+  /**
+   * `recipients`: the age recipients of this artifact, for an encrypting plan (ignored otherwise).
+   * `output`: a file descriptor (storage's temporary file: ArtifactStorage.putWritten) the last
+   * stage's child writes into; with no stages, pg_dump's stdout is that file itself.
+   */
+  start(recipients?: readonly string[], output?: number): WriteStages;
   /** What the row records. */
   encoding: ArtifactEncoding;
 }
@@ -62,8 +66,8 @@ export function writePlan(setting: CompressionSetting, tools: WriterTools): Writ
   return {
     // An uncompressed archive, compressed as one multi-threaded zstd stream around it.
     pgDumpArgs: ["-Z0"],
-    start: () => {
-      const stage = zstdCompressStage(zstd, level);
+    start: (_recipients, output) => {
+      const stage = zstdCompressStage(zstd, level, output);
       return { direct: stage, stages: [stage], archiveSizeBytes: () => null };
     },
     encoding: { compression: "zstd", compressionLevel: level, archiveFormat: "custom", storedEncoding: "zstd", encryption: null },
@@ -79,11 +83,11 @@ export function encryptingPlan(plan: WritePlan, age: string): WritePlan {
   return {
     pgDumpArgs: plan.pgDumpArgs,
     encoding: { ...plan.encoding, encryption: "age" },
-    start: (recipients) => {
+    start: (recipients, output) => {
       if (!recipients || recipients.length === 0) throw new Error("an encrypted artifact needs at least one recipient");
       const inner = plan.start();
       const last = inner.stages.at(-1);
-      const stage = ageEncryptStage(age, recipients, last instanceof ChildStage ? last : undefined);
+      const stage = ageEncryptStage(age, recipients, { input: last instanceof ChildStage ? last : undefined, output });
       // The archive's size is known only once decrypted (verification records it).
       if (inner.stages.length === 0) return { direct: stage, stages: [stage], archiveSizeBytes: () => null };
       return { direct: inner.direct, stages: [...inner.stages, stage], archiveSizeBytes: () => null };

@@ -4,9 +4,9 @@ import { ChildStage } from "./child-stage.js";
 /** Compression threads per backup: pg_dump produces ~180 MB/s here, which two zstd -1 threads outpace. */
 export const ZSTD_THREADS = 2;
 
-/** `zstd -<level> -T2`: stdin to stdout, quiet. */
-export function zstdCompressStage(zstd: string, level: number): ChildStage {
-  return new ChildStage({ command: zstd, args: ["-q", "-c", `-${level}`, `-T${ZSTD_THREADS}`], purpose: "compression" });
+/** `zstd -<level> -T2`: stdin to stdout (or into the file descriptor `output`: ChildStageSpec), quiet. */
+export function zstdCompressStage(zstd: string, level: number, output?: number): ChildStage {
+  return new ChildStage({ command: zstd, args: ["-q", "-c", `-${level}`, `-T${ZSTD_THREADS}`], purpose: "compression", output });
 }
 
 /**

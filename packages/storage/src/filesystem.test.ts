@@ -1,3 +1,5 @@
+import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -6,6 +8,7 @@ import { waitFor } from "@capy/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FilesystemStorage } from "./filesystem.js";
 import { attemptArtifactKey, attemptOfArtifactKey, jobArtifactPrefix } from "./index.js";
+import { ObjectNotFoundError } from "./storage.js";
 import { flipByte } from "./testing/bytes.js";
 import { type ContractSubject, describeStorageContract } from "./testing/contract.js";
 
@@ -69,6 +72,85 @@ describe("FilesystemStorage.sweepPartials", () => {
   it("finds nothing to sweep under a root that does not exist yet", async () => {
     const missing = path.join(tmpdir(), `capy-storage-missing-${process.pid}-${Date.now()}`);
     expect(await new FilesystemStorage(missing).sweepPartials(0)).toEqual([]);
+  });
+});
+
+describe("FilesystemStorage.putWritten", () => {
+  /** A writer as a dump's last stage is one: `sh -c script`, its stdout the file storage gives it. */
+  const shellWriter = (script: string, seen: { signal?: AbortSignal } = {}) => {
+    return (fd: number, signal: AbortSignal) =>
+      new Promise<void>((resolve, reject) => {
+        seen.signal = signal;
+        const child = spawn("sh", ["-c", script], { stdio: ["ignore", fd, "inherit"], signal });
+        child.on("error", reject);
+        child.on("close", (code, killedBy) => (code === 0 ? resolve() : reject(new Error(`writer ended with ${code ?? killedBy}`))));
+      });
+  };
+  const partials = async () => (await readdir(root, { recursive: true })).filter((entry) => entry.endsWith(".partial"));
+  let source: string;
+  let bytes: Buffer;
+
+  beforeAll(async () => {
+    bytes = randomBytes(3_000_000);
+    source = path.join(root, "writer-source.bin");
+    await writeFile(source, bytes);
+  });
+
+  it("stores what a child process writes into its file, hashed as the bytes land, visible only once whole", async () => {
+    const storage = new FilesystemStorage(root);
+    const key = "projects/p1/backups/written.dump";
+    const progress: number[] = [];
+    // A pause mid-way: the reader catches up with the writer and must wait for more.
+    const writer = shellWriter(`head -c 1000000 '${source}'; sleep 0.2; tail -c +1000001 '${source}'`);
+    const stored = await storage.putWritten(
+      key,
+      async (fd, signal) => {
+        await writer(fd, signal);
+        await expect(storage.size(key)).rejects.toBeInstanceOf(ObjectNotFoundError);
+      },
+      (n) => progress.push(n),
+    );
+    expect(stored).toEqual({ key, sizeBytes: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex") });
+    expect((await readFile(path.join(root, key))).equals(bytes)).toBe(true);
+    expect(progress.at(-1)).toBe(bytes.length);
+    expect(progress).toEqual([...progress].sort((a, b) => a - b));
+    expect(await partials()).toEqual([]);
+  });
+
+  it("passes a writer's failure on unchanged and keeps nothing of what it wrote", async () => {
+    const storage = new FilesystemStorage(root);
+    const key = "projects/p1/backups/writer-failed.dump";
+    const writer = shellWriter(`head -c 500000 '${source}'; exit 3`);
+    let failure: unknown;
+    const error = await storage
+      .putWritten(key, (fd, signal) =>
+        writer(fd, signal).catch((e: unknown) => {
+          failure = e;
+          throw e;
+        }),
+      )
+      .catch((e: unknown) => e);
+    expect(error).toBe(failure);
+    expect((error as Error).message).toBe("writer ended with 3");
+    await expect(storage.size(key)).rejects.toBeInstanceOf(ObjectNotFoundError);
+    expect(await partials()).toEqual([]);
+  });
+
+  it("stops the writer, and waits for it, when reading back fails", async () => {
+    const storage = new FilesystemStorage(root);
+    const key = "projects/p1/backups/read-failed.dump";
+    const seen: { signal?: AbortSignal } = {};
+    // Without the stop, this writer would outlast the test's timeout.
+    const writer = shellWriter(`head -c 1000 '${source}'; exec sleep 60`, seen);
+    const error = await storage
+      .putWritten(key, writer, () => {
+        throw new Error("EIO: i/o error, read");
+      })
+      .catch((e: unknown) => e);
+    expect((error as Error).message).toBe("EIO: i/o error, read");
+    expect(seen.signal?.aborted).toBe(true);
+    await expect(storage.size(key)).rejects.toBeInstanceOf(ObjectNotFoundError);
+    expect(await partials()).toEqual([]);
   });
 });
 

@@ -3,10 +3,11 @@
 // a crashed writer leaves only a ".partial" file that `sweepPartials` removes.
 import { createHash, randomUUID } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { setTimeout as delay } from "node:timers/promises";
 import { assertSha256Hex, withSha256Check } from "./integrity.js";
 import { assertValidKey, isValidKey } from "./keys.js";
 import { type ArtifactStorage, type GetOptions, ObjectNotFoundError, type StoredObject } from "./storage.js";
@@ -23,6 +24,61 @@ export interface SweptPartial {
   modified: Date;
 }
 
+/** How long hashWhileWritten waits for more bytes before reading again (ms): ~1 MB at a dump's ~50 MB/s. */
+const FOLLOW_INTERVAL_MS = 20;
+/** Bytes hashWhileWritten reads at a time. */
+const FOLLOW_READ_BYTES = 1 << 20;
+
+/**
+ * Runs `write` into `file` and hashes what it writes by reading the file behind it, from the
+ * start; resolves once the writer finished and every byte it wrote has been read. The writer's
+ * failure is thrown unchanged; a failure to read stops the writer (and waits for it) first.
+ */
+async function hashWhileWritten(
+  file: FileHandle,
+  write: (fd: number, signal: AbortSignal) => Promise<void>,
+  onProgress?: (bytes: number) => void,
+): Promise<{ sizeBytes: number; sha256: string }> {
+  const stop = new AbortController();
+  let outcome: { failed: boolean; reason?: unknown } | undefined;
+  const writing = Promise.resolve()
+    .then(() => write(file.fd, stop.signal))
+    .then(
+      () => {
+        outcome = { failed: false };
+      },
+      (reason: unknown) => {
+        outcome = { failed: true, reason };
+      },
+    );
+  const hash = createHash("sha256");
+  const buffer = Buffer.allocUnsafe(FOLLOW_READ_BYTES);
+  let sizeBytes = 0;
+  try {
+    for (;;) {
+      // Taken before the read: once the writer finished, everything it wrote is in the file.
+      const finished = outcome;
+      if (finished?.failed) throw finished.reason;
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, sizeBytes);
+      if (bytesRead > 0) {
+        hash.update(buffer.subarray(0, bytesRead));
+        sizeBytes += bytesRead;
+        onProgress?.(sizeBytes);
+      } else if (finished) {
+        return { sizeBytes, sha256: hash.digest("hex") };
+      } else {
+        await Promise.race([writing, delay(FOLLOW_INTERVAL_MS)]);
+      }
+    }
+  } catch (error) {
+    if (!outcome?.failed) {
+      stop.abort();
+      await writing;
+    }
+    throw error;
+  }
+}
+
 export class FilesystemStorage implements ArtifactStorage {
   readonly root: string;
 
@@ -36,16 +92,14 @@ export class FilesystemStorage implements ArtifactStorage {
   }
 
   async put(key: string, body: Readable): Promise<StoredObject> {
-    let target: string;
+    let files: { target: string; temporary: string };
     try {
-      target = this.pathOf(key);
-      await mkdir(path.dirname(target), { recursive: true });
+      files = await this.newTemporary(key);
     } catch (error) {
       body.destroy();
       throw error;
     }
-    // Unique per call, so concurrent puts of one key never share a temporary file.
-    const temporary = `${target}.${process.pid}.${randomUUID()}${PARTIAL_SUFFIX}`;
+    const { target, temporary } = files;
     const hash = createHash("sha256");
     let sizeBytes = 0;
     const measure = new Transform({
@@ -69,6 +123,40 @@ export class FilesystemStorage implements ArtifactStorage {
       throw error;
     }
     return { key, sizeBytes, sha256: hash.digest("hex") };
+  }
+
+  /**
+   * The writer writes the temporary file itself (e.g. age, its stdout that file), so the bytes
+   * never pass through this process; they are hashed by reading them back from the page cache
+   * as they land. Measured on the reference dump (185 MB through pg_dump | zstd | age): 0.35 s
+   * less wall time than age's stdout piped through this process into put (bench/backup-overhead).
+   */
+  async putWritten(key: string, write: (fd: number, signal: AbortSignal) => Promise<void>, onProgress?: (bytes: number) => void): Promise<StoredObject> {
+    const { target, temporary } = await this.newTemporary(key);
+    try {
+      // Read and write: the writer writes through its own copy of the descriptor, this process reads.
+      const file = await open(temporary, "wx+", 0o600);
+      let digest: { sizeBytes: number; sha256: string };
+      try {
+        digest = await hashWhileWritten(file, write, onProgress);
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+      await rename(temporary, target);
+      return { key, ...digest };
+    } catch (error) {
+      await rm(temporary, { force: true });
+      throw error;
+    }
+  }
+
+  /** The key's path, its directory created, and a new temporary file name beside it. */
+  private async newTemporary(key: string): Promise<{ target: string; temporary: string }> {
+    const target = this.pathOf(key);
+    await mkdir(path.dirname(target), { recursive: true });
+    // Unique per call, so concurrent puts of one key never share a temporary file.
+    return { target, temporary: `${target}.${process.pid}.${randomUUID()}${PARTIAL_SUFFIX}` };
   }
 
   async get(key: string, options: GetOptions = {}): Promise<Readable> {

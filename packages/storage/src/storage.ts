@@ -26,6 +26,16 @@ export interface ArtifactStorage {
    * `put` owns `body`: it is consumed to its end, or destroyed when the put fails.
    */
   put(key: string, body: Readable): Promise<StoredObject>;
+  /**
+   * Like put, for bytes a child process writes itself (e.g. the last process of a dump's
+   * pipeline, its stdout a file): `write(fd, signal)` starts the writer with `fd` as its output
+   * and resolves once it finished successfully (it stops when `signal` aborts: storage failed).
+   * The bytes never pass through this process: storage hashes them by reading them back as they
+   * land, reporting the bytes stored so far to `onProgress`. When `write` rejects, nothing remains
+   * under `key` and the promise rejects with that same error, unchanged. Only backends that write
+   * local files have it (the filesystem); callers fall back to put.
+   */
+  putWritten?(key: string, write: (fd: number, signal: AbortSignal) => Promise<void>, onProgress?: (bytes: number) => void): Promise<StoredObject>;
   /** A stream of the object's bytes; rejects with ObjectNotFoundError when missing. */
   get(key: string, options?: GetOptions): Promise<Readable>;
   /** Size in bytes; rejects with ObjectNotFoundError when missing. */

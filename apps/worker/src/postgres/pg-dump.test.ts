@@ -6,7 +6,18 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import { type ChildStage, findExecutable, parseCompressionSetting, pathDirs, resolveZstd, StageFailedError, type WritePlan, writePlan } from "@capy/artifact";
+import {
+  type ChildStage,
+  encryptingPlan,
+  findExecutable,
+  parseCompressionSetting,
+  pathDirs,
+  resolveAge,
+  resolveZstd,
+  StageFailedError,
+  type WritePlan,
+  writePlan,
+} from "@capy/artifact";
 import { parsePostgresUrl } from "@capy/db";
 import { FilesystemStorage, type StoredObject } from "@capy/storage";
 import { type PrivatePostgres, run, startPrivatePostgres, waitFor } from "@capy/testing";
@@ -130,30 +141,73 @@ describe("dumpToStorage", () => {
     expect(existsSync(runner.specs[0]!.env.PGPASSFILE!)).toBe(false);
   });
 
-  it("stops pg_dump and reports a storage failure when storage gives up", async () => {
+  it.each([
+    ["reading the stream (put, as S3 does)", "put"],
+    ["reading back what the last stage wrote (putWritten)", "putWritten"],
+  ] as const)("stops pg_dump and reports a storage failure when storage gives up %s", async (_how, method) => {
     // Fails on the first bytes, as a full disk would.
+    const enospc = new Error("ENOSPC: no space left on device");
     class FullDisk extends FilesystemStorage {
       override async put(_key: string, body: Readable): Promise<StoredObject> {
         body.destroy();
-        throw new Error("ENOSPC: no space left on device");
+        throw enospc;
+      }
+
+      override putWritten(key: string, write: (fd: number, signal: AbortSignal) => Promise<void>): Promise<StoredObject> {
+        return super.putWritten(key, write, () => {
+          throw enospc;
+        });
       }
     }
-    const failing = new FullDisk(storageDir);
+    const failing = method === "put" ? Object.assign(new FullDisk(storageDir), { putWritten: undefined }) : new FullDisk(storageDir);
     const runner = new RecordingRunner();
-    const error = await dumpToStorage({
-      runner,
-      pgDump,
-      plan: zstdPlan,
-      target,
-      storage: failing,
-      key: "projects/prj_test/backups/bkp_full.dump",
-      signal: new AbortController().signal,
-    }).catch((e: unknown) => e);
+    const key = `projects/prj_test/backups/bkp_full_${method}.dump`;
+    const error = await dumpToStorage({ runner, pgDump, plan: zstdPlan, target, storage: failing, key, signal: new AbortController().signal }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(StorageError);
     expect((error as Error).message).toBe("storage failed: ENOSPC: no space left on device");
     expect(classifyFailure(error)).toBe("transient");
     expect(runner.running).toBe(0);
     expect(existsSync(runner.specs[0]!.env.PGPASSFILE!)).toBe(false);
+    expect(existsSync(path.join(storageDir, key))).toBe(false);
+  });
+
+  it("lets the last process write the file storage keeps: pg_dump, zstd or age, never this process", async () => {
+    class CountingStorage extends FilesystemStorage {
+      puts = 0;
+
+      override put(key: string, body: Readable): Promise<StoredObject> {
+        this.puts++;
+        return super.put(key, body);
+      }
+    }
+    const counting = new CountingStorage(storageDir);
+    const age = resolveAge(process.env.PATH ?? "").age;
+    const recipient = (await run("age-keygen", [])).stdout.match(/public key: (age1\w+)/)![1]!;
+    const plans = { gzip: gzipPlan, zstd: zstdPlan, "zstd+age": encryptingPlan(zstdPlan, age) };
+    // What each artifact starts with: the archive's, zstd's and age's magic.
+    const magic = { gzip: "PGDMP", zstd: "\x28\xb5\x2f\xfd", "zstd+age": "age-encryption.org/v1" };
+    for (const [name, plan] of Object.entries(plans) as [keyof typeof plans, WritePlan][]) {
+      const key = `projects/prj_test/backups/bkp_written_${name.replace("+", "_")}.dump`;
+      const progress: number[] = [];
+      const result = await dumpToStorage({
+        runner: new RecordingRunner(),
+        pgDump,
+        plan,
+        recipients: [recipient],
+        target,
+        storage: counting,
+        key,
+        signal: new AbortController().signal,
+        onProgress: (bytes) => progress.push(bytes),
+      });
+      const stored = await readFile(path.join(storageDir, key));
+      expect(stored.subarray(0, magic[name].length).toString("latin1")).toBe(magic[name]);
+      expect(result.stored).toEqual({ key, sizeBytes: stored.length, sha256: createHash("sha256").update(stored).digest("hex") });
+      expect(progress.at(-1)).toBe(stored.length);
+    }
+    expect(counting.puts).toBe(0);
   });
 
   it("compresses with zstd around an uncompressed archive, recording how", async () => {
@@ -212,8 +266,8 @@ describe("dumpToStorage", () => {
     let stage: ChildStage | null = null;
     const spied: WritePlan = {
       ...zstdPlan,
-      start: () => {
-        const write = zstdPlan.start();
+      start: (recipients, output) => {
+        const write = zstdPlan.start(recipients, output);
         stage = write.direct;
         return write;
       },

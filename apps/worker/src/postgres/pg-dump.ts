@@ -3,11 +3,12 @@
 // storage. Memory stays flat whatever the database size; storage computes the size and SHA-256
 // on the way through.
 import path from "node:path";
-import { pipeline, type Readable, Transform } from "node:stream";
+import { pipeline, type Readable, Transform, Writable } from "node:stream";
+import { pipeline as pipelineAsync } from "node:stream/promises";
 import { type ArtifactEncoding, StageFailedError, type WritePlan, type WriteStages } from "@capy/artifact";
 import type { ArtifactStorage, StoredObject } from "@capy/storage";
 import { StorageError } from "../failures/errors.js";
-import { type ProcessRunner, type ProcessSpec, ProcessStartError, type RunningProcess } from "../process/run.js";
+import { type ProcessResult, type ProcessRunner, type ProcessSpec, ProcessStartError, type RunningProcess } from "../process/run.js";
 import { clientToolEnv, connectionArgs } from "./libpq-args.js";
 import { withPassfile } from "./passfile.js";
 
@@ -92,34 +93,100 @@ export interface DumpResult {
  * Runs pg_dump into storage through the plan's stages. Resolves only when pg_dump and every
  * stage exited 0 AND storage has the whole artifact; rejects with ProcessStartError,
  * StageFailedError (e.g. zstd or age killed), StorageError or ProcessExitError otherwise.
+ * Storage that keeps local files (putWritten) gets the artifact written by the pipeline's last
+ * process itself; other storage (S3) reads it from that process's stdout through this one.
  */
 export async function dumpToStorage(request: DumpRequest): Promise<DumpResult> {
   const { target, plan } = request;
   return withPassfile(target.user, target.password, async (passfile) => {
-    const write = plan.start(request.recipients);
     const spec = withStdoutBuffer(pgDumpSpec(request.pgDump, target, passfile, request.snapshot, plan.pgDumpArgs), request.stdbuf);
-    let child: RunningProcess;
+    const { stored, exit, write } = request.storage.putWritten ? await dumpIntoFile(request, spec) : await dumpThroughThisProcess(request, spec);
+    return { stored, stderrTail: exit.stderrTail, encoding: plan.encoding, archiveSizeBytes: write.archiveSizeBytes(stored.sizeBytes) };
+  });
+}
+
+interface Dumped {
+  stored: StoredObject;
+  exit: ProcessResult;
+  write: WriteStages;
+}
+
+/** pg_dump, started into the plan's first stage, or else into `output`, or else its own stdout. */
+function startDump(request: DumpRequest, spec: ProcessSpec, output?: number): { child: RunningProcess; write: WriteStages } {
+  const write = request.plan.start(request.recipients, output);
+  const into = write.direct ? write.direct.directInput() : output;
+  try {
+    return { child: request.runner.start(spec, { stdout: into === undefined ? "stream" : { into }, signal: request.signal }), write };
+  } finally {
+    write.direct?.releaseDirectInput();
+  }
+}
+
+/**
+ * The failure to report, following causality: a child that never started breaks the stream; a
+ * stage that failed on its own (zstd killed) breaks storage and pg_dump's pipe; a storage failure
+ * stops the children; only then is pg_dump's own exit status the cause. pg_dump's result if none.
+ */
+function firstCause(exit: PromiseSettledResult<ProcessResult>, stageFailure: unknown, storing?: PromiseSettledResult<unknown>): ProcessResult {
+  if (exit.status === "rejected" && exit.reason instanceof ProcessStartError) throw exit.reason;
+  if (stageFailure) throw stageFailure;
+  if (storing?.status === "rejected") throw storing.reason;
+  if (exit.status === "rejected") throw exit.reason;
+  return exit.value;
+}
+
+/** storage.put reading the last stage's output (or pg_dump's) as this process receives it. */
+async function dumpThroughThisProcess(request: DumpRequest, spec: ProcessSpec): Promise<Dumped> {
+  const { child, write } = startDump(request, spec);
+  const { body, failure } = streamStages(child, write, request.onProgress);
+  const storing = request.storage.put(request.key, body).catch((error: unknown) => {
+    // pg_dump would otherwise block on a pipe nobody reads any more.
+    child.stop();
+    throw new StorageError(error);
+  });
+  const [exit, put] = await Promise.allSettled([child.done, storing]);
+  return { exit: firstCause(exit, failure(), put), stored: (put as PromiseFulfilledResult<StoredObject>).value, write };
+}
+
+/**
+ * storage.putWritten: the last stage's child (or pg_dump) writes the file storage gives it.
+ * Measured on the reference database: the dump 0.35 s (~9 %) faster than through this process.
+ */
+async function dumpIntoFile(request: DumpRequest, spec: ProcessSpec): Promise<Dumped> {
+  let dumped: { exit: ProcessResult; write: WriteStages } | undefined;
+  let dumpFailure: unknown;
+  const runInto = async (fd: number, stop: AbortSignal) => {
+    const { child, write } = startDump(request, spec, fd);
+    // Storage failed: pg_dump stops, the stages see their input end.
+    stop.addEventListener("abort", () => child.stop(), { once: true });
+    const [exit, stages] = await Promise.allSettled([child.done, stagesEnded(write, child)]);
     try {
-      child = request.runner.start(spec, { stdout: write.direct ? { into: write.direct.directInput() } : "stream", signal: request.signal });
-    } finally {
-      write.direct?.releaseDirectInput();
+      dumped = { exit: firstCause(exit, stages.status === "rejected" ? stages.reason : undefined), write };
+    } catch (error) {
+      dumpFailure = error;
+      throw error;
     }
-    const { body, failure } = streamStages(child, write, request.onProgress);
-    const storing = request.storage.put(request.key, body).catch((error: unknown) => {
-      // pg_dump would otherwise block on a pipe nobody reads any more.
-      child.stop();
-      throw new StorageError(error);
-    });
-    const [exit, put] = await Promise.allSettled([child.done, storing]);
-    // Precedence follows causality: a child that never started breaks the stream; a stage that
-    // failed on its own (zstd killed) breaks storage and pg_dump's pipe; a storage failure stops
-    // the children; only then is pg_dump's own exit status the cause.
-    if (exit.status === "rejected" && exit.reason instanceof ProcessStartError) throw exit.reason;
-    const stageFailure = failure();
-    if (stageFailure) throw stageFailure;
-    if (put.status === "rejected") throw put.reason;
-    if (exit.status === "rejected") throw exit.reason;
-    return { stored: put.value, stderrTail: exit.value.stderrTail, encoding: plan.encoding, archiveSizeBytes: write.archiveSizeBytes(put.value.sizeBytes) };
+  };
+  try {
+    const stored = await request.storage.putWritten!(request.key, runInto, request.onProgress);
+    return { stored, ...dumped! };
+  } catch (error) {
+    // putWritten passes the writer's own failure on unchanged; anything else is storage's.
+    if (error === dumpFailure) throw error;
+    throw new StorageError(error);
+  }
+}
+
+/**
+ * Settles once every stage's child exited (their readable sides carry no data: the last one
+ * writes into storage's file); rejects with the first stage's failure, and then stops pg_dump.
+ */
+async function stagesEnded(write: WriteStages, child: RunningProcess): Promise<void> {
+  if (write.stages.length === 0) return;
+  const discard = new Writable({ write: (_chunk, _encoding, callback) => callback() });
+  await pipelineAsync([...write.stages, discard]).catch((error: unknown) => {
+    child.stop();
+    throw error;
   });
 }
 

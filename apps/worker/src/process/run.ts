@@ -20,10 +20,10 @@ export interface StartOptions {
   /**
    * "stream": the caller consumes `stdout` (e.g. a binary archive) and no tail is kept.
    * "tail": stdout is text; it is drained and its tail kept like stderr's.
-   * { into }: stdout is that pipe (another child's stdin), written by the child directly; the
-   * handle's `stdout` is then empty.
+   * { into }: stdout is that pipe (another child's stdin) or file descriptor (a file storage
+   * keeps), written by the child directly; the handle's `stdout` is then empty.
    */
-  stdout: "stream" | "tail" | { into: Writable };
+  stdout: "stream" | "tail" | { into: Writable | number };
   /** "pipe": the caller writes the child's stdin (e.g. an archive for pg_restore); ignored otherwise. */
   stdin?: "pipe" | "ignore";
   /** Aborting stops the child (SIGTERM, then SIGKILL after KILL_GRACE_MS). */
