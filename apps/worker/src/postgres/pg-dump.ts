@@ -150,7 +150,7 @@ async function dumpThroughThisProcess(request: DumpRequest, spec: ProcessSpec): 
 
 /**
  * storage.putWritten: the last stage's child (or pg_dump) writes the file storage gives it.
- * Measured on the reference database: the dump 0.35 s (~9 %) faster than through this process.
+ * On the reference database the backup took 1.03 x the extraction limit instead of 1.09 (README).
  */
 async function dumpIntoFile(request: DumpRequest, spec: ProcessSpec): Promise<Dumped> {
   let dumped: { exit: ProcessResult; write: WriteStages } | undefined;
