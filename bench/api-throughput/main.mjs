@@ -13,8 +13,9 @@
 // then the price of each request layer (security headers, rate limiter, request logging,
 // metrics, request ids) as bare Fastify with that one layer added.
 // Usage: pnpm bench:api-throughput [--duration 10] [--warmup 2] [--connections 10]
-//                                  [--layer-duration 5] [--no-layers] [--no-same-json] [--cpu-prof DIR] [--only TEXT]
+//                                  [--layer-duration 5] [--no-layers] [--no-same-json] [--no-postgres] [--cpu-prof DIR] [--only TEXT]
 // --no-same-json: no bare run per endpoint (only the schedule-JSON baseline).
+// --no-postgres: no run of Postgres alone (postgres-alone.mjs: pgbench with each endpoint's statement).
 // --cpu-prof DIR: the API runs with node --cpu-prof, its profile written to DIR on exit.
 // --only TEXT: only the endpoints whose name contains TEXT (e.g. to profile one of them).
 import { spawn } from "node:child_process";
@@ -26,6 +27,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createDb, generateEncryptionKey } from "@capy/db";
 import { createEmptyDatabase, createMetadataDatabase, createTestRedis, startApi } from "@capy/testing";
+import { measurePostgresAlone } from "./postgres-alone.mjs";
 import { BACKUPS, seed } from "./seed.mjs";
 
 const { values: args } = parseArgs({
@@ -36,6 +38,7 @@ const { values: args } = parseArgs({
     "layer-duration": { type: "string", default: "5" },
     "no-layers": { type: "boolean", default: false },
     "no-same-json": { type: "boolean", default: false },
+    "no-postgres": { type: "boolean", default: false },
     "cpu-prof": { type: "string" },
     only: { type: "string" },
   },
@@ -251,7 +254,23 @@ async function main() {
     baseline,
   );
 
+  if (!args["no-postgres"]) await comparePostgresAlone(meta.url, tenant, rows);
   if (!args["no-layers"]) await measureLayers(bodyFile, redis);
+}
+
+/** Postgres alone with each endpoint's statement, against the API's rate and the target's. */
+async function comparePostgresAlone(url, tenant, rows) {
+  const alone = await measurePostgresAlone(url, tenant, { clients: CONNECTIONS, seconds: Number(args.duration), log });
+  console.log(`\nPostgres alone (pgbench: ${CONNECTIONS} connections, prepared statements, the endpoint's statement), right after the API runs`);
+  console.log("| endpoint | Postgres alone, statements/s | API req/s | API / Postgres alone | target, req/s | Postgres alone / bare, same JSON | load avg |");
+  console.log("|---|---|---|---|---|---|---|");
+  for (const { name, tps } of alone) {
+    const row = rows.find((r) => r.name === name);
+    if (!row) continue;
+    const target = row.same === undefined ? "" : fmt(row.same * row.goal);
+    const share = row.same === undefined ? "" : `${fmt((tps / row.same) * 100, 1)} %`;
+    console.log(`| ${name} | ${fmt(tps)} | ${fmt(row.rps)} | ${fmt((row.rps / tps) * 100, 1)} % | ${target} | ${share} | ${load()} |`);
+  }
 }
 
 /** Bare Fastify plus one of the API's request layers at a time, against bare Fastify alone. */
