@@ -1,7 +1,8 @@
 // One logical backup: pg_dump's custom-format archive streamed from its stdout through the
-// artifact's write stages (compression: @capy/artifact's write plan) straight into artifact
-// storage. Memory stays flat whatever the database size; storage computes the size and SHA-256
-// on the way through.
+// artifact's write stages (compression, encryption: @capy/artifact's write plan) into artifact
+// storage: with filesystem storage the last process writes the file itself, with S3 its output
+// streams through this process into the upload. Memory stays flat whatever the database size;
+// storage computes the size and SHA-256 on the way.
 import path from "node:path";
 import { pipeline, type Readable, Transform, Writable } from "node:stream";
 import { pipeline as pipelineAsync } from "node:stream/promises";
@@ -156,11 +157,11 @@ async function dumpIntoFile(request: DumpRequest, spec: ProcessSpec): Promise<Du
   let dumped: { exit: ProcessResult; write: WriteStages } | undefined;
   let dumpFailure: unknown;
   const runInto = async (fd: number, stop: AbortSignal) => {
-    const { child, write } = startDump(request, spec, fd);
-    // Storage failed: pg_dump stops, the stages see their input end.
-    stop.addEventListener("abort", () => child.stop(), { once: true });
-    const [exit, stages] = await Promise.allSettled([child.done, stagesEnded(write, child)]);
     try {
+      const { child, write } = startDump(request, spec, fd);
+      // Storage failed: pg_dump stops, the stages see their input end.
+      stop.addEventListener("abort", () => child.stop(), { once: true });
+      const [exit, stages] = await Promise.allSettled([child.done, stagesEnded(write, child)]);
       dumped = { exit: firstCause(exit, stages.status === "rejected" ? stages.reason : undefined), write };
     } catch (error) {
       dumpFailure = error;
