@@ -210,6 +210,20 @@ describe("dumpToStorage", () => {
     expect(counting.puts).toBe(0);
   });
 
+  it("reports a plan that cannot start as itself, not as storage's failure, and stores nothing", async () => {
+    const age = resolveAge(process.env.PATH ?? "").age;
+    const runner = new RecordingRunner();
+    const key = "projects/prj_test/backups/bkp_no_recipients.dump";
+    const plan = encryptingPlan(zstdPlan, age);
+    const error = await dumpToStorage({ runner, pgDump, plan, recipients: [], target, storage, key, signal: new AbortController().signal }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).not.toBeInstanceOf(StorageError);
+    expect((error as Error).message).toBe("an encrypted artifact needs at least one recipient");
+    expect(runner.specs).toEqual([]);
+    expect(existsSync(path.join(storageDir, key))).toBe(false);
+  });
+
   it("compresses with zstd around an uncompressed archive, recording how", async () => {
     const runner = new RecordingRunner();
     const key = "projects/prj_test/backups/bkp_zstd.dump";
