@@ -1,7 +1,16 @@
 // Prisma rows (camelCase, Date, BigInt) to the public snake_case shapes of @capy/contracts:
 // ISO-8601 UTC strings, absent values as null. Routers declare the contracts as .output(), so a
 // row that drifts from them fails loudly instead of reaching a client.
-import type { ApiKey, AuditEvent, Project, ScheduledBackup, Webhook, WebhookDelivery } from "@capy/contracts";
+import {
+  type ApiKey,
+  type AuditEvent,
+  isoTimestamp,
+  isoTimestampOrNull,
+  type Project,
+  type ScheduledBackup,
+  type Webhook,
+  type WebhookDelivery,
+} from "@capy/contracts";
 import type {
   ApiKey as ApiKeyRow,
   AuditEvent as AuditEventRow,
@@ -15,9 +24,6 @@ import { nextRunAt } from "@capy/queue";
 // Jobs and backups are serialized by @capy/jobs (events carry the same shapes).
 export { serializeBackup, serializeEvent, serializeJob, serializePreview } from "@capy/jobs";
 
-const iso = (date: Date): string => date.toISOString();
-const isoOrNull = (date: Date | null): string | null => (date ? date.toISOString() : null);
-
 /** `now` decides next_run_at (computed from the row, the truth, not read back from Redis). */
 export function serializeSchedule(schedule: ScheduleRow, now = new Date()): ScheduledBackup {
   return {
@@ -30,10 +36,10 @@ export function serializeSchedule(schedule: ScheduleRow, now = new Date()): Sche
     is_active: schedule.isActive,
     retention_days: schedule.retentionDays,
     last_job_id: schedule.lastJobId,
-    last_run_at: isoOrNull(schedule.lastRunAt),
-    created_at: iso(schedule.createdAt),
-    updated_at: iso(schedule.updatedAt),
-    next_run_at: isoOrNull(nextRunAt(schedule, now)),
+    last_run_at: isoTimestampOrNull(schedule.lastRunAt),
+    created_at: isoTimestamp(schedule.createdAt),
+    updated_at: isoTimestamp(schedule.updatedAt),
+    next_run_at: isoTimestampOrNull(nextRunAt(schedule, now)),
   };
 }
 
@@ -47,10 +53,10 @@ export function serializeApiKey(key: ApiKeyRow, now = new Date()): ApiKey {
     project_id: key.projectId,
     scopes: key.scopes,
     is_active: key.revokedAt === null && (key.expiresAt === null || key.expiresAt > now),
-    expires_at: isoOrNull(key.expiresAt),
-    revoked_at: isoOrNull(key.revokedAt),
-    last_used_at: isoOrNull(key.lastUsedAt),
-    created_at: iso(key.createdAt),
+    expires_at: isoTimestampOrNull(key.expiresAt),
+    revoked_at: isoTimestampOrNull(key.revokedAt),
+    last_used_at: isoTimestampOrNull(key.lastUsedAt),
+    created_at: isoTimestamp(key.createdAt),
   };
 }
 
@@ -66,7 +72,7 @@ export function serializeAuditEvent(event: AuditEventRow): AuditEvent {
     target_type: event.targetType,
     target_id: event.targetId,
     metadata: metadata !== null && typeof metadata === "object" && !Array.isArray(metadata) ? (metadata as Record<string, unknown>) : {},
-    created_at: iso(event.createdAt),
+    created_at: isoTimestamp(event.createdAt),
   };
 }
 
@@ -76,7 +82,7 @@ export function serializeProject(project: ProjectRow): Project {
     organization_id: project.organizationId,
     name: project.name,
     database_name: project.databaseName,
-    created_at: iso(project.createdAt),
+    created_at: isoTimestamp(project.createdAt),
   };
 }
 
@@ -91,8 +97,8 @@ export function serializeWebhook(webhook: WebhookRow): Webhook {
     description: webhook.description,
     is_active: webhook.isActive,
     health: webhook.health as Webhook["health"],
-    created_at: iso(webhook.createdAt),
-    updated_at: iso(webhook.updatedAt),
+    created_at: isoTimestamp(webhook.createdAt),
+    updated_at: isoTimestamp(webhook.updatedAt),
   };
 }
 
@@ -108,8 +114,8 @@ export function serializeDelivery(delivery: DeliveryRow): WebhookDelivery {
     last_error: delivery.lastError,
     last_response_ms: delivery.lastResponseMs,
     last_response_body: delivery.lastResponseBody,
-    next_attempt_at: delivery.state === "pending" ? isoOrNull(delivery.nextAttemptAt) : null,
-    created_at: iso(delivery.createdAt),
-    delivered_at: isoOrNull(delivery.deliveredAt),
+    next_attempt_at: delivery.state === "pending" ? isoTimestampOrNull(delivery.nextAttemptAt) : null,
+    created_at: isoTimestamp(delivery.createdAt),
+    delivered_at: isoTimestampOrNull(delivery.deliveredAt),
   };
 }

@@ -6,4 +6,5 @@ export * from "./restores.js";
 export * from "./schedules.js";
 export * from "./scopes.js";
 export * from "./security.js";
+export { isoTimestamp, isoTimestampOrNull } from "./timestamp.js";
 export * from "./webhooks.js";

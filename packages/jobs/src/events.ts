@@ -3,7 +3,7 @@
 // lock held until their transaction ends: `seq` (bigserial) is then handed out in commit order,
 // and a reader that pages by seq (the webhook dispatcher) never passes over an event that commits
 // later with a lower seq. Appends therefore come LAST in their transaction (nothing slow after).
-import type { Event, EventData, EventType } from "@capy/contracts";
+import { type Event, type EventData, type EventType, isoTimestamp } from "@capy/contracts";
 import {
   type Backup as BackupRow,
   type Db,
@@ -59,7 +59,7 @@ export function serializeEvent(event: EventRow): Event {
   return {
     id: event.id,
     type: event.type as EventType,
-    created_at: event.createdAt.toISOString(),
+    created_at: isoTimestamp(event.createdAt),
     organization_id: event.organizationId,
     project_id: event.projectId,
     data: event.data as unknown as Event["data"],

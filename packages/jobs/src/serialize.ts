@@ -1,11 +1,18 @@
 // Job, Backup and PreviewDatabase rows (camelCase, Date, BigInt) to their public snake_case shapes: ISO-8601 UTC
 // strings, absent values as null. The API serves these, and events carry them as `data`, so an
 // event holds exactly what a client polling the API would have read at that moment.
-import type { Backup, Job, JobState, JobType, PreviewDatabase, RetryClassification, VerificationState } from "@capy/contracts";
+import {
+  type Backup,
+  isoTimestamp,
+  isoTimestampOrNull,
+  type Job,
+  type JobState,
+  type JobType,
+  type PreviewDatabase,
+  type RetryClassification,
+  type VerificationState,
+} from "@capy/contracts";
 import type { BackupView as BackupRow, JobView as JobRow, PreviewDatabase as PreviewRow } from "@capy/db";
-
-const iso = (date: Date): string => date.toISOString();
-const isoOrNull = (date: Date | null): string | null => (date ? date.toISOString() : null);
 
 export function serializeJob(job: JobRow): Job {
   return {
@@ -14,7 +21,7 @@ export function serializeJob(job: JobRow): Job {
     state: job.state as JobState,
     attempts: job.attempts,
     max_attempts: job.maxAttempts,
-    claimed_at: isoOrNull(job.claimedAt),
+    claimed_at: isoTimestampOrNull(job.claimedAt),
     claimed_by: job.claimedBy,
     cluster_id: job.clusterId,
     locked_resource: job.lockedResource,
@@ -24,12 +31,12 @@ export function serializeJob(job: JobRow): Job {
     last_stdout: job.lastStdout,
     last_stderr: job.lastStderr,
     error: job.error,
-    started_at: isoOrNull(job.startedAt),
-    completed_at: isoOrNull(job.completedAt),
+    started_at: isoTimestampOrNull(job.startedAt),
+    completed_at: isoTimestampOrNull(job.completedAt),
     organization_id: job.organizationId,
     project_id: job.projectId,
-    created_at: iso(job.createdAt),
-    updated_at: iso(job.updatedAt),
+    created_at: isoTimestamp(job.createdAt),
+    updated_at: isoTimestamp(job.updatedAt),
     phase: (job.phase as Job["phase"]) ?? null,
     progress_bytes: job.progressBytes === null ? null : Number(job.progressBytes),
   };
@@ -52,8 +59,8 @@ export function serializeBackup(backup: BackupRow): Backup {
     state: backup.state as Backup["state"],
     verification_state: backup.verificationState as VerificationState,
     verification_error: backup.verificationError,
-    verified_at: isoOrNull(backup.verifiedAt),
-    created_at: iso(backup.createdAt),
+    verified_at: isoTimestampOrNull(backup.verifiedAt),
+    created_at: isoTimestamp(backup.createdAt),
   };
 }
 
@@ -68,8 +75,8 @@ export function serializePreview(preview: PreviewRow): PreviewDatabase {
     source_backup_id: preview.sourceBackupId,
     source_backup_key: preview.sourceBackupKey,
     state: preview.state as PreviewDatabase["state"],
-    ttl_expires_at: iso(preview.ttlExpiresAt),
-    created_at: iso(preview.createdAt),
-    updated_at: iso(preview.updatedAt),
+    ttl_expires_at: isoTimestamp(preview.ttlExpiresAt),
+    created_at: isoTimestamp(preview.createdAt),
+    updated_at: isoTimestamp(preview.updatedAt),
   };
 }

@@ -1,6 +1,6 @@
 // Rows to the public shapes of @capy/contracts (see ../../serializers.ts): never a private key,
 // which the platform key rows given here do not even hold.
-import type { EncryptionKey, EncryptionRecipient } from "@capy/contracts";
+import { type EncryptionKey, type EncryptionRecipient, isoTimestamp, isoTimestampOrNull } from "@capy/contracts";
 import { type EncryptionRecipient as RecipientRow, recipientFingerprint } from "@capy/db";
 import type { PublicPlatformKey } from "../../services/encryption.js";
 
@@ -11,7 +11,7 @@ export function serializeRecipient(recipient: RecipientRow): EncryptionRecipient
     label: recipient.label,
     public_key: recipient.publicKey,
     fingerprint: recipient.fingerprint,
-    created_at: recipient.createdAt.toISOString(),
+    created_at: isoTimestamp(recipient.createdAt),
   };
 }
 
@@ -22,7 +22,7 @@ export function serializePlatformKey(key: PublicPlatformKey): EncryptionKey {
     public_key: key.publicKey,
     fingerprint: recipientFingerprint(key.publicKey),
     current: key.retiredAt === null,
-    created_at: key.createdAt.toISOString(),
-    retired_at: key.retiredAt ? key.retiredAt.toISOString() : null,
+    created_at: isoTimestamp(key.createdAt),
+    retired_at: isoTimestampOrNull(key.retiredAt),
   };
 }
