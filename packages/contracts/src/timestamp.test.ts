@@ -15,8 +15,8 @@ describe("isoTimestamp", () => {
     // A spread over the whole range, ms included (a fixed seed: the same dates every run).
     let seed = 42;
     const random = () => {
-      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
-      return seed / 2 ** 31;
+      seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0;
+      return seed / 2 ** 32;
     };
     const low = Date.UTC(1000, 0, 1);
     const high = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
