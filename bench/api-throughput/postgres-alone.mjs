@@ -3,10 +3,10 @@
 // 2 pgbench threads), on the bench's own metadata database right after the API runs. The API
 // cannot answer a request faster than Postgres answers its statement on the same two cores, so
 // these rates put the targets (a share of bare Fastify's rate) against what the database allows.
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { run } from "@capy/testing";
 
 const quote = (text) => `'${String(text).replaceAll("'", "''")}'`;
 
@@ -32,30 +32,12 @@ function scripts(tenant) {
   ];
 }
 
-function psql(url, command) {
-  return new Promise((resolve, reject) => {
-    const child = spawn("psql", ["-qc", command, url], { stdio: ["ignore", "ignore", "inherit"] });
-    child.on("error", reject);
-    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`psql exited ${code}`))));
-  });
-}
-
-/** pgbench's transactions per second for `script`, `clients` connections, `seconds` long. */
-function pgbench(url, scriptFile, clients, seconds) {
-  const argv = ["-n", "-M", "prepared", "-c", String(clients), "-j", "2", "-T", String(seconds), "-f", scriptFile, url];
-  return new Promise((resolve, reject) => {
-    const child = spawn("pgbench", argv, { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (chunk) => (out += chunk));
-    child.stderr.on("data", (chunk) => (err += chunk));
-    child.on("error", reject);
-    child.on("exit", (code) => {
-      const tps = /tps = ([\d.]+)/.exec(out)?.[1];
-      if (code === 0 && tps) resolve(Number(tps));
-      else reject(new Error(`pgbench exited ${code}: ${err.slice(-500)}`));
-    });
-  });
+/** pgbench's transactions per second for `scriptFile`, `clients` connections, `seconds` long. */
+async function pgbench(url, scriptFile, clients, seconds) {
+  const { stdout } = await run("pgbench", ["-n", "-M", "prepared", "-c", String(clients), "-j", "2", "-T", String(seconds), "-f", scriptFile, url]);
+  const tps = /tps = ([\d.]+)/.exec(stdout)?.[1];
+  if (!tps) throw new Error(`pgbench printed no tps: ${stdout.slice(-500)}`);
+  return Number(tps);
 }
 
 /** Rates (statements per second) of Postgres alone for each endpoint's statement. */
@@ -64,7 +46,7 @@ export async function measurePostgresAlone(url, tenant, { clients, seconds, log 
   try {
     // The API's POSTs left tens of thousands of new job rows: with the statistics of 31, the
     // planner sorts them all for a page of jobs (100 statements/s instead of tens of thousands).
-    await psql(url, "ANALYZE");
+    await run("psql", ["-qc", "ANALYZE", url]);
     const rows = [];
     for (const { name, sql } of scripts(tenant)) {
       const file = path.join(dir, "statement.sql");
