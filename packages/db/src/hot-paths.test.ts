@@ -2,7 +2,7 @@
 // of the API's view; nulls, bigint, Date, Json), in the same order, and only the asked project's
 // rows; timestamps read as pg's own parser reads them.
 import { createMetadataDatabase, type TestDatabase } from "@capy/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createDb, type Db } from "./client.js";
 import {
   insertAuditEvent,
@@ -127,6 +127,44 @@ const BACKUP_VIEW =
 /** `row` without the fields its view leaves out (those the API never shows). */
 const viewOf = <T extends object>(row: T, like: object): Partial<T> => Object.fromEntries(Object.entries(row).filter(([field]) => field in like)) as Partial<T>;
 
+/** A pending backup job of `project` as @capy/jobs shapes one, with `fields` over the defaults. */
+function newJobRow(project: (typeof projects)[number], fields: Partial<NewJobRow> = {}): NewJobRow {
+  return {
+    id: newId("job"),
+    type: "backup",
+    state: "pending",
+    phase: "queued",
+    maxAttempts: 3,
+    clusterId: project.clusterId,
+    lockedResource: "database:x/y",
+    organizationId: project.organizationId,
+    projectId: project.id,
+    idempotencyKey: null,
+    label: "label",
+    backupId: null,
+    scheduleId: null,
+    dueAt: null,
+    previewDatabaseId: null,
+    payload: {},
+    ...fields,
+  };
+}
+
+/** The audit event the API records with `row`. */
+function auditOf(row: NewJobRow) {
+  return {
+    id: newId("aud"),
+    organizationId: row.organizationId,
+    projectId: row.projectId,
+    actorType: "api_key",
+    actorId: "key_x",
+    action: "backup.created",
+    targetType: "job",
+    targetId: row.id,
+    metadata: { label: row.label },
+  };
+}
+
 describe("hot-paths", () => {
   it("reads a project's backups as Prisma's findMany does, newest first", async () => {
     for (const { id } of projects) {
@@ -168,35 +206,12 @@ describe("hot-paths", () => {
 
   it("inserts a job as Prisma reads it back, its audit event in the same statement, both or neither", async () => {
     const [project] = projects;
-    const row: NewJobRow = {
-      id: newId("job"),
-      type: "backup",
-      state: "pending",
-      phase: "queued",
-      maxAttempts: 3,
-      clusterId: project!.clusterId,
-      lockedResource: "database:x/y",
-      organizationId: project!.organizationId,
-      projectId: project!.id,
+    const row = newJobRow(project!, {
       idempotencyKey: "insert-test",
-      label: "label",
-      backupId: null,
-      scheduleId: null,
       dueAt: new Date(Date.UTC(2026, 10, 30, 1, 2, 3, 456)),
-      previewDatabaseId: null,
       payload: { tables: ["public.a"] },
-    };
-    const audit = {
-      id: newId("aud"),
-      organizationId: project!.organizationId,
-      projectId: project!.id,
-      actorType: "api_key",
-      actorId: "key_x",
-      action: "backup.created",
-      targetType: "job",
-      targetId: row.id,
-      metadata: { label: "label" },
-    };
+    });
+    const audit = auditOf(row);
     const job = await insertJob(db, row, audit);
     expect(job).toStrictEqual(await db.job.findUniqueOrThrow({ where: { id: row.id } }));
     expect(job).toMatchObject({ ...row, attempts: 0, fencingToken: 0, claimedAt: null });
@@ -235,5 +250,69 @@ describe("hot-paths", () => {
     // Forms of other sessions and special values: as pg's own parser reads them.
     expect(parseTimestamptz("2026-11-30 21:54:48.5+02").toISOString()).toBe("2026-11-30T19:54:48.500Z");
     expect(parseTimestamptz("infinity")).toBe(Number.POSITIVE_INFINITY);
+  });
+});
+
+describe("hot-paths: calls in one turn share a statement", () => {
+  /** Statements the pool runs from here on. */
+  const statements = () => vi.spyOn(db.pool, "query");
+  afterEach(() => vi.restoreAllMocks());
+
+  it("answers each read exactly as it would alone, with one statement per kind of read", async () => {
+    const [alpha, beta] = projects as [(typeof projects)[number], (typeof projects)[number]];
+    const jobIds = (await db.job.findMany({ select: { id: true } })).map(({ id }) => id);
+    const alone = {
+      backups: [await readProjectBackups(db, alpha.id), await readProjectBackups(db, beta.id)],
+      jobs: [await readProjectJobs(db, alpha.id, 25), await readProjectJobs(db, beta.id, 1)],
+      schedules: [await readProjectSchedules(db, alpha.id), await readProjectSchedules(db, beta.id)],
+      job: [] as unknown[],
+    };
+    for (const id of jobIds) alone.job.push(await readJob(db, id));
+    const ran = statements();
+    const together = await Promise.all([
+      Promise.all([readProjectBackups(db, alpha.id), readProjectBackups(db, beta.id), readProjectBackups(db, alpha.id)]),
+      // The same project twice with different page sizes: each call gets its own page.
+      Promise.all([readProjectJobs(db, alpha.id, 25), readProjectJobs(db, beta.id, 1), readProjectJobs(db, alpha.id, 1)]),
+      Promise.all([readProjectSchedules(db, alpha.id), readProjectSchedules(db, beta.id)]),
+      Promise.all([...jobIds, "job_unknown", jobIds[0]!].map((id) => readJob(db, id))),
+    ]);
+    expect(ran).toHaveBeenCalledTimes(4);
+    const [backups, jobs, schedules, job] = together;
+    expect(backups).toStrictEqual([...alone.backups, alone.backups[0]]);
+    expect(backups[0]).not.toBe(backups[2]);
+    expect(jobs).toStrictEqual([...alone.jobs, alone.jobs[0]!.slice(0, 1)]);
+    expect(jobs[0]!.length).toBeGreaterThan(1);
+    expect(schedules).toStrictEqual(alone.schedules);
+    expect(job).toStrictEqual([...alone.job, undefined, alone.job[0]]);
+  });
+
+  it("remembers nothing between turns: a call made after a write reads it", async () => {
+    const [alpha] = projects;
+    const row = await insertJob(db, newJobRow(alpha!));
+    expect((await readJob(db, row.id))?.state).toBe("pending");
+    await db.job.update({ where: { id: row.id }, data: { state: "running" } });
+    expect((await readJob(db, row.id))?.state).toBe("running");
+    expect((await readProjectJobs(db, alpha!.id, 1))[0]).toMatchObject({ id: row.id, state: "running" });
+  });
+
+  it("inserts jobs requested together in one statement, and a row Postgres refuses fails only its own request", async () => {
+    const [alpha, beta] = projects as [(typeof projects)[number], (typeof projects)[number]];
+    const rows = [newJobRow(alpha), newJobRow(beta, { idempotencyKey: "together" }), newJobRow(alpha, { label: null })];
+    const ran = statements();
+    const jobs = await Promise.all(rows.map((row) => insertJob(db, row, auditOf(row))));
+    expect(ran).toHaveBeenCalledTimes(1);
+    for (const [i, job] of jobs.entries()) expect(job).toStrictEqual(await db.job.findUniqueOrThrow({ where: { id: rows[i]!.id } }));
+    expect(await db.auditEvent.count({ where: { targetId: { in: rows.map(({ id }) => id) } } })).toBe(3);
+
+    // The key is taken now: that insert is refused, the two beside it are stored with their events.
+    ran.mockClear();
+    const again = [newJobRow(alpha), newJobRow(beta, { idempotencyKey: "together" }), newJobRow(beta)];
+    const settled = await Promise.allSettled(again.map((row) => insertJob(db, row, auditOf(row))));
+    expect(ran).toHaveBeenCalledTimes(1 + again.length);
+    expect(settled.map(({ status }) => status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect(isUniqueViolation((settled[1] as PromiseRejectedResult).reason)).toBe(true);
+    const stored = await db.job.findMany({ where: { id: { in: again.map(({ id }) => id) } }, select: { id: true } });
+    expect(stored.map(({ id }) => id).sort()).toEqual([again[0]!.id, again[2]!.id].sort());
+    expect(await db.auditEvent.count({ where: { targetId: { in: again.map(({ id }) => id) } } })).toBe(2);
   });
 });

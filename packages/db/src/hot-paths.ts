@@ -18,6 +18,7 @@
 import pg from "pg";
 import type { Db } from "./client.js";
 import type { AuditEvent, Backup, Job, ScheduledBackup } from "./generated/prisma/client.js";
+import { type Answer, groupBy, sharedStatement } from "./shared-statements.js";
 
 type ColumnsOf<T> = { readonly [K in keyof Required<T>]: string };
 
@@ -227,26 +228,73 @@ const BACKUP_VIEW_FIELDS = [
 export type BackupView = Pick<Backup, (typeof BACKUP_VIEW_FIELDS)[number]>;
 const backupViews = backups.only(BACKUP_VIEW_FIELDS);
 
+// The reads below are shared statements (shared-statements.ts): calls in one turn of the event
+// loop are answered together, by one statement for all their ids or projects.
+
 /** The project's backups as the API shows them, newest first (ids are ULIDs: they break ties between equal times). */
 export function readProjectBackups(db: Db, projectId: string): Promise<BackupView[]> {
-  return backupViews.read(db, "project_backup_views", "WHERE project_id = $1 ORDER BY created_at DESC, id DESC", [projectId]);
+  return backupsOfProjects(db, projectId);
 }
+
+const backupsOfProjects = sharedStatement<string, BackupView[]>(
+  async (db, projectIds) => {
+    const rows = await backupViews.read(db, "project_backup_views", "WHERE project_id = ANY($1::text[]) ORDER BY project_id, created_at DESC, id DESC", [
+      [...new Set(projectIds)],
+    ]);
+    const byProject = groupBy(rows, (backup) => backup.projectId);
+    // An array of its own for each call (callers may change theirs); the rows are shared.
+    return projectIds.map((id) => [...(byProject.get(id) ?? [])]);
+  },
+  // Up to 16 lists of backups in one answer (a list holds every backup of its project).
+  { maxCalls: 16 },
+);
 
 /** The project's newest `limit` jobs as the API shows them, newest first. */
 export function readProjectJobs(db: Db, projectId: string, limit: number): Promise<JobView[]> {
-  return jobViews.read(db, "project_job_views", "WHERE project_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2", [projectId, limit]);
+  return jobsOfProjects(db, { projectId, limit });
 }
 
+/** Each project's newest jobs, as many as its largest page asks for; each call takes its own page of them. */
+const JOBS_OF_PROJECTS = `SELECT page.* FROM unnest($1::text[], $2::int[]) AS wanted(project, page_size)
+  CROSS JOIN LATERAL (SELECT ${jobViews.columns} FROM jobs WHERE jobs.project_id = wanted.project ORDER BY created_at DESC, id DESC LIMIT wanted.page_size) AS page
+  ORDER BY page.project_id, page.created_at DESC, page.id DESC`;
+
+const jobsOfProjects = sharedStatement<{ projectId: string; limit: number }, JobView[]>(
+  async (db, pages) => {
+    const pageSizes = new Map<string, number>();
+    for (const { projectId, limit } of pages) pageSizes.set(projectId, Math.max(limit, pageSizes.get(projectId) ?? 0));
+    const rows = await jobViews.run(db, "project_job_views", JOBS_OF_PROJECTS, [[...pageSizes.keys()], [...pageSizes.values()]]);
+    const byProject = groupBy(rows, (job) => job.projectId);
+    return pages.map(({ projectId, limit }) => (byProject.get(projectId) ?? []).slice(0, limit));
+  },
+  { maxCalls: 32 },
+);
+
 /** One job by id as the API shows it, or undefined; the caller checks that it is the principal's. */
-export async function readJob(db: Db, id: string): Promise<JobView | undefined> {
-  const [job] = await jobViews.read(db, "job_view", "WHERE id = $1", [id]);
-  return job;
-}
+export const readJob: (db: Db, id: string) => Promise<JobView | undefined> = sharedStatement(
+  async (db, ids) => {
+    const rows = await jobViews.read(db, "job_views", "WHERE id = ANY($1::text[])", [[...new Set(ids)]]);
+    const byId = new Map(rows.map((job) => [job.id, job]));
+    return ids.map((id) => byId.get(id));
+  },
+  { maxCalls: 64 },
+);
 
 /** The project's schedules, oldest first. */
 export function readProjectSchedules(db: Db, projectId: string): Promise<ScheduledBackup[]> {
-  return schedules.read(db, "project_schedules", "WHERE project_id = $1 ORDER BY created_at ASC, id ASC", [projectId]);
+  return schedulesOfProjects(db, projectId);
 }
+
+const schedulesOfProjects = sharedStatement<string, ScheduledBackup[]>(
+  async (db, projectIds) => {
+    const rows = await schedules.read(db, "project_schedules", "WHERE project_id = ANY($1::text[]) ORDER BY project_id, created_at ASC, id ASC", [
+      [...new Set(projectIds)],
+    ]);
+    const byProject = groupBy(rows, (schedule) => schedule.projectId);
+    return projectIds.map((id) => [...(byProject.get(id) ?? [])]);
+  },
+  { maxCalls: 32 },
+);
 
 const auditEvents = new ModelTable<AuditEvent>("audit_events", {
   id: "id",
@@ -319,27 +367,85 @@ const AUDIT_FIELDS = [
 const placeholders = (count: number, from = 1) => Array.from({ length: count }, (_, i) => `$${from + i}`).join(", ");
 const jsonValue = (value: unknown) => JSON.stringify(value);
 
-const INSERT_JOB = `INSERT INTO jobs (${JOB_FIELDS.map((f) => jobs.column(f)).join(", ")}, created_at, updated_at)
-  VALUES (${placeholders(JOB_FIELDS.length)}, now(), now()) RETURNING ${jobs.columns}`;
 const INSERT_AUDIT = `INSERT INTO audit_events (${AUDIT_FIELDS.map((f) => auditEvents.column(f)).join(", ")})`;
 const INSERT_AUDIT_ALONE = `${INSERT_AUDIT} VALUES (${placeholders(AUDIT_FIELDS.length)})`;
-/** The job and its audit event in one statement: both rows or neither. */
-const INSERT_JOB_WITH_AUDIT = `WITH job AS (${INSERT_JOB})
-  , audit AS (${INSERT_AUDIT} VALUES (${placeholders(AUDIT_FIELDS.length, JOB_FIELDS.length + 1)}))
-  SELECT * FROM job`;
+
+/** `($from, …, now(), now()), (…)`: `rows` rows of `width` values each, plus `extra` after each row's values. */
+const valueRows = (rows: number, width: number, from: number, extra = "") =>
+  Array.from({ length: rows }, (_, i) => `(${placeholders(width, from + i * width)}${extra})`).join(", ");
+
+/**
+ * `jobCount` jobs, and `auditCount` audit events after them in the same statement (both rows or
+ * neither), answering the jobs as stored.
+ */
+function insertJobsStatement(jobCount: number, auditCount: number): string {
+  const insertJobs = `INSERT INTO jobs (${JOB_FIELDS.map((f) => jobs.column(f)).join(", ")}, created_at, updated_at)
+  VALUES ${valueRows(jobCount, JOB_FIELDS.length, 1, ", now(), now()")} RETURNING ${jobs.columns}`;
+  if (auditCount === 0) return insertJobs;
+  const auditRows = valueRows(auditCount, AUDIT_FIELDS.length, jobCount * JOB_FIELDS.length + 1);
+  return `WITH job AS (${insertJobs}), audit AS (${INSERT_AUDIT} VALUES ${auditRows}) SELECT * FROM job`;
+}
+
+/** insertJobsStatement's texts by shape (`<jobs>_<audit events>`), built once each. */
+const insertJobsStatements = new Map<string, string>();
 
 const jobValues = (row: NewJobRow) => JOB_FIELDS.map((field) => (field === "payload" ? jsonValue(row.payload) : row[field]));
 const auditValues = (row: NewAuditRow) => AUDIT_FIELDS.map((field) => (field === "metadata" ? jsonValue(row.metadata) : row[field]));
 
+interface JobInsert {
+  row: NewJobRow;
+  audit: NewAuditRow | undefined;
+}
+
 /**
  * Inserts one job row, and `audit` with it in the same statement when given; answers the job
  * as stored. A unique violation (e.g. a taken Idempotency-Key) rejects with pg's error (code 23505).
+ * Inserts requested in one turn share a statement, and so a commit (see insertJobsTogether).
  */
-export async function insertJob(db: Db, row: NewJobRow, audit?: NewAuditRow): Promise<Job> {
-  const [job] = audit
-    ? await jobs.run(db, "insert_job_with_audit", INSERT_JOB_WITH_AUDIT, [...jobValues(row), ...auditValues(audit)])
-    : await jobs.run(db, "insert_job", INSERT_JOB, jobValues(row));
-  return job!;
+export function insertJob(db: Db, row: NewJobRow, audit?: NewAuditRow): Promise<Job> {
+  return insertJobsTogether(db, { row, audit });
+}
+
+const insertJobsTogether = sharedStatement<JobInsert, Job>(
+  async (db, inserts) => {
+    if (inserts.length === 1) return insertJobsNow(db, inserts);
+    try {
+      return await insertJobsNow(db, inserts);
+    } catch (error) {
+      // A row Postgres refused (a taken Idempotency-Key, a project deleted meanwhile) fails the
+      // whole statement, which wrote nothing: each insert then runs alone and gets its own
+      // answer. Any other failure (the connection) is every insert's.
+      if (!isRowRefused(error)) throw error;
+      return Promise.all(
+        inserts.map(
+          (insert): Promise<Answer<Job>> =>
+            insertJobsNow(db, [insert]).then(
+              ([job]) => job!,
+              (refused: Error) => refused,
+            ),
+        ),
+      );
+    }
+  },
+  { maxCalls: 16 },
+);
+
+/** The inserts' jobs (and audit events), one statement; each job as stored, in the inserts' order. */
+async function insertJobsNow(db: Db, inserts: readonly JobInsert[]): Promise<Job[]> {
+  const audits = inserts.flatMap(({ audit }) => (audit ? [audit] : []));
+  const values = [...inserts.flatMap(({ row }) => jobValues(row)), ...audits.flatMap(auditValues)];
+  const shape = `${inserts.length}_${audits.length}`;
+  let text = insertJobsStatements.get(shape);
+  if (text === undefined) insertJobsStatements.set(shape, (text = insertJobsStatement(inserts.length, audits.length)));
+  const stored = await jobs.run(db, `insert_jobs_${shape}`, text, values);
+  const byId = new Map(stored.map((job) => [job.id, job]));
+  return inserts.map(({ row }) => byId.get(row.id)!);
+}
+
+/** Whether Postgres refused a row's values (SQLSTATE classes 22, data exception, and 23, integrity constraint violation). */
+function isRowRefused(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && (code.startsWith("22") || code.startsWith("23"));
 }
 
 /** Records an audit event (created_at: now()). */

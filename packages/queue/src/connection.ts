@@ -21,9 +21,13 @@ function connect(url: string, options: RedisOptions): Redis {
   return redis;
 }
 
-/** For Queue (producers): commands fail fast when Redis is down, so the API can answer. */
+/**
+ * For Queue (producers): commands fail fast when Redis is down, so the API can answer. Commands
+ * issued in one turn of the event loop go to Redis in one write (ioredis's auto-pipelining: the
+ * enqueues of concurrent requests, one send and one receive instead of one each).
+ */
 export function createProducerConnection(config: RedisConfig): Redis {
-  return connect(config.url, { maxRetriesPerRequest: 3, enableOfflineQueue: false });
+  return connect(config.url, { maxRetriesPerRequest: 3, enableOfflineQueue: false, enableAutoPipelining: true });
 }
 
 /** For Worker and QueueEvents: block and wait through outages. */
