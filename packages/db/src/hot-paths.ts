@@ -436,7 +436,10 @@ async function insertJobsNow(db: Db, inserts: readonly JobInsert[]): Promise<Job
   const values = [...inserts.flatMap(({ row }) => jobValues(row)), ...audits.flatMap(auditValues)];
   const shape = `${inserts.length}_${audits.length}`;
   let text = insertJobsStatements.get(shape);
-  if (text === undefined) insertJobsStatements.set(shape, (text = insertJobsStatement(inserts.length, audits.length)));
+  if (text === undefined) {
+    text = insertJobsStatement(inserts.length, audits.length);
+    insertJobsStatements.set(shape, text);
+  }
   const stored = await jobs.run(db, `insert_jobs_${shape}`, text, values);
   const byId = new Map(stored.map((job) => [job.id, job]));
   return inserts.map(({ row }) => byId.get(row.id)!);
