@@ -6,7 +6,7 @@
 // endpoint's path, the JSON the API answered there (captured once at the start), and the list of
 // scheduled backups on any other path. Each load is an autocannon process of its own (the autocannon CLI, 10
 // connections), so the load generator, the API and the baseline are three processes and this
-// script only waits. Prints req/s, p50 and p99 per endpoint and two ratios to bare Fastify: to
+// script only waits. Prints req/s, p50, p99 and the mean calls per shared statement (the API's /metrics) per endpoint, and two ratios to bare Fastify: to
 // bare Fastify answering the same JSON on the same path (measured right after the endpoint;
 // the one the targets are checked against), and to bare Fastify answering the list of
 // scheduled backups (mean of a bare run before and after the API runs, the earlier baseline);
@@ -83,11 +83,27 @@ function cpuMicros(pid) {
 async function measure(target) {
   if (Number(args.warmup) > 0) await autocannon(target.url, { ...target, seconds: Number(args.warmup) });
   const cpuBefore = cpuMicros(target.pid);
+  const sharedBefore = target.metrics && (await sharedStatements(target.metrics));
   const result = await autocannon(target.url, { ...target, seconds: Number(args.duration) });
   const cpu = (cpuMicros(target.pid) - cpuBefore) / result.requests.total;
+  const shared = target.metrics && callsPerStatement(sharedBefore, await sharedStatements(target.metrics));
   const bad = result.non2xx + result.errors + result.timeouts;
   if (bad > 0) log(`${target.name}: ${bad} of ${result.requests.total} requests failed or were not 2xx`);
-  return { name: target.name, rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, cpu, bad, load: load() };
+  return { name: target.name, rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, cpu, shared, bad, load: load() };
+}
+
+/** Calls answered and statements run so far by the API's shared statements (its /metrics: db_shared_statement_calls). */
+async function sharedStatements(metricsUrl) {
+  const text = await (await fetch(metricsUrl)).text();
+  const totals = { sum: 0, count: 0 };
+  for (const [, field, value] of text.matchAll(/^db_shared_statement_calls_(sum|count)\{.*\} (\S+)$/gm)) totals[field] += Number(value);
+  return { calls: totals.sum, statements: totals.count };
+}
+
+/** Mean calls per shared statement between two readings; undefined when the endpoint ran none. */
+function callsPerStatement(before, after) {
+  const statements = after.statements - before.statements;
+  return statements === 0 ? undefined : (after.calls - before.calls) / statements;
 }
 
 /**
@@ -166,8 +182,10 @@ const fmt = (n, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits
 
 function printTable(title, rows, baseline) {
   console.log(`\n${title}`);
-  console.log("| endpoint | req/s | p50 ms | p99 ms | server CPU µs/req | vs bare, same JSON | vs bare, schedule JSON | target | load avg |");
-  console.log("|---|---|---|---|---|---|---|---|---|");
+  console.log(
+    "| endpoint | req/s | p50 ms | p99 ms | server CPU µs/req | calls per shared statement | vs bare, same JSON | vs bare, schedule JSON | target | load avg |",
+  );
+  console.log("|---|---|---|---|---|---|---|---|---|---|");
   for (const row of rows) {
     const ratio = row.rps / baseline;
     // Checked against bare Fastify answering the same JSON when it was measured.
@@ -179,7 +197,7 @@ function printTable(title, rows, baseline) {
     if (row.rest !== undefined) checks.push(`≥ 90 % of REST (${fmt((row.rps / row.rest) * 100)} %) ${row.rps >= 0.9 * row.rest ? "ok" : "MISSED"}`);
     const sameText = same === undefined ? "" : `${fmt(same * 100, 1)} % (bare ${fmt(row.same)} req/s)`;
     console.log(
-      `| ${row.name} | ${fmt(row.rps)} | ${row.p50} | ${row.p99} | ${fmt(row.cpu)} | ${sameText} | ${fmt(ratio * 100, 1)} % | ${checks.join(", ")} | ${row.load} |`,
+      `| ${row.name} | ${fmt(row.rps)} | ${row.p50} | ${row.p99} | ${fmt(row.cpu)} | ${row.shared === undefined ? "" : fmt(row.shared, 1)} | ${sameText} | ${fmt(ratio * 100, 1)} % | ${checks.join(", ")} | ${row.load} |`,
     );
   }
 }
@@ -234,7 +252,7 @@ async function main() {
   const rows = [];
   for (const target of chosen) {
     log(target.name);
-    rows.push({ ...(await measure({ ...target, pid: api.child.pid })), goal: target.goal, p99goal: target.p99 });
+    rows.push({ ...(await measure({ ...target, pid: api.child.pid, metrics: `${api.baseUrl}/metrics` })), goal: target.goal, p99goal: target.p99 });
     if (target.restOf) rows.at(-1).rest = rows.find((row) => row.name === target.restOf)?.rps;
     if (!args["no-same-json"]) {
       const url = new URL(target.url);

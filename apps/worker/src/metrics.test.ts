@@ -70,6 +70,9 @@ describe("metrics", () => {
     expect(series(apiText, "http_requests_total", { method: "POST", route: "/v1/projects/:id/backups", status: "201" })).toBe(1);
     expect(series(apiText, "http_requests_total", { method: "GET", route: "/v1/jobs/:jobID", status: "200" })).toBe(1);
     expect(series(apiText, "http_request_duration_seconds_count", { route: "/v1/jobs/:jobID", status: "200" })).toBe(1);
+    // The insert and the read each ran as a shared statement (one call each here).
+    expect(series(apiText, "db_shared_statement_calls_sum", { statement: "insert_jobs" })).toBe(1);
+    expect(series(apiText, "db_shared_statement_calls_sum", { statement: "jobs_by_id" })).toBe(1);
     expect(apiText).not.toContain(job.id);
     expect(apiText).not.toContain(tenant.project_id);
     expect(series(apiText, "process_cpu_user_seconds_total")).toBeGreaterThan(0);

@@ -246,7 +246,7 @@ const backupsOfProjects = sharedStatement<string, BackupView[]>(
     return projectIds.map((id) => [...(byProject.get(id) ?? [])]);
   },
   // Up to 16 lists of backups in one answer (a list holds every backup of its project).
-  { maxCalls: 16 },
+  { name: "backups_of_projects", maxCalls: 16 },
 );
 
 /** The project's newest `limit` jobs as the API shows them, newest first. */
@@ -267,7 +267,7 @@ const jobsOfProjects = sharedStatement<{ projectId: string; limit: number }, Job
     const byProject = groupBy(rows, (job) => job.projectId);
     return pages.map(({ projectId, limit }) => (byProject.get(projectId) ?? []).slice(0, limit));
   },
-  { maxCalls: 32 },
+  { name: "jobs_of_projects", maxCalls: 32 },
 );
 
 /** One job by id as the API shows it, or undefined; the caller checks that it is the principal's. */
@@ -277,7 +277,7 @@ export const readJob: (db: Db, id: string) => Promise<JobView | undefined> = sha
     const byId = new Map(rows.map((job) => [job.id, job]));
     return ids.map((id) => byId.get(id));
   },
-  { maxCalls: 64 },
+  { name: "jobs_by_id", maxCalls: 64 },
 );
 
 /** The project's schedules, oldest first. */
@@ -293,7 +293,7 @@ const schedulesOfProjects = sharedStatement<string, ScheduledBackup[]>(
     const byProject = groupBy(rows, (schedule) => schedule.projectId);
     return projectIds.map((id) => [...(byProject.get(id) ?? [])]);
   },
-  { maxCalls: 32 },
+  { name: "schedules_of_projects", maxCalls: 32 },
 );
 
 const auditEvents = new ModelTable<AuditEvent>("audit_events", {
@@ -427,7 +427,7 @@ const insertJobsTogether = sharedStatement<JobInsert, Job>(
       );
     }
   },
-  { maxCalls: 16 },
+  { name: "insert_jobs", maxCalls: 16 },
 );
 
 /** The inserts' jobs (and audit events), one statement; each job as stored, in the inserts' order. */

@@ -49,4 +49,5 @@ export { encryptSecret, generateEncryptionKey } from "./secrets/crypto.js";
 export { Keyring, KeyringError, keyId, opensWith, sealedKeyId } from "./secrets/keyring.js";
 export { type ColumnRotation, type RotationReport, rotateSecrets } from "./secrets/rotate.js";
 export { type DemoSeedInput, seedDemo } from "./seed.js";
+export { onSharedStatement } from "./shared-statements.js";
 export { createApiKey, createProject, registerCluster, revokeApiKey, TenantError } from "./tenants.js";

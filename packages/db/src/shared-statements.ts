@@ -13,8 +13,19 @@ import type { Db } from "./client.js";
 export type Answer<V> = V | Error;
 
 export interface SharedStatementOptions {
+  /** Names the statement to observers (onSharedStatement). */
+  name: string;
   /** Most calls one statement answers. */
   maxCalls: number;
+}
+
+type Observer = (statement: string, calls: number) => void;
+const observers = new Set<Observer>();
+
+/** Tells `observer` how many calls each shared statement answers, as it runs (metrics); returns the way to stop. */
+export function onSharedStatement(observer: Observer): () => void {
+  observers.add(observer);
+  return () => observers.delete(observer);
 }
 
 /**
@@ -23,13 +34,17 @@ export interface SharedStatementOptions {
  */
 export function sharedStatement<K, V>(
   run: (db: Db, calls: readonly K[]) => Promise<Answer<V>[]>,
-  { maxCalls }: SharedStatementOptions,
+  { name, maxCalls }: SharedStatementOptions,
 ): (db: Db, call: K) => Promise<V> {
   const collectors = new WeakMap<Db, DataLoader<K, V>>();
+  const runObserved = (db: Db, calls: readonly K[]) => {
+    for (const observe of observers) observe(name, calls.length);
+    return run(db, calls);
+  };
   return (db, call) => {
     let collector = collectors.get(db);
     if (!collector) {
-      collector = new DataLoader<K, V>((calls) => run(db, calls), {
+      collector = new DataLoader<K, V>((calls) => runObserved(db, calls), {
         cache: false,
         maxBatchSize: maxCalls,
         batchScheduleFn: (dispatch) => setImmediate(dispatch),

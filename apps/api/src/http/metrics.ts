@@ -2,6 +2,8 @@
 // durations by method, route pattern and status. Routes are always patterns (/v1/jobs/:jobID),
 // never raw URLs, so ids never become label values. Unauthenticated and not rate limited, like
 // the probes: it is meant for a scraper on the private network.
+
+import { onSharedStatement } from "@capy/db";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
 
@@ -39,6 +41,19 @@ export function registerMetrics(app: FastifyInstance): ApiMetrics {
     const status = String(reply.statusCode);
     requests.inc({ method: request.method, route, status });
     duration.observe({ route, status }, reply.elapsedTime / 1_000);
+    done();
+  });
+  // How much concurrent requests share their statements (@capy/db shared-statements): calls per statement.
+  const shared = new Histogram({
+    name: "db_shared_statement_calls",
+    help: "Calls answered by one shared statement of the hot paths, by statement.",
+    labelNames: ["statement"] as const,
+    buckets: [1, 2, 4, 8, 16, 32, 64],
+    registers: [registry],
+  });
+  const stopObserving = onSharedStatement((statement, calls) => shared.observe({ statement }, calls));
+  app.addHook("onClose", (_instance, done) => {
+    stopObserving();
     done();
   });
   return { registry };
