@@ -236,18 +236,24 @@ export function readProjectBackups(db: Db, projectId: string): Promise<BackupVie
   return backupsOfProjects(db, projectId);
 }
 
-const backupsOfProjects = sharedStatement<string, BackupView[]>(
-  async (db, projectIds) => {
-    const rows = await backupViews.read(db, "project_backup_views", "WHERE project_id = ANY($1::text[]) ORDER BY project_id, created_at DESC, id DESC", [
-      [...new Set(projectIds)],
-    ]);
-    const byProject = groupBy(rows, (backup) => backup.projectId);
-    // An array of its own for each call (callers may change theirs); the rows are shared.
-    return projectIds.map((id) => [...(byProject.get(id) ?? [])]);
-  },
-  // Up to 16 lists of backups in one answer (a list holds every backup of its project).
-  { name: "backups_of_projects", maxCalls: 16 },
-);
+/**
+ * Whole lists by project (`SELECT … WHERE project_id = ANY(…) ORDER BY project_id, <order>`), each
+ * call its project's rows in `order`; `maxCalls` lists in one answer at most.
+ */
+function listsOfProjects<T extends { projectId: string }>(table: ModelTable<T>, name: string, order: string, maxCalls: number) {
+  return sharedStatement<string, T[]>(
+    async (db, projectIds) => {
+      const rows = await table.read(db, name, `WHERE project_id = ANY($1::text[]) ORDER BY project_id, ${order}`, [[...new Set(projectIds)]]);
+      const byProject = groupBy(rows, (row) => row.projectId);
+      // An array of its own for each call (callers may change theirs); the rows are shared.
+      return projectIds.map((id) => [...(byProject.get(id) ?? [])]);
+    },
+    { name, maxCalls },
+  );
+}
+
+// Up to 16 lists of backups in one answer: a list holds every backup of its project.
+const backupsOfProjects = listsOfProjects(backupViews, "backups_of_projects", "created_at DESC, id DESC", 16);
 
 /** The project's newest `limit` jobs as the API shows them, newest first. */
 export function readProjectJobs(db: Db, projectId: string, limit: number): Promise<JobView[]> {
@@ -263,7 +269,7 @@ const jobsOfProjects = sharedStatement<{ projectId: string; limit: number }, Job
   async (db, pages) => {
     const pageSizes = new Map<string, number>();
     for (const { projectId, limit } of pages) pageSizes.set(projectId, Math.max(limit, pageSizes.get(projectId) ?? 0));
-    const rows = await jobViews.run(db, "project_job_views", JOBS_OF_PROJECTS, [[...pageSizes.keys()], [...pageSizes.values()]]);
+    const rows = await jobViews.run(db, "jobs_of_projects", JOBS_OF_PROJECTS, [[...pageSizes.keys()], [...pageSizes.values()]]);
     const byProject = groupBy(rows, (job) => job.projectId);
     return pages.map(({ projectId, limit }) => (byProject.get(projectId) ?? []).slice(0, limit));
   },
@@ -273,7 +279,7 @@ const jobsOfProjects = sharedStatement<{ projectId: string; limit: number }, Job
 /** One job by id as the API shows it, or undefined; the caller checks that it is the principal's. */
 export const readJob: (db: Db, id: string) => Promise<JobView | undefined> = sharedStatement(
   async (db, ids) => {
-    const rows = await jobViews.read(db, "job_views", "WHERE id = ANY($1::text[])", [[...new Set(ids)]]);
+    const rows = await jobViews.read(db, "jobs_by_id", "WHERE id = ANY($1::text[])", [[...new Set(ids)]]);
     const byId = new Map(rows.map((job) => [job.id, job]));
     return ids.map((id) => byId.get(id));
   },
@@ -285,16 +291,7 @@ export function readProjectSchedules(db: Db, projectId: string): Promise<Schedul
   return schedulesOfProjects(db, projectId);
 }
 
-const schedulesOfProjects = sharedStatement<string, ScheduledBackup[]>(
-  async (db, projectIds) => {
-    const rows = await schedules.read(db, "project_schedules", "WHERE project_id = ANY($1::text[]) ORDER BY project_id, created_at ASC, id ASC", [
-      [...new Set(projectIds)],
-    ]);
-    const byProject = groupBy(rows, (schedule) => schedule.projectId);
-    return projectIds.map((id) => [...(byProject.get(id) ?? [])]);
-  },
-  { name: "schedules_of_projects", maxCalls: 32 },
-);
+const schedulesOfProjects = listsOfProjects(schedules, "schedules_of_projects", "created_at ASC, id ASC", 32);
 
 const auditEvents = new ModelTable<AuditEvent>("audit_events", {
   id: "id",
