@@ -8,6 +8,8 @@
 // - Each model's columns are listed once (`satisfies` makes the compiler insist on every field,
 //   so a new column fails the build here until it is mapped).
 // - Named statements: Postgres parses and plans each once per connection.
+// - Shared statements (shared-statements.ts): the reads and job inserts that concurrent requests
+//   make in one turn of the event loop run as one statement (by ids, by projects, many rows).
 // - Values come back as Prisma gives them: timestamptz as Date, int8 as bigint, jsonb parsed,
 //   text[] as arrays.
 // - The API's reads select only the fields it shows (JobView, BackupView: what @capy/jobs
