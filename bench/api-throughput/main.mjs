@@ -12,8 +12,11 @@
 // scheduled backups (mean of a bare run before and after the API runs, the earlier baseline);
 // then the price of each request layer (security headers, rate limiter, request logging,
 // metrics, request ids) as bare Fastify with that one layer added.
-// Usage: pnpm bench:api-throughput [--duration 10] [--warmup 2] [--connections 10]
+// Usage: pnpm bench:api-throughput [--duration 10] [--warmup 2] [--connections 10] [--rounds 1]
 //                                  [--layer-duration 5] [--no-layers] [--no-same-json] [--no-postgres] [--cpu-prof DIR] [--only TEXT]
+// --rounds N: each endpoint N times, each time followed by bare Fastify on the same JSON; the row
+//   is the round with the median ratio, and every round's ratio is printed beside it (this
+//   machine's run-to-run spread is several points).
 // --no-same-json: no bare run per endpoint (only the schedule-JSON baseline).
 // --no-postgres: no run of Postgres alone (postgres-alone.mjs: pgbench with each endpoint's statement).
 // --cpu-prof DIR: the API runs with node --cpu-prof, its profile written to DIR on exit.
@@ -35,6 +38,7 @@ const { values: args } = parseArgs({
     duration: { type: "string", default: "10" },
     warmup: { type: "string", default: "2" },
     connections: { type: "string", default: "10" },
+    rounds: { type: "string", default: "1" },
     "layer-duration": { type: "string", default: "5" },
     "no-layers": { type: "boolean", default: false },
     "no-same-json": { type: "boolean", default: false },
@@ -46,6 +50,7 @@ const { values: args } = parseArgs({
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const AUTOCANNON = path.join(HERE, "..", "..", "node_modules", "autocannon", "autocannon.js");
 const CONNECTIONS = Number(args.connections);
+const ROUNDS = Number(args.rounds);
 
 const cleanups = [];
 const log = (...parts) => console.error(`[${new Date().toISOString().slice(11, 23)}]`, ...parts);
@@ -195,7 +200,8 @@ function printTable(title, rows, baseline) {
     if (row.goal !== undefined) checks.push(`≥ ${row.goal * 100} % ${checked >= row.goal ? "ok" : "MISSED"}`);
     if (row.p99goal !== undefined) checks.push(`p99 ≤ ${row.p99goal} ms ${row.p99 <= row.p99goal ? "ok" : "MISSED"}`);
     if (row.rest !== undefined) checks.push(`≥ 90 % of REST (${fmt((row.rps / row.rest) * 100)} %) ${row.rps >= 0.9 * row.rest ? "ok" : "MISSED"}`);
-    const sameText = same === undefined ? "" : `${fmt(same * 100, 1)} % (bare ${fmt(row.same)} req/s)`;
+    const roundsText = row.rounds === undefined ? "" : `; rounds ${row.rounds.map((r) => fmt(r * 100, 1)).join(", ")} %`;
+    const sameText = same === undefined ? "" : `${fmt(same * 100, 1)} % (bare ${fmt(row.same)} req/s${roundsText})`;
     console.log(
       `| ${row.name} | ${fmt(row.rps)} | ${row.p50} | ${row.p99} | ${fmt(row.cpu)} | ${row.shared === undefined ? "" : fmt(row.shared, 1)} | ${sameText} | ${fmt(ratio * 100, 1)} % | ${checks.join(", ")} | ${row.load} |`,
     );
@@ -251,15 +257,10 @@ async function main() {
   const before = await measure({ name: "bare Fastify (before)", url: `${bare.url}/v1/projects/x/scheduled-backups`, pid: bare.pid });
   const rows = [];
   for (const target of chosen) {
-    log(target.name);
-    rows.push({ ...(await measure({ ...target, pid: api.child.pid, metrics: `${api.baseUrl}/metrics` })), goal: target.goal, p99goal: target.p99 });
+    const runs = [];
+    for (let round = 1; round <= ROUNDS; round++) runs.push(await measureEndpoint(target, round, api, bare));
+    rows.push({ ...medianRun(runs), goal: target.goal, p99goal: target.p99 });
     if (target.restOf) rows.at(-1).rest = rows.find((row) => row.name === target.restOf)?.rps;
-    if (!args["no-same-json"]) {
-      const url = new URL(target.url);
-      log(`${target.name}: bare Fastify, same JSON`);
-      const same = await measure({ ...target, name: `bare: ${target.name}`, url: `${bare.url}${url.pathname}${url.search}`, pid: bare.pid });
-      rows.at(-1).same = same.rps;
-    }
   }
   log("bare Fastify");
   const after = await measure({ name: "bare Fastify (after)", url: `${bare.url}/v1/projects/x/scheduled-backups`, pid: bare.pid });
@@ -274,6 +275,26 @@ async function main() {
 
   if (!args["no-postgres"]) await comparePostgresAlone(meta.url, tenant, rows);
   if (!args["no-layers"]) await measureLayers(bodyFile, redis);
+}
+
+/** One round of `target`: the API, then (unless --no-same-json) bare Fastify answering the same JSON right after. */
+async function measureEndpoint(target, round, api, bare) {
+  const label = ROUNDS > 1 ? `${target.name} (round ${round} of ${ROUNDS})` : target.name;
+  log(label);
+  const run = await measure({ ...target, pid: api.child.pid, metrics: `${api.baseUrl}/metrics` });
+  if (args["no-same-json"]) return run;
+  const url = new URL(target.url);
+  log(`${label}: bare Fastify, same JSON`);
+  const same = await measure({ ...target, name: `bare: ${target.name}`, url: `${bare.url}${url.pathname}${url.search}`, pid: bare.pid });
+  return { ...run, same: same.rps };
+}
+
+/** The round whose ratio to bare Fastify (same JSON, else req/s alone) is the median, with every round's ratio beside it. */
+function medianRun(runs) {
+  const ratio = (run) => (run.same === undefined ? run.rps : run.rps / run.same);
+  const sorted = [...runs].sort((a, b) => ratio(a) - ratio(b));
+  const median = sorted[Math.floor((sorted.length - 1) / 2)];
+  return runs.length === 1 || median.same === undefined ? median : { ...median, rounds: runs.map((run) => ratio(run)) };
 }
 
 /** Postgres alone with each endpoint's statement, against the API's rate and the target's. */
