@@ -87,8 +87,9 @@ function cpuMicros(pid) {
  */
 async function measure(target) {
   if (Number(args.warmup) > 0) await autocannon(target.url, { ...target, seconds: Number(args.warmup) });
-  const cpuBefore = cpuMicros(target.pid);
+  // The scrapes of /metrics fall outside the CPU measured.
   const sharedBefore = target.metrics && (await sharedStatements(target.metrics));
+  const cpuBefore = cpuMicros(target.pid);
   const result = await autocannon(target.url, { ...target, seconds: Number(args.duration) });
   const cpu = (cpuMicros(target.pid) - cpuBefore) / result.requests.total;
   const shared = target.metrics && callsPerStatement(sharedBefore, await sharedStatements(target.metrics));

@@ -446,9 +446,12 @@ async function insertJobsNow(db: Db, inserts: readonly JobInsert[]): Promise<Job
 
 /** Whether Postgres refused a row's values (SQLSTATE classes 22, data exception, and 23, integrity constraint violation). */
 function isRowRefused(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
+  const code = sqlstate(error);
   return typeof code === "string" && (code.startsWith("22") || code.startsWith("23"));
 }
+
+/** The SQLSTATE of a pg error (its `code`), or whatever else `error` holds there. */
+const sqlstate = (error: unknown): unknown => (error as { code?: unknown } | null)?.code;
 
 /** Records an audit event (created_at: now()). */
 export async function insertAuditEvent(db: Db, row: NewAuditRow): Promise<void> {
@@ -463,5 +466,5 @@ export async function readJobByIdempotencyKey(db: Db, projectId: string, idempot
 
 /** Whether `error` is Postgres refusing a duplicate key (SQLSTATE 23505) from these statements. */
 export function isUniqueViolation(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === "23505";
+  return sqlstate(error) === "23505";
 }
