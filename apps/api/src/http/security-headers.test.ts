@@ -1,6 +1,7 @@
 // The Content-Security-Policy of each kind of answer, now set on arrival (onRequest) and, for the
 // docs page alone, as sent: API answers, 404s under each prefix, the docs page (its inline script
-// allowed by hash), the admin dashboard and the console; helmet's headers on every one.
+// allowed by hash), the admin dashboard and the console; helmet's headers on every one, those
+// only documents act on on the pages alone.
 
 import { createHash } from "node:crypto";
 import Fastify, { type FastifyInstance } from "fastify";
@@ -55,5 +56,34 @@ describe("Content-Security-Policy", () => {
     expect(await policyOf("/admin/queues")).toMatch(/^default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'/);
     expect(await policyOf("/admin/queues/api/queues")).toMatch(/^default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'/);
     expect(await policyOf("/")).toMatch(/^default-src 'self'; script-src 'self'; style-src 'self';/);
+  });
+});
+
+describe("helmet's headers", () => {
+  const headersOf = async (url: string) => (await app.inject({ method: "GET", url })).headers;
+  const DOCUMENT_ONLY = ["cross-origin-opener-policy", "origin-agent-cluster", "x-dns-prefetch-control", "x-download-options", "x-xss-protection"];
+  const EVERY_ANSWER = {
+    "cross-origin-resource-policy": "same-origin",
+    "referrer-policy": "no-referrer",
+    "strict-transport-security": "max-age=31536000; includeSubDomains",
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "SAMEORIGIN",
+    "x-permitted-cross-domain-policies": "none",
+  };
+
+  it("are all on the pages: docs, dashboard and console", async () => {
+    for (const url of ["/docs/", "/admin/queues", "/"]) {
+      const headers = await headersOf(url);
+      expect(headers).toMatchObject(EVERY_ANSWER);
+      for (const name of DOCUMENT_ONLY) expect(headers[name], `${name} on ${url}`).toBeDefined();
+    }
+  });
+
+  it("leave out on API answers and API 404s those only documents act on", async () => {
+    for (const url of ["/v1/me", "/v1/nope", "/healthz"]) {
+      const headers = await headersOf(url);
+      expect(headers).toMatchObject(EVERY_ANSWER);
+      for (const name of DOCUMENT_ONLY) expect(headers[name], `${name} on ${url}`).toBeUndefined();
+    }
   });
 });

@@ -73,13 +73,10 @@ const isAdminPath = (path: string) => path === "/admin/queues" || path.startsWit
 
 const isDocsPath = (path: string) => path === "/docs" || path.startsWith("/docs/");
 
-/** The docs policy of an answer that is not an HTML page (the script, a redirect, a 404). */
-const DOCS_CSP_NO_INLINE = docsCsp([]);
-
 /**
- * The headers helmet sets (CSP aside, set per path below), computed once. They do not depend on
- * the request, and @fastify/helmet rebuilt helmet's middleware on every request: a third of
- * bare Fastify's throughput (bench/api-throughput, layer table).
+ * The headers helmet sets (CSP aside), computed once. They do not depend on the request, and
+ * @fastify/helmet rebuilt helmet's middleware on every request: a third of bare Fastify's
+ * throughput (bench/api-throughput, layer table).
  */
 function helmetHeaders(): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -95,19 +92,54 @@ function helmetHeaders(): Record<string, string> {
   return headers;
 }
 
+/**
+ * Helmet headers that only a document (an HTML page a browser renders) acts on: the opener's
+ * browsing context group, the origin-keyed agent cluster, DNS prefetching of the page's links,
+ * IE8's "open" of a download in the site's context, the legacy XSS auditor. Browsers ignore them
+ * on JSON and artifact answers, which get the other 6 of helmet's 11 (the set of OWASP's REST
+ * Security Cheat Sheet, plus X-Permitted-Cross-Domain-Policies): every header costs every answer
+ * its validation and its bytes.
+ */
+const DOCUMENT_ONLY = ["cross-origin-opener-policy", "origin-agent-cluster", "x-dns-prefetch-control", "x-download-options", "x-xss-protection"];
+
+type HeaderSet = Readonly<Record<string, string>>;
+
+/** What every answer on a path gets, by kind of path: the policy and helmet's headers, computed once. */
+interface PathHeaders {
+  api: HeaderSet;
+  admin: HeaderSet;
+  console: HeaderSet;
+  /** The docs' answers before their body is known (the page's policy is refined by docsPolicy). */
+  docs: HeaderSet;
+}
+
+function pathHeaders(): PathHeaders {
+  const documentHeaders = helmetHeaders();
+  const apiHeaders = Object.fromEntries(Object.entries(documentHeaders).filter(([name]) => !DOCUMENT_ONLY.includes(name)));
+  const withPolicy = (headers: HeaderSet, policy: string) => ({ ...headers, "content-security-policy": policy });
+  return {
+    api: withPolicy(apiHeaders, API_CSP),
+    admin: withPolicy(documentHeaders, ADMIN_CSP),
+    console: withPolicy(documentHeaders, CONSOLE_CSP),
+    docs: withPolicy(documentHeaders, docsCsp([])),
+  };
+}
+
 export function registerSecurity(app: FastifyInstance, deps: Pick<AppDeps, "config" | "redis" | "verifySession">): void {
   registerSecurityHeaders(app);
   registerRateLimit(app, deps);
 }
 
-/** Helmet's headers on every answer, and the Content-Security-Policy fitting the path. */
+/**
+ * The security headers of every answer: helmet's (a JSON or artifact answer without the
+ * document-only ones) and the Content-Security-Policy fitting the path.
+ */
 export function registerSecurityHeaders(app: FastifyInstance): void {
-  const headers = helmetHeaders();
+  const headers = pathHeaders();
   // Callback-style, and on arrival, where the path is known: a policy set in an onSend hook cost
   // every answer a second onSend hook (1-3 µs of CPU per request, Fastify inject in-process).
   app.addHook("onRequest", (request, reply, done) => {
-    reply.headers(headers);
-    reply.header("content-security-policy", pathPolicy(request.url.split("?", 1)[0]!));
+    reply.headers(headers[kindOfPath(request.url.split("?", 1)[0]!)]);
     done();
   });
   // Only the docs page's policy depends on the answer (its inline script's hash): set as sent,
@@ -118,11 +150,11 @@ export function registerSecurityHeaders(app: FastifyInstance): void {
   });
 }
 
-/** The policy of an answer on `path`, before its body is known (the docs page's is refined by docsPolicy). */
-function pathPolicy(path: string): string {
-  if (isAdminPath(path)) return ADMIN_CSP;
-  if (isConsolePath(path)) return CONSOLE_CSP;
-  return isDocsPath(path) ? DOCS_CSP_NO_INLINE : API_CSP;
+/** Which headers an answer on `path` gets: the pages' (dashboard, console, docs) or the API's. */
+function kindOfPath(path: string): keyof PathHeaders {
+  if (isAdminPath(path)) return "admin";
+  if (isConsolePath(path)) return "console";
+  return isDocsPath(path) ? "docs" : "api";
 }
 
 /** The docs policy of an answer: its HTML page's inline scripts allowed by hash. */
