@@ -1,18 +1,20 @@
 // Probes. /healthz: the process is alive. /readyz: it can serve, i.e. Postgres and Redis both
-// answer within the deadline. Probes are frequent, so their request logs are suppressed.
+// answer within the deadline. Probes are frequent, so their request logs are suppressed (and see
+// machine-paths.ts).
 
 import { withTimeout } from "@capy/queue";
 import type { FastifyInstance } from "fastify";
 import type { AppDeps } from "../deps.js";
 import { AppError } from "../errors.js";
+import { LIVENESS_PATH, READINESS_PATH } from "./machine-paths.js";
 
 /** Longest a dependency may take to answer a readiness check (ms). */
 const CHECK_TIMEOUT_MS = 2_000;
 
 export function registerHealthRoutes(app: FastifyInstance, deps: Pick<AppDeps, "db" | "redis">): void {
-  app.get("/healthz", { logLevel: "warn" }, async () => ({ status: "ok" }));
+  app.get(LIVENESS_PATH, { logLevel: "warn" }, async () => ({ status: "ok" }));
 
-  app.get("/readyz", { logLevel: "warn" }, async (request) => {
+  app.get(READINESS_PATH, { logLevel: "warn" }, async (request) => {
     const checks = {
       postgres: () => deps.db.$queryRaw`SELECT 1`,
       redis: () => deps.redis.ping(),

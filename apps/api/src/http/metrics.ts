@@ -1,13 +1,13 @@
 // Prometheus metrics at GET /metrics: the process's default metrics plus request counts and
 // durations by method, route pattern and status. Routes are always patterns (/v1/jobs/:jobID),
-// never raw URLs, so ids never become label values. Unauthenticated and not rate limited, like
-// the probes: it is meant for a scraper on the private network.
+// never raw URLs, so ids never become label values. The probes and the scrapes are not counted
+// (machine-paths.ts). Unauthenticated and not rate limited, like the probes: it is meant for a
+// scraper on the private network.
 
 import { onSharedStatement } from "@capy/db";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
-
-export const METRICS_PATH = "/metrics";
+import { MACHINE_PATHS, METRICS_PATH } from "./machine-paths.js";
 
 /** The label for a request: its route's pattern (every REST operation is a route of its own), or "unmatched". */
 export function routeLabel(request: Pick<FastifyRequest, "routeOptions">): string {
@@ -35,9 +35,12 @@ export function registerMetrics(app: FastifyInstance): ApiMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
-  // Callback-style hooks: no promise per request.
+  // Callback-style hooks: no promise per request. Machine paths return at once: prom-client's two
+  // updates cost ~9 µs of CPU per answer (bench: bare Fastify with and without them, 7 rounds
+  // each, medians 47 and 56 µs per request), a fifth of a probe's whole answer.
   app.addHook("onResponse", (request, reply, done) => {
     const route = routeLabel(request);
+    if (MACHINE_PATHS.has(route)) return done();
     const status = String(reply.statusCode);
     requests.inc({ method: request.method, route, status });
     duration.observe({ route, status }, reply.elapsedTime / 1_000);

@@ -10,13 +10,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandle
 import { createRateLimitKeyGenerator } from "../auth/authenticate.js";
 import type { AppDeps } from "../deps.js";
 import { AppError } from "../errors.js";
+import { MACHINE_PATHS } from "./machine-paths.js";
 import { leasingRedisStore } from "./rate-limit-store.js";
 import { appendHook } from "./route-hooks.js";
 
 /** The window every limit counts in (ms): RATE_LIMIT_PER_MINUTE. */
 const WINDOW_MS = 60_000;
-
-const UNLIMITED_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
 
 /** "1 second", "42 seconds", "1 minute": how the plugin worded the wait (windows are ≤ 1 min). */
 export function describeWait(seconds: number): string {
@@ -59,7 +58,7 @@ export function registerRateLimit(app: FastifyInstance, deps: Pick<AppDeps, "con
   };
   // On each route as it is defined (routes of every plugin scope), probes and /metrics aside.
   app.addHook("onRoute", (route) => {
-    if (UNLIMITED_PATHS.has(route.url)) return;
+    if (MACHINE_PATHS.has(route.url)) return;
     route.onRequest = appendHook(route.onRequest, limit);
   });
 }
