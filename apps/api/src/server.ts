@@ -7,7 +7,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import { createContextFactory } from "./context.js";
 import type { AppDeps } from "./deps.js";
 import { registerAdminQueues } from "./http/admin.js";
-import { registerBearerChallenge, trpcChallengeMeta } from "./http/challenge.js";
+import { trpcChallengeMeta } from "./http/challenge.js";
 import { registerConsole } from "./http/console.js";
 import { registerDocsRoutes } from "./http/docs.js";
 import { registerDownloadRoute } from "./http/download.js";
@@ -40,7 +40,6 @@ export function buildServer(deps: AppDeps): FastifyInstance {
     done();
   });
   registerErrorHandlers(app);
-  registerBearerChallenge(app);
   if (deps.config.logPretty) registerPrettyRequestLog(app);
   const metrics = registerMetrics(app);
   registerSecurity(app, deps);

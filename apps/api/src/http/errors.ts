@@ -4,12 +4,13 @@
 import type { ErrorBody } from "@capy/contracts";
 import type { FastifyInstance } from "fastify";
 import { toHttpError } from "../errors.js";
+import { withChallenge } from "./challenge.js";
 
 export function registerErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
     const { status, message } = toHttpError(error);
     if (status >= 500) request.log.error({ err: error }, "request failed");
-    return reply.status(status).send({ error: message } satisfies ErrorBody);
+    return withChallenge(reply.status(status)).send({ error: message } satisfies ErrorBody);
   });
   app.setNotFoundHandler((_request, reply) => reply.status(404).send({ error: "Not found" } satisfies ErrorBody));
 }

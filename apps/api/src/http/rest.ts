@@ -19,6 +19,7 @@ import { AppError } from "../errors.js";
 import { callProcedure, procedures } from "../procedures.js";
 import { restOperations } from "../rest-operations.js";
 import { publicMessage } from "../trpc.js";
+import { withChallenge } from "./challenge.js";
 
 export interface RestRoute {
   method: HTTPMethods;
@@ -133,7 +134,7 @@ export function registerRestApi(app: FastifyInstance, createContext: (opts: { re
             return reply.code(route.successStatus).header("content-type", "application/json").send(data);
           } catch (cause) {
             const { status, message } = errorReply(cause);
-            return reply.code(status).send({ error: message } satisfies ErrorBody);
+            return withChallenge(reply.code(status)).send({ error: message } satisfies ErrorBody);
           }
         };
         // With and without a trailing slash, as the adapter matched them.
