@@ -275,7 +275,7 @@ async function main() {
   );
 
   if (!args["no-postgres"]) await comparePostgresAlone(meta.url, tenant, rows);
-  if (!args["no-layers"]) await measureLayers(bodyFile, redis);
+  if (!args["no-layers"]) await measureLayers(bodyFile, redis, tenant);
 }
 
 /** One round of `target`: the API, then (unless --no-same-json) bare Fastify answering the same JSON right after. */
@@ -313,14 +313,23 @@ async function comparePostgresAlone(url, tenant, rows) {
   }
 }
 
-/** Bare Fastify plus one of the API's request layers at a time, against bare Fastify alone. */
-async function measureLayers(bodyFile, redis) {
+/**
+ * Bare Fastify plus one of the API's request layers at a time, against bare Fastify alone, on an
+ * API path with the tenant's key (the path's answer: the list of scheduled backups). Not on
+ * /healthz: the probes skip the rate limiter and the request metrics.
+ */
+async function measureLayers(bodyFile, redis, tenant) {
   const rows = [];
   for (const layers of ["", "reqid", "metrics", "headers", "ratelimit", "logging", "reqid,metrics,headers,ratelimit"]) {
     const server = await startBare(bodyFile, redis, layers);
     try {
       log(`bare + ${layers || "nothing"}`);
-      const target = { name: layers ? `+ ${layers.replaceAll(",", " + ")}` : "bare Fastify", url: `${server.url}/healthz`, pid: server.pid };
+      const target = {
+        name: layers ? `+ ${layers.replaceAll(",", " + ")}` : "bare Fastify",
+        url: `${server.url}/v1/projects/${tenant.project_id}/scheduled-backups`,
+        pid: server.pid,
+      };
+      target.headers = { authorization: `Bearer ${tenant.api_key}` };
       const { duration } = args;
       args.duration = args["layer-duration"];
       rows.push(await measure(target).finally(() => (args.duration = duration)));
