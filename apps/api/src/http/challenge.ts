@@ -1,8 +1,8 @@
 // Every 401 tells the client how to authenticate (RFC 9110 §11.6.1): `WWW-Authenticate: Bearer`,
 // whichever layer refused it. Each place that answers a refusal adds it: the REST routes' error
 // answer, Fastify's error handler (plain routes and hooks) and native tRPC's responseMeta. Not an
-// onSend hook: that ran on every answer, though only refusals need it (bench: an empty onSend
-// hook alone costs bare Fastify ~8 µs of CPU per request, medians of 7 rounds). A route that sets
+// onSend hook: that ran on every answer, though only refusals need it (an empty onSend hook cost
+// bare Fastify ~8 µs of CPU per request: medians of 7 alternated runs under autocannon). A route that sets
 // its own challenge (the operator dashboard's realm) keeps it.
 import type { FastifyReply } from "fastify";
 
