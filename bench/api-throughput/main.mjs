@@ -327,9 +327,9 @@ async function measureLayers(bodyFile, redis, tenant) {
       const target = {
         name: layers ? `+ ${layers.replaceAll(",", " + ")}` : "bare Fastify",
         url: `${server.url}/v1/projects/${tenant.project_id}/scheduled-backups`,
+        headers: { authorization: `Bearer ${tenant.api_key}` },
         pid: server.pid,
       };
-      target.headers = { authorization: `Bearer ${tenant.api_key}` };
       const { duration } = args;
       args.duration = args["layer-duration"];
       rows.push(await measure(target).finally(() => (args.duration = duration)));

@@ -2,8 +2,8 @@
 // whichever layer refused it. Each place that answers a refusal adds it: the REST routes' error
 // answer, Fastify's error handler (plain routes and hooks) and native tRPC's responseMeta. Not an
 // onSend hook: that ran on every answer, though only refusals need it (an empty onSend hook cost
-// bare Fastify ~8 µs of CPU per request: medians of 7 alternated runs under autocannon). A route that sets
-// its own challenge (the operator dashboard's realm) keeps it.
+// bare Fastify ~8 µs of CPU per request: medians of 7 alternated runs under autocannon). A route
+// that sets its own challenge (the operator dashboard's realm) keeps it.
 import type { FastifyReply } from "fastify";
 
 export const BEARER_CHALLENGE = 'Bearer realm="capy-backups"';

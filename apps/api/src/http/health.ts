@@ -1,6 +1,6 @@
 // Probes. /healthz: the process is alive. /readyz: it can serve, i.e. Postgres and Redis both
-// answer within the deadline. Probes are frequent, so their request logs are suppressed (and see
-// machine-paths.ts).
+// answer within the deadline. Both are machine paths (machine-paths.ts): no request log, no rate
+// limit, not counted in the request metrics.
 
 import { withTimeout } from "@capy/queue";
 import type { FastifyInstance } from "fastify";
