@@ -87,8 +87,31 @@ export async function startApi(env: NodeJS.ProcessEnv, nodeArgs: string[] = []):
       if (attempt < API_PORT_ATTEMPTS && service.logs().includes("EADDRINUSE")) continue;
       throw new Error(`${(error as Error).message}\n${service.logs()}`);
     }
-    return await ready(service, baseUrl, port);
+    return await ready(reportingUnexpectedExit(service), baseUrl, port);
   }
+}
+
+/** Bytes of an API's last output printed when it ends on its own. */
+const EXIT_REPORT_BYTES = 8_000;
+
+/**
+ * An API that ends before stop() asked it to says so on the test run's stderr, with its last
+ * output: a test that then fails with ECONNREFUSED is explained by what the API printed last
+ * (a crash, a fatal log line), not left to guesswork.
+ */
+function reportingUnexpectedExit(service: ServiceProcess): ServiceProcess {
+  let stopping = false;
+  void service.exited.then((code) => {
+    if (stopping) return;
+    process.stderr.write(`\nthe API (pid ${service.child.pid}) ended on its own (${code}); its last output:\n${service.logs().slice(-EXIT_REPORT_BYTES)}\n`);
+  });
+  return {
+    ...service,
+    stop(signal, graceMs) {
+      stopping = true;
+      return service.stop(signal, graceMs);
+    },
+  };
 }
 
 /**
