@@ -10,6 +10,7 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { text } from "node:stream/consumers";
 import { FilesystemStorage } from "@capy/storage";
+import { waitFor } from "@capy/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   ArtifactChecksumError,
@@ -105,6 +106,16 @@ describe("openArtifact", () => {
     const error = await text((await openArtifact(storage, broken, { as: "archive", zstd })).body).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StageFailedError);
     expect((error as StageFailedError).message).toMatch(/^decompression failed: zstd exited with code 1: /);
+  });
+
+  it("keeps a decoding failure that comes before anyone reads, for the reader who comes later", async () => {
+    // zstd -d takes all of its input (so pipeline() no longer listens), then fails: premature end.
+    const truncated = await store("a/truncated.dump", compressed.subarray(0, compressed.length - 8), "zstd");
+    const opened = await openArtifact(storage, truncated, { as: "archive", zstd });
+    await waitFor(() => opened.body.errored !== null, { timeoutMs: 10_000, what: "zstd -d to fail" });
+    const error = await text(opened.body).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StageFailedError);
+    expect((error as StageFailedError).message).toMatch(/^decompression failed: zstd exited with code 1: .*premature end/);
   });
 
   it("writes the archive into a file with intoFile: zstd decodes straight into it, an identity artifact is copied", async () => {

@@ -98,7 +98,7 @@ export async function openArtifact(storage: ArtifactStorage, artifact: StoredArt
     throw error;
   }
   const { intoFile } = options;
-  const deliver = (body: Readable) => (intoFile === undefined ? body : writtenInto(body, intoFile));
+  const deliver = (body: Readable) => keepingErrors(intoFile === undefined ? body : writtenInto(body, intoFile));
   if (options.as === "stored") return { body: deliver(stored), sizeBytes: storedSize, encoding, encryption };
   const archiveSize = artifact.archiveSizeBytes === null ? null : Number(artifact.archiveSizeBytes);
   const plain = decrypt ? pipeline(stored, decrypt, () => {}) : stored;
@@ -106,7 +106,19 @@ export async function openArtifact(storage: ArtifactStorage, artifact: StoredArt
   // With intoFile, zstd's own output is the file; its (empty) stdout still ends only on success.
   // Decrypted, zstd reads age's stdout itself: the decrypted bytes do not pass through here.
   const decoded = pipeline(plain, zstdDecompressStage(options.zstd!, intoFile, decrypt ?? undefined), () => {});
-  return { body: decoded, sizeBytes: archiveSize, encoding: "identity", encryption: null };
+  return { body: keepingErrors(decoded), sizeBytes: archiveSize, encoding: "identity", encryption: null };
+}
+
+/**
+ * `body`, its failure kept for a reader that attaches later. pipeline() stops listening to its
+ * last stream once that stream's input is all written, but zstd -d can still fail after that,
+ * before any reader listens (the download route first awaits its audit row): an 'error' event
+ * nobody listens to would end the process. A reader attaching later still gets the failure
+ * (body.errored: stream.pipeline, finished() and async iteration report it).
+ */
+function keepingErrors(body: Readable): Readable {
+  body.on("error", () => {});
+  return body;
 }
 
 /** `body` written into the new file `file` (0600): an empty stream that ends once it is complete. */

@@ -1,6 +1,7 @@
 // Artifact downloads against the built API process: bytes, headers and tenancy; artifacts stored
 // zstd-compressed come out as the archive by default and as stored with ?encoding=stored; bytes
-// that do not match the recorded SHA-256 abort the download.
+// that do not match the recorded SHA-256 or stop decompressing abort the download, and bytes
+// zstd refuses from the start are a 409.
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
@@ -142,15 +143,26 @@ describe("GET /v1/projects/{id}/backups/{backupID}/download", () => {
     expectError(await request(h.api, "GET", `${backup.path}?encoding=gzip`, { key: h.tenant.api_key }), 400, "encoding must be one of archive, stored");
   });
 
-  it("aborts the download when the stored bytes do not match the recorded SHA-256, or do not decompress", async () => {
+  it("answers 409 before any byte when the stored bytes are not zstd at all", async () => {
+    const broken = await storedBackup(randomBytes(5000), "completed", { storedEncoding: "zstd" });
+    const refused = await request(h.api, "GET", broken.path, { key: h.tenant.api_key });
+    expect(refused.status).toBe(409);
+    expect((refused.body as { error: string }).error).toMatch(/^artifact does not decompress: decompression failed: zstd exited with code 1: /);
+  });
+
+  it("aborts the download when the stored bytes do not match the recorded SHA-256, or stop decompressing midway", async () => {
     const bytes = randomBytes(1024 * 1024);
     const changed = await storedBackup(bytes, "completed", { sha256: sha256(Buffer.from("something else")) });
-    const broken = await storedBackup(Buffer.concat([zstdCompress(bytes).subarray(0, 1000), randomBytes(5000)]), "completed", { storedEncoding: "zstd" });
-    for (const backup of [changed, broken]) {
-      // The connection is cut before the end (before the headers, when zstd fails at once):
-      // never a complete-looking file.
-      const download = fetch(`${h.api.baseUrl}${backup.path}`, { headers: { "x-api-key": h.tenant.api_key } }).then((response) => response.arrayBuffer());
-      await expect(download).rejects.toThrow();
+    const compressed = zstdCompress(bytes);
+    const truncated = await storedBackup(compressed.subarray(0, compressed.length / 2), "completed", {
+      storedEncoding: "zstd",
+      archiveSizeBytes: BigInt(bytes.length),
+    });
+    for (const backup of [changed, truncated]) {
+      // The answer starts (200), and the connection is cut before the end: never a complete-looking file.
+      const response = await fetch(`${h.api.baseUrl}${backup.path}`, { headers: { "x-api-key": h.tenant.api_key } });
+      expect(response.status).toBe(200);
+      await expect(response.arrayBuffer()).rejects.toThrow();
     }
   });
 

@@ -54,7 +54,8 @@ export interface BackupArtifact {
  * Opens a backup's artifact for download through the one artifact reader: by default as a
  * pg_restore-ready archive (decrypted and decompressed on the fly), or its stored bytes as they
  * are. A key that is missing, unusable or not among the artifact's recipients is a 409 before
- * any byte is sent (age checks the key on the stream's header, its first bytes).
+ * any byte is sent (age checks the key on the stream's header, its first bytes), and so are
+ * stored bytes that zstd refuses from the start; a failure later aborts the response.
  */
 export async function openBackupArtifact(db: Db, storage: ArtifactStorage, project: Project, backupId: string, read: OpenOptions): Promise<BackupArtifact> {
   const backup = await db.backup.findFirst({ where: { id: backupId, projectId: project.id } });
@@ -62,7 +63,8 @@ export async function openBackupArtifact(db: Db, storage: ArtifactStorage, proje
   if (backup.state !== "completed") throw new AppError("CONFLICT", `backup has no artifact to download (state: ${backup.state})`);
   try {
     const opened = await openArtifact(storage, backup, read);
-    if (backup.encryption !== null && read.as === "archive") await firstBytes(storage, backup, opened.body);
+    const decoded = read.as === "archive" && (backup.encryption !== null || backup.storedEncoding === "zstd");
+    if (decoded) await firstBytes(storage, backup, opened.body);
     const suffix = `.dump${opened.encoding === "zstd" ? ".zst" : ""}${opened.encryption === "age" ? ".age" : ""}`;
     const filename = `${backup.databaseName}-${backup.id}${suffix}`.replace(/[^A-Za-z0-9._-]/g, "_");
     const zstd = opened.encoding === "zstd" && opened.encryption === null;
@@ -75,12 +77,14 @@ export async function openBackupArtifact(db: Db, storage: ArtifactStorage, proje
 }
 
 /**
- * Waits until `body` has its first bytes (age authenticated the header with the key) or fails.
- * A failure before any byte is answered as a 409: a checksum mismatch when the stored bytes
- * changed (a changed header also fails age's key check), else age's own message.
+ * Waits until `body` has its first bytes (age authenticated the header with the key, zstd took
+ * the frame) or fails. A failure before any byte is answered as a 409: a checksum mismatch when
+ * the stored bytes changed (a changed header also fails age's key check), else age's or zstd's
+ * own message.
  */
 async function firstBytes(storage: ArtifactStorage, backup: Backup, body: Readable): Promise<void> {
   try {
+    if (body.errored) throw body.errored;
     await once(body, "readable");
   } catch (error) {
     if (error instanceof ArtifactChecksumError) throw new AppError("CONFLICT", error.message, { cause: error });
