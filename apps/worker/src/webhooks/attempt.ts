@@ -4,7 +4,7 @@
 // attempt never overwrites a newer result. After a failure the next attempt is queued with its
 // backoff; if queueing fails, the reconciler queues it from the row.
 import { WEBHOOK_QUEUE, type WebhookDeliveryPayload } from "@capy/contracts";
-import type { Db, Keyring, Webhook, WebhookDelivery } from "@capy/db";
+import type { Db, Keyring, Prisma, Webhook, WebhookDelivery } from "@capy/db";
 import { enqueueDeliveryAttempt, type WebhookQueue } from "@capy/queue";
 import { type AttemptResult, type BackoffPolicy, deliveryHeaders, retryDelayMs, signatureHeader, type WebhookSender } from "@capy/webhooks";
 import type { Logger } from "../logger.js";
@@ -92,20 +92,25 @@ async function record(
   const attempts = delivery.attempts + 1;
   const outcome: DeliveryOutcome = result.ok ? "succeeded" : attempts >= delivery.attemptLimit ? "failed" : "retrying";
   const nextAttemptAt = outcome === "retrying" ? new Date(Date.now() + retryDelayMs(attempts, deps.backoff)) : null;
-  const recorded = await finish(deps.db, delivery, {
-    state: outcome === "retrying" ? "pending" : outcome,
-    attempts,
-    lastStatusCode: result.statusCode,
-    lastError: result.error,
-    lastResponseMs: result.responseMs,
-    lastResponseBody: result.responseBody,
-    nextAttemptAt,
-    deliveredAt: result.ok ? new Date() : null,
+  // One transaction: whoever reads the delivery's outcome reads the endpoint's health with it.
+  const recorded = await deps.db.$transaction(async (tx) => {
+    const written = await finish(tx, delivery, {
+      state: outcome === "retrying" ? "pending" : outcome,
+      attempts,
+      lastStatusCode: result.statusCode,
+      lastError: result.error,
+      lastResponseMs: result.responseMs,
+      lastResponseBody: result.responseBody,
+      nextAttemptAt,
+      deliveredAt: result.ok ? new Date() : null,
+    });
+    if (!written) return false;
+    // A success on an endpoint already healthy writes nothing (a failure racing it is undone by the next success).
+    if (result.ok && health !== "healthy") await recordEndpointSuccess(tx, delivery.webhookId);
+    else if (!result.ok && aboutEndpoint) await recordEndpointFailure(tx, delivery.webhookId, deps.disableAfterMs);
+    return true;
   });
   if (!recorded) return outcome;
-  // A success on an endpoint already healthy writes nothing (a failure racing it is undone by the next success).
-  if (result.ok && health !== "healthy") await recordEndpointSuccess(deps.db, delivery.webhookId);
-  else if (!result.ok && aboutEndpoint) await recordEndpointFailure(deps.db, delivery.webhookId, deps.disableAfterMs);
   if (nextAttemptAt) {
     await enqueueDeliveryAttempt(deps.queue, { id: delivery.id, attempts, nextAttemptAt }).catch((err: unknown) =>
       deps.log.warn({ err, delivery_id: delivery.id }, "next attempt not queued; the reconciler will queue it"),
@@ -115,7 +120,7 @@ async function record(
 }
 
 /** The fenced write: only while the row is still pending at this attempt. False if it moved on. */
-async function finish(db: Db, delivery: WebhookDelivery, data: Partial<WebhookDelivery>): Promise<boolean> {
+async function finish(db: Prisma.TransactionClient, delivery: WebhookDelivery, data: Partial<WebhookDelivery>): Promise<boolean> {
   const { count } = await db.webhookDelivery.updateMany({ where: { id: delivery.id, state: "pending", attempts: delivery.attempts }, data });
   return count === 1;
 }
