@@ -4,20 +4,23 @@
 // on its own metadata database and Redis key prefix, with one project holding a schedule, 100
 // backups and 30 jobs, and a bare Fastify 5 server (bare-server.mjs) answering, on each
 // endpoint's path, the JSON the API answered there (captured once at the start), and the list of
-// scheduled backups on any other path. Each load is an autocannon process of its own (the autocannon CLI, 10
-// connections), so the load generator, the API and the baseline are three processes and this
-// script only waits. Prints req/s, p50, p99 and the mean calls per shared statement (the API's /metrics) per endpoint, and two ratios to bare Fastify: to
-// bare Fastify answering the same JSON on the same path (measured right after the endpoint;
-// the one the targets are checked against), and to bare Fastify answering the list of
-// scheduled backups (mean of a bare run before and after the API runs, the earlier baseline);
-// then the price of each request layer (security headers, rate limiter, request logging,
-// metrics, request ids) as bare Fastify with that one layer added.
-// Usage: pnpm bench:api-throughput [--duration 10] [--warmup 2] [--connections 10] [--rounds 1]
-//                                  [--layer-duration 5] [--no-layers] [--no-same-json] [--no-postgres] [--cpu-prof DIR] [--only TEXT]
-// --rounds N: each endpoint N times, each time followed by bare Fastify on the same JSON; the row
-//   is the round with the median ratio, and every round's ratio is printed beside it (this
-//   machine's run-to-run spread is several points).
-// --no-same-json: no bare run per endpoint (only the schedule-JSON baseline).
+// scheduled backups on any other path. Each load is an autocannon process of its own (the
+// autocannon CLI, 10 connections), so the load generator, the API and the baseline are three
+// processes and this script only waits. Prints req/s, p50, p99 and the mean calls per shared
+// statement (the API's /metrics) per endpoint, and two ratios to bare Fastify: to bare Fastify
+// answering the same JSON on the same path (the one the targets are checked against), and to
+// bare Fastify answering the list of
+// scheduled backups, the earlier baseline); then the price of each request layer (security
+// headers, rate limiter, request logging, metrics, request ids) as bare Fastify with that one
+// layer added.
+// Interleaved: this machine's throughput drifts between runs (bare Fastify answered 12.9k-30k
+// req/s between runs of one script), so each endpoint's --duration is cut into --slices slices,
+// and every round of slices runs each GET endpoint, then bare Fastify on its JSON, one after
+// another. The drift then falls on the API and its baseline (and on tRPC and REST) alike; each
+// row pools its slices (requests / seconds), and the spread of the per-slice ratios is printed
+// beside it. POST …/backups has its own rounds, after the GETs (it grows the jobs table).
+// Usage: pnpm bench:api-throughput [--duration 10] [--slices 5] [--warmup 2] [--connections 10]
+//                                  [--layer-duration 5] [--no-layers] [--no-postgres] [--cpu-prof DIR] [--only TEXT]
 // --no-postgres: no run of Postgres alone (postgres-alone.mjs: pgbench with each endpoint's statement).
 // --cpu-prof DIR: the API runs with node --cpu-prof, its profile written to DIR on exit.
 // --only TEXT: only the endpoints whose name contains TEXT (e.g. to profile one of them).
@@ -36,12 +39,11 @@ import { BACKUPS, seed } from "./seed.mjs";
 const { values: args } = parseArgs({
   options: {
     duration: { type: "string", default: "10" },
+    slices: { type: "string", default: "5" },
     warmup: { type: "string", default: "2" },
     connections: { type: "string", default: "10" },
-    rounds: { type: "string", default: "1" },
     "layer-duration": { type: "string", default: "5" },
     "no-layers": { type: "boolean", default: false },
-    "no-same-json": { type: "boolean", default: false },
     "no-postgres": { type: "boolean", default: false },
     "cpu-prof": { type: "string" },
     only: { type: "string" },
@@ -50,7 +52,9 @@ const { values: args } = parseArgs({
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const AUTOCANNON = path.join(HERE, "..", "..", "node_modules", "autocannon", "autocannon.js");
 const CONNECTIONS = Number(args.connections);
-const ROUNDS = Number(args.rounds);
+const SLICES = Number(args.slices);
+/** Seconds of one slice (autocannon takes whole seconds). */
+const SLICE_SECONDS = Math.max(1, Math.round(Number(args.duration) / SLICES));
 
 const cleanups = [];
 const log = (...parts) => console.error(`[${new Date().toISOString().slice(11, 23)}]`, ...parts);
@@ -80,22 +84,71 @@ function cpuMicros(pid) {
   return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
-/**
- * Warm-up (JIT, pools), then the measured run: req/s, p50, p99 (ms), how many failed, and the
- * server's CPU time per request (µs; `target.pid`), which the machine's load does not inflate
- * as much as it does latencies.
- */
-async function measure(target) {
+/** Warm-up (JIT, pools, the connections' first requests): `--warmup` s of load, not measured. */
+async function warmUp(target) {
   if (Number(args.warmup) > 0) await autocannon(target.url, { ...target, seconds: Number(args.warmup) });
-  // The scrapes of /metrics fall outside the CPU measured.
+}
+
+/**
+ * One measured run of `target` for `seconds`: its requests and their seconds, p50 and p99 (ms),
+ * how many failed, the server's CPU time (µs; `target.pid`: the machine's load inflates it less
+ * than it does latencies), and the shared statements' counters (scraped outside the CPU measured).
+ */
+async function slice(target, seconds) {
   const sharedBefore = target.metrics && (await sharedStatements(target.metrics));
   const cpuBefore = cpuMicros(target.pid);
-  const result = await autocannon(target.url, { ...target, seconds: Number(args.duration) });
-  const cpu = (cpuMicros(target.pid) - cpuBefore) / result.requests.total;
-  const shared = target.metrics && callsPerStatement(sharedBefore, await sharedStatements(target.metrics));
+  const result = await autocannon(target.url, { ...target, seconds });
+  const cpu = cpuMicros(target.pid) - cpuBefore;
+  const shared = target.metrics && { before: sharedBefore, after: await sharedStatements(target.metrics) };
   const bad = result.non2xx + result.errors + result.timeouts;
   if (bad > 0) log(`${target.name}: ${bad} of ${result.requests.total} requests failed or were not 2xx`);
-  return { name: target.name, rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, cpu, shared, bad, load: load() };
+  return { requests: result.requests.total, seconds: result.duration, p50: result.latency.p50, p99: result.latency.p99, cpu, shared, bad };
+}
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
+
+/**
+ * A target's slices as one row: req/s over all of them (requests / seconds), CPU µs per request,
+ * the median slice's p50 and p99, each slice's req/s (`slices`), calls per shared statement.
+ */
+function pooled(name, slices) {
+  const requests = slices.reduce((sum, s) => sum + s.requests, 0);
+  const seconds = slices.reduce((sum, s) => sum + s.seconds, 0);
+  const shared = slices[0].shared && callsPerStatement(sumCounters(slices.map((s) => s.shared.before)), sumCounters(slices.map((s) => s.shared.after)));
+  return {
+    name,
+    rps: requests / seconds,
+    p50: median(slices.map((s) => s.p50)),
+    p99: median(slices.map((s) => s.p99)),
+    cpu: slices.reduce((sum, s) => sum + s.cpu, 0) / requests,
+    shared,
+    bad: slices.reduce((sum, s) => sum + s.bad, 0),
+    slices: slices.map((s) => s.requests / s.seconds),
+    load: load(),
+  };
+}
+
+const sumCounters = (readings) =>
+  readings.reduce((sum, r) => ({ calls: sum.calls + r.calls, statements: sum.statements + r.statements }), { calls: 0, statements: 0 });
+
+/** `target` warmed up, then measured for `seconds` in one run (the layer table). */
+async function measure(target, seconds) {
+  await warmUp(target);
+  return pooled(target.name, [await slice(target, seconds)]);
+}
+
+/**
+ * `targets` interleaved: each warmed up, then --slices rounds, each running every target for one
+ * slice in turn. Resolves with one pooled row per target, in order.
+ */
+async function measureInterleaved(targets) {
+  for (const target of targets) await warmUp(target);
+  const slicesOf = targets.map(() => []);
+  for (let round = 1; round <= SLICES; round++) {
+    log(`round ${round} of ${SLICES}: ${targets.map((t) => t.name).join("; ")} (${SLICE_SECONDS} s each)`);
+    for (const [i, target] of targets.entries()) slicesOf[i].push(await slice(target, SLICE_SECONDS));
+  }
+  return targets.map((target, i) => pooled(target.name, slicesOf[i]));
 }
 
 /** Calls answered and statements run so far by the API's shared statements (its /metrics: db_shared_statement_calls). */
@@ -186,6 +239,9 @@ function targets(api, tenant) {
 
 const fmt = (n, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
+/** The lowest and highest of per-round ratios, as percentages. */
+const spread = (ratios) => `${fmt(Math.min(...ratios) * 100, 1)}-${fmt(Math.max(...ratios) * 100, 1)} %`;
+
 function printTable(title, rows, baseline) {
   console.log(`\n${title}`);
   console.log(
@@ -194,14 +250,15 @@ function printTable(title, rows, baseline) {
   console.log("|---|---|---|---|---|---|---|---|---|---|");
   for (const row of rows) {
     const ratio = row.rps / baseline;
-    // Checked against bare Fastify answering the same JSON when it was measured.
+    // Checked against bare Fastify answering the same JSON, interleaved with it.
     const same = row.same === undefined ? undefined : row.rps / row.same;
     const checked = same ?? ratio;
     const checks = [];
     if (row.goal !== undefined) checks.push(`≥ ${row.goal * 100} % ${checked >= row.goal ? "ok" : "MISSED"}`);
     if (row.p99goal !== undefined) checks.push(`p99 ≤ ${row.p99goal} ms ${row.p99 <= row.p99goal ? "ok" : "MISSED"}`);
-    if (row.rest !== undefined) checks.push(`≥ 90 % of REST (${fmt((row.rps / row.rest) * 100)} %) ${row.rps >= 0.9 * row.rest ? "ok" : "MISSED"}`);
-    const roundsText = row.rounds === undefined ? "" : `; rounds ${row.rounds.map((r) => fmt(r * 100, 1)).join(", ")} %`;
+    if (row.rest !== undefined)
+      checks.push(`≥ 90 % of REST (${fmt((row.rps / row.rest) * 100, 1)} %; rounds ${spread(row.restRounds)}) ${row.rps >= 0.9 * row.rest ? "ok" : "MISSED"}`);
+    const roundsText = row.rounds === undefined ? "" : `; rounds ${spread(row.rounds)}`;
     const sameText = same === undefined ? "" : `${fmt(same * 100, 1)} % (bare ${fmt(row.same)} req/s${roundsText})`;
     console.log(
       `| ${row.name} | ${fmt(row.rps)} | ${row.p50} | ${row.p99} | ${fmt(row.cpu)} | ${row.shared === undefined ? "" : fmt(row.shared, 1)} | ${sameText} | ${fmt(ratio * 100, 1)} % | ${checks.join(", ")} | ${row.load} |`,
@@ -211,7 +268,9 @@ function printTable(title, rows, baseline) {
 
 async function main() {
   console.log(`bench/api-throughput ${new Date().toISOString()} node ${process.version}, ${os.cpus().length} cpus, load average ${load()}`);
-  console.log(`autocannon: ${CONNECTIONS} connections, ${args.duration} s per endpoint after ${args.warmup} s warm-up, each run its own process`);
+  console.log(
+    `autocannon: ${CONNECTIONS} connections, ${args.duration} s per endpoint in ${SLICES} interleaved slices after ${args.warmup} s warm-up, each run its own process`,
+  );
   const [meta, source] = await Promise.all([createMetadataDatabase(), createEmptyDatabase()]);
   const redis = createTestRedis();
   cleanups.push(
@@ -254,48 +313,54 @@ async function main() {
 
   const bare = await startBare(bodyFile, redis, "", answersFile);
   cleanups.unshift(() => bare.stop());
-  log("bare Fastify");
-  const before = await measure({ name: "bare Fastify (before)", url: `${bare.url}/v1/projects/x/scheduled-backups`, pid: bare.pid });
-  const rows = [];
-  for (const target of chosen) {
-    const runs = [];
-    for (let round = 1; round <= ROUNDS; round++) runs.push(await measureEndpoint(target, round, api, bare));
-    rows.push({ ...medianRun(runs), goal: target.goal, p99goal: target.p99 });
-    if (target.restOf) rows.at(-1).rest = rows.find((row) => row.name === target.restOf)?.rps;
-  }
-  log("bare Fastify");
-  const after = await measure({ name: "bare Fastify (after)", url: `${bare.url}/v1/projects/x/scheduled-backups`, pid: bare.pid });
+  const baseline = { name: "bare Fastify (schedule JSON)", url: `${bare.url}/v1/projects/x/scheduled-backups`, pid: bare.pid };
+  // The GETs interleaved, then the POST with its own bare run (every POST leaves a pending job).
+  const gets = chosen.filter((t) => t.method === undefined);
+  const rows = [
+    ...(await measureEndpoints(gets, [baseline], api, bare)),
+    ...(await measureEndpoints(
+      chosen.filter((t) => t.method !== undefined),
+      [],
+      api,
+      bare,
+    )),
+  ];
   await bare.stop();
   cleanups.shift();
-  const baseline = (before.rps + after.rps) / 2;
+  const bareRow = rows.find((row) => row.name === baseline.name);
   printTable(
-    `API vs bare Fastify (same JSON: bare measured right after each endpoint; schedule JSON: mean of the two bare runs, ${fmt(baseline)} req/s)`,
-    [before, ...rows, after],
-    baseline,
+    `API vs bare Fastify, interleaved (${SLICES} rounds of ${SLICE_SECONDS} s per endpoint; p50 and p99: the median slice's; same JSON: bare Fastify on the endpoint's path and JSON; schedule JSON: bare Fastify answering the list of scheduled backups, ${fmt(bareRow?.rps ?? 0)} req/s)`,
+    rows,
+    bareRow?.rps,
   );
 
   if (!args["no-postgres"]) await comparePostgresAlone(meta.url, tenant, rows);
   if (!args["no-layers"]) await measureLayers(bodyFile, redis, tenant);
 }
 
-/** One round of `target`: the API, then (unless --no-same-json) bare Fastify answering the same JSON right after. */
-async function measureEndpoint(target, round, api, bare) {
-  const label = ROUNDS > 1 ? `${target.name} (round ${round} of ${ROUNDS})` : target.name;
-  log(label);
-  const run = await measure({ ...target, pid: api.child.pid, metrics: `${api.baseUrl}/metrics` });
-  if (args["no-same-json"]) return run;
-  const url = new URL(target.url);
-  log(`${label}: bare Fastify, same JSON`);
-  const same = await measure({ ...target, name: `bare: ${target.name}`, url: `${bare.url}${url.pathname}${url.search}`, pid: bare.pid });
-  return { ...run, same: same.rps };
-}
-
-/** The round whose ratio to bare Fastify (same JSON, else req/s alone) is the median, with every round's ratio beside it. */
-function medianRun(runs) {
-  const ratio = (run) => (run.same === undefined ? run.rps : run.rps / run.same);
-  const sorted = [...runs].sort((a, b) => ratio(a) - ratio(b));
-  const median = sorted[Math.floor((sorted.length - 1) / 2)];
-  return runs.length === 1 || median.same === undefined ? median : { ...median, rounds: runs.map((run) => ratio(run)) };
+/**
+ * `targets` on the API, each followed by bare Fastify answering its JSON on its path, and `extra`
+ * bare runs, all interleaved; one row per target (its ratio to its bare run pooled, and per
+ * round in `rounds`; tRPC's to REST in `rest` and `restRounds`), then the extra rows.
+ */
+async function measureEndpoints(targets, extra, api, bare) {
+  if (targets.length === 0) return [];
+  const runs = targets.flatMap((target) => {
+    const url = new URL(target.url);
+    const same = { ...target, name: `bare: ${target.name}`, url: `${bare.url}${url.pathname}${url.search}`, pid: bare.pid };
+    return [{ ...target, pid: api.child.pid, metrics: `${api.baseUrl}/metrics` }, same];
+  });
+  const measured = await measureInterleaved([...runs, ...extra]);
+  const perRound = (a, b) => a.slices.map((rps, i) => rps / b.slices[i]);
+  const rows = targets.map((target, i) => {
+    const [run, same] = [measured[2 * i], measured[2 * i + 1]];
+    return { ...run, same: same.rps, rounds: perRound(run, same), goal: target.goal, p99goal: target.p99 };
+  });
+  for (const [i, target] of targets.entries()) {
+    const rest = rows.find((row) => row.name === target.restOf);
+    if (rest) Object.assign(rows[i], { rest: rest.rps, restRounds: perRound(rows[i], rest) });
+  }
+  return [...rows, ...measured.slice(2 * targets.length)];
 }
 
 /** Postgres alone with each endpoint's statement, against the API's rate and the target's. */
@@ -330,9 +395,7 @@ async function measureLayers(bodyFile, redis, tenant) {
         headers: { authorization: `Bearer ${tenant.api_key}` },
         pid: server.pid,
       };
-      const { duration } = args;
-      args.duration = args["layer-duration"];
-      rows.push(await measure(target).finally(() => (args.duration = duration)));
+      rows.push(await measure(target, Number(args["layer-duration"])));
     } finally {
       await server.stop();
     }
