@@ -13,6 +13,7 @@ import { registerDocsRoutes } from "./http/docs.js";
 import { registerDownloadRoute } from "./http/download.js";
 import { registerErrorHandlers } from "./http/errors.js";
 import { registerHealthRoutes } from "./http/health.js";
+import { livenessServerFactory } from "./http/liveness.js";
 import { registerMetrics, registerMetricsRoute } from "./http/metrics.js";
 import { registerNativeTrpc } from "./http/native-trpc.js";
 import { registerPrettyRequestLog } from "./http/request-log.js";
@@ -21,7 +22,10 @@ import { registerSecurity } from "./http/security.js";
 import { buildOpenApiDocument } from "./openapi.js";
 
 export function buildServer(deps: AppDeps): FastifyInstance {
+  let closing = false;
   const app = Fastify({
+    // GET /healthz answered in front of Fastify while the server is open (http/liveness.ts).
+    serverFactory: livenessServerFactory(() => closing),
     loggerInstance: deps.logger,
     // Unique across processes, so a request can be followed through aggregated logs.
     genReqId: () => randomUUID(),
@@ -37,6 +41,10 @@ export function buildServer(deps: AppDeps): FastifyInstance {
   // Set on arrival, where it is known: one onSend hook fewer to run on every answer.
   app.addHook("onRequest", (request, reply, done) => {
     reply.header("x-request-id", request.id);
+    done();
+  });
+  app.addHook("preClose", (done) => {
+    closing = true;
     done();
   });
   registerErrorHandlers(app);

@@ -1,6 +1,7 @@
 // Probes. /healthz: the process is alive. /readyz: it can serve, i.e. Postgres and Redis both
 // answer within the deadline. Both are machine paths (machine-paths.ts): no request log, no rate
-// limit, not counted in the request metrics.
+// limit, not counted in the request metrics. Over HTTP, /healthz is answered in front of Fastify
+// (liveness.ts), with this route's answer; the route serves the rest (inject, a query string).
 
 import { withTimeout } from "@capy/queue";
 import type { FastifyInstance } from "fastify";

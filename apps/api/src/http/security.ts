@@ -113,12 +113,17 @@ interface PathHeaders {
   docs: HeaderSet;
 }
 
+const withPolicy = (headers: HeaderSet, policy: string): HeaderSet => ({ ...headers, "content-security-policy": policy });
+
+/** The security headers of an API answer (JSON or artifact): helmet's but the document-only ones, and the API's policy. */
+export function apiHeaders(documentHeaders: HeaderSet = helmetHeaders()): HeaderSet {
+  return withPolicy(Object.fromEntries(Object.entries(documentHeaders).filter(([name]) => !DOCUMENT_ONLY.includes(name))), API_CSP);
+}
+
 function pathHeaders(): PathHeaders {
   const documentHeaders = helmetHeaders();
-  const apiHeaders = Object.fromEntries(Object.entries(documentHeaders).filter(([name]) => !DOCUMENT_ONLY.includes(name)));
-  const withPolicy = (headers: HeaderSet, policy: string) => ({ ...headers, "content-security-policy": policy });
   return {
-    api: withPolicy(apiHeaders, API_CSP),
+    api: apiHeaders(documentHeaders),
     admin: withPolicy(documentHeaders, ADMIN_CSP),
     console: withPolicy(documentHeaders, CONSOLE_CSP),
     docs: withPolicy(documentHeaders, docsCsp([])),

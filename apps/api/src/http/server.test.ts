@@ -108,6 +108,20 @@ describe("probes and routing", () => {
     expect(await request(h.api, "GET", "/readyz")).toMatchObject({ status: 200, body: { status: "ok" } });
   });
 
+  it("answers GET and HEAD /healthz in front of Fastify exactly as its route does, with a fresh request id", async () => {
+    const headersOf = (response: Response) => Object.fromEntries([...response.headers].filter(([name]) => name !== "x-request-id" && name !== "date"));
+    for (const method of ["GET", "HEAD"]) {
+      // `/healthz?route` skips the answer in front (http/liveness.ts) and reaches the Fastify route.
+      const viaRoute = await fetch(`${h.api.baseUrl}/healthz?route`, { method });
+      const inFront = await fetch(`${h.api.baseUrl}/healthz`, { method });
+      expect(inFront.status).toBe(200);
+      expect(headersOf(inFront)).toEqual(headersOf(viaRoute));
+      expect(inFront.headers.get("x-request-id")).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(inFront.headers.get("x-request-id")).not.toBe(viaRoute.headers.get("x-request-id"));
+      expect(await inFront.text()).toBe(await viaRoute.text());
+    }
+  });
+
   it("answers unknown routes with 404 { error }", async () => {
     expectError(await request(h.api, "GET", "/v1/nope", { key: h.tenant.api_key }), 404);
     expectError(await request(h.api, "DELETE", `/v1/projects/${h.tenant.project_id}/backups`, { key: h.tenant.api_key }), 404);
