@@ -9,10 +9,9 @@
 // processes and this script only waits. Prints req/s, p50, p99 and the mean calls per shared
 // statement (the API's /metrics) per endpoint, and two ratios to bare Fastify: to bare Fastify
 // answering the same JSON on the same path (the one the targets are checked against), and to
-// bare Fastify answering the list of
-// scheduled backups, the earlier baseline); then the price of each request layer (security
-// headers, rate limiter, request logging, metrics, request ids) as bare Fastify with that one
-// layer added.
+// bare Fastify answering the list of scheduled backups, the earlier baseline); then the price of
+// each request layer (security headers, rate limiter, request logging, metrics, request ids) as
+// bare Fastify with that one layer added, interleaved with bare Fastify alone.
 // Interleaved: this machine's throughput drifts between runs (bare Fastify answered 12.9k-30k
 // req/s between runs of one script), so each endpoint's --duration is cut into --slices slices,
 // and every round of slices runs each GET endpoint, then bare Fastify on its JSON, one after
@@ -20,7 +19,7 @@
 // row pools its slices (requests / seconds), and the spread of the per-slice ratios is printed
 // beside it. POST …/backups has its own rounds, after the GETs (it grows the jobs table).
 // Usage: pnpm bench:api-throughput [--duration 10] [--slices 5] [--warmup 2] [--connections 10]
-//                                  [--layer-duration 5] [--no-layers] [--no-postgres] [--cpu-prof DIR] [--only TEXT]
+//                                  [--layer-duration 10] [--no-layers] [--no-postgres] [--cpu-prof DIR] [--only TEXT]
 // --no-postgres: no run of Postgres alone (postgres-alone.mjs: pgbench with each endpoint's statement).
 // --cpu-prof DIR: the API runs with node --cpu-prof, its profile written to DIR on exit.
 // --only TEXT: only the endpoints whose name contains TEXT (e.g. to profile one of them).
@@ -42,7 +41,7 @@ const { values: args } = parseArgs({
     slices: { type: "string", default: "5" },
     warmup: { type: "string", default: "2" },
     connections: { type: "string", default: "10" },
-    "layer-duration": { type: "string", default: "5" },
+    "layer-duration": { type: "string", default: "10" },
     "no-layers": { type: "boolean", default: false },
     "no-postgres": { type: "boolean", default: false },
     "cpu-prof": { type: "string" },
@@ -131,22 +130,16 @@ function pooled(name, slices) {
 const sumCounters = (readings) =>
   readings.reduce((sum, r) => ({ calls: sum.calls + r.calls, statements: sum.statements + r.statements }), { calls: 0, statements: 0 });
 
-/** `target` warmed up, then measured for `seconds` in one run (the layer table). */
-async function measure(target, seconds) {
-  await warmUp(target);
-  return pooled(target.name, [await slice(target, seconds)]);
-}
-
 /**
  * `targets` interleaved: each warmed up, then --slices rounds, each running every target for one
  * slice in turn. Resolves with one pooled row per target, in order.
  */
-async function measureInterleaved(targets) {
+async function measureInterleaved(targets, sliceSeconds = SLICE_SECONDS) {
   for (const target of targets) await warmUp(target);
   const slicesOf = targets.map(() => []);
   for (let round = 1; round <= SLICES; round++) {
-    log(`round ${round} of ${SLICES}: ${targets.map((t) => t.name).join("; ")} (${SLICE_SECONDS} s each)`);
-    for (const [i, target] of targets.entries()) slicesOf[i].push(await slice(target, SLICE_SECONDS));
+    log(`round ${round} of ${SLICES}: ${targets.map((t) => t.name).join("; ")} (${sliceSeconds} s each)`);
+    for (const [i, target] of targets.entries()) slicesOf[i].push(await slice(target, sliceSeconds));
   }
   return targets.map((target, i) => pooled(target.name, slicesOf[i]));
 }
@@ -381,26 +374,30 @@ async function comparePostgresAlone(url, tenant, rows) {
 /**
  * Bare Fastify plus one of the API's request layers at a time, against bare Fastify alone, on an
  * API path with the tenant's key (the path's answer: the list of scheduled backups). Not on
- * /healthz: the probes skip the rate limiter and the request metrics.
+ * /healthz: the probes skip the rate limiter and the request metrics. Every variant is its own
+ * server, all started at once and interleaved like the endpoints (--layer-duration cut into
+ * --slices slices), so each layer's ratio is to bare Fastify measured in the same rounds.
  */
 async function measureLayers(bodyFile, redis, tenant) {
-  const rows = [];
-  for (const layers of ["", "reqid", "metrics", "headers", "ratelimit", "logging", "reqid,metrics,headers,ratelimit"]) {
-    const server = await startBare(bodyFile, redis, layers);
-    try {
-      log(`bare + ${layers || "nothing"}`);
-      const target = {
-        name: layers ? `+ ${layers.replaceAll(",", " + ")}` : "bare Fastify",
-        url: `${server.url}/v1/projects/${tenant.project_id}/scheduled-backups`,
-        headers: { authorization: `Bearer ${tenant.api_key}` },
-        pid: server.pid,
-      };
-      rows.push(await measure(target, Number(args["layer-duration"])));
-    } finally {
-      await server.stop();
-    }
+  const variants = ["", "reqid", "metrics", "headers", "ratelimit", "logging", "reqid,metrics,headers,ratelimit"];
+  const servers = await Promise.all(variants.map((layers) => startBare(bodyFile, redis, layers)));
+  try {
+    const targets = variants.map((layers, i) => ({
+      name: layers ? `+ ${layers.replaceAll(",", " + ")}` : "bare Fastify",
+      url: `${servers[i].url}/v1/projects/${tenant.project_id}/scheduled-backups`,
+      headers: { authorization: `Bearer ${tenant.api_key}` },
+      pid: servers[i].pid,
+    }));
+    const [bare, ...layered] = await measureInterleaved(targets, Math.max(1, Math.round(Number(args["layer-duration"]) / SLICES)));
+    for (const row of layered) Object.assign(row, { same: bare.rps, rounds: row.slices.map((rps, i) => rps / bare.slices[i]) });
+    printTable(
+      "price of each request layer, interleaved: bare Fastify plus that layer against bare Fastify alone (logging at info: two lines per request, to /dev/null)",
+      [bare, ...layered],
+      bare.rps,
+    );
+  } finally {
+    await Promise.all(servers.map((server) => server.stop()));
   }
-  printTable("price of each request layer: bare Fastify plus that layer (logging at info: two lines per request, to /dev/null)", rows, rows[0].rps);
 }
 
 try {
