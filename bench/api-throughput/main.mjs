@@ -127,6 +127,9 @@ function pooled(name, slices) {
   };
 }
 
+/** Row `a`'s req/s over row `b`'s, slice by slice (the two measured in the same rounds). */
+const perRound = (a, b) => a.slices.map((rps, i) => rps / b.slices[i]);
+
 const sumCounters = (readings) =>
   readings.reduce((sum, r) => ({ calls: sum.calls + r.calls, statements: sum.statements + r.statements }), { calls: 0, statements: 0 });
 
@@ -344,7 +347,6 @@ async function measureEndpoints(targets, extra, api, bare) {
     return [{ ...target, pid: api.child.pid, metrics: `${api.baseUrl}/metrics` }, same];
   });
   const measured = await measureInterleaved([...runs, ...extra]);
-  const perRound = (a, b) => a.slices.map((rps, i) => rps / b.slices[i]);
   const rows = targets.map((target, i) => {
     const [run, same] = [measured[2 * i], measured[2 * i + 1]];
     return { ...run, same: same.rps, rounds: perRound(run, same), goal: target.goal, p99goal: target.p99 };
@@ -389,7 +391,7 @@ async function measureLayers(bodyFile, redis, tenant) {
       pid: servers[i].pid,
     }));
     const [bare, ...layered] = await measureInterleaved(targets, Math.max(1, Math.round(Number(args["layer-duration"]) / SLICES)));
-    for (const row of layered) Object.assign(row, { same: bare.rps, rounds: row.slices.map((rps, i) => rps / bare.slices[i]) });
+    for (const row of layered) Object.assign(row, { same: bare.rps, rounds: perRound(row, bare) });
     printTable(
       "price of each request layer, interleaved: bare Fastify plus that layer against bare Fastify alone (logging at info: two lines per request, to /dev/null)",
       [bare, ...layered],

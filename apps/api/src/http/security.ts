@@ -74,11 +74,18 @@ const isAdminPath = (path: string) => path === "/admin/queues" || path.startsWit
 const isDocsPath = (path: string) => path === "/docs" || path.startsWith("/docs/");
 
 /**
- * The headers helmet sets (CSP aside), computed once. They do not depend on the request, and
- * @fastify/helmet rebuilt helmet's middleware on every request: a third of bare Fastify's
- * throughput (bench/api-throughput, layer table).
+ * The headers helmet sets (CSP aside), computed once per process (every answer of every server
+ * shares them, the liveness answer in front of Fastify included). They do not depend on the
+ * request, and @fastify/helmet rebuilt helmet's middleware on every request: a third of bare
+ * Fastify's throughput (bench/api-throughput, layer table).
  */
-function helmetHeaders(): Record<string, string> {
+function helmetHeaders(): HeaderSet {
+  helmetHeadersOnce ??= renderHelmetHeaders();
+  return helmetHeadersOnce;
+}
+let helmetHeadersOnce: HeaderSet | undefined;
+
+function renderHelmetHeaders(): HeaderSet {
   const headers: Record<string, string> = {};
   const response = {
     setHeader: (name: string, value: unknown) => {
@@ -116,14 +123,14 @@ interface PathHeaders {
 const withPolicy = (headers: HeaderSet, policy: string): HeaderSet => ({ ...headers, "content-security-policy": policy });
 
 /** The security headers of an API answer (JSON or artifact): helmet's but the document-only ones, and the API's policy. */
-export function apiHeaders(documentHeaders: HeaderSet = helmetHeaders()): HeaderSet {
-  return withPolicy(Object.fromEntries(Object.entries(documentHeaders).filter(([name]) => !DOCUMENT_ONLY.includes(name))), API_CSP);
+export function apiHeaders(): HeaderSet {
+  return withPolicy(Object.fromEntries(Object.entries(helmetHeaders()).filter(([name]) => !DOCUMENT_ONLY.includes(name))), API_CSP);
 }
 
 function pathHeaders(): PathHeaders {
   const documentHeaders = helmetHeaders();
   return {
-    api: apiHeaders(documentHeaders),
+    api: apiHeaders(),
     admin: withPolicy(documentHeaders, ADMIN_CSP),
     console: withPolicy(documentHeaders, CONSOLE_CSP),
     docs: withPolicy(documentHeaders, docsCsp([])),
