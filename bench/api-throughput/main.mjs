@@ -6,8 +6,9 @@
 // endpoint's path, the JSON the API answered there (captured once at the start), and the list of
 // scheduled backups on any other path. Each load is an autocannon process of its own (the
 // autocannon CLI, 10 connections), so the load generator, the API and the baseline are three
-// processes and this script only waits. Prints req/s, p50, p99 and the mean calls per shared
-// statement (the API's /metrics) per endpoint, and two ratios to bare Fastify: to bare Fastify
+// processes and this script only waits. Prints req/s, p50, p99, CPU per request (the API's, its
+// Postgres backends' and the Redis server's, from /proc), the mean calls per shared statement
+// (the API's /metrics) per endpoint, and two ratios to bare Fastify: to bare Fastify
 // answering the same JSON on the same path (the one the targets are checked against), and to
 // bare Fastify answering the list of scheduled backups, the earlier baseline); then the price of
 // each request layer (security headers, rate limiter, request logging, metrics, request ids) as
@@ -83,6 +84,51 @@ function cpuMicros(pid) {
   return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
+/** The summed CPU time (µs) of the processes `pids` that still run (a pid gone counts 0 on both sides). */
+function cpuMicrosOf(pids) {
+  const readings = new Map();
+  for (const pid of pids) {
+    try {
+      readings.set(pid, cpuMicros(pid));
+    } catch {
+      // Exited (a pooled connection closed): left out.
+    }
+  }
+  return readings;
+}
+
+/** CPU used by each process in `before` since then (µs), summed over those still running. */
+function cpuSince(before) {
+  let used = 0;
+  for (const [pid, micros] of before) {
+    try {
+      used += cpuMicros(pid) - micros;
+    } catch {
+      // Exited during the slice: its last ticks are lost (rare after the warm-up).
+    }
+  }
+  return used;
+}
+
+/**
+ * The processes serving the API besides itself: its Postgres backends (the metadata database's
+ * connections, read from pg_stat_activity before each slice) and the Redis server (its
+ * process_id). Their CPU per request shows what a request costs the whole machine: a POST's
+ * commit and BullMQ's add script run there, on the same cores as the API and the load.
+ */
+async function backingServices(db, databaseName, redisUrl) {
+  const { createWorkerConnection } = await import(new URL("../../packages/queue/dist/index.js", import.meta.url).href);
+  // A connection that waits until Redis is ready (a producer one refuses commands before that).
+  const redis = createWorkerConnection({ url: redisUrl, prefix: "bench" });
+  const info = await redis.info("server");
+  await redis.quit();
+  const redisPid = Number(/^process_id:(\d+)/m.exec(info)[1]);
+  return async () => {
+    const { rows } = await db.pool.query("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [databaseName]);
+    return { postgres: rows.map((row) => row.pid), redis: [redisPid] };
+  };
+}
+
 /** Warm-up (JIT, pools, the connections' first requests): `--warmup` s of load, not measured. */
 async function warmUp(target) {
   if (Number(args.warmup) > 0) await autocannon(target.url, { ...target, seconds: Number(args.warmup) });
@@ -95,20 +141,23 @@ async function warmUp(target) {
  */
 async function slice(target, seconds) {
   const sharedBefore = target.metrics && (await sharedStatements(target.metrics));
+  const services = target.services && (await target.services());
+  const [postgresBefore, redisBefore] = services ? [cpuMicrosOf(services.postgres), cpuMicrosOf(services.redis)] : [];
   const cpuBefore = cpuMicros(target.pid);
   const result = await autocannon(target.url, { ...target, seconds });
   const cpu = cpuMicros(target.pid) - cpuBefore;
+  const backing = services && { postgres: cpuSince(postgresBefore), redis: cpuSince(redisBefore) };
   const shared = target.metrics && { before: sharedBefore, after: await sharedStatements(target.metrics) };
   const bad = result.non2xx + result.errors + result.timeouts;
   if (bad > 0) log(`${target.name}: ${bad} of ${result.requests.total} requests failed or were not 2xx`);
-  return { requests: result.requests.total, seconds: result.duration, p50: result.latency.p50, p99: result.latency.p99, cpu, shared, bad };
+  return { requests: result.requests.total, seconds: result.duration, p50: result.latency.p50, p99: result.latency.p99, cpu, backing, shared, bad };
 }
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
 
 /**
- * A target's slices as one row: req/s over all of them (requests / seconds), CPU µs per request,
- * the median slice's p50 and p99, each slice's req/s (`slices`), calls per shared statement.
+ * A target's slices as one row: req/s over all of them (requests / seconds), CPU µs per request
+ * (the server's, and Postgres's and Redis's for the API), the median slice's p50 and p99, each slice's req/s (`slices`), calls per shared statement.
  */
 function pooled(name, slices) {
   const requests = slices.reduce((sum, s) => sum + s.requests, 0);
@@ -120,6 +169,8 @@ function pooled(name, slices) {
     p50: median(slices.map((s) => s.p50)),
     p99: median(slices.map((s) => s.p99)),
     cpu: slices.reduce((sum, s) => sum + s.cpu, 0) / requests,
+    postgresCpu: slices[0].backing && slices.reduce((sum, s) => sum + s.backing.postgres, 0) / requests,
+    redisCpu: slices[0].backing && slices.reduce((sum, s) => sum + s.backing.redis, 0) / requests,
     shared,
     bad: slices.reduce((sum, s) => sum + s.bad, 0),
     slices: slices.map((s) => s.requests / s.seconds),
@@ -241,14 +292,15 @@ const spread = (ratios) => `${fmt(Math.min(...ratios) * 100, 1)}-${fmt(Math.max(
 function printTable(title, rows, baseline) {
   console.log(`\n${title}`);
   console.log(
-    "| endpoint | req/s | p50 ms | p99 ms | server CPU µs/req | calls per shared statement | vs bare, same JSON | vs bare, schedule JSON | target | load avg |",
+    "| endpoint | req/s | p50 ms | p99 ms | server CPU µs/req | Postgres, Redis CPU µs/req | calls per shared statement | vs bare, same JSON | vs bare, schedule JSON | target | load avg |",
   );
-  console.log("|---|---|---|---|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|");
   for (const row of rows) {
-    const ratio = row.rps / baseline;
+    // No baseline when only the POST ran (the schedule JSON is measured with the GETs).
+    const ratio = baseline ? row.rps / baseline : undefined;
     // Checked against bare Fastify answering the same JSON, interleaved with it.
     const same = row.same === undefined ? undefined : row.rps / row.same;
-    const checked = same ?? ratio;
+    const checked = same ?? ratio ?? 0;
     const checks = [];
     if (row.goal !== undefined) checks.push(`≥ ${row.goal * 100} % ${checked >= row.goal ? "ok" : "MISSED"}`);
     if (row.p99goal !== undefined) checks.push(`p99 ≤ ${row.p99goal} ms ${row.p99 <= row.p99goal ? "ok" : "MISSED"}`);
@@ -257,7 +309,7 @@ function printTable(title, rows, baseline) {
     const roundsText = row.rounds === undefined ? "" : `; rounds ${spread(row.rounds)}`;
     const sameText = same === undefined ? "" : `${fmt(same * 100, 1)} % (bare ${fmt(row.same)} req/s${roundsText})`;
     console.log(
-      `| ${row.name} | ${fmt(row.rps)} | ${row.p50} | ${row.p99} | ${fmt(row.cpu)} | ${row.shared === undefined ? "" : fmt(row.shared, 1)} | ${sameText} | ${fmt(ratio * 100, 1)} % | ${checks.join(", ")} | ${row.load} |`,
+      `| ${row.name} | ${fmt(row.rps)} | ${row.p50} | ${row.p99} | ${fmt(row.cpu)} | ${row.postgresCpu === undefined ? "" : `${fmt(row.postgresCpu)}, ${fmt(row.redisCpu)}`} | ${row.shared === undefined ? "" : fmt(row.shared, 1)} | ${sameText} | ${ratio === undefined ? "" : `${fmt(ratio * 100, 1)} %`} | ${checks.join(", ")} | ${row.load} |`,
     );
   }
 }
@@ -312,12 +364,13 @@ async function main() {
   const baseline = { name: "bare Fastify (schedule JSON)", url: `${bare.url}/v1/projects/x/scheduled-backups`, pid: bare.pid };
   // The GETs interleaved, then the POST with its own bare run (every POST leaves a pending job).
   const gets = chosen.filter((t) => t.method === undefined);
+  const apiUnderTest = { ...api, services: await backingServices(db, meta.name, redis.url) };
   const rows = [
-    ...(await measureEndpoints(gets, [baseline], api, bare)),
+    ...(await measureEndpoints(gets, [baseline], apiUnderTest, bare)),
     ...(await measureEndpoints(
       chosen.filter((t) => t.method !== undefined),
       [],
-      api,
+      apiUnderTest,
       bare,
     )),
   ];
@@ -335,7 +388,7 @@ async function main() {
 }
 
 /**
- * `targets` on the API, each followed by bare Fastify answering its JSON on its path, and `extra`
+ * `targets` on the API (`api.services`: its Postgres backends and Redis, see backingServices), each followed by bare Fastify answering its JSON on its path, and `extra`
  * bare runs, all interleaved; one row per target (its ratio to its bare run pooled, and per
  * round in `rounds`; tRPC's to REST in `rest` and `restRounds`), then the extra rows.
  */
@@ -344,7 +397,7 @@ async function measureEndpoints(targets, extra, api, bare) {
   const runs = targets.flatMap((target) => {
     const url = new URL(target.url);
     const same = { ...target, name: `bare: ${target.name}`, url: `${bare.url}${url.pathname}${url.search}`, pid: bare.pid };
-    return [{ ...target, pid: api.child.pid, metrics: `${api.baseUrl}/metrics` }, same];
+    return [{ ...target, pid: api.child.pid, metrics: `${api.baseUrl}/metrics`, services: api.services }, same];
   });
   const measured = await measureInterleaved([...runs, ...extra]);
   const rows = targets.map((target, i) => {
