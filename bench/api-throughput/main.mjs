@@ -117,11 +117,17 @@ function cpuSince(before) {
  * commit and BullMQ's add script run there, on the same cores as the API and the load.
  */
 async function backingServices(db, databaseName, redisUrl) {
-  const { createWorkerConnection } = await import(new URL("../../packages/queue/dist/index.js", import.meta.url).href);
-  // A connection that waits until Redis is ready (a producer one refuses commands before that).
-  const redis = createWorkerConnection({ url: redisUrl, prefix: "bench" });
-  const info = await redis.info("server");
-  await redis.quit();
+  const { createProducerConnection, waitForRedisReady } = await import(new URL("../../packages/queue/dist/index.js", import.meta.url).href);
+  const redis = createProducerConnection({ url: redisUrl, prefix: "bench" });
+  let info;
+  try {
+    // A producer connection refuses commands until it is ready (ms).
+    if (!(await waitForRedisReady(redis, 5_000))) throw new Error(`Redis at ${redisUrl} did not answer within 5 s`);
+    info = await redis.info("server");
+  } finally {
+    // Closed on failure too: an open connection would keep this script from exiting.
+    redis.disconnect();
+  }
   const redisPid = Number(/^process_id:(\d+)/m.exec(info)[1]);
   return async () => {
     const { rows } = await db.pool.query("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [databaseName]);
