@@ -18,8 +18,9 @@ export function createTestRedis(): TestRedis {
     prefix,
     async cleanup() {
       const redis = new Redis(TEST_REDIS_URL, { lazyConnect: true });
-      await redis.connect();
       try {
+        // Inside the try: a client whose connect failed keeps reconnecting until disconnected.
+        await redis.connect();
         let cursor = "0";
         do {
           const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
