@@ -84,7 +84,7 @@ function cpuMicros(pid) {
   return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
-/** The summed CPU time (µs) of the processes `pids` that still run (a pid gone counts 0 on both sides). */
+/** The CPU time (µs) each of `pids` has used so far, by pid; a process already gone is left out. */
 function cpuMicrosOf(pids) {
   const readings = new Map();
   for (const pid of pids) {
@@ -163,7 +163,8 @@ const median = (values) => [...values].sort((a, b) => a - b)[Math.floor((values.
 
 /**
  * A target's slices as one row: req/s over all of them (requests / seconds), CPU µs per request
- * (the server's, and Postgres's and Redis's for the API), the median slice's p50 and p99, each slice's req/s (`slices`), calls per shared statement.
+ * (the server's, and for the API its Postgres backends' and Redis's), the median slice's p50 and
+ * p99, each slice's req/s (`slices`), calls per shared statement.
  */
 function pooled(name, slices) {
   const requests = slices.reduce((sum, s) => sum + s.requests, 0);
@@ -394,9 +395,10 @@ async function main() {
 }
 
 /**
- * `targets` on the API (`api.services`: its Postgres backends and Redis, see backingServices), each followed by bare Fastify answering its JSON on its path, and `extra`
- * bare runs, all interleaved; one row per target (its ratio to its bare run pooled, and per
- * round in `rounds`; tRPC's to REST in `rest` and `restRounds`), then the extra rows.
+ * `targets` on the API (`api.services`: its Postgres backends and Redis, see backingServices),
+ * each followed by bare Fastify answering its JSON on its path, and `extra` bare runs, all
+ * interleaved; one row per target (its ratio to its bare run pooled, and per round in `rounds`;
+ * tRPC's to REST in `rest` and `restRounds`), then the extra rows.
  */
 async function measureEndpoints(targets, extra, api, bare) {
   if (targets.length === 0) return [];
