@@ -85,7 +85,7 @@ function cpuMicros(pid) {
 }
 
 /** The CPU time (µs) each of `pids` has used so far, by pid; a process already gone is left out. */
-function cpuMicrosOf(pids) {
+function cpuByPid(pids) {
   const readings = new Map();
   for (const pid of pids) {
     try {
@@ -97,38 +97,39 @@ function cpuMicrosOf(pids) {
   return readings;
 }
 
-/** CPU used by each process in `before` since then (µs), summed over those still running. */
+/**
+ * CPU used since `before` (a cpuByPid reading, µs), summed over the processes still running (one
+ * that exited during the slice loses its last ticks: rare after the warm-up).
+ */
 function cpuSince(before) {
   let used = 0;
-  for (const [pid, micros] of before) {
-    try {
-      used += cpuMicros(pid) - micros;
-    } catch {
-      // Exited during the slice: its last ticks are lost (rare after the warm-up).
-    }
-  }
+  for (const [pid, micros] of cpuByPid(before.keys())) used += micros - before.get(pid);
   return used;
 }
 
-/**
- * The processes serving the API besides itself: its Postgres backends (the metadata database's
- * connections, read from pg_stat_activity before each slice) and the Redis server (its
- * process_id). Their CPU per request shows what a request costs the whole machine: a POST's
- * commit and BullMQ's add script run there, on the same cores as the API and the load.
- */
-async function backingServices(db, databaseName, redisUrl) {
+/** The Redis server's pid (INFO server's process_id). */
+async function redisServerPid(redisUrl) {
   const { createProducerConnection, waitForRedisReady } = await import(new URL("../../packages/queue/dist/index.js", import.meta.url).href);
   const redis = createProducerConnection({ url: redisUrl, prefix: "bench" });
-  let info;
   try {
     // A producer connection refuses commands until it is ready (ms).
     if (!(await waitForRedisReady(redis, 5_000))) throw new Error(`Redis at ${redisUrl} did not answer within 5 s`);
-    info = await redis.info("server");
+    return Number(/^process_id:(\d+)/m.exec(await redis.info("server"))[1]);
   } finally {
     // Closed on failure too: an open connection would keep this script from exiting.
     redis.disconnect();
   }
-  const redisPid = Number(/^process_id:(\d+)/m.exec(info)[1]);
+}
+
+/**
+ * Reads the pids of the processes serving the API besides itself: its Postgres backends (the
+ * metadata database's connections, read from pg_stat_activity at each call, i.e. before each
+ * slice) and the Redis server. Their CPU per request shows what a request costs the whole
+ * machine: a POST's commit and BullMQ's add script run there, on the same cores as the API and
+ * the load.
+ */
+async function backingPids(db, databaseName, redisUrl) {
+  const redisPid = await redisServerPid(redisUrl);
   return async () => {
     const { rows } = await db.pool.query("SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [databaseName]);
     return { postgres: rows.map((row) => row.pid), redis: [redisPid] };
@@ -147,12 +148,12 @@ async function warmUp(target) {
  */
 async function slice(target, seconds) {
   const sharedBefore = target.metrics && (await sharedStatements(target.metrics));
-  const services = target.services && (await target.services());
-  const [postgresBefore, redisBefore] = services ? [cpuMicrosOf(services.postgres), cpuMicrosOf(services.redis)] : [];
+  const backingPids = target.backingPids && (await target.backingPids());
+  const [postgresBefore, redisBefore] = backingPids ? [cpuByPid(backingPids.postgres), cpuByPid(backingPids.redis)] : [];
   const cpuBefore = cpuMicros(target.pid);
   const result = await autocannon(target.url, { ...target, seconds });
   const cpu = cpuMicros(target.pid) - cpuBefore;
-  const backing = services && { postgres: cpuSince(postgresBefore), redis: cpuSince(redisBefore) };
+  const backing = backingPids && { postgres: cpuSince(postgresBefore), redis: cpuSince(redisBefore) };
   const shared = target.metrics && { before: sharedBefore, after: await sharedStatements(target.metrics) };
   const bad = result.non2xx + result.errors + result.timeouts;
   if (bad > 0) log(`${target.name}: ${bad} of ${result.requests.total} requests failed or were not 2xx`);
@@ -371,7 +372,7 @@ async function main() {
   const baseline = { name: "bare Fastify (schedule JSON)", url: `${bare.url}/v1/projects/x/scheduled-backups`, pid: bare.pid };
   // The GETs interleaved, then the POST with its own bare run (every POST leaves a pending job).
   const gets = chosen.filter((t) => t.method === undefined);
-  const apiUnderTest = { ...api, services: await backingServices(db, meta.name, redis.url) };
+  const apiUnderTest = { ...api, backingPids: await backingPids(db, meta.name, redis.url) };
   const rows = [
     ...(await measureEndpoints(gets, [baseline], apiUnderTest, bare)),
     ...(await measureEndpoints(
@@ -395,7 +396,7 @@ async function main() {
 }
 
 /**
- * `targets` on the API (`api.services`: its Postgres backends and Redis, see backingServices),
+ * `targets` on the API (`api.backingPids`: its Postgres backends and Redis, see backingPids),
  * each followed by bare Fastify answering its JSON on its path, and `extra` bare runs, all
  * interleaved; one row per target (its ratio to its bare run pooled, and per round in `rounds`;
  * tRPC's to REST in `rest` and `restRounds`), then the extra rows.
@@ -405,7 +406,7 @@ async function measureEndpoints(targets, extra, api, bare) {
   const runs = targets.flatMap((target) => {
     const url = new URL(target.url);
     const same = { ...target, name: `bare: ${target.name}`, url: `${bare.url}${url.pathname}${url.search}`, pid: bare.pid };
-    return [{ ...target, pid: api.child.pid, metrics: `${api.baseUrl}/metrics`, services: api.services }, same];
+    return [{ ...target, pid: api.child.pid, metrics: `${api.baseUrl}/metrics`, backingPids: api.backingPids }, same];
   });
   const measured = await measureInterleaved([...runs, ...extra]);
   const rows = targets.map((target, i) => {

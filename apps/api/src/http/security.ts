@@ -73,18 +73,7 @@ const isAdminPath = (path: string) => path === "/admin/queues" || path.startsWit
 
 const isDocsPath = (path: string) => path === "/docs" || path.startsWith("/docs/");
 
-/**
- * The headers helmet sets (CSP aside), computed once per process (every answer of every server
- * shares them, the liveness answer in front of Fastify included). They do not depend on the
- * request, and @fastify/helmet rebuilt helmet's middleware on every request: a third of bare
- * Fastify's throughput (bench/api-throughput, layer table).
- */
-function helmetHeaders(): HeaderSet {
-  helmetHeadersOnce ??= renderHelmetHeaders();
-  return helmetHeadersOnce;
-}
-let helmetHeadersOnce: HeaderSet | undefined;
-
+/** The headers helmet's middleware sets on a response (CSP aside). */
 function renderHelmetHeaders(): HeaderSet {
   const headers: Record<string, string> = {};
   const response = {
@@ -98,6 +87,14 @@ function renderHelmetHeaders(): HeaderSet {
   });
   return headers;
 }
+
+/**
+ * The headers helmet sets (CSP aside), computed once per process (every answer of every server
+ * shares them, the liveness answer in front of Fastify included). They do not depend on the
+ * request, and @fastify/helmet rebuilt helmet's middleware on every request: a third of bare
+ * Fastify's throughput (bench/api-throughput, layer table).
+ */
+const HELMET_HEADERS = renderHelmetHeaders();
 
 /**
  * Helmet headers that only a document (an HTML page a browser renders) acts on: the opener's
@@ -124,16 +121,15 @@ const withPolicy = (headers: HeaderSet, policy: string): HeaderSet => ({ ...head
 
 /** The security headers of an API answer (JSON or artifact): helmet's but the document-only ones, and the API's policy. */
 export function apiHeaders(): HeaderSet {
-  return withPolicy(Object.fromEntries(Object.entries(helmetHeaders()).filter(([name]) => !DOCUMENT_ONLY.includes(name))), API_CSP);
+  return withPolicy(Object.fromEntries(Object.entries(HELMET_HEADERS).filter(([name]) => !DOCUMENT_ONLY.includes(name))), API_CSP);
 }
 
 function pathHeaders(): PathHeaders {
-  const documentHeaders = helmetHeaders();
   return {
     api: apiHeaders(),
-    admin: withPolicy(documentHeaders, ADMIN_CSP),
-    console: withPolicy(documentHeaders, CONSOLE_CSP),
-    docs: withPolicy(documentHeaders, docsCsp([])),
+    admin: withPolicy(HELMET_HEADERS, ADMIN_CSP),
+    console: withPolicy(HELMET_HEADERS, CONSOLE_CSP),
+    docs: withPolicy(HELMET_HEADERS, docsCsp([])),
   };
 }
 
