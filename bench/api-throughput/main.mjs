@@ -112,7 +112,7 @@ async function redisServerPid(redisUrl) {
   const { createProducerConnection, waitForRedisReady } = await import(new URL("../../packages/queue/dist/index.js", import.meta.url).href);
   const redis = createProducerConnection({ url: redisUrl, prefix: "bench" });
   try {
-    // A producer connection refuses commands until it is ready (ms).
+    // A producer connection refuses commands until it is ready: waited for up to 5,000 ms.
     if (!(await waitForRedisReady(redis, 5_000))) throw new Error(`Redis at ${redisUrl} did not answer within 5 s`);
     return Number(/^process_id:(\d+)/m.exec(await redis.info("server"))[1]);
   } finally {
@@ -148,12 +148,12 @@ async function warmUp(target) {
  */
 async function slice(target, seconds) {
   const sharedBefore = target.metrics && (await sharedStatements(target.metrics));
-  const backingPids = target.backingPids && (await target.backingPids());
-  const [postgresBefore, redisBefore] = backingPids ? [cpuByPid(backingPids.postgres), cpuByPid(backingPids.redis)] : [];
+  const pids = target.backingPids && (await target.backingPids());
+  const [postgresBefore, redisBefore] = pids ? [cpuByPid(pids.postgres), cpuByPid(pids.redis)] : [];
   const cpuBefore = cpuMicros(target.pid);
   const result = await autocannon(target.url, { ...target, seconds });
   const cpu = cpuMicros(target.pid) - cpuBefore;
-  const backing = backingPids && { postgres: cpuSince(postgresBefore), redis: cpuSince(redisBefore) };
+  const backing = pids && { postgres: cpuSince(postgresBefore), redis: cpuSince(redisBefore) };
   const shared = target.metrics && { before: sharedBefore, after: await sharedStatements(target.metrics) };
   const bad = result.non2xx + result.errors + result.timeouts;
   if (bad > 0) log(`${target.name}: ${bad} of ${result.requests.total} requests failed or were not 2xx`);

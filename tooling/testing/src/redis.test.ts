@@ -1,21 +1,11 @@
-// A test's Redis cleanup against a Redis that does not answer fails, and leaves nothing behind
-// that keeps the process alive (a client left reconnecting would hang the test run, or a bench,
-// after its error instead of ending it).
+// A test's Redis cleanup against a Redis that does not answer (a freePort: nothing listens there)
+// fails, and leaves nothing behind that keeps the process alive (a client left reconnecting would
+// hang the test run, or a bench, after its error instead of ending it).
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-
-/** A local port nothing listens on: one the kernel handed out, closed again. */
-async function closedPort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, "close");
-  return port;
-}
+import { freePort } from "./wait.js";
 
 describe("createTestRedis", () => {
   it("cleanup rejects when Redis does not answer, and the process still exits", async () => {
@@ -24,7 +14,7 @@ describe("createTestRedis", () => {
 await createTestRedis().cleanup().then(() => console.log("resolved"), (error) => console.log("rejected:", error.message));`;
     const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
       cwd: fileURLToPath(new URL(".", import.meta.url)),
-      env: { ...process.env, TEST_REDIS_URL: `redis://127.0.0.1:${await closedPort()}/0` },
+      env: { ...process.env, TEST_REDIS_URL: `redis://127.0.0.1:${await freePort()}/0` },
       stdio: ["ignore", "pipe", "ignore"],
     });
     let out = "";
