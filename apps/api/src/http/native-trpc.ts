@@ -72,8 +72,10 @@ async function answerSingleCall(path: string, request: FastifyRequest, reply: Fa
   reply.code(meta.status ?? status);
   reply.header("vary", "trpc-accept, accept");
   for (const [name, value] of Object.entries(meta.headers ?? {})) reply.header(name, value);
-  // As bytes: Fastify would add `; charset=utf-8` to a JSON string's content type; tRPC does not.
-  await reply.header("content-type", "application/json").send(Buffer.from(JSON.stringify(body)));
+  // Serialized by the reply's own serializer: Fastify adds `; charset=utf-8` to the content type
+  // of JSON it serializes itself (tRPC does not). Not sent as a Buffer, which Node writes as a
+  // second chunk after the headers instead of one string with them.
+  await reply.header("content-type", "application/json").serializer(JSON.stringify).send(body);
   return true;
 }
 
