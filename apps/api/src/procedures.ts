@@ -9,8 +9,9 @@
 // which was a quarter of the CPU of GET /v1/me (bench/api-throughput profile). This walker
 // gives every middleware the same options and `next` semantics as tRPC's callRecursive
 // (@trpc/server 11: ctx merged by `next({ ctx })`, input replaced by `next({ input })`, a
-// throw becoming `{ ok: false, error }`), built as object literals of fixed shape.
-// procedures.test.ts checks answers and errors against tRPC's own caller.
+// throw becoming `{ ok: false, error }`), built as object literals of fixed shape. tRPC's
+// output middleware is swapped for outputMiddleware (below) when the chain is built, once per
+// procedure. procedures.test.ts checks answers and errors against tRPC's own caller.
 import { type AnyProcedure, getTRPCErrorFromUnknown, type ProcedureType, TRPCError } from "@trpc/server";
 import { getParseFn, middlewareMarker, type Parser } from "@trpc/server/unstable-core-do-not-import";
 import type { Context } from "./context.js";
@@ -90,7 +91,15 @@ function outputMiddleware(parse: (value: unknown) => unknown): Middleware {
   };
 }
 
-type ProcedureDef = { middlewares: (Middleware & { _type?: string })[]; meta: unknown; type: ProcedureType; output?: Parser };
+/** What the chain reads of a procedure's `_def`. */
+interface ProcedureDef {
+  /** tRPC tags the middlewares it makes (`_type`: "input", "output"); ours are untagged. */
+  middlewares: (Middleware & { _type?: string })[];
+  meta: unknown;
+  type: ProcedureType;
+  /** The parser given to `.output()`, when it was. */
+  output?: Parser;
+}
 
 /** The procedure's middlewares, its one output middleware (`.output()` given once) as outputMiddleware. */
 function middlewaresOf(def: ProcedureDef): Middleware[] {
