@@ -271,17 +271,24 @@ describe("hot-paths: calls in one turn share a statement", () => {
     const ran = statements();
     const together = await Promise.all([
       Promise.all([readProjectBackups(db, alpha.id), readProjectBackups(db, beta.id), readProjectBackups(db, alpha.id)]),
-      // The same project twice with different page sizes: each call gets its own page.
-      Promise.all([readProjectJobs(db, alpha.id, 25), readProjectJobs(db, beta.id, 1), readProjectJobs(db, alpha.id, 1)]),
+      // The same project with different page sizes: each call gets its own page.
+      Promise.all([readProjectJobs(db, alpha.id, 25), readProjectJobs(db, beta.id, 1), readProjectJobs(db, alpha.id, 1), readProjectJobs(db, alpha.id, 1)]),
       Promise.all([readProjectSchedules(db, alpha.id), readProjectSchedules(db, beta.id)]),
       Promise.all([...jobIds, "job_unknown", jobIds[0]!].map((id) => readJob(db, id))),
     ]);
     expect(ran).toHaveBeenCalledTimes(4);
     const [backups, jobs, schedules, job] = together;
     expect(backups).toStrictEqual([...alone.backups, alone.backups[0]]);
-    expect(backups[0]).not.toBe(backups[2]);
-    expect(jobs).toStrictEqual([...alone.jobs, alone.jobs[0]!.slice(0, 1)]);
+    // Identical calls get the same list, frozen (the API renders their answer once); others their own.
+    expect(backups[0]).toBe(backups[2]);
+    expect(backups[0]).not.toBe(backups[1]);
+    expect(Object.isFrozen(backups[0])).toBe(true);
+    expect(jobs).toStrictEqual([...alone.jobs, alone.jobs[0]!.slice(0, 1), alone.jobs[0]!.slice(0, 1)]);
     expect(jobs[0]!.length).toBeGreaterThan(1);
+    expect(jobs[3]).toBe(jobs[2]);
+    expect(jobs[2]).not.toBe(jobs[0]);
+    expect(Object.isFrozen(jobs[2])).toBe(true);
+    expect(job[0]).toBe(job.at(-1));
     expect(schedules).toStrictEqual(alone.schedules);
     expect(job).toStrictEqual([...alone.job, undefined, alone.job[0]]);
   });

@@ -234,31 +234,43 @@ const backupViews = backups.only(BACKUP_VIEW_FIELDS);
 // loop are answered together, by one statement for all their ids or projects.
 
 /** The project's backups as the API shows them, newest first (ids are ULIDs: they break ties between equal times). */
-export function readProjectBackups(db: Db, projectId: string): Promise<BackupView[]> {
+export function readProjectBackups(db: Db, projectId: string): Promise<readonly BackupView[]> {
   return backupsOfProjects(db, projectId);
 }
 
 /**
  * Whole lists by project (`SELECT … WHERE project_id = ANY(…) ORDER BY project_id, <order>`), each
- * call its project's rows in `order`; `maxCalls` lists in one answer at most.
+ * call its project's rows in `order`; `maxCalls` lists in one answer at most. Identical calls of
+ * one statement get the same frozen array, so that the API renders their answer once (its
+ * shared-answers.ts).
  */
 function listsOfProjects<T extends { projectId: string }>(table: ModelTable<T>, name: string, order: string, maxCalls: number) {
-  return sharedStatement<string, T[]>(
+  return sharedStatement<string, readonly T[]>(
     async (db, projectIds) => {
       const rows = await table.read(db, name, `WHERE project_id = ANY($1::text[]) ORDER BY project_id, ${order}`, [[...new Set(projectIds)]]);
       const byProject = groupBy(rows, (row) => row.projectId);
-      // An array of its own for each call (callers may change theirs); the rows are shared.
-      return projectIds.map((id) => [...(byProject.get(id) ?? [])]);
+      const lists = new Map<string, readonly T[]>();
+      return projectIds.map((id) => sharedValue(lists, id, () => Object.freeze(byProject.get(id) ?? [])));
     },
     { name, maxCalls },
   );
+}
+
+/** `values`' entry for `key`, made by `make` the first time. */
+function sharedValue<V>(values: Map<string, V>, key: string, make: () => V): V {
+  let value = values.get(key);
+  if (value === undefined) {
+    value = make();
+    values.set(key, value);
+  }
+  return value;
 }
 
 // Up to 16 lists of backups in one answer: a list holds every backup of its project.
 const backupsOfProjects = listsOfProjects(backupViews, "backups_of_projects", "created_at DESC, id DESC", 16);
 
 /** The project's newest `limit` jobs as the API shows them, newest first. */
-export function readProjectJobs(db: Db, projectId: string, limit: number): Promise<JobView[]> {
+export function readProjectJobs(db: Db, projectId: string, limit: number): Promise<readonly JobView[]> {
   return jobsOfProjects(db, { projectId, limit });
 }
 
@@ -267,18 +279,22 @@ const JOBS_OF_PROJECTS = `SELECT page.* FROM unnest($1::text[], $2::int[]) AS wa
   CROSS JOIN LATERAL (SELECT ${jobViews.columns} FROM jobs WHERE jobs.project_id = wanted.project ORDER BY created_at DESC, id DESC LIMIT wanted.page_size) AS page
   ORDER BY page.project_id, page.created_at DESC, page.id DESC`;
 
-const jobsOfProjects = sharedStatement<{ projectId: string; limit: number }, JobView[]>(
+/** Identical pages of one statement are the same frozen array (as listsOfProjects' lists). */
+const jobsOfProjects = sharedStatement<{ projectId: string; limit: number }, readonly JobView[]>(
   async (db, pages) => {
     const pageSizes = new Map<string, number>();
     for (const { projectId, limit } of pages) pageSizes.set(projectId, Math.max(limit, pageSizes.get(projectId) ?? 0));
     const rows = await jobViews.run(db, "jobs_of_projects", JOBS_OF_PROJECTS, [[...pageSizes.keys()], [...pageSizes.values()]]);
     const byProject = groupBy(rows, (job) => job.projectId);
-    return pages.map(({ projectId, limit }) => (byProject.get(projectId) ?? []).slice(0, limit));
+    const samePages = new Map<string, readonly JobView[]>();
+    return pages.map(({ projectId, limit }) =>
+      sharedValue(samePages, `${limit}:${projectId}`, () => Object.freeze((byProject.get(projectId) ?? []).slice(0, limit))),
+    );
   },
   { name: "jobs_of_projects", maxCalls: 32 },
 );
 
-/** One job by id as the API shows it, or undefined; the caller checks that it is the principal's. */
+/** One job by id as the API shows it, or undefined; the caller checks that it is the principal's. Identical calls of one statement get the same row. */
 export const readJob: (db: Db, id: string) => Promise<JobView | undefined> = sharedStatement(
   async (db, ids) => {
     const rows = await jobViews.read(db, "jobs_by_id", "WHERE id = ANY($1::text[])", [[...new Set(ids)]]);
@@ -289,7 +305,7 @@ export const readJob: (db: Db, id: string) => Promise<JobView | undefined> = sha
 );
 
 /** The project's schedules, oldest first. */
-export function readProjectSchedules(db: Db, projectId: string): Promise<ScheduledBackup[]> {
+export function readProjectSchedules(db: Db, projectId: string): Promise<readonly ScheduledBackup[]> {
   return schedulesOfProjects(db, projectId);
 }
 

@@ -18,6 +18,7 @@ import type { Context } from "../context.js";
 import { AppError } from "../errors.js";
 import { callProcedure, procedures } from "../procedures.js";
 import { restOperations } from "../rest-operations.js";
+import { jsonOf } from "../shared-answers.js";
 import { publicMessage } from "../trpc.js";
 import { withChallenge } from "./challenge.js";
 
@@ -131,7 +132,8 @@ export function registerRestApi(app: FastifyInstance, createContext: (opts: { re
           try {
             const input = inputOf(route, request);
             const data = await callProcedure(route.procedure, route.path, createContext({ req: request }), input);
-            return reply.code(route.successStatus).header("content-type", "application/json").send(data);
+            // Sent as its JSON (Fastify's own serializer would be JSON.stringify too; it still adds the charset).
+            return reply.code(route.successStatus).header("content-type", "application/json").send(jsonOf(data));
           } catch (cause) {
             const { status, message } = errorReply(cause);
             return withChallenge(reply.code(status)).send({ error: message } satisfies ErrorBody);

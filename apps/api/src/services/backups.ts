@@ -10,7 +10,7 @@ import { type CreatedJob, createJobOnce } from "./idempotency.js";
 import type { CreateJobDeps } from "./jobs.js";
 
 /** Newest first. A hot read: SQL on Prisma's pool (see @capy/db hot-paths). */
-export function listBackups(db: Db, project: Project): Promise<BackupView[]> {
+export function listBackups(db: Db, project: Project): Promise<readonly BackupView[]> {
   return readProjectBackups(db, project.id);
 }
 

@@ -9,7 +9,7 @@ import type { Principal } from "../auth/principal.js";
 import { AppError } from "../errors.js";
 
 /** Newest first. A hot read: SQL on Prisma's pool (see @capy/db hot-paths). */
-export function listJobs(db: Db, project: Project, limit: number): Promise<JobView[]> {
+export function listJobs(db: Db, project: Project, limit: number): Promise<readonly JobView[]> {
   return readProjectJobs(db, project.id, limit);
 }
 

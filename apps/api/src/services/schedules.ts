@@ -26,7 +26,7 @@ export interface ScheduleDeps {
 }
 
 /** Oldest first. A hot read: SQL on Prisma's pool (see @capy/db hot-paths). */
-export function listSchedules(db: Db, project: Project): Promise<ScheduledBackup[]> {
+export function listSchedules(db: Db, project: Project): Promise<readonly ScheduledBackup[]> {
   return readProjectSchedules(db, project.id);
 }
 

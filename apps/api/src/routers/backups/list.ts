@@ -1,8 +1,10 @@
 import { Backup } from "@capy/contracts";
+import type { BackupView } from "@capy/db";
 import { z } from "zod";
 import { findAccessibleProject } from "../../auth/access.js";
 import { serializeBackup } from "../../serializers.js";
 import { listBackups } from "../../services/backups.js";
+import { renderedOnce } from "../../shared-answers.js";
 import { scopedProcedure } from "../../trpc.js";
 import { projectId } from "../fields.js";
 
@@ -24,6 +26,7 @@ export const listBackupsProcedure = scopedProcedure("backups:read")
   .output(ListBackupsOutput)
   .query(async ({ ctx, input }) => {
     const project = await findAccessibleProject(ctx.tenancy, ctx.principal, input.id);
-    const backups = await listBackups(ctx.db, project);
-    return { backups: backups.map(serializeBackup) };
+    return renderBackups(await listBackups(ctx.db, project));
   });
+
+const renderBackups = renderedOnce((backups: readonly BackupView[]) => ({ backups: backups.map(serializeBackup) }));

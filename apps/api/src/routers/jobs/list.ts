@@ -1,8 +1,10 @@
 import { Job } from "@capy/contracts";
+import type { JobView } from "@capy/db";
 import { z } from "zod";
 import { findAccessibleProject } from "../../auth/access.js";
 import { serializeJob } from "../../serializers.js";
 import { listJobs } from "../../services/jobs.js";
+import { renderedOnce } from "../../shared-answers.js";
 import { scopedProcedure } from "../../trpc.js";
 import { projectId } from "../fields.js";
 
@@ -27,6 +29,7 @@ export const listJobsProcedure = scopedProcedure("jobs:read")
   .output(ListJobsOutput)
   .query(async ({ ctx, input }) => {
     const project = await findAccessibleProject(ctx.tenancy, ctx.principal, input.id);
-    const jobs = await listJobs(ctx.db, project, input.limit);
-    return { jobs: jobs.map(serializeJob) };
+    return renderJobs(await listJobs(ctx.db, project, input.limit));
   });
+
+const renderJobs = renderedOnce((jobs: readonly JobView[]) => ({ jobs: jobs.map(serializeJob) }));

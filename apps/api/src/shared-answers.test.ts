@@ -1,0 +1,119 @@
+// Identical reads in one turn share one answer (shared-answers.ts): rendered, validated and
+// stringified once. In-process for the sharing itself; over HTTP against the built API for what
+// must not change: tenancy per request, answers equal to a lone request's, and no answer older
+// than its request.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jsonOf, parsedOnce, renderedOnce } from "./shared-answers.js";
+import { type Harness, request, startHarness, type Tenant } from "./test/harness.js";
+
+describe("shared answers, in-process", () => {
+  const rows = Object.freeze([{ id: "a" }, { id: "b" }]);
+  const render = renderedOnce((list: readonly { id: string }[]) => ({ items: list.map(({ id }) => ({ id: id.toUpperCase() })) }));
+
+  it("renders once per rows object, and again for other rows", () => {
+    const answer = render(rows);
+    expect(answer).toEqual({ items: [{ id: "A" }, { id: "B" }] });
+    expect(render(rows)).toBe(answer);
+    expect(render([...rows])).not.toBe(answer);
+    expect(render([...rows])).toEqual(answer);
+  });
+
+  it("parses a shared answer once and shares the parsed value's JSON; anything else every time", () => {
+    const answer = render(rows);
+    let parses = 0;
+    const parse = (value: unknown) => {
+      parses++;
+      return structuredClone(value);
+    };
+    const parsed = parsedOnce(answer, parse);
+    expect(parsedOnce(answer, parse)).toBe(parsed);
+    expect(parses).toBe(1);
+    expect(jsonOf(parsed)).toBe(JSON.stringify(answer));
+    expect(jsonOf(parsed)).toBe(jsonOf(parsed));
+
+    const unshared = { items: [] };
+    parsedOnce(unshared, parse);
+    parsedOnce(unshared, parse);
+    expect(parses).toBe(3);
+    expect(jsonOf(unshared)).toBe('{"items":[]}');
+  });
+
+  it("does not remember a parse that threw", () => {
+    const answer = render(Object.freeze([{ id: "c" }]));
+    let fail = true;
+    const parse = (value: unknown) => {
+      if (fail) throw new Error("bad output");
+      return value;
+    };
+    expect(() => parsedOnce(answer, parse)).toThrow("bad output");
+    fail = false;
+    expect(parsedOnce(answer, parse)).toBe(answer);
+  });
+});
+
+describe("shared answers over HTTP (built API)", () => {
+  let h: Harness;
+  let other: Tenant;
+  let jobId: string;
+
+  beforeAll(async () => {
+    h = await startHarness();
+    other = await h.stack.createTenant("globex", "store", h.source.url);
+    const created = await request(h.api, "POST", `/v1/projects/${h.tenant.project_id}/backups`, { key: h.tenant.api_key, json: {} });
+    expect(created.status).toBe(201);
+    jobId = (created.body as { job: { id: string } }).job.id;
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  /** Statements of `name` so far, and how many of them answered one call only (/metrics). */
+  async function sharedStatements(name: string): Promise<{ statements: number; alone: number }> {
+    const response = await fetch(`${h.api.baseUrl}/metrics`);
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    const read = (series: string, labels = "") => Number(new RegExp(`^${series}\\{${labels}[^}]*statement="${name}"[^}]*\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
+    return { statements: read("db_shared_statement_calls_count"), alone: read("db_shared_statement_calls_bucket", 'le="1",') };
+  }
+
+  /** `count` requests for `path` with each key, all sent at once. */
+  const burst = (path: string, keys: string[], count: number) =>
+    Promise.all(keys.flatMap((key) => Array.from({ length: count }, () => request(h.api, "GET", path, { key }))));
+
+  it("answers a job polled at once by its owner and by another tenant: the owner's answer to each, a 404 to the other", async () => {
+    const lone = await request(h.api, "GET", `/v1/jobs/${jobId}`, { key: h.tenant.api_key });
+    expect(lone.status).toBe(200);
+    // Until one statement answered several of these calls (the shared rows were rendered once).
+    const before = await sharedStatements("jobs_by_id");
+    for (let round = 0; round < 20; round++) {
+      const answers = await burst(`/v1/jobs/${jobId}`, [h.tenant.api_key, other.api_key], 10);
+      for (const answer of answers.slice(0, 10)) expect(answer).toMatchObject({ status: 200, body: lone.body });
+      for (const answer of answers.slice(10)) expect(answer).toMatchObject({ status: 404, body: { error: "job not found" } });
+      const after = await sharedStatements("jobs_by_id");
+      if (after.statements - before.statements > after.alone - before.alone) return;
+    }
+    expect.fail("no statement answered more than one of 400 concurrent requests");
+  });
+
+  it("answers identical lists at once as a lone request does", async () => {
+    const paths = ["backups", "jobs?limit=5", "scheduled-backups"].map((list) => `/v1/projects/${h.tenant.project_id}/${list}`);
+    for (const path of paths) {
+      const lone = await request(h.api, "GET", path, { key: h.tenant.api_key });
+      expect(lone.status, path).toBe(200);
+      for (const answer of await burst(path, [h.tenant.api_key], 10)) expect(answer, path).toMatchObject({ status: 200, body: lone.body });
+      // Another tenant's key still gets its 404, whatever it asks at the same time.
+      const [mine, theirs] = await Promise.all([request(h.api, "GET", path, { key: h.tenant.api_key }), request(h.api, "GET", path, { key: other.api_key })]);
+      expect(mine.status).toBe(200);
+      expect(theirs.status, path).toBe(404);
+    }
+  });
+
+  it("answers a burst after a change with the change: nothing is kept between turns", async () => {
+    const canceled = await request(h.api, "POST", `/v1/jobs/${jobId}/cancel`, { key: h.tenant.api_key });
+    expect(canceled.status).toBe(200);
+    const answers = await burst(`/v1/jobs/${jobId}`, [h.tenant.api_key], 10);
+    for (const answer of answers) expect(answer.body).toMatchObject({ job: { id: jobId, state: "canceled" } });
+    const list = await burst(`/v1/projects/${h.tenant.project_id}/jobs?limit=5`, [h.tenant.api_key], 10);
+    for (const answer of list) expect((answer.body as { jobs: { id: string; state: string }[] }).jobs[0]).toMatchObject({ id: jobId, state: "canceled" });
+  });
+});
