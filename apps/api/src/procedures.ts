@@ -79,13 +79,14 @@ async function callLevel(chain: Chain, index: number, ctx: object, input: unknow
  * this one takes 0.3-0.8. The same parse, error and result, by a native spread; an answer shared
  * by identical calls (shared-answers.ts) is parsed once for all of them.
  */
-function outputMiddleware(parse: (value: unknown) => unknown): Middleware {
+function outputMiddleware(parseEvery: (value: unknown) => unknown): Middleware {
+  const parse = parsedOnce(parseEvery);
   return async ({ next }) => {
     const result = await next();
     if (!result.ok) return result;
     let data: unknown;
     try {
-      data = await parsedOnce(result.data, parse);
+      data = await parse(result.data);
     } catch (cause) {
       throw new TRPCError({ message: "Output validation failed", code: "INTERNAL_SERVER_ERROR", cause });
     }

@@ -2,6 +2,7 @@
 // stringified once. In-process for the sharing itself; over HTTP against the built API for what
 // must not change: tenancy per request, answers equal to a lone request's, and no answer older
 // than its request.
+import { newId } from "@capy/db";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jsonOf, parsedOnce, renderedOnce } from "./shared-answers.js";
 import { type Harness, request, startHarness, type Tenant } from "./test/harness.js";
@@ -18,36 +19,62 @@ describe("shared answers, in-process", () => {
     expect(render([...rows])).toEqual(answer);
   });
 
-  it("parses a shared answer once and shares the parsed value's JSON; anything else every time", () => {
-    const answer = render(rows);
-    let parses = 0;
+  /** A parse that counts its calls, sync or async. */
+  function counted(async = false) {
     const parse = (value: unknown) => {
-      parses++;
-      return structuredClone(value);
+      parse.calls++;
+      const copy = structuredClone(value);
+      return async ? Promise.resolve(copy) : copy;
     };
-    const parsed = parsedOnce(answer, parse);
-    expect(parsedOnce(answer, parse)).toBe(parsed);
-    expect(parses).toBe(1);
+    parse.calls = 0;
+    return parse;
+  }
+
+  it("parses a shared answer once per schema and shares the parsed value's JSON; anything else every time", () => {
+    const answer = render(rows);
+    const parse = counted();
+    const parseOnce = parsedOnce(parse);
+    const parsed = parseOnce(answer);
+    expect(parseOnce(answer)).toBe(parsed);
+    expect(parse.calls).toBe(1);
     expect(jsonOf(parsed)).toBe(JSON.stringify(answer));
     expect(jsonOf(parsed)).toBe(jsonOf(parsed));
+    // Another output schema parses the same answer itself.
+    const other = counted();
+    expect(parsedOnce(other)(answer)).not.toBe(parsed);
+    expect(other.calls).toBe(1);
 
     const unshared = { items: [] };
-    parsedOnce(unshared, parse);
-    parsedOnce(unshared, parse);
-    expect(parses).toBe(3);
+    parseOnce(unshared);
+    parseOnce(unshared);
+    expect(parse.calls).toBe(3);
     expect(jsonOf(unshared)).toBe('{"items":[]}');
+  });
+
+  it("shares an async parse's promise, and its value's JSON once it resolves", async () => {
+    const answer = render(Object.freeze([{ id: "d" }]));
+    const parse = counted(true);
+    const parseOnce = parsedOnce(parse);
+    const first = parseOnce(answer);
+    expect(parseOnce(answer)).toBe(first);
+    const parsed = await first;
+    expect(parse.calls).toBe(1);
+    expect(parsed).toEqual(answer);
+    expect(parsed).not.toBe(answer);
+    expect(jsonOf(parsed)).toBe(jsonOf(parsed));
+    expect(jsonOf(parsed)).toBe('{"items":[{"id":"D"}]}');
   });
 
   it("does not remember a parse that threw", () => {
     const answer = render(Object.freeze([{ id: "c" }]));
     let fail = true;
-    const parse = (value: unknown) => {
+    const parseOnce = parsedOnce((value: unknown) => {
       if (fail) throw new Error("bad output");
       return value;
-    };
-    expect(() => parsedOnce(answer, parse)).toThrow("bad output");
+    });
+    expect(() => parseOnce(answer)).toThrow("bad output");
     fail = false;
-    expect(parsedOnce(answer, parse)).toBe(answer);
+    expect(parseOnce(answer)).toBe(answer);
   });
 });
 
@@ -62,6 +89,28 @@ describe("shared answers over HTTP (built API)", () => {
     const created = await request(h.api, "POST", `/v1/projects/${h.tenant.project_id}/backups`, { key: h.tenant.api_key, json: {} });
     expect(created.status).toBe(201);
     jobId = (created.body as { job: { id: string } }).job.id;
+    // Lists with rows in them: a schedule, and three backups.
+    const schedule = await request(h.api, "PUT", `/v1/projects/${h.tenant.project_id}/scheduled-backups/default`, {
+      key: h.tenant.api_key,
+      json: { cron_hour: 2, cron_minute: 30, is_active: true },
+    });
+    expect(schedule.status).toBe(200);
+    for (let i = 0; i < 3; i++) {
+      const id = newId("bkp");
+      await h.stack.db.backup.create({
+        data: {
+          id,
+          organizationId: h.tenant.organization_id,
+          projectId: h.tenant.project_id,
+          jobId: newId("job"),
+          databaseName: h.source.name,
+          backupKey: `projects/${h.tenant.project_id}/backups/${id}.dump`,
+          sizeBytes: 1_000n + BigInt(i),
+          sha256: "0".repeat(64),
+          state: "completed",
+        },
+      });
+    }
   });
   afterAll(async () => {
     await h?.stop();
@@ -100,6 +149,7 @@ describe("shared answers over HTTP (built API)", () => {
     for (const path of paths) {
       const lone = await request(h.api, "GET", path, { key: h.tenant.api_key });
       expect(lone.status, path).toBe(200);
+      expect(Object.values(lone.body as Record<string, unknown[]>)[0]!.length, path).toBeGreaterThan(0);
       for (const answer of await burst(path, [h.tenant.api_key], 10)) expect(answer, path).toMatchObject({ status: 200, body: lone.body });
       // Another tenant's key still gets its 404, whatever it asks at the same time.
       const [mine, theirs] = await Promise.all([request(h.api, "GET", path, { key: h.tenant.api_key }), request(h.api, "GET", path, { key: other.api_key })]);

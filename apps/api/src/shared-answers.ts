@@ -1,20 +1,23 @@
 // Identical reads in one turn of the event loop share one answer. The reads are shared
 // statements (@capy/db shared-statements.ts): the calls one turn brings in are answered by one
 // statement, and identical calls get the very same rows (the same frozen list, the same row
-// object). What the API makes of those rows depends on them alone, so it is made once for them:
-// the public shape (renderedOnce, in the procedures), its output validation (procedures.ts)
-// and its JSON (jsonOf, in the REST and native tRPC answers). Ten clients polling the same list
+// object). What the API makes of those rows is made once for them: the public shape
+// (renderedOnce, in the procedures), its output validation (parsedOnce, in procedures.ts'
+// output middleware) and its JSON (jsonOf, in the REST and native tRPC answers). A renderer
+// takes the rows only, never the request's context: what it reads besides them is the clock
+// (a schedule's next_run_at), the same for calls answered in one turn. Ten clients polling the same list
 // or job (a console's tabs, a fleet of scripts) then cost one rendering instead of ten: for the
 // list of 100 backups ~220 µs of CPU per request on the bench machine (serialize 46-74, output
 // parse 27-36, JSON.stringify ~125).
 // Nothing is remembered between turns: everything is keyed by the rows' identity (WeakMaps),
 // the next turn's statement reads Postgres again and returns new rows, so no answer is older
 // than its request. Tenancy is checked per call, before the shared rows are rendered; the
-// rendering does not depend on who asks.
+// rendering does not depend on who asks. Success answers go out as a string (jsonOf), so a
+// Fastify preSerialization hook or response schema on a /v1 route would not see them (there is
+// none).
 
-/** Answers rendered once for identical calls: their output parse and JSON are shared too. */
+/** Answers rendered once for identical calls, and their parsed outputs: their JSON is shared too. */
 const sharedAnswers = new WeakSet<object>();
-const parsedAnswers = new WeakMap<object, unknown>();
 const jsonAnswers = new WeakMap<object, string>();
 
 /** `render` made once per rows object; the answer is marked shared (see the header). */
@@ -32,17 +35,23 @@ export function renderedOnce<Rows extends object, Answer extends object>(render:
 }
 
 /**
- * `parse(data)`, once per shared answer (its result, or its promise, is shared and itself
- * marked shared); any other data is parsed every time. A parse that throws is not remembered.
+ * `parse`, made once per shared answer: its result (a value, or a promise whose value) is
+ * shared by the calls and marked shared itself; any other data is parsed every time. A parse
+ * that throws is not remembered; a promise that rejects is, for the calls sharing the answer.
+ * One per output schema (the output middleware's parse), so an answer parsed by one schema
+ * never stands for another's.
  */
-export function parsedOnce(data: unknown, parse: (value: unknown) => unknown): unknown {
-  if (!isSharedAnswer(data)) return parse(data);
-  if (parsedAnswers.has(data)) return parsedAnswers.get(data);
-  const parsed = parse(data);
-  parsedAnswers.set(data, parsed);
-  if (parsed instanceof Promise) void parsed.then(markShared, () => {});
-  else markShared(parsed);
-  return parsed;
+export function parsedOnce(parse: (value: unknown) => unknown): (data: unknown) => unknown {
+  const parsedAnswers = new WeakMap<object, unknown>();
+  return (data) => {
+    if (!isSharedAnswer(data)) return parse(data);
+    if (parsedAnswers.has(data)) return parsedAnswers.get(data);
+    const parsed = parse(data);
+    parsedAnswers.set(data, parsed);
+    if (parsed instanceof Promise) void parsed.then(markShared, () => {});
+    else markShared(parsed);
+    return parsed;
+  };
 }
 
 /** JSON.stringify(value), made once per shared answer. */
