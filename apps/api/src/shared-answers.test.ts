@@ -2,10 +2,9 @@
 // stringified once. In-process for the sharing itself; over HTTP against the built API for what
 // must not change: tenancy per request, answers equal to a lone request's, and no answer older
 // than its request.
-import { newId } from "@capy/db";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jsonOf, parsedOnce, renderedOnce } from "./shared-answers.js";
-import { type Harness, request, startHarness, type Tenant } from "./test/harness.js";
+import { type Harness, insertBackupRow, request, startHarness, type Tenant } from "./test/harness.js";
 
 describe("shared answers, in-process", () => {
   const rows = Object.freeze([{ id: "a" }, { id: "b" }]);
@@ -95,22 +94,7 @@ describe("shared answers over HTTP (built API)", () => {
       json: { cron_hour: 2, cron_minute: 30, is_active: true },
     });
     expect(schedule.status).toBe(200);
-    for (let i = 0; i < 3; i++) {
-      const id = newId("bkp");
-      await h.stack.db.backup.create({
-        data: {
-          id,
-          organizationId: h.tenant.organization_id,
-          projectId: h.tenant.project_id,
-          jobId: newId("job"),
-          databaseName: h.source.name,
-          backupKey: `projects/${h.tenant.project_id}/backups/${id}.dump`,
-          sizeBytes: 1_000n + BigInt(i),
-          sha256: "0".repeat(64),
-          state: "completed",
-        },
-      });
-    }
+    for (let i = 0; i < 3; i++) await insertBackupRow(h, { sizeBytes: 1_000n + BigInt(i) });
   });
   afterAll(async () => {
     await h?.stop();

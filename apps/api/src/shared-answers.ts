@@ -4,11 +4,11 @@
 // object). What the API makes of those rows is made once for them: the public shape
 // (renderedOnce, in the procedures), its output validation (parsedOnce, in procedures.ts'
 // output middleware) and its JSON (jsonOf, in the REST and native tRPC answers). A renderer
-// takes the rows only, never the request's context: what it reads besides them is the clock
-// (a schedule's next_run_at), the same for calls answered in one turn. Ten clients polling the same list
-// or job (a console's tabs, a fleet of scripts) then cost one rendering instead of ten: for the
-// list of 100 backups ~220 µs of CPU per request on the bench machine (serialize 46-74, output
-// parse 27-36, JSON.stringify ~125).
+// takes the rows only, never the request's context: what it reads besides them is the clock (a
+// schedule's next_run_at), the same for calls answered in one turn. Ten clients polling the same
+// list or job (a console's tabs, a fleet of scripts) then cost one rendering instead of ten: for
+// the list of 100 backups ~220 µs of CPU per request on the bench machine (serialize 46-74,
+// output parse 27-36, JSON.stringify ~125).
 // Nothing is remembered between turns: everything is keyed by the rows' identity (WeakMaps),
 // the next turn's statement reads Postgres again and returns new rows, so no answer is older
 // than its request. Tenancy is checked per call, before the shared rows are rendered; the
@@ -20,18 +20,18 @@
 const sharedAnswers = new WeakSet<object>();
 const jsonAnswers = new WeakMap<object, string>();
 
+/** `made`'s value for `key`, made by `make` the first time. */
+function madeOnce<K extends object, V>(made: WeakMap<K, V>, key: K, make: () => V): V {
+  if (made.has(key)) return made.get(key) as V;
+  const value = make();
+  made.set(key, value);
+  return value;
+}
+
 /** `render` made once per rows object; the answer is marked shared (see the header). */
 export function renderedOnce<Rows extends object, Answer extends object>(render: (rows: Rows) => Answer): (rows: Rows) => Answer {
   const answers = new WeakMap<Rows, Answer>();
-  return (rows) => {
-    let answer = answers.get(rows);
-    if (answer === undefined) {
-      answer = render(rows);
-      answers.set(rows, answer);
-      sharedAnswers.add(answer);
-    }
-    return answer;
-  };
+  return (rows) => madeOnce(answers, rows, () => markShared(render(rows)));
 }
 
 /**
@@ -43,32 +43,26 @@ export function renderedOnce<Rows extends object, Answer extends object>(render:
  */
 export function parsedOnce(parse: (value: unknown) => unknown): (data: unknown) => unknown {
   const parsedAnswers = new WeakMap<object, unknown>();
-  return (data) => {
-    if (!isSharedAnswer(data)) return parse(data);
-    if (parsedAnswers.has(data)) return parsedAnswers.get(data);
+  const parseShared = (data: object) => {
     const parsed = parse(data);
-    parsedAnswers.set(data, parsed);
     if (parsed instanceof Promise) void parsed.then(markShared, () => {});
     else markShared(parsed);
     return parsed;
   };
+  return (data) => (isSharedAnswer(data) ? madeOnce(parsedAnswers, data, () => parseShared(data)) : parse(data));
 }
 
 /** JSON.stringify(value), made once per shared answer. */
 export function jsonOf(value: unknown): string {
-  if (!isSharedAnswer(value)) return JSON.stringify(value);
-  let json = jsonAnswers.get(value);
-  if (json === undefined) {
-    json = JSON.stringify(value);
-    jsonAnswers.set(value, json);
-  }
-  return json;
+  return isSharedAnswer(value) ? madeOnce(jsonAnswers, value, () => JSON.stringify(value)) : JSON.stringify(value);
 }
 
 function isSharedAnswer(value: unknown): value is object {
   return typeof value === "object" && value !== null && sharedAnswers.has(value);
 }
 
-function markShared(value: unknown): void {
+/** `value`, marked shared when it is an object. */
+function markShared<T>(value: T): T {
   if (typeof value === "object" && value !== null) sharedAnswers.add(value);
+  return value;
 }

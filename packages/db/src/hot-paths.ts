@@ -240,30 +240,18 @@ export function readProjectBackups(db: Db, projectId: string): Promise<readonly 
 
 /**
  * Whole lists by project (`SELECT … WHERE project_id = ANY(…) ORDER BY project_id, <order>`), each
- * call its project's rows in `order`; `maxCalls` lists in one answer at most. Identical calls of
- * one statement get the same frozen array, so that the API renders their answer once (its
- * shared-answers.ts).
+ * call its project's rows in `order`, frozen (identical calls share it); `maxCalls` lists in one
+ * answer at most.
  */
 function listsOfProjects<T extends { projectId: string }>(table: ModelTable<T>, name: string, order: string, maxCalls: number) {
   return sharedStatement<string, readonly T[]>(
     async (db, projectIds) => {
-      const rows = await table.read(db, name, `WHERE project_id = ANY($1::text[]) ORDER BY project_id, ${order}`, [[...new Set(projectIds)]]);
+      const rows = await table.read(db, name, `WHERE project_id = ANY($1::text[]) ORDER BY project_id, ${order}`, [projectIds]);
       const byProject = groupBy(rows, (row) => row.projectId);
-      const lists = new Map<string, readonly T[]>();
-      return projectIds.map((id) => sharedValue(lists, id, () => Object.freeze(byProject.get(id) ?? [])));
+      return projectIds.map((id) => Object.freeze(byProject.get(id) ?? []));
     },
-    { name, maxCalls },
+    { name, maxCalls, keyOf: (projectId) => projectId },
   );
-}
-
-/** `values`' entry for `key`, made by `make` the first time. */
-function sharedValue<V>(values: Map<string, V>, key: string, make: () => V): V {
-  let value = values.get(key);
-  if (value === undefined) {
-    value = make();
-    values.set(key, value);
-  }
-  return value;
 }
 
 // Up to 16 lists of backups in one answer: a list holds every backup of its project.
@@ -279,29 +267,26 @@ const JOBS_OF_PROJECTS = `SELECT page.* FROM unnest($1::text[], $2::int[]) AS wa
   CROSS JOIN LATERAL (SELECT ${jobViews.columns} FROM jobs WHERE jobs.project_id = wanted.project ORDER BY created_at DESC, id DESC LIMIT wanted.page_size) AS page
   ORDER BY page.project_id, page.created_at DESC, page.id DESC`;
 
-/** Identical pages of one statement are the same frozen array (as listsOfProjects' lists). */
+/** Each page frozen (identical calls share it, as listsOfProjects' lists). */
 const jobsOfProjects = sharedStatement<{ projectId: string; limit: number }, readonly JobView[]>(
   async (db, pages) => {
     const pageSizes = new Map<string, number>();
     for (const { projectId, limit } of pages) pageSizes.set(projectId, Math.max(limit, pageSizes.get(projectId) ?? 0));
     const rows = await jobViews.run(db, "jobs_of_projects", JOBS_OF_PROJECTS, [[...pageSizes.keys()], [...pageSizes.values()]]);
     const byProject = groupBy(rows, (job) => job.projectId);
-    const samePages = new Map<string, readonly JobView[]>();
-    return pages.map(({ projectId, limit }) =>
-      sharedValue(samePages, `${limit}:${projectId}`, () => Object.freeze((byProject.get(projectId) ?? []).slice(0, limit))),
-    );
+    return pages.map(({ projectId, limit }) => Object.freeze((byProject.get(projectId) ?? []).slice(0, limit)));
   },
-  { name: "jobs_of_projects", maxCalls: 32 },
+  { name: "jobs_of_projects", maxCalls: 32, keyOf: ({ projectId, limit }) => `${limit}:${projectId}` },
 );
 
-/** One job by id as the API shows it, or undefined; the caller checks that it is the principal's. Identical calls of one statement get the same row. */
+/** One job by id as the API shows it, or undefined; the caller checks that it is the principal's. */
 export const readJob: (db: Db, id: string) => Promise<JobView | undefined> = sharedStatement(
   async (db, ids) => {
-    const rows = await jobViews.read(db, "jobs_by_id", "WHERE id = ANY($1::text[])", [[...new Set(ids)]]);
+    const rows = await jobViews.read(db, "jobs_by_id", "WHERE id = ANY($1::text[])", [ids]);
     const byId = new Map(rows.map((job) => [job.id, job]));
     return ids.map((id) => byId.get(id));
   },
-  { name: "jobs_by_id", maxCalls: 64 },
+  { name: "jobs_by_id", maxCalls: 64, keyOf: (id) => id },
 );
 
 /** The project's schedules, oldest first. */

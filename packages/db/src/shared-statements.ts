@@ -12,11 +12,17 @@ import type { Db } from "./client.js";
 /** One call's answer, or the error that call alone gets (a statement's error rejects every call in it). */
 export type Answer<V> = V | Error;
 
-export interface SharedStatementOptions {
+export interface SharedStatementOptions<K> {
   /** Names the statement to observers (onSharedStatement). */
   name: string;
   /** Most calls one statement answers. */
   maxCalls: number;
+  /**
+   * What makes two calls identical: those of one statement are asked once and all get the very
+   * same answer (so that what is made of it can be made once: the API's shared-answers.ts).
+   * Without it, every call is asked on its own.
+   */
+  keyOf?: (call: K) => string;
 }
 
 type Observer = (statement: string, calls: number) => void;
@@ -34,12 +40,28 @@ export function onSharedStatement(observer: Observer): () => void {
  */
 export function sharedStatement<K, V>(
   run: (db: Db, calls: readonly K[]) => Promise<Answer<V>[]>,
-  { name, maxCalls }: SharedStatementOptions,
+  { name, maxCalls, keyOf }: SharedStatementOptions<K>,
 ): (db: Db, call: K) => Promise<V> {
   const collectors = new WeakMap<Db, DataLoader<K, V>>();
   const runObserved = (db: Db, calls: readonly K[]) => {
     for (const observe of observers) observe(name, calls.length);
-    return run(db, calls);
+    return keyOf ? runDistinct(db, calls, keyOf) : run(db, calls);
+  };
+  /** `run` for the distinct calls only; identical calls get the one answer. */
+  const runDistinct = async (db: Db, calls: readonly K[], keyOf: (call: K) => string) => {
+    const slots = new Map<string, number>();
+    const distinct: K[] = [];
+    const slotOf = calls.map((call) => {
+      const key = keyOf(call);
+      let slot = slots.get(key);
+      if (slot === undefined) {
+        slot = distinct.push(call) - 1;
+        slots.set(key, slot);
+      }
+      return slot;
+    });
+    const answers = await run(db, distinct);
+    return slotOf.map((slot) => answers[slot]!);
   };
   return (db, call) => {
     let collector = collectors.get(db);

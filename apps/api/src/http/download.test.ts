@@ -8,7 +8,7 @@ import { Readable } from "node:stream";
 import { encryptionTargets, generateEncryptionKey, Keyring, newId } from "@capy/db";
 import { backupArtifactKey, createStorage } from "@capy/storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectError, type Harness, request, startHarness } from "../test/harness.js";
+import { expectError, type Harness, insertBackupRow, request, startHarness } from "../test/harness.js";
 
 let h: Harness;
 
@@ -46,22 +46,16 @@ async function storedBackup(bytes: Buffer | null, state = "completed", encoding:
   const id = newId("bkp");
   const backupKey = backupArtifactKey(h.tenant.project_id, id);
   if (bytes) await createStorage({ storageDir: h.stack.storageDir }).put(backupKey, Readable.from([bytes]));
-  await h.stack.db.backup.create({
-    data: {
-      id,
-      organizationId: h.tenant.organization_id,
-      projectId: h.tenant.project_id,
-      jobId: newId("job"),
-      databaseName: h.source.name,
-      backupKey,
-      sizeBytes: BigInt(bytes?.length ?? 0),
-      sha256: encoding.sha256 ?? sha256(bytes ?? Buffer.alloc(0)),
-      state,
-      ...(encoding.storedEncoding
-        ? { storedEncoding: encoding.storedEncoding, compression: encoding.compression ?? "zstd", archiveSizeBytes: encoding.archiveSizeBytes ?? null }
-        : {}),
-      ...(encoding.encryptionKeyId ? { encryption: "age", encryptionKeyId: encoding.encryptionKeyId } : {}),
-    },
+  await insertBackupRow(h, {
+    id,
+    backupKey,
+    sizeBytes: BigInt(bytes?.length ?? 0),
+    sha256: encoding.sha256 ?? sha256(bytes ?? Buffer.alloc(0)),
+    state,
+    ...(encoding.storedEncoding
+      ? { storedEncoding: encoding.storedEncoding, compression: encoding.compression ?? "zstd", archiveSizeBytes: encoding.archiveSizeBytes ?? null }
+      : {}),
+    ...(encoding.encryptionKeyId ? { encryption: "age", encryptionKeyId: encoding.encryptionKeyId } : {}),
   });
   return { id, path: `/v1/projects/${h.tenant.project_id}/backups/${id}/download` };
 }

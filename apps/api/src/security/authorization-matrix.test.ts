@@ -10,7 +10,7 @@ import { createApiKey, newId, recipientFingerprint, revokeApiKey } from "@capy/d
 import { backupArtifactKey, createStorage } from "@capy/storage";
 import { generateX25519Identity, identityToRecipient } from "age-encryption";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ApiResponse, type Harness, request, startHarness } from "../test/harness.js";
+import { type ApiResponse, type Harness, insertBackupRow, request, startHarness } from "../test/harness.js";
 import { createSessionIssuer, type SessionIssuer } from "../test/sessions.js";
 
 interface Operation {
@@ -222,20 +222,7 @@ async function disposableBackup(): Promise<string> {
   const id = newId("bkp");
   const key = backupArtifactKey(h.tenant.project_id, id);
   await createStorage({ storageDir: h.stack.storageDir }).put(key, Readable.from([Buffer.from("dump")]));
-  await h.stack.db.backup.create({
-    data: {
-      id,
-      organizationId: h.tenant.organization_id,
-      projectId: h.tenant.project_id,
-      jobId: newId("job"),
-      databaseName: h.source.name,
-      backupKey: key,
-      sizeBytes: 4n,
-      sha256: "0".repeat(64),
-      state: "completed",
-      verificationState: "verified",
-    },
-  });
+  await insertBackupRow(h, { id, backupKey: key, sizeBytes: 4n, verificationState: "verified" });
   return id;
 }
 

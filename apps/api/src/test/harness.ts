@@ -2,6 +2,7 @@
 // on a real source database, and the built API (apps/api/dist/main.js) as a real process.
 // Rebuild before running the tests.
 
+import { type Backup, newId, type Prisma } from "@capy/db";
 import { type ApiProcess, createEmptyDatabase, createTestStack, type TestDatabase, type TestStack } from "@capy/testing";
 import { expect } from "vitest";
 
@@ -85,4 +86,28 @@ export function expectError(response: ApiResponse, status: number, message?: str
   expect(error).not.toMatch(/\n\s+at |node_modules|\.ts:\d|\.js:\d/);
   if (typeof message === "string") expect(error).toBe(message);
   else if (message) expect(error).toMatch(message);
+}
+
+/**
+ * Records a completed backup row of the tenant's organization, in its project unless `fields`
+ * say otherwise; `fields` set any column. No artifact is stored: a test that downloads one puts
+ * it at the row's `backupKey` itself.
+ */
+export function insertBackupRow(h: Harness, fields: Partial<Prisma.BackupUncheckedCreateInput> = {}): Promise<Backup> {
+  const id = fields.id ?? newId("bkp");
+  const projectId = fields.projectId ?? h.tenant.project_id;
+  return h.stack.db.backup.create({
+    data: {
+      id,
+      organizationId: h.tenant.organization_id,
+      projectId,
+      jobId: newId("job"),
+      databaseName: h.source.name,
+      backupKey: `projects/${projectId}/backups/${id}.dump`,
+      sizeBytes: 123_456_789n,
+      sha256: "0".repeat(64),
+      state: "completed",
+      ...fields,
+    },
+  });
 }

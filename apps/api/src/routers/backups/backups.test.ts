@@ -1,10 +1,9 @@
 // On-demand backups and the backup list over REST against the built API process.
 
 import { Backup, Job } from "@capy/contracts";
-import { newId } from "@capy/db";
 import { createBackupQueue, createProducerConnection } from "@capy/queue";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectError, type Harness, request, startHarness } from "../../test/harness.js";
+import { expectError, type Harness, insertBackupRow, request, startHarness } from "../../test/harness.js";
 
 let h: Harness;
 let backupsPath: string;
@@ -74,24 +73,8 @@ describe("POST /v1/projects/{id}/backups", () => {
 describe("GET /v1/projects/{id}/backups", () => {
   it("lists the project's backups newest first, every field present", async () => {
     const other = await h.stack.createTenant("acme", "elsewhere", h.source.url);
-    const insert = (projectId: string, createdAt: Date, extra: Partial<{ label: string; verificationState: string; verifiedAt: Date }> = {}) => {
-      const id = newId("bkp");
-      return h.stack.db.backup.create({
-        data: {
-          id,
-          organizationId: h.tenant.organization_id,
-          projectId,
-          jobId: newId("job"),
-          databaseName: h.source.name,
-          backupKey: `projects/${projectId}/backups/${id}.dump`,
-          sizeBytes: 123_456_789n,
-          sha256: "0".repeat(64),
-          state: "completed",
-          createdAt,
-          ...extra,
-        },
-      });
-    };
+    const insert = (projectId: string, createdAt: Date, extra: Partial<{ label: string; verificationState: string; verifiedAt: Date }> = {}) =>
+      insertBackupRow(h, { projectId, createdAt, ...extra });
     const older = await insert(h.tenant.project_id, new Date("2026-01-01T00:00:00Z"));
     const newer = await insert(h.tenant.project_id, new Date("2026-02-01T00:00:00Z"), {
       label: "weekly",

@@ -2,10 +2,10 @@
 // `verify` job naming the backup, enqueued; 404 for backups the caller cannot see.
 
 import { Job } from "@capy/contracts";
-import { createApiKey, newId } from "@capy/db";
+import { createApiKey } from "@capy/db";
 import { createBackupQueue, createProducerConnection } from "@capy/queue";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectError, type Harness, request, startHarness } from "../../test/harness.js";
+import { expectError, type Harness, insertBackupRow, request, startHarness } from "../../test/harness.js";
 
 let h: Harness;
 
@@ -17,23 +17,8 @@ afterAll(async () => {
   await h?.stop();
 });
 
-async function insertBackup(projectId: string, state = "completed") {
-  const id = newId("bkp");
-  return h.stack.db.backup.create({
-    data: {
-      id,
-      organizationId: h.tenant.organization_id,
-      projectId,
-      jobId: newId("job"),
-      databaseName: h.source.name,
-      backupKey: `projects/${projectId}/backups/${id}.dump`,
-      sizeBytes: 1_234n,
-      sha256: "0".repeat(64),
-      state,
-      verificationState: "verified",
-      verifiedAt: new Date(),
-    },
-  });
+function insertBackup(projectId: string, state = "completed") {
+  return insertBackupRow(h, { projectId, sizeBytes: 1_234n, state, verificationState: "verified", verifiedAt: new Date() });
 }
 
 const verifyPath = (projectId: string, backupId: string) => `/v1/projects/${projectId}/backups/${backupId}/verify`;

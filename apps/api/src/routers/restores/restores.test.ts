@@ -5,7 +5,7 @@
 import { Job, PreviewDatabase } from "@capy/contracts";
 import { newId } from "@capy/db";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectError, type Harness, request, startHarness } from "../../test/harness.js";
+import { expectError, type Harness, insertBackupRow, request, startHarness } from "../../test/harness.js";
 import { createSessionIssuer, type SessionIssuer } from "../../test/sessions.js";
 
 let h: Harness;
@@ -23,22 +23,8 @@ afterAll(async () => {
   await issuer?.cleanup();
 });
 
-async function insertBackup(projectId = h.tenant.project_id, verificationState = "verified") {
-  const id = newId("bkp");
-  return h.stack.db.backup.create({
-    data: {
-      id,
-      organizationId: h.tenant.organization_id,
-      projectId,
-      jobId: newId("job"),
-      databaseName: h.source.name,
-      backupKey: `projects/${projectId}/backups/${id}.dump`,
-      sizeBytes: 1_234n,
-      sha256: "0".repeat(64),
-      state: "completed",
-      verificationState,
-    },
-  });
+function insertBackup(projectId = h.tenant.project_id, verificationState = "verified") {
+  return insertBackupRow(h, { projectId, sizeBytes: 1_234n, verificationState });
 }
 
 const restores = `/v1/projects/{id}/restores`;
