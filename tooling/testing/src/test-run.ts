@@ -1,7 +1,9 @@
 // One vitest run = one tag (CAPY_TEST_RUN, set by the global setup before the test processes
 // fork, so they inherit it). Database names and Redis prefixes made by the helpers carry it, and
-// the global teardown drops every database of the run, its template too, even those a failed or
-// interrupted test file never got to drop. Outside vitest (benchmarks) there is no tag.
+// the global teardown drops every database of the run, its template too, and deletes its keys,
+// even those a failed or interrupted test file never got to remove; the next run removes those
+// of a run killed before its teardown (global-setup.ts). Outside vitest (benchmarks) there is
+// no tag.
 import { randomBytes } from "node:crypto";
 
 const TEST_RUN_ENV = "CAPY_TEST_RUN";
