@@ -9,7 +9,7 @@ import { quoteIdent } from "@capy/db";
 import pg from "pg";
 import { TEST_SERVER_URL, withAdminClient } from "./postgres.js";
 import { deleteRunKeys, runsWithKeys } from "./redis.js";
-import { beginTestRun } from "./test-run.js";
+import { beginTestRun, RUN_TAG_PATTERN } from "./test-run.js";
 
 export async function setup(): Promise<() => Promise<void>> {
   const run = beginTestRun();
@@ -26,7 +26,7 @@ export async function setup(): Promise<() => Promise<void>> {
 const RUN_LOCKS = 0x43617079;
 
 /** Run tags in database names: `<prefix>_<run>_…`, and `…_<run>` for a template (test-run.ts). */
-const RUN_IN_NAME = /_(r[0-9a-f]{8})(?:_|$)/;
+const RUN_IN_NAME = new RegExp(`_(${RUN_TAG_PATTERN})(?:_|$)`);
 
 /** A connection holding `run`'s lock until it ends. */
 async function holdRunLock(run: string): Promise<pg.Client> {
@@ -39,7 +39,7 @@ async function holdRunLock(run: string): Promise<pg.Client> {
 }
 
 /** Removes the databases and keys of every run whose lock nobody holds: it ended without its teardown. */
-export async function dropEndedRuns(): Promise<void> {
+async function dropEndedRuns(): Promise<void> {
   await withAdminClient(async (client) => {
     const { rows } = await client.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname ~ $1", [RUN_IN_NAME.source]);
     const runs = new Set([...rows.map(({ datname }) => RUN_IN_NAME.exec(datname)![1]!), ...(await runsWithKeys())]);

@@ -2,6 +2,7 @@
 // its own keys afterwards; nothing here flushes the shared server.
 import { Redis } from "ioredis";
 import { uniqueName } from "./postgres.js";
+import { RUN_TAG_PATTERN } from "./test-run.js";
 
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379/0";
 
@@ -27,7 +28,7 @@ export function deleteRunKeys(run: string): Promise<void> {
 /** The runs that have keys on the server (their tags). */
 export async function runsWithKeys(): Promise<string[]> {
   const runs = new Set<string>();
-  const runIn = new RegExp(`^${PREFIX_ROOT}_(r[0-9a-f]{8})_`);
+  const runIn = new RegExp(`^${PREFIX_ROOT}_(${RUN_TAG_PATTERN})_`);
   await scanKeys(`${PREFIX_ROOT}_r*`, async (keys) => {
     for (const key of keys) {
       const run = runIn.exec(key)?.[1];

@@ -8,6 +8,9 @@ import { randomBytes } from "node:crypto";
 
 const TEST_RUN_ENV = "CAPY_TEST_RUN";
 
+/** A run's tag, as a regular expression's source: "r" and 8 hex digits (beginTestRun). */
+export const RUN_TAG_PATTERN = "r[0-9a-f]{8}";
+
 export function currentTestRun(): string | undefined {
   return process.env[TEST_RUN_ENV] || undefined;
 }
