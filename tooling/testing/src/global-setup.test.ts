@@ -1,6 +1,7 @@
 // A test run leaves nothing behind: what the run's helpers create (a metadata database, its
-// template, a source database, keys under its Redis prefixes) is removed by the global teardown,
-// and only that; what a killed run left is removed when the next run starts, and only that.
+// template, a source database, keys under its Redis prefixes) and its workers' throwaway
+// databases are removed by the global teardown, and only that; what a killed run left is
+// removed when the next run starts, and only that.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import path from "node:path";
@@ -9,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { setup } from "./global-setup.js";
-import { createEmptyDatabase, createMetadataDatabase, withAdminClient } from "./postgres.js";
+import { createEmptyDatabase, createMetadataDatabase, verifyDatabasePrefix, withAdminClient } from "./postgres.js";
 import { createTestRedis, TEST_REDIS_URL } from "./redis.js";
 
 const existing = (names: string[]) =>
@@ -38,6 +39,9 @@ describe("the test run's global teardown", () => {
     const teardown = await setup();
     const run = process.env.CAPY_TEST_RUN!;
     const [metadata, source] = await Promise.all([createMetadataDatabase(), createEmptyDatabase()]);
+    // A throwaway database a worker of the run left behind (named as the workers name them).
+    const throwaway = `${verifyDatabasePrefix()}_${Date.now()}_0a1b2c3d`;
+    await withAdminClient((client) => client.query(`CREATE DATABASE ${throwaway}`));
     const key = `${createTestRedis().prefix}:capy-backups:id`;
     await redis.set(key, "1");
     const templates = await withAdminClient((client) =>
@@ -45,7 +49,7 @@ describe("the test run's global teardown", () => {
     );
     const template = templates.rows.map((row) => row.datname);
     expect(template).toHaveLength(1);
-    const created = [metadata.name, source.name, ...template];
+    const created = [metadata.name, source.name, throwaway, ...template];
     expect((await existing(created)).sort()).toEqual(created.sort());
 
     await teardown();

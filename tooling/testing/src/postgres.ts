@@ -66,6 +66,15 @@ export function uniqueName(prefix: string): string {
   return `${prefix}_${run ? `${run}_` : ""}${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`;
 }
 
+/**
+ * The workers' VERIFY_DATABASE_PREFIX in tests: inside a vitest run it carries the run's tag, so
+ * a throwaway database that a killed worker left behind goes with the run (global-setup.ts).
+ */
+export function verifyDatabasePrefix(): string {
+  const run = currentTestRun();
+  return `capy_verify${run ? `_${run}` : ""}`;
+}
+
 async function dropDatabase(name: string): Promise<void> {
   await withAdminClient((client) => client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`));
 }

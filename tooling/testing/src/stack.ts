@@ -5,7 +5,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { createDb, createProject, type Db, generateEncryptionKey, Keyring, registerCluster, withDatabase } from "@capy/db";
-import { createMetadataDatabase, type TestDatabase } from "./postgres.js";
+import { createMetadataDatabase, type TestDatabase, verifyDatabasePrefix } from "./postgres.js";
 import { type ApiProcess, type ServiceProcess, startApi, startWorker } from "./processes.js";
 import { createTestRedis, type TestRedis } from "./redis.js";
 
@@ -44,6 +44,7 @@ export async function createTestStack(extraEnv: NodeJS.ProcessEnv = {}): Promise
     CAPY_REDIS_PREFIX: redis.prefix,
     STORAGE_DIR: storageDir,
     CAPY_ENCRYPTION_KEY: encryptionKey,
+    VERIFY_DATABASE_PREFIX: verifyDatabasePrefix(),
     // Test receivers listen on 127.0.0.1 over plain http; tests of the refusals turn these off.
     WEBHOOK_ALLOW_INSECURE: "1",
     WEBHOOK_ALLOW_PRIVATE_TARGETS: "1",
