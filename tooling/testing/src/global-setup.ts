@@ -5,9 +5,8 @@
 // ended is told by a lock each run holds on the Postgres server for as long as it lasts (a
 // session's advisory lock, released when its connection closes, whatever killed the process),
 // so what a run still going made, on this machine or another, is left alone.
-import { quoteIdent } from "@capy/db";
 import pg from "pg";
-import { TEST_SERVER_URL, withAdminClient } from "./postgres.js";
+import { forceDropDatabase, TEST_SERVER_URL, withAdminClient } from "./postgres.js";
 import { deleteRunKeys, runsWithKeys } from "./redis.js";
 import { beginTestRun, RUN_TAG_PATTERN } from "./test-run.js";
 
@@ -59,5 +58,5 @@ async function dropEndedRuns(): Promise<void> {
 async function dropRunDatabases(client: pg.Client, run: string): Promise<void> {
   // Names are `<prefix>_<run>_…` and the template `capy_test_tpl_<migrations>_<run>`.
   const { rows } = await client.query<{ datname: string }>("SELECT datname FROM pg_database WHERE strpos(datname, $1) > 0", [`_${run}`]);
-  for (const { datname } of rows) await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(datname)} WITH (FORCE)`);
+  for (const { datname } of rows) await forceDropDatabase(client, datname);
 }

@@ -45,7 +45,7 @@ async function ensureTemplate(): Promise<string> {
       const exists = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [template]);
       if (exists.rowCount) return;
       const building = `${template}_building`;
-      await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(building)} WITH (FORCE)`);
+      await forceDropDatabase(client, building);
       await migrateDatabase(withDatabase(TEST_SERVER_URL, building));
       await client.query(`ALTER DATABASE ${quoteIdent(building)} RENAME TO ${quoteIdent(template)}`);
     } finally {
@@ -76,14 +76,19 @@ export function verifyDatabasePrefix(): string {
 }
 
 async function dropDatabase(name: string): Promise<void> {
-  await withAdminClient((client) => client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`));
+  await withAdminClient((client) => forceDropDatabase(client, name));
+}
+
+/** Drops a database if it exists, ending the sessions still connected to it. */
+export async function forceDropDatabase(client: pg.Client, name: string): Promise<void> {
+  await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
 }
 
 /** Drops databases and the roles of the same names (preview databases and their roles), if they exist. */
 export async function dropDatabasesAndRoles(names: readonly string[], url = TEST_SERVER_URL): Promise<void> {
   await withAdminClient(async (client) => {
     for (const name of names) {
-      await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+      await forceDropDatabase(client, name);
       await client.query(`DROP ROLE IF EXISTS ${quoteIdent(name)}`);
     }
   }, url);
