@@ -4,8 +4,8 @@
 // JSON of the API's list of scheduled backups (BENCH_BODY_FILE).
 // With BENCH_LAYERS (comma-separated), it adds the API's own request layers, imported from the
 // built API, one at a time, so the bench can price each: headers (helmet + CSP), ratelimit
-// (Redis-backed, as the API configures it), logging (the API's pino logger at info, request
-// lines on), metrics (Prometheus request counters), reqid (UUID request ids + x-request-id).
+// (Redis-backed, as the API configures it), logging (the API's pino logger at info, its request
+// line on), metrics (Prometheus request counters), reqid (UUID request ids + x-request-id).
 // Prints `listening <port>` on stderr once ready (stdout carries the logging layer's lines).
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -18,7 +18,9 @@ const api = (module) => import(new URL(`../../apps/api/dist/${module}`, import.m
 const options = {};
 if (layers.has("logging")) {
   const { createLogger } = await api("logger.js");
+  const { RequestLog } = await api("http/request-log.js");
   options.loggerInstance = createLogger({ logLevel: "info" });
+  options.logController = new RequestLog(false);
 }
 if (layers.has("reqid")) options.genReqId = () => randomUUID();
 const app = Fastify(options);

@@ -455,7 +455,7 @@ async function measureLayers(bodyFile, redis, tenant) {
     const [bare, ...layered] = await measureInterleaved(targets, Math.max(1, Math.round(Number(args["layer-duration"]) / SLICES)));
     for (const row of layered) Object.assign(row, { same: bare.rps, rounds: perRound(row, bare) });
     printTable(
-      "price of each request layer, interleaved: bare Fastify plus that layer against bare Fastify alone (logging at info: two lines per request, to /dev/null)",
+      "price of each request layer, interleaved: bare Fastify plus that layer against bare Fastify alone (logging at info: the API's one line per request, to /dev/null)",
       [bare, ...layered],
       bare.rps,
     );

@@ -39,7 +39,7 @@ describe("request logs", () => {
   let stack: TestStack | undefined;
   afterAll(async () => stack?.stop());
 
-  it("record a REST request's real status, and nothing is sent twice", async () => {
+  it("are one line per request, written when it completes: its request, real status and duration, and nothing is sent twice", async () => {
     stack = await createTestStack();
     const api = await stack.startApi();
     const tenant = await stack.createTenant("acme", "logs", "postgresql://postgres@127.0.0.1:5432/capy_logs_never_dumped");
@@ -49,19 +49,23 @@ describe("request logs", () => {
       body: JSON.stringify({ label: "logged" }),
     });
     expect(response.status).toBe(201);
-    // The request's id from its "incoming request" line, then its "request completed" line.
+    const requestId = response.headers.get("x-request-id");
+    type Line = { reqId?: string; msg?: string; req?: { method?: string; url?: string }; res?: { statusCode?: number }; responseTime?: number };
     const lines = () =>
       api
         .logs()
         .split("\n")
         .filter((line) => line.startsWith("{"))
-        .map((line) => JSON.parse(line) as { reqId?: string; msg?: string; req?: { url?: string }; res?: { statusCode?: number } });
-    const completed = () => {
-      const incoming = lines().find((line) => line.msg === "incoming request" && line.req?.url?.endsWith("/backups"));
-      return lines().find((line) => line.msg === "request completed" && line.reqId === incoming?.reqId);
-    };
-    await waitFor(() => completed() !== undefined, { timeoutMs: 10_000, what: "the request's log line" });
-    expect(completed()?.res?.statusCode).toBe(201);
+        .map((line) => JSON.parse(line) as Line);
+    const completed = await waitFor(() => lines().find((line) => line.msg === "request completed" && line.reqId === requestId), {
+      timeoutMs: 10_000,
+      what: "the request's log line",
+    });
+    expect(completed).toMatchObject({ req: { method: "POST", url: `/v1/projects/${tenant.project_id}/backups` }, res: { statusCode: 201 } });
+    expect(completed.responseTime).toBeGreaterThan(0);
+    // Its only line: Fastify's "incoming request" line is not written.
+    expect(lines().filter((line) => line.reqId === requestId)).toHaveLength(1);
+    expect(api.logs()).not.toContain("incoming request");
     expect(api.logs()).not.toContain("ERR_HTTP_HEADERS_SENT");
     expect(api.logs()).not.toContain("Reply was already sent");
   });

@@ -16,7 +16,7 @@ import { registerHealthRoutes } from "./http/health.js";
 import { livenessServerFactory } from "./http/liveness.js";
 import { registerMetrics, registerMetricsRoute } from "./http/metrics.js";
 import { registerNativeTrpc } from "./http/native-trpc.js";
-import { registerPrettyRequestLog } from "./http/request-log.js";
+import { RequestLog } from "./http/request-log.js";
 import { registerRestApi } from "./http/rest.js";
 import { registerSecurity } from "./http/security.js";
 import { buildOpenApiDocument } from "./openapi.js";
@@ -33,10 +33,8 @@ export function buildServer(deps: AppDeps): FastifyInstance {
     bodyLimit: deps.config.bodyLimitBytes,
     // Whose X-Forwarded-For to believe for request.ip (per-address rate limits).
     trustProxy: deps.config.trustProxy,
-    // Pretty logs (pnpm dev) get one line per request instead (registerPrettyRequestLog). Set
-    // only then: Fastify 5 warns (FSTDEP023) whenever the option is given, and JSON mode must
-    // print nothing but its log lines.
-    ...(deps.config.logPretty ? { disableRequestLogging: true } : {}),
+    // One line per request, when it completes.
+    logController: new RequestLog(deps.config.logPretty),
   });
   // Set on arrival, where it is known: one onSend hook fewer to run on every answer.
   app.addHook("onRequest", (request, reply, done) => {
@@ -48,7 +46,6 @@ export function buildServer(deps: AppDeps): FastifyInstance {
     done();
   });
   registerErrorHandlers(app);
-  if (deps.config.logPretty) registerPrettyRequestLog(app);
   const metrics = registerMetrics(app);
   registerSecurity(app, deps);
 
