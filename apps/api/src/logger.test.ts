@@ -2,6 +2,7 @@
 
 import { createTestStack, startApi, type TestStack, waitFor } from "@capy/testing";
 import { afterAll, describe, expect, it } from "vitest";
+import { loggableUrl } from "./logger.js";
 
 describe("the API's logs", () => {
   let stack: TestStack | undefined;
@@ -68,5 +69,18 @@ describe("request logs", () => {
     expect(api.logs()).not.toContain("incoming request");
     expect(api.logs()).not.toContain("ERR_HTTP_HEADERS_SENT");
     expect(api.logs()).not.toContain("Reply was already sent");
+  });
+});
+
+describe("a request's URL in the logs", () => {
+  it("has the values of credential parameters redacted, however their names are written", () => {
+    expect(loggableUrl("/admin/queues?token=op-secret&page=2")).toBe("/admin/queues?token=[redacted]&page=2");
+    expect(loggableUrl("/x?%74oken=op-secret")).toBe("/x?token=[redacted]");
+    expect(loggableUrl("/x?TOKEN=a&api_key=b&Signature=c")).toBe("/x?TOKEN=[redacted]&api_key=[redacted]&Signature=[redacted]");
+  });
+
+  it("is as received when it carries no credential", () => {
+    for (const url of ["/v1/me", "/v1/projects/prj_1/backups?limit=10&cursor=a%2Fb", "/trpc/jobs.get?input=%7B%22jobID%22%3A%22job_1%22%7D"])
+      expect(loggableUrl(url)).toBe(url);
   });
 });

@@ -2,6 +2,7 @@
 // browser through the cookie that ?token= sets, and loading nothing from other origins.
 
 import { BACKUP_QUEUE } from "@capy/contracts";
+import { waitFor } from "@capy/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectError, type Harness, request, startHarness } from "../test/harness.js";
 
@@ -72,5 +73,8 @@ describe("/admin/queues with an operator token", () => {
     expect(page.status).toBe(200);
     const api = await request(harness.api, "GET", "/admin/queues/api/queues", { headers: { cookie } });
     expect(api.status).toBe(200);
+    // The visit's request line shows the query without the token.
+    await waitFor(() => harness.api.logs().includes('"url":"/admin/queues?token=[redacted]"'), { timeoutMs: 10_000, what: "the visit's request line" });
+    expect(harness.api.logs()).not.toContain(TOKEN);
   });
 });
