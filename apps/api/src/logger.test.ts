@@ -1,6 +1,9 @@
 // LOG_PRETTY: pino-pretty lines instead of JSON, from the built API as `pnpm dev` runs it.
 
-import { createTestStack, startApi, type TestStack, waitFor } from "@capy/testing";
+import { execFile } from "node:child_process";
+import path from "node:path";
+import { promisify } from "node:util";
+import { createTestStack, REPO_ROOT, startApi, type TestStack, waitFor } from "@capy/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { loggableUrl } from "./logger.js";
 
@@ -82,5 +85,19 @@ describe("a request's URL in the logs", () => {
   it("is as received when it carries no credential", () => {
     for (const url of ["/v1/me", "/v1/projects/prj_1/backups?limit=10&cursor=a%2Fb", "/trpc/jobs.get?input=%7B%22jobID%22%3A%22job_1%22%7D"])
       expect(loggableUrl(url)).toBe(url);
+  });
+});
+
+describe("the API's error lines", () => {
+  it("leave out a Redis error's failed command (its AUTH holds REDIS_URL's password)", async () => {
+    const password = "redis-password-never-logged-4567";
+    const logger = path.join(REPO_ROOT, "apps/api/dist/logger.js");
+    // ioredis's shape for a refused login (apps/worker/src/logger.test.ts gets it from a real Redis).
+    const script = `const { createLogger } = await import(${JSON.stringify(logger)});
+      const error = Object.assign(new Error("WRONGPASS invalid username-password pair"), { command: { name: "hello", args: ["3", "AUTH", "default", ${JSON.stringify(password)}] } });
+      createLogger({ logLevel: "info" }).error({ err: error }, "redis failed");`;
+    const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], { cwd: path.join(REPO_ROOT, "apps/api") });
+    expect(JSON.parse(stdout)).toMatchObject({ msg: "redis failed", err: { message: "WRONGPASS invalid username-password pair" } });
+    expect(stdout).not.toContain(password);
   });
 });

@@ -3,6 +3,7 @@
 import type { IncomingMessage } from "node:http";
 import { hostname } from "node:os";
 import type { FastifyRequest } from "fastify";
+import { withoutRedisCommands } from "@capy/queue";
 import { type Logger, pino } from "pino";
 import type { Config } from "./env.js";
 
@@ -47,7 +48,9 @@ export function createLogger(config: Pick<Config, "logLevel"> & Partial<Pick<Con
     redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
     // In place of Fastify's own `req` serializer (it takes the logger's over its own), which logs
     // the URL with its query as sent: a visit to /admin/queues?token=… logged the operator token.
-    serializers: { req: requestFields },
+    // And for errors: a Redis error's failed command holds REDIS_URL's password when Redis
+    // refused the login.
+    serializers: { req: requestFields, err: (error: Error) => withoutRedisCommands(pino.stdSerializers.err(error)) },
     // `pnpm dev` (LOG_PRETTY=1): readable lines through pino-pretty, in a worker thread.
     ...(config.logPretty
       ? // reqId too: it would take a line of its own under every request's line.

@@ -35,3 +35,24 @@ export function createProducerConnection(config: RedisConfig): Redis {
 export function createWorkerConnection(config: RedisConfig): Redis {
   return connect(config.url, { maxRetriesPerRequest: null });
 }
+
+/**
+ * A logged error (pino's `err` serializer output) without ioredis's `command`: ioredis hangs the
+ * failed command with its arguments on its errors, and for a login Redis refused that is the
+ * AUTH (or HELLO 3 AUTH) carrying the password of REDIS_URL. Also in the errors serialized inside
+ * it (BullMQ passes ioredis's errors on as they are). Changes the serialized copy only.
+ */
+export function withoutRedisCommands<T>(serialized: T): T {
+  if (!isSerializedError(serialized)) return serialized;
+  delete serialized.command;
+  for (const value of Object.values(serialized)) {
+    if (Array.isArray(value)) value.forEach(withoutRedisCommands);
+    else withoutRedisCommands(value);
+  }
+  return serialized;
+}
+
+/** What pino's error serializer makes of an error (`type`, `message`, `stack` and the error's own fields). */
+function isSerializedError(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && "type" in value && "message" in value && "stack" in value;
+}

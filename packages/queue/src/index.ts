@@ -1,5 +1,5 @@
 export { type BackupQueue, createBackupQueue } from "./backup-queue.js";
-export { createProducerConnection, createWorkerConnection, type RedisConfig } from "./connection.js";
+export { createProducerConnection, createWorkerConnection, type RedisConfig, withoutRedisCommands } from "./connection.js";
 export { LeaseSemaphore } from "./lease-semaphore.js";
 export { LeaseWaiters } from "./lease-waiters.js";
 export { assertRedisKeepsQueueKeys, REQUIRED_MAXMEMORY_POLICY, RedisPolicyError, readMaxmemoryPolicy, waitForRedisReady } from "./redis-policy.js";
