@@ -2,8 +2,8 @@
 // Credentials are redacted wherever a request's headers get logged, and in its URL's query.
 import type { IncomingMessage } from "node:http";
 import { hostname } from "node:os";
-import type { FastifyRequest } from "fastify";
 import { withoutRedisCommands } from "@capy/queue";
+import type { FastifyRequest } from "fastify";
 import { type Logger, pino } from "pino";
 import type { Config } from "./env.js";
 
