@@ -24,6 +24,21 @@ describe("redactSecrets", () => {
   it("removes credentials from URIs", () => {
     expect(redactSecrets("postgresql://alice:hunter2@db.internal:5432/app")).toBe(`postgresql://alice:${REDACTED}@db.internal:5432/app`);
     expect(redactSecrets("redis://:hunter2@cache:6379/0")).toBe(`redis://:${REDACTED}@cache:6379/0`);
+    // An unencoded @ in the password: everything up to the address's last @ goes.
+    expect(redactSecrets('failed: "postgresql://alice:p@ss@db.internal/app"')).toBe(`failed: "postgresql://alice:${REDACTED}@db.internal/app"`);
+  });
+
+  it("removes passwords from the SQL statements pg_restore quotes", () => {
+    const stderr = [
+      'pg_restore: error: could not execute query: ERROR:  role "etl" does not exist',
+      "Command was: CREATE USER MAPPING FOR etl SERVER warehouse OPTIONS (\n    password 'it''s-secret',\n    \"user\" 'etl'\n);",
+      "Command was: CREATE ROLE app LOGIN ENCRYPTED PASSWORD 'SCRAM-SHA-256$4096:abc$def:ghi';",
+    ].join("\n");
+    const redacted = redactSecrets(stderr);
+    expect(redacted).not.toMatch(/it''s-secret|SCRAM-SHA-256/);
+    expect(redacted).toContain(`password ${REDACTED},`);
+    expect(redacted).toContain(`PASSWORD ${REDACTED};`);
+    expect(redacted).toContain(`"user" 'etl'`);
   });
 
   it("leaves ordinary pg_dump messages alone", () => {
