@@ -41,8 +41,8 @@ afterAll(async () => {
 });
 
 /** The operator CLI as scripts run it: `pnpm --silent admin …`. */
-async function admin(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = { ...process.env, DATABASE_URL: stack.metadata.url, CAPY_ENCRYPTION_KEY: stack.encryptionKey };
+async function admin(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = { ...process.env, DATABASE_URL: stack.metadata.url, CAPY_ENCRYPTION_KEY: stack.encryptionKey, ...extraEnv };
   return run(process.execPath, [path.join(REPO_ROOT, "packages/db/dist/admin/cli.js"), ...args], env).then(
     (result) => ({ code: 0, ...result }),
     (error: Error) => ({ code: 1, stdout: "", stderr: error.message }),
@@ -71,11 +71,23 @@ describe("operator logins", () => {
     const readerUrl = new URL(source.url);
     readerUrl.username = "shop_reader";
     readerUrl.password = randomBytes(6).toString("hex");
-    const created = JSON.parse((await admin(["create-project", "--org", "acme", "--name", "shop", "--database-url", readerUrl.toString(), "--json"])).stdout);
+    // A URL with a password comes from the environment, off the command line other users can read.
+    const fromEnv = await admin(["create-project", "--org", "acme", "--name", "shop", "--json"], { CAPY_PROJECT_DATABASE_URL: readerUrl.toString() });
+    expect(fromEnv.stderr).toBe("");
+    const created = JSON.parse(fromEnv.stdout);
     expect(Object.keys(created)).toEqual(["organization_id", "project_id", "api_key"]);
     const project = await stack.db.project.findUniqueOrThrow({ where: { id: created.project_id }, include: { cluster: true } });
     expect(project).toMatchObject({ clusterId: first.cluster_id, dbUser: "shop_reader" });
     expect(project.cluster.adminUser).toBe("capy_no_such_admin");
+
+    // On the command line it still works, with a warning; with neither, the command says where.
+    const onArgv = await admin(["create-project", "--org", "acme", "--name", "shop-2", "--database-url", readerUrl.toString(), "--json"]);
+    expect(JSON.parse(onArgv.stdout).project_id).toMatch(/^prj_/);
+    expect(onArgv.stderr).toMatch(/^warning: --database-url holds a password.*set CAPY_PROJECT_DATABASE_URL instead/);
+    expect(onArgv.stderr).not.toContain(readerUrl.password);
+    const neither = await admin(["register-cluster", "--json"]);
+    expect(neither.code).toBe(1);
+    expect(neither.stderr).toContain("give the URL in CAPY_ADMIN_URL (or --admin-url <url>)");
   });
 
   it("verifies and makes previews on VERIFY_DATABASE_URL's and PREVIEW_DATABASE_URL's server, under their logins", async () => {

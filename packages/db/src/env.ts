@@ -10,6 +10,9 @@ const schema = z.object({
   DATABASE_URL: z.string().url().default("postgresql://postgres:postgres@127.0.0.1:5432/capy"),
   CAPY_ENCRYPTION_KEY: z.string().regex(HEX_KEY, "CAPY_ENCRYPTION_KEY must be 64 hex characters").optional(),
   CAPY_ENCRYPTION_KEYS_OLD: z.string().optional(),
+  // `admin register-cluster` / `admin create-project`: the URLs with passwords, kept off argv.
+  CAPY_ADMIN_URL: z.string().url().optional(),
+  CAPY_PROJECT_DATABASE_URL: z.string().url().optional(),
 });
 
 export type DbEnv = z.infer<typeof schema> & { CAPY_ENCRYPTION_KEY: string | undefined; keyring: Keyring | undefined };

@@ -70,7 +70,7 @@ export async function createProject(db: Db, input: CreateProjectInput): Promise<
   const cluster = await db.cluster.findUnique({ where: { host_port: { host: conn.host, port: conn.port } } });
   if (!cluster?.adminRegisteredAt) {
     throw new TenantError(
-      `no cluster is registered for ${conn.host}:${conn.port}; run \`admin register-cluster --admin-url postgres://…@${conn.host}:${conn.port}/postgres\` first`,
+      `no cluster is registered for ${conn.host}:${conn.port}; run \`admin register-cluster\` with CAPY_ADMIN_URL=postgres://…@${conn.host}:${conn.port}/postgres first`,
     );
   }
   const passwordEncrypted = conn.password === null ? null : input.keyring.seal(conn.password);

@@ -32,6 +32,20 @@ function keyring() {
   return env.keyring;
 }
 
+/**
+ * A connection URL from its flag, else from its variable. The variable is the way for a URL with a
+ * password: a command line is readable by every user of the machine (ps, /proc/<pid>/cmdline) and
+ * kept in shell history, so a password given there gets a warning.
+ */
+function connectionUrl(flag: string, given: string | undefined, variable: "CAPY_ADMIN_URL" | "CAPY_PROJECT_DATABASE_URL"): string {
+  const url = given ?? env[variable];
+  if (url === undefined) throw new Error(`give the URL in ${variable} (or ${flag} <url>)`);
+  if (given !== undefined && URL.canParse(given) && new URL(given).password !== "") {
+    console.error(`warning: ${flag} holds a password, which other users of this machine can read and your shell history keeps; set ${variable} instead`);
+  }
+  return url;
+}
+
 function print(json: boolean, value: Record<string, unknown>, human: string): void {
   console.log(json ? JSON.stringify(value) : human);
 }
@@ -41,11 +55,15 @@ const program = new Command("admin").description("Capy Backups operator commands
 program
   .command("register-cluster")
   .description("register (or update) a cluster's operator login, the only one that creates databases and roles on it")
-  .requiredOption("--admin-url <url>", "postgres://admin:password@host:port/postgres of a role that may create databases and roles")
+  .option(
+    "--admin-url <url>",
+    "postgres://admin@host:port/postgres of a role that may create databases and roles (default CAPY_ADMIN_URL, the place for one with a password)",
+  )
   .option("--name <name>", "a name for the cluster (default host:port)")
   .option("--json", "print JSON")
-  .action(async (opts: { adminUrl: string; name?: string; json?: boolean }) => {
-    const { cluster_id } = await withDb((db) => registerCluster(db, { adminUrl: opts.adminUrl, name: opts.name, keyring: keyring() }));
+  .action(async (opts: { adminUrl?: string; name?: string; json?: boolean }) => {
+    const adminUrl = connectionUrl("--admin-url", opts.adminUrl, "CAPY_ADMIN_URL");
+    const { cluster_id } = await withDb((db) => registerCluster(db, { adminUrl, name: opts.name, keyring: keyring() }));
     print(Boolean(opts.json), { cluster_id }, `cluster ${cluster_id}`);
   });
 
@@ -54,12 +72,14 @@ program
   .description("create a project (and its organization if new) with a project-scoped API key")
   .requiredOption("--org <name>", "organization name")
   .requiredOption("--name <name>", "project name")
-  .requiredOption("--database-url <url>", "postgres://user:password@host:port/database of the project database (its cluster registered first)")
+  .option(
+    "--database-url <url>",
+    "postgres://user@host:port/database of the project database, its cluster registered first (default CAPY_PROJECT_DATABASE_URL, the place for one with a password)",
+  )
   .option("--json", "print JSON")
-  .action(async (opts: { org: string; name: string; databaseUrl: string; json?: boolean }) => {
-    const created = await withDb((db) =>
-      createProject(db, { organizationName: opts.org, projectName: opts.name, databaseUrl: opts.databaseUrl, keyring: keyring() }),
-    );
+  .action(async (opts: { org: string; name: string; databaseUrl?: string; json?: boolean }) => {
+    const databaseUrl = connectionUrl("--database-url", opts.databaseUrl, "CAPY_PROJECT_DATABASE_URL");
+    const created = await withDb((db) => createProject(db, { organizationName: opts.org, projectName: opts.name, databaseUrl, keyring: keyring() }));
     const { organization_id, project_id, api_key } = created;
     print(
       Boolean(opts.json),
