@@ -38,7 +38,7 @@ export function buildProgram(): Command {
   const program = new Command("capy")
     .description("Capy Backups: on-demand and scheduled backups of your CapyDB PostgreSQL databases")
     .option("--api-url <url>", "API base URL (default: $CAPY_API_URL)")
-    .option("--api-key <key>", "API key (default: $CAPY_API_KEY)")
+    .option("--api-key <key>", "API key (default: $CAPY_API_KEY, the better place: other users of the machine can read a command line)")
     .option("--project <id>", "project id (default: $CAPY_PROJECT_ID)")
     .option("--json", "print the API's JSON objects instead of tables (for scripts)")
     .showHelpAfterError("(run with --help for usage)")
