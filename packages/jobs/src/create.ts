@@ -4,7 +4,7 @@
 // again; BullMQ deduplicates by job id.
 import type { JobType } from "@capy/contracts";
 import { type Db, insertJob, type Job, type NewAuditRow, type NewJobRow, newId, type Prisma } from "@capy/db";
-import type { BackupQueue } from "@capy/queue";
+import { type BackupQueue, coalesceAdds } from "@capy/queue";
 import { jobKind } from "./catalogue.js";
 import type { Tx } from "./events.js";
 
@@ -105,6 +105,8 @@ export function insertJobRowAlone(db: Db, input: NewJob, audit?: NewAuditRow): P
 export async function enqueueJob(queue: BackupQueue, job: Pick<Job, "id" | "type">): Promise<void> {
   const type = job.type as JobType;
   const { retry } = jobKind(type);
+  // Enqueues of one turn (concurrent POSTs, a scheduler's firing) leave in one socket write.
+  coalesceAdds(queue);
   await queue.add(
     type,
     { jobId: job.id },

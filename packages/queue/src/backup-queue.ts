@@ -3,7 +3,8 @@
 
 import { BACKUP_QUEUE, type JobPayload, type JobType } from "@capy/contracts";
 import { Queue } from "bullmq";
-import type { Redis } from "ioredis";
+import { Redis } from "ioredis";
+import { sendAtEndOfTurn } from "./connection.js";
 
 export type BackupQueue = Queue<JobPayload, void, JobType>;
 
@@ -11,4 +12,15 @@ export function createBackupQueue(connection: Redis, prefix: string): BackupQueu
   const queue: BackupQueue = new Queue(BACKUP_QUEUE, { connection, prefix });
   queue.on("error", () => {});
   return queue;
+}
+
+/**
+ * Lets the adds made on `queue` in this turn of the event loop leave for Redis in one socket
+ * write (sendAtEndOfTurn on the queue's connection); call before each add. The API's POSTs
+ * answered in one turn (their job rows come back from one shared insert) then enqueue with one
+ * send, as the scheduler's and the reconciler's batches do.
+ */
+export function coalesceAdds(queue: BackupQueue): void {
+  const { connection } = queue.opts;
+  if (connection instanceof Redis) sendAtEndOfTurn(connection);
 }

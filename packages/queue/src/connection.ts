@@ -31,6 +31,28 @@ export function createProducerConnection(config: RedisConfig): Redis {
   return connect(config.url, { maxRetriesPerRequest: 3, enableOfflineQueue: false });
 }
 
+/** The connections whose socket is corked until the end of this turn (sendAtEndOfTurn). */
+const corkedUntilTurnEnds = new WeakSet<object>();
+
+/**
+ * Holds what is written on `connection` until the end of this turn of the event loop (Node's
+ * cork, uncorked at setImmediate), so that the commands given meanwhile leave in one socket
+ * write; ioredis matches the replies in order as before. Why: each write is a system call that
+ * wakes Redis, ~20 µs of the API's CPU per POST on the bench machine, and the POSTs answered in
+ * one turn each enqueue (bench/api-throughput: API 241 → 211-232 µs per POST, Redis 47 → 41-44).
+ * A write after the turn (a command that waited for a reconnect) is sent as usual.
+ */
+export function sendAtEndOfTurn(connection: Redis): void {
+  const socket = connection.stream;
+  if (!socket || corkedUntilTurnEnds.has(socket)) return;
+  corkedUntilTurnEnds.add(socket);
+  socket.cork();
+  setImmediate(() => {
+    corkedUntilTurnEnds.delete(socket);
+    socket.uncork();
+  });
+}
+
 /** For Worker and QueueEvents: block and wait through outages. */
 export function createWorkerConnection(config: RedisConfig): Redis {
   return connect(config.url, { maxRetriesPerRequest: null });

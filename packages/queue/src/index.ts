@@ -1,4 +1,4 @@
-export { type BackupQueue, createBackupQueue } from "./backup-queue.js";
+export { type BackupQueue, coalesceAdds, createBackupQueue } from "./backup-queue.js";
 export { createProducerConnection, createWorkerConnection, type RedisConfig, withoutRedisCommands } from "./connection.js";
 export { LeaseSemaphore } from "./lease-semaphore.js";
 export { LeaseWaiters } from "./lease-waiters.js";
