@@ -3,7 +3,7 @@
 
 import { BACKUP_QUEUE, type JobPayload, type JobType } from "@capy/contracts";
 import { Queue } from "bullmq";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { sendAtEndOfTurn } from "./connection.js";
 
 export type BackupQueue = Queue<JobPayload, void, JobType>;
@@ -22,5 +22,6 @@ export function createBackupQueue(connection: Redis, prefix: string): BackupQueu
  */
 export function coalesceAdds(queue: BackupQueue): void {
   const { connection } = queue.opts;
-  if (connection instanceof Redis) sendAtEndOfTurn(connection);
+  // The Redis given to createBackupQueue (by shape: an instance of another copy of ioredis counts).
+  if ("stream" in connection) sendAtEndOfTurn(connection as Redis);
 }
