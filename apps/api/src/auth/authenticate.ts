@@ -46,7 +46,7 @@ export function createRateLimitKeyGenerator(verifySession: SessionVerifier) {
     const token = readSessionToken(request.headers);
     if (token !== undefined) return forSession(token, request.ip);
     const presented = presentedApiKey(request.headers);
-    const hash = presented === undefined ? undefined : presentedKeyHash(request.headers, presented);
+    const hash = presented === undefined ? undefined : presentedKeyHash(presented);
     return hash !== undefined ? `key:${hash}` : `ip:${request.ip}`;
   };
 }
