@@ -31,9 +31,6 @@ export function createProducerConnection(config: RedisConfig): Redis {
   return connect(config.url, { maxRetriesPerRequest: 3, enableOfflineQueue: false });
 }
 
-/** The connections whose socket is corked until the end of this turn (sendAtEndOfTurn). */
-const corkedUntilTurnEnds = new WeakSet<object>();
-
 /**
  * Holds what is written on `connection` until the end of this turn of the event loop (Node's
  * cork, uncorked at setImmediate), so that the commands given meanwhile leave in one socket
@@ -45,13 +42,10 @@ const corkedUntilTurnEnds = new WeakSet<object>();
  */
 export function sendAtEndOfTurn(connection: Redis): void {
   const socket = connection.stream;
-  if (!socket || corkedUntilTurnEnds.has(socket)) return;
-  corkedUntilTurnEnds.add(socket);
+  // Corked already: this turn's uncork is scheduled (ioredis itself never corks its socket).
+  if (!socket || socket.writableCorked > 0) return;
   socket.cork();
-  setImmediate(() => {
-    corkedUntilTurnEnds.delete(socket);
-    socket.uncork();
-  });
+  setImmediate(() => socket.uncork());
 }
 
 /** For Worker and QueueEvents: block and wait through outages. */
