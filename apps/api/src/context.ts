@@ -11,12 +11,15 @@ import type { Authenticate } from "./auth/authenticate.js";
 import type { TenancyCache } from "./auth/tenancy-cache.js";
 import type { AppDeps } from "./deps.js";
 import type { Config } from "./env.js";
+import type { BackgroundEnqueues } from "./services/enqueues.js";
 
 export interface Context {
   db: Db;
   /** API keys and projects, cached while Postgres notifies their changes. */
   tenancy: TenancyCache;
   queue: BackupQueue;
+  /** Enqueues of committed job rows that answers do not wait for. */
+  enqueues: BackgroundEnqueues;
   scheduleQueue: ScheduleQueue;
   storage: ArtifactStorage;
   log: FastifyBaseLogger;
@@ -38,13 +41,14 @@ export interface WebhookSettings {
 }
 
 export function createContextFactory(
-  deps: Pick<AppDeps, "db" | "tenancy" | "queue" | "scheduleQueue" | "storage" | "authenticate" | "webhookQueue" | "config">,
+  deps: Pick<AppDeps, "db" | "tenancy" | "queue" | "enqueues" | "scheduleQueue" | "storage" | "authenticate" | "webhookQueue" | "config">,
 ) {
   const webhooks: WebhookSettings = { queue: deps.webhookQueue, policy: deps.config.webhookPolicy, keyring: deps.config.keyring, tenancy: deps.tenancy };
   return ({ req }: { req: FastifyRequest }): Context => ({
     db: deps.db,
     tenancy: deps.tenancy,
     queue: deps.queue,
+    enqueues: deps.enqueues,
     scheduleQueue: deps.scheduleQueue,
     storage: deps.storage,
     log: req.log,

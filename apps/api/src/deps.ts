@@ -20,6 +20,7 @@ import { type Authenticate, createAuthenticator } from "./auth/authenticate.js";
 import { createSessionVerifier, type SessionVerifier } from "./auth/session.js";
 import { createTenancyCache, type TenancyCache } from "./auth/tenancy-cache.js";
 import type { Config } from "./env.js";
+import { BackgroundEnqueues } from "./services/enqueues.js";
 
 export interface AppDeps {
   config: Config;
@@ -29,6 +30,8 @@ export interface AppDeps {
   /** The producer connection the queue uses; also pinged by /readyz. */
   redis: Redis;
   queue: BackupQueue;
+  /** Enqueues of committed job rows that answers do not wait for; drained at shutdown. */
+  enqueues: BackgroundEnqueues;
   /** Job schedulers of scheduled backups (PUT syncs the schedule's scheduler). */
   scheduleQueue: ScheduleQueue;
   storage: ArtifactStorage;
@@ -53,6 +56,7 @@ export function createDeps(config: Config, logger: FastifyBaseLogger): AppDeps {
   const redis = createProducerConnection(config.redis);
   const db = createDb(config.databaseUrl);
   const verifySession = createSessionVerifier(config.sessions);
+  const queue = createBackupQueue(redis, config.redis.prefix);
   const tenancy = createTenancyCache({ db, databaseUrl: config.databaseUrl, redis, redisPrefix: config.redis.prefix, log: logger });
   return {
     config,
@@ -62,7 +66,8 @@ export function createDeps(config: Config, logger: FastifyBaseLogger): AppDeps {
     verifySession,
     authenticate: createAuthenticator({ db, tenancy, verifySession }),
     redis,
-    queue: createBackupQueue(redis, config.redis.prefix),
+    queue,
+    enqueues: new BackgroundEnqueues(queue),
     scheduleQueue: createScheduleQueue(redis, config.redis.prefix),
     webhookQueue: createWebhookQueue(redis, config.redis.prefix),
     storage: createStorage({ storageDir: config.storageDir, s3: config.s3 }),
@@ -73,6 +78,7 @@ export function createDeps(config: Config, logger: FastifyBaseLogger): AppDeps {
 
 /** Closes what createDeps opened. The queue does not own the connection it was given. */
 export async function closeDeps(deps: AppDeps): Promise<void> {
+  await deps.enqueues.drain();
   await deps.queue.close();
   await deps.scheduleQueue.close();
   await deps.webhookQueue.close();

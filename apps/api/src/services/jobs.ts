@@ -1,12 +1,12 @@
 // Reading jobs, and creating one on request (rows are written by @capy/jobs only).
 
 import { type Db, type Job, type JobView, type NewAuditRow, type Project, readJob, readProjectJobs } from "@capy/db";
-import { enqueueJob, insertJobRowAlone, type NewJob } from "@capy/jobs";
-import { type BackupQueue, withTimeout } from "@capy/queue";
+import { insertJobRowAlone, type NewJob } from "@capy/jobs";
 import type { FastifyBaseLogger } from "fastify";
 import { isVisible } from "../auth/access.js";
 import type { Principal } from "../auth/principal.js";
 import { AppError } from "../errors.js";
+import type { BackgroundEnqueues } from "./enqueues.js";
 
 /** Newest first. A hot read: SQL on Prisma's pool (see @capy/db hot-paths). */
 export function listJobs(db: Db, project: Project, limit: number): Promise<readonly JobView[]> {
@@ -21,31 +21,20 @@ export async function getJob(db: Db, principal: Principal, jobId: string): Promi
   return job;
 }
 
-/** How long a request waits for Redis to accept a job before leaving it to the reconciler (ms). */
-const ENQUEUE_TIMEOUT_MS = 2_000;
-
 export interface CreateJobDeps {
   db: Db;
-  queue: BackupQueue;
+  enqueues: BackgroundEnqueues;
   log: FastifyBaseLogger;
 }
 
 /**
- * Records a pending job (with `audit`, its audit event, in the same statement) and enqueues it.
- * Postgres is the source of truth: when Redis is unreachable the row stays pending, the
- * reconciler enqueues it later, and the caller still gets the job to poll.
+ * Records a pending job (with `audit`, its audit event, in the same statement) and starts its
+ * enqueue, which the caller does not wait for (see BackgroundEnqueues). Postgres is the source of
+ * truth: when Redis is unreachable the row stays pending, the reconciler enqueues it later, and
+ * the caller still gets the job to poll.
  */
 export async function createJob(deps: CreateJobDeps, input: NewJob, audit?: NewAuditRow): Promise<Job> {
   const job = await insertJobRowAlone(deps.db, input, audit);
-  await enqueueRecorded(deps, job);
+  await deps.enqueues.start(job, deps.log);
   return job;
-}
-
-/** Enqueues a job whose row is committed; when Redis does not answer, the reconciler will. */
-export async function enqueueRecorded({ queue, log }: Pick<CreateJobDeps, "queue" | "log">, job: Job): Promise<void> {
-  try {
-    await withTimeout(enqueueJob(queue, job), ENQUEUE_TIMEOUT_MS, "enqueue");
-  } catch (err) {
-    log.warn({ err, jobId: job.id }, "enqueue failed; the job stays pending for the reconciler");
-  }
 }

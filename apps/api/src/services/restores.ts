@@ -8,7 +8,7 @@ import { type Backup, type Job, type Keyring, newId, type Prisma, type Project }
 import { insertJobRow, type NewJob } from "@capy/jobs";
 import type { Principal } from "../auth/principal.js";
 import { AppError } from "../errors.js";
-import { type CreateJobDeps, enqueueRecorded } from "./jobs.js";
+import type { CreateJobDeps } from "./jobs.js";
 
 export interface RestoreRequest {
   backup_id?: string | undefined;
@@ -59,7 +59,7 @@ export async function requestRestore(deps: RestoreDeps, principal: Principal, pr
     };
     return [await insertJobRow(tx, restore)];
   });
-  for (const job of jobs) await enqueueRecorded(deps, job);
+  for (const job of jobs) await deps.enqueues.start(job, deps.log);
   return jobs.at(-1)!;
 }
 

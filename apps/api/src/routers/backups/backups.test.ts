@@ -2,6 +2,7 @@
 
 import { Backup, Job } from "@capy/contracts";
 import { createBackupQueue, createProducerConnection } from "@capy/queue";
+import { waitFor } from "@capy/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectError, type Harness, insertBackupRow, request, startHarness } from "../../test/harness.js";
 
@@ -44,10 +45,11 @@ describe("POST /v1/projects/{id}/backups", () => {
     const connection = createProducerConnection({ url, prefix });
     const queue = createBackupQueue(connection, prefix);
     try {
-      const queued = await queue.getJob(job.id);
-      expect(queued?.id).toBe(job.id);
-      expect(queued?.data).toEqual({ jobId: job.id });
-      expect(queued?.opts.attempts).toBe(3);
+      // The answer does not wait for the enqueue (services/enqueues.ts): the job reaches Redis right after.
+      const queued = await waitFor(() => queue.getJob(job.id), { what: "the job in the queue" });
+      expect(queued.id).toBe(job.id);
+      expect(queued.data).toEqual({ jobId: job.id });
+      expect(queued.opts.attempts).toBe(3);
     } finally {
       await queue.close();
       await connection.quit();

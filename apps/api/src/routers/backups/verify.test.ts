@@ -4,6 +4,7 @@
 import { Job } from "@capy/contracts";
 import { createApiKey } from "@capy/db";
 import { createBackupQueue, createProducerConnection } from "@capy/queue";
+import { waitFor } from "@capy/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectError, type Harness, insertBackupRow, request, startHarness } from "../../test/harness.js";
 
@@ -47,9 +48,10 @@ describe("POST /v1/projects/{id}/backups/{backupID}/verify", () => {
     const connection = createProducerConnection({ url, prefix });
     const queue = createBackupQueue(connection, prefix);
     try {
-      const queued = await queue.getJob(job.id);
-      expect(queued?.name).toBe("verify");
-      expect(queued?.data).toEqual({ jobId: job.id });
+      // Enqueued right after the answer (services/enqueues.ts).
+      const queued = await waitFor(() => queue.getJob(job.id), { what: "the job in the queue" });
+      expect(queued.name).toBe("verify");
+      expect(queued.data).toEqual({ jobId: job.id });
     } finally {
       await queue.close();
       await connection.quit();

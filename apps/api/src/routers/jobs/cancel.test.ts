@@ -4,6 +4,7 @@
 import { Job } from "@capy/contracts";
 import { createApiKey } from "@capy/db";
 import { type BackupQueue, createBackupQueue, createProducerConnection } from "@capy/queue";
+import { waitFor } from "@capy/testing";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectError, type Harness, request, startHarness } from "../../test/harness.js";
@@ -30,7 +31,8 @@ const cancel = (jobId: string, key = h.tenant.api_key) => request(h.api, "POST",
 describe("POST /v1/jobs/{jobID}/cancel", () => {
   it("cancels a pending job at once and removes it from the queue", async () => {
     const job = await createJob();
-    expect(await queue.getJobState(job.id)).toBe("waiting");
+    // Enqueued right after the answer (services/enqueues.ts).
+    await waitFor(async () => (await queue.getJobState(job.id)) === "waiting", { what: "the job waiting in the queue" });
 
     const response = await cancel(job.id);
     expect(response.status).toBe(200);
