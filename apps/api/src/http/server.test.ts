@@ -164,6 +164,9 @@ describe("with Redis unreachable", () => {
         expect(created.status).toBe(201);
         const jobId = (created.body as { job: { id: string } }).job.id;
         expect(await stack.db.job.findUniqueOrThrow({ where: { id: jobId } })).toMatchObject({ state: "pending" });
+        // The enqueue fails after the answer (services/enqueues.ts); the API says so, naming the job.
+        const failed = (line: string) => line.includes('"msg":"enqueue failed; the job stays pending for the reconciler"') && line.includes(jobId);
+        await waitFor(() => api.logs().split("\n").some(failed), { what: "the failed enqueue logged" });
         expectError(await request(api, "GET", "/readyz"), 503, /redis/);
       } finally {
         await api.stop();

@@ -2,7 +2,9 @@
 // racing a worker's claim, another cancel or the job's own end has exactly one outcome:
 // - pending → canceled at once (phase done, retry_classification canceled, job.canceled), then
 //   the BullMQ job is removed, best effort: a worker that still gets it finds the row canceled
-//   and its claim (state pending or running only) matches nothing.
+//   and its claim (state pending or running only) matches nothing. The same holds when the
+//   job's add reaches Redis after the remove (the POST answers before Redis has the job, and a
+//   cancel through another API process has a connection of its own).
 // - running → cancel_requested_at is set and the state stays running: the worker's heartbeat
 //   sees it, stops the attempt and writes `canceled` (or the job reconciler does, once the
 //   attempt's heartbeat is stale).

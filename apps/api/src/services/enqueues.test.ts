@@ -1,30 +1,22 @@
 // Enqueues that answers do not wait for, against a Redis server of the test's own (CLIENT PAUSE
-// holds every client's writes, so it must not touch the shared server): the enqueue is still
-// on its way when start() resolves, drain() waits for it, more than maxInFlight make a request
-// wait for its own, and a failed one is logged without rejecting.
+// holds every client's writes, so it must not touch the shared server): the add is still on its
+// way when start() resolves, drain() waits for it (but not past the timeout), beyond maxInFlight
+// unanswered adds a request waits for its own, and a failure is logged without rejecting.
 import { Writable } from "node:stream";
 import { createBackupQueue, createProducerConnection } from "@capy/queue";
-import { type PrivateRedis, startPrivateRedis } from "@capy/testing";
+import { type PrivateRedis, startPrivateRedis, waitFor } from "@capy/testing";
+import type { FastifyBaseLogger } from "fastify";
 import { Redis } from "ioredis";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BackgroundEnqueues } from "./enqueues.js";
 
 const PREFIX = "capytest_enqueues";
+const FAILED = "enqueue failed; the job stays pending for the reconciler";
 let server: PrivateRedis;
 let admin: Redis;
 let connection: Redis;
 let queue: ReturnType<typeof createBackupQueue>;
-const lines: Record<string, unknown>[] = [];
-const log = pino(
-  { level: "info" },
-  new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(JSON.parse(chunk.toString("utf8")) as Record<string, unknown>);
-      done();
-    },
-  }),
-);
 
 beforeAll(async () => {
   server = await startPrivateRedis();
@@ -42,11 +34,26 @@ afterAll(async () => {
   await server.stop();
 });
 
+/** A logger whose lines land in `lines`. */
+function collectingLogger(): { log: FastifyBaseLogger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(JSON.parse(chunk.toString("utf8")) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { log: pino({ level: "info" }, sink), lines };
+}
+
 const job = (id: string) => ({ id, type: "backup" });
 const isQueued = async (id: string) => (await admin.exists(queue.toKey(id))) === 1;
 
-/** Redis holds every write (BullMQ's add script included) until resumed; reads still answer. */
-async function holdingWrites<T>(act: () => Promise<T>): Promise<T> {
+/**
+ * Redis holds every write (BullMQ's add script included) until `act` is done; reads still
+ * answer. `act` returns an object: a promise returned bare would be awaited inside the pause.
+ */
+async function holdingWrites<T extends object>(act: () => Promise<T>): Promise<T> {
   await admin.call("CLIENT", "PAUSE", "60000", "WRITE");
   try {
     return await act();
@@ -65,11 +72,12 @@ async function settledAfterRoundTrip(promise: Promise<unknown>): Promise<boolean
 
 describe("BackgroundEnqueues", () => {
   it("resolves start() before Redis has the job; drain() waits until it does", async () => {
+    const { log, lines } = collectingLogger();
     const enqueues = new BackgroundEnqueues(queue);
-    // Wrapped: a promise returned from `act` would be awaited inside the pause.
     const { drained } = await holdingWrites(async () => {
       await enqueues.start(job("job_held"), log);
-      expect(enqueues.inFlight).toBe(1);
+      // Waiting for the add would have timed out (2 s) and logged it before resolving.
+      expect(lines).toEqual([]);
       expect(await isQueued("job_held")).toBe(false);
       const drained = enqueues.drain();
       expect(await settledAfterRoundTrip(drained)).toBe(false);
@@ -77,14 +85,14 @@ describe("BackgroundEnqueues", () => {
     });
     await drained;
     expect(await isQueued("job_held")).toBe(true);
-    expect(enqueues.inFlight).toBe(0);
     expect(lines).toEqual([]);
   });
 
-  it("makes a request wait for its own enqueue beyond maxInFlight", async () => {
-    const enqueues = new BackgroundEnqueues(queue, 1);
+  it("makes a request wait for its own enqueue beyond maxInFlight unanswered adds", async () => {
+    const { log } = collectingLogger();
+    const enqueues = new BackgroundEnqueues(queue, { timeoutMs: 30_000, maxInFlight: 1 });
     const { second } = await holdingWrites(async () => {
-      await enqueues.start(job("job_first"), log);
+      expect(await settledAfterRoundTrip(enqueues.start(job("job_first"), log))).toBe(true);
       const second = enqueues.start(job("job_second"), log);
       expect(await settledAfterRoundTrip(second)).toBe(false);
       return { second };
@@ -95,12 +103,31 @@ describe("BackgroundEnqueues", () => {
     expect(await isQueued("job_first")).toBe(true);
   });
 
+  it("counts an add that timed out until Redis answers it; drain() gives up at the timeout", async () => {
+    const { log, lines } = collectingLogger();
+    const enqueues = new BackgroundEnqueues(queue, { timeoutMs: 50, maxInFlight: 1 });
+    const { second } = await holdingWrites(async () => {
+      await enqueues.start(job("job_slow"), log);
+      await waitFor(() => lines.some((line) => line.jobId === "job_slow" && line.msg === FAILED), { what: "the timeout logged" });
+      // Redis still holds the add: drain() returns anyway, and the next request waits for its own.
+      await enqueues.drain();
+      const second = enqueues.start(job("job_after"), log);
+      expect(await settledAfterRoundTrip(second)).toBe(false);
+      return { second };
+    });
+    await second;
+    await waitFor(() => isQueued("job_slow"), { what: "the slow add answered" });
+    expect(await isQueued("job_after")).toBe(true);
+  });
+
+  // Last: it stops the server.
   it("logs an enqueue that failed and leaves the job to the reconciler, without rejecting", async () => {
+    const { log, lines } = collectingLogger();
     const enqueues = new BackgroundEnqueues(queue);
     await server.kill();
     await enqueues.start(job("job_lost"), log);
     await enqueues.drain();
-    expect(enqueues.inFlight).toBe(0);
-    expect(lines).toContainEqual(expect.objectContaining({ level: 40, jobId: "job_lost", msg: "enqueue failed; the job stays pending for the reconciler" }));
+    await waitFor(() => lines.length > 0, { what: "the failure logged" });
+    expect(lines).toEqual([expect.objectContaining({ level: 40, jobId: "job_lost", msg: FAILED })]);
   });
 });

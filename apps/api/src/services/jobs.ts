@@ -29,9 +29,9 @@ export interface CreateJobDeps {
 
 /**
  * Records a pending job (with `audit`, its audit event, in the same statement) and starts its
- * enqueue, which the caller does not wait for (see BackgroundEnqueues). Postgres is the source of
- * truth: when Redis is unreachable the row stays pending, the reconciler enqueues it later, and
- * the caller still gets the job to poll.
+ * enqueue, which the caller does not wait for unless Redis has fallen behind (BackgroundEnqueues).
+ * Postgres is the source of truth: when Redis is unreachable the row stays pending, the
+ * reconciler enqueues it later, and the caller still gets the job to poll.
  */
 export async function createJob(deps: CreateJobDeps, input: NewJob, audit?: NewAuditRow): Promise<Job> {
   const job = await insertJobRowAlone(deps.db, input, audit);

@@ -285,7 +285,8 @@ describe("with real API and worker processes", () => {
 
   it("after a Redis flush, the reconciler re-enqueues the pending job at worker start and the worker completes it", async () => {
     const jobId = await createBackup();
-    expect(await queue.getJobState(jobId)).toBe("waiting");
+    // The API answers before Redis has the job (apps/api/src/services/enqueues.ts).
+    await waitFor(async () => (await queue.getJobState(jobId)) === "waiting", { what: "the job waiting in the queue" });
     await admin.flushall();
     expect(await queue.getJob(jobId)).toBeUndefined();
     // Past the grace period for fresh rows, so the pass at start takes it (the next one is 10 min away).

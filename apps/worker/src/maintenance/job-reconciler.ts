@@ -31,7 +31,10 @@ import { discardJobArtifacts } from "../attempts/leftovers.js";
 import type { Logger } from "../logger.js";
 import { type Periodic, runPeriodically } from "./periodic.js";
 
-/** A pending row younger than this (ms, by updated_at) may still be on its way into Redis: left alone. */
+/**
+ * A pending row younger than this (ms, by updated_at) may still be on its way into Redis: left
+ * alone. Longer than the API's enqueue timeout (2 s, apps/api/src/services/enqueues.ts).
+ */
 export const PENDING_GRACE_MS = 5_000;
 
 /** Default of activeUnlockedMs (ms): three of BullMQ's default stalled intervals (30 s). */
