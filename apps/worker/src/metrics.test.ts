@@ -1,9 +1,10 @@
 // Metrics end to end: a real backup through a real worker (started by the API), then both
 // /metrics endpoints scraped, and the worker's probes.
 
+import { enqueueJob } from "@capy/jobs";
 import { type ApiProcess, createEmptyDatabase, type ServiceProcess, startApi, type TestDatabase, waitFor, withAdminClient } from "@capy/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createHarness, type Harness, waitForJob } from "./test-helpers.js";
+import { createHarness, type Harness, insertJob, waitForJob } from "./test-helpers.js";
 
 /** Value of one series in a Prometheus text exposition, e.g. series(text, "x_total", { a: "b" }). */
 function series(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
@@ -97,6 +98,26 @@ describe("metrics", () => {
     const age = series(text, "capy_newest_good_backup_age_seconds", { project_id: tenant.project_id });
     expect(age).toBeGreaterThan(0);
     expect(age).toBeLessThan(120);
+  });
+
+  it("counts a job whose row finished before it could run as skipped, not completed", async () => {
+    // As when a cancel through another API process removed the BullMQ job before the POST's add reached Redis.
+    const tenant = await harness.stack.createTenant("acme", "skipped", source.url);
+    const job = await insertJob(harness.stack, tenant.project_id);
+    await harness.stack.db.job.update({ where: { id: job.id }, data: { state: "canceled", phase: "done", completedAt: new Date() } });
+    await enqueueJob(harness.queue, job);
+    await waitFor(async () => (await harness.queue.getJobState(job.id)) === "completed", { what: "the worker to take the job" });
+
+    const text = await scrape(`${workerMetrics}/metrics`);
+    expect(series(text, "capy_jobs_total", { type: "backup", outcome: "skipped" })).toBe(1);
+    expect(series(text, "capy_jobs_total", { type: "backup", outcome: "completed" })).toBe(1);
+    const lines = worker
+      .logs()
+      .split("\n")
+      .filter((line) => line.includes(`"job_id":"${job.id}"`));
+    expect(lines.some((line) => line.includes('"msg":"job already finished; nothing to do"'))).toBe(true);
+    expect(lines.some((line) => line.includes('"msg":"job finished"'))).toBe(false);
+    expect(await harness.stack.db.job.findUniqueOrThrow({ where: { id: job.id } })).toMatchObject({ state: "canceled", attempts: 0 });
   });
 
   it("answers probes on the metrics port", async () => {

@@ -42,7 +42,7 @@ export class WorkerMetrics {
     collectDefaultMetrics({ register: registry });
     this.jobs = new Counter({
       name: "capy_jobs_total",
-      help: "Job attempts finished by this worker, by job type and outcome.",
+      help: "Job attempts finished by this worker, by job type and outcome (completed, failed, retrying, canceled, interrupted; skipped: the job had finished before it could run).",
       labelNames: ["type", "outcome"] as const,
       registers: [registry],
     });

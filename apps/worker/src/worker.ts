@@ -97,14 +97,15 @@ export function createJobWorker(options: JobWorkerOptions): BackupWorker {
     // A job that waited for its database lock or a dump slot starts again and again: those re-runs log at debug.
     jobLog[waitsSoFar(job) === 0 ? "info" : "debug"]({ queue_attempt: job.attemptsMade + 1, max_attempts: attempts }, "job started");
     try {
-      await handler({
+      const result = await handler({
         jobId,
         log: jobLog,
         signal: signal ?? new AbortController().signal,
         finalAttempt,
       });
-      metrics?.jobs.inc({ type: job.name, outcome: "completed" });
-      jobLog.info({ duration_ms: Date.now() - startedAt }, "job finished");
+      metrics?.jobs.inc({ type: job.name, outcome: result === "skipped" ? "skipped" : "completed" });
+      // A skipped job's handler said why (its row had finished); it did not finish here.
+      if (result !== "skipped") jobLog.info({ duration_ms: Date.now() - startedAt }, "job finished");
     } catch (error) {
       if (error instanceof ResourceBusyError && token) {
         // Wait, never reject: back to the queue, delayed, without using an attempt; the row stays as it is.

@@ -15,7 +15,7 @@ import { acquireLeases, dumpSlotResource, type HeldLeases } from "../attempts/le
 import { AttemptCanceledError, LeaseLostError, ShutdownInterruptError } from "../failures/errors.js";
 import { describeFailure } from "../failures/report.js";
 import type { Logger } from "../logger.js";
-import type { JobContext, JobRuntime } from "./handler.js";
+import type { HandlerResult, JobContext, JobRuntime } from "./handler.js";
 
 export interface AttemptContext extends JobContext {
   /** Stops the work: the worker is shutting down (`signal`), the attempt lost the job or a lease, or its cancel was requested. */
@@ -57,7 +57,7 @@ export async function runClaimed(
   type: JobType,
   work: (job: Job, attempt: Attempt, context: AttemptContext) => Promise<void>,
   hooks: ClaimHooks,
-): Promise<void> {
+): Promise<HandlerResult> {
   const { jobId, log } = context;
   const job = await retryOnDisconnect(() => deps.db.job.findUnique({ where: { id: jobId } }), { log, what: "load job" });
   if (!job) throw new UnrecoverableError(`job ${jobId} has no row in Postgres`);
@@ -65,7 +65,7 @@ export async function runClaimed(
   // BullMQ delivers at least once: a redelivered finished job is a no-op.
   if (TERMINAL_JOB_STATES.includes(job.state as JobState)) {
     log.info({ state: job.state }, "job already finished; nothing to do");
-    return;
+    return "skipped";
   }
 
   await hooks.beforeLeases?.(job);
@@ -111,13 +111,13 @@ export async function runClaimed(
         throw new UnrecoverableError(`attempt ${job.attempts} was lost and no attempts are left`);
       }
       log.info("job changed before it could be failed; nothing to do");
-      return;
+      return "skipped";
     }
 
     const attempt = await retryOnDisconnect(() => claimJob(deps.db, jobId, deps.workerId), { log, what: "claim" });
     if (!attempt) {
       log.info("job finished before it could be claimed; nothing to do");
-      return;
+      return "skipped";
     }
     if (attempt.cancelRequested) {
       log.info({ fencing_token: attempt.fencingToken }, "job claimed with its cancel already requested; not running it");

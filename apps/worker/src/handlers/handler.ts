@@ -16,7 +16,14 @@ export interface JobContext {
   finalAttempt: boolean;
 }
 
-export type JobHandler = (context: JobContext) => Promise<void>;
+/**
+ * "skipped": nothing ran, the job's row had finished (or was taken) before this worker could run
+ * it: a redelivery, or an add that reached Redis after the job was canceled (the API answers
+ * before Redis has the job, so a cancel through another API process can remove it first).
+ */
+export type HandlerResult = void | "skipped";
+
+export type JobHandler = (context: JobContext) => Promise<HandlerResult>;
 
 /** The worker's half of a catalogue entry: the handler and the storage side of the kind's hooks. */
 export interface JobRuntime {
