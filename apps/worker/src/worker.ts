@@ -103,9 +103,9 @@ export function createJobWorker(options: JobWorkerOptions): BackupWorker {
         signal: signal ?? new AbortController().signal,
         finalAttempt,
       });
-      metrics?.jobs.inc({ type: job.name, outcome: result === "skipped" ? "skipped" : "completed" });
+      metrics?.jobs.inc({ type: job.name, outcome: result === "ran" ? "completed" : "skipped" });
       // A skipped job's handler said why (its row had finished); it did not finish here.
-      if (result !== "skipped") jobLog.info({ duration_ms: Date.now() - startedAt }, "job finished");
+      if (result === "ran") jobLog.info({ duration_ms: Date.now() - startedAt }, "job finished");
     } catch (error) {
       if (error instanceof ResourceBusyError && token) {
         // Wait, never reject: back to the queue, delayed, without using an attempt; the row stays as it is.

@@ -157,6 +157,7 @@ export async function runClaimed(
     } finally {
       stopHeartbeat();
     }
+    return "ran";
   } finally {
     // On every way out (done, failed, canceled, interrupted by a shutdown): the leases go back.
     await leases?.releaseAll();

@@ -17,11 +17,12 @@ export interface JobContext {
 }
 
 /**
- * "skipped": nothing ran, the job's row had finished (or was taken) before this worker could run
- * it: a redelivery, or an add that reached Redis after the job was canceled (the API answers
- * before Redis has the job, so a cancel through another API process can remove it first).
+ * "ran": the job's work ran to its end. "skipped": nothing ran, the job's row had finished (or was
+ * taken) before this worker could run it: a redelivery, or an add that reached Redis after the
+ * job was canceled (the API answers before Redis has the job, so a cancel through another API
+ * process can remove it first). Failures throw.
  */
-export type HandlerResult = void | "skipped";
+export type HandlerResult = "ran" | "skipped";
 
 export type JobHandler = (context: JobContext) => Promise<HandlerResult>;
 
