@@ -1,5 +1,6 @@
 // Entry point: configuration, dependencies, listen; on SIGTERM/SIGINT stop accepting requests,
-// let in-flight ones finish, then close the queue and the database pool.
+// let in-flight ones finish and their enqueues reach Redis (at most 2 s), then close the queue
+// and the database pool.
 import type { AddressInfo } from "node:net";
 import { assertStoredSecretsOpen, createDb, StoredSecretsError } from "@capy/db";
 import { closeDeps, createDeps } from "./deps.js";
