@@ -3,7 +3,7 @@
 // way when start() resolves, drain() waits for it (but not past the timeout), beyond maxInFlight
 // unanswered adds a request waits for its own, and a failure is logged without rejecting.
 import { Writable } from "node:stream";
-import { createBackupQueue, createProducerConnection } from "@capy/queue";
+import { type BackupQueue, createBackupQueue, createProducerConnection } from "@capy/queue";
 import { type PrivateRedis, startPrivateRedis, waitFor } from "@capy/testing";
 import type { FastifyBaseLogger } from "fastify";
 import { Redis } from "ioredis";
@@ -16,7 +16,7 @@ const FAILED = "enqueue failed; the job stays pending for the reconciler";
 let server: PrivateRedis;
 let admin: Redis;
 let connection: Redis;
-let queue: ReturnType<typeof createBackupQueue>;
+let queue: BackupQueue;
 
 beforeAll(async () => {
   server = await startPrivateRedis();

@@ -4,12 +4,12 @@
 // reconciler enqueues it), so waiting for Redis's reply only held every POST for one more round
 // trip (README, API throughput: POST …/backups ran ~2 points of bare Fastify faster without it).
 // The enqueue leaves in the same turn as the answer, so a worker can start the job as soon as before.
+import type { Job } from "@capy/db";
 import { enqueueJob } from "@capy/jobs";
-import { withTimeout } from "@capy/queue";
+import { type BackupQueue, withTimeout } from "@capy/queue";
 import type { FastifyBaseLogger } from "fastify";
 
-type Queue = Parameters<typeof enqueueJob>[0];
-type EnqueuedJob = Parameters<typeof enqueueJob>[1];
+type EnqueuedJob = Pick<Job, "id" | "type">;
 
 export interface EnqueueLimits {
   /**
@@ -34,7 +34,7 @@ export class BackgroundEnqueues {
   readonly #inFlight = new Set<Promise<unknown>>();
 
   constructor(
-    private readonly queue: Queue,
+    private readonly queue: BackupQueue,
     private readonly limits = DEFAULT_LIMITS,
   ) {}
 
