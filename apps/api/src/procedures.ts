@@ -16,7 +16,6 @@ import { type AnyProcedure, getTRPCErrorFromUnknown, type ProcedureType, TRPCErr
 import { getParseFn, middlewareMarker, type Parser } from "@trpc/server/unstable-core-do-not-import";
 import type { Context } from "./context.js";
 import { appRouter } from "./router.js";
-import { parsedOnce } from "./shared-answers.js";
 
 // tRPC types `_def.procedures` as the nested record, but it holds every procedure by full path.
 export const procedures: ReadonlyMap<string, AnyProcedure> = new Map(Object.entries(appRouter._def.procedures as unknown as Record<string, AnyProcedure>));
@@ -76,11 +75,9 @@ async function callLevel(chain: Chain, index: number, ctx: object, input: unknow
  * `_objectSpread2(_objectSpread2({}, result), {}, { data })`, the bundled helper's
  * defineProperty per key and getOwnPropertyDescriptors: ~8 % of the API's busy time in a profile
  * of GET /v1/me (bench/api-throughput --cpu-prof), 3.0-5.0 µs a call in a loop of its own where
- * this one takes 0.3-0.8. The same parse, error and result, by a native spread; an answer shared
- * by identical calls (shared-answers.ts) is parsed once for all of them.
+ * this one takes 0.3-0.8. The same parse, error and result, by a native spread.
  */
-function outputMiddleware(parseEvery: (value: unknown) => unknown): Middleware {
-  const parse = parsedOnce(parseEvery);
+function outputMiddleware(parse: (value: unknown) => unknown): Middleware {
   return async ({ next }) => {
     const result = await next();
     if (!result.ok) return result;

@@ -19,8 +19,7 @@ export interface SharedStatementOptions<K> {
   maxCalls: number;
   /**
    * What makes two calls identical: those of one statement are asked once and all get the very
-   * same answer (so that what is made of it can be made once: the API's shared-answers.ts).
-   * Without it, every call is asked on its own.
+   * same answer. Without it, every call is asked on its own.
    */
   keyOf?: (call: K) => string;
 }

@@ -16,7 +16,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Context } from "../context.js";
 import { callProcedure, procedures } from "../procedures.js";
 import { type AppRouter, appRouter } from "../router.js";
-import { jsonOf } from "../shared-answers.js";
 
 /** Headers a call's answer gets from its outcome (e.g. the 401 challenge). */
 export type TrpcResponseMeta = (opts: { errors: readonly TRPCError[] }) => { status?: number; headers?: Record<string, string> };
@@ -50,12 +49,6 @@ function singleCallInput(request: FastifyRequest): { input: unknown } | undefine
   }
 }
 
-/** tRPC's answer as JSON: a result's data by jsonOf (its JSON shared by identical calls), else JSON.stringify. */
-function trpcJson(body: { result?: { data: unknown } }): string {
-  const data = body.result?.data;
-  return data === undefined ? JSON.stringify(body) : `{"result":{"data":${jsonOf(data)}}}`;
-}
-
 /** Answers a single call to `path` as tRPC would; false when it is not one the fast path takes. */
 async function answerSingleCall(path: string, request: FastifyRequest, reply: FastifyReply, options: NativeTrpcOptions): Promise<boolean> {
   const procedure = procedures.get(path);
@@ -82,7 +75,10 @@ async function answerSingleCall(path: string, request: FastifyRequest, reply: Fa
   // Serialized by the reply's own serializer: Fastify adds `; charset=utf-8` to the content type
   // of JSON it serializes itself (tRPC does not). Not sent as a Buffer, which Node writes as a
   // second chunk after the headers instead of one string with them.
-  await reply.header("content-type", "application/json").serializer(trpcJson).send(body);
+  await reply
+    .header("content-type", "application/json")
+    .serializer((payload: unknown) => JSON.stringify(payload))
+    .send(body);
   return true;
 }
 

@@ -18,7 +18,6 @@ import type { Context } from "../context.js";
 import { AppError } from "../errors.js";
 import { callProcedure, procedures } from "../procedures.js";
 import { restOperations } from "../rest-operations.js";
-import { jsonOf } from "../shared-answers.js";
 import { publicMessage } from "../trpc.js";
 import { withChallenge } from "./challenge.js";
 
@@ -133,7 +132,7 @@ export function registerRestApi(app: FastifyInstance, createContext: (opts: { re
             const input = inputOf(route, request);
             const data = await callProcedure(route.procedure, route.path, createContext({ req: request }), input);
             // Sent as its JSON (Fastify's own serializer would be JSON.stringify too; it still adds the charset).
-            return reply.code(route.successStatus).header("content-type", "application/json").send(jsonOf(data));
+            return reply.code(route.successStatus).header("content-type", "application/json").send(JSON.stringify(data));
           } catch (cause) {
             const { status, message } = errorReply(cause);
             return withChallenge(reply.code(status)).send({ error: message } satisfies ErrorBody);

@@ -1,10 +1,8 @@
 import { Backup } from "@capy/contracts";
-import type { BackupView } from "@capy/db";
 import { z } from "zod";
 import { findAccessibleProject } from "../../auth/access.js";
 import { serializeBackup } from "../../serializers.js";
 import { listBackups } from "../../services/backups.js";
-import { renderedOnce } from "../../shared-answers.js";
 import { scopedProcedure } from "../../trpc.js";
 import { projectId } from "../fields.js";
 
@@ -26,7 +24,6 @@ export const listBackupsProcedure = scopedProcedure("backups:read")
   .output(ListBackupsOutput)
   .query(async ({ ctx, input }) => {
     const project = await findAccessibleProject(ctx.tenancy, ctx.principal, input.id);
-    return renderBackups(await listBackups(ctx.db, project));
+    const backups = await listBackups(ctx.db, project);
+    return { backups: backups.map(serializeBackup) };
   });
-
-const renderBackups = renderedOnce((backups: readonly BackupView[]) => ({ backups: backups.map(serializeBackup) }));

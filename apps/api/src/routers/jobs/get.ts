@@ -1,9 +1,7 @@
 import { Job } from "@capy/contracts";
-import type { JobView } from "@capy/db";
 import { z } from "zod";
 import { serializeJob } from "../../serializers.js";
 import { getJob } from "../../services/jobs.js";
-import { renderedOnce } from "../../shared-answers.js";
 import { scopedProcedure } from "../../trpc.js";
 
 export const GetJobInput = z.object({ jobID: z.string().min(1).describe("Job id (`job_…`)") });
@@ -23,7 +21,5 @@ export const getJobProcedure = scopedProcedure("jobs:read")
   .input(GetJobInput)
   .output(GetJobOutput)
   .query(async ({ ctx, input }) => {
-    return renderJob(await getJob(ctx.db, ctx.principal, input.jobID));
+    return { job: serializeJob(await getJob(ctx.db, ctx.principal, input.jobID)) };
   });
-
-const renderJob = renderedOnce((job: JobView) => ({ job: serializeJob(job) }));

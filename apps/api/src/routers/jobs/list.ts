@@ -1,10 +1,8 @@
 import { Job } from "@capy/contracts";
-import type { JobView } from "@capy/db";
 import { z } from "zod";
 import { findAccessibleProject } from "../../auth/access.js";
 import { serializeJob } from "../../serializers.js";
 import { listJobs } from "../../services/jobs.js";
-import { renderedOnce } from "../../shared-answers.js";
 import { scopedProcedure } from "../../trpc.js";
 import { projectId } from "../fields.js";
 
@@ -29,7 +27,6 @@ export const listJobsProcedure = scopedProcedure("jobs:read")
   .output(ListJobsOutput)
   .query(async ({ ctx, input }) => {
     const project = await findAccessibleProject(ctx.tenancy, ctx.principal, input.id);
-    return renderJobs(await listJobs(ctx.db, project, input.limit));
+    const jobs = await listJobs(ctx.db, project, input.limit);
+    return { jobs: jobs.map(serializeJob) };
   });
-
-const renderJobs = renderedOnce((jobs: readonly JobView[]) => ({ jobs: jobs.map(serializeJob) }));

@@ -1,10 +1,8 @@
 import { ScheduledBackup } from "@capy/contracts";
-import type { ScheduledBackup as ScheduleRow } from "@capy/db";
 import { z } from "zod";
 import { findAccessibleProject } from "../../auth/access.js";
 import { serializeSchedule } from "../../serializers.js";
 import { listSchedules } from "../../services/schedules.js";
-import { renderedOnce } from "../../shared-answers.js";
 import { scopedProcedure } from "../../trpc.js";
 import { projectId } from "../fields.js";
 
@@ -26,9 +24,6 @@ export const listSchedulesProcedure = scopedProcedure("backups:read")
   .output(ListSchedulesOutput)
   .query(async ({ ctx, input }) => {
     const project = await findAccessibleProject(ctx.tenancy, ctx.principal, input.id);
-    return renderSchedules(await listSchedules(ctx.db, project));
+    const schedules = await listSchedules(ctx.db, project);
+    return { scheduled_backups: schedules.map((schedule) => serializeSchedule(schedule)) };
   });
-
-const renderSchedules = renderedOnce((schedules: readonly ScheduleRow[]) => ({
-  scheduled_backups: schedules.map((schedule) => serializeSchedule(schedule)),
-}));

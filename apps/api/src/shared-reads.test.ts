@@ -1,83 +1,10 @@
-// Identical reads in one turn share one answer (shared-answers.ts): rendered, validated and
-// stringified once. In-process for the sharing itself; over HTTP against the built API for what
-// must not change: tenancy per request, answers equal to a lone request's, and no answer older
-// than its request.
+// Identical reads in one turn share one statement, and identical calls in it the very same rows
+// (@capy/db shared-statements.ts). Over HTTP against the built API, what that must not change:
+// tenancy per request, answers equal to a lone request's, and no answer older than its request.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jsonOf, parsedOnce, renderedOnce } from "./shared-answers.js";
 import { type Harness, insertBackupRow, request, startHarness, type Tenant } from "./test/harness.js";
 
-describe("shared answers, in-process", () => {
-  const rows = Object.freeze([{ id: "a" }, { id: "b" }]);
-  const render = renderedOnce((list: readonly { id: string }[]) => ({ items: list.map(({ id }) => ({ id: id.toUpperCase() })) }));
-
-  it("renders once per rows object, and again for other rows", () => {
-    const answer = render(rows);
-    expect(answer).toEqual({ items: [{ id: "A" }, { id: "B" }] });
-    expect(render(rows)).toBe(answer);
-    expect(render([...rows])).not.toBe(answer);
-    expect(render([...rows])).toEqual(answer);
-  });
-
-  /** A parse that counts its calls, sync or async. */
-  function counted(async = false) {
-    const parse = (value: unknown) => {
-      parse.calls++;
-      const copy = structuredClone(value);
-      return async ? Promise.resolve(copy) : copy;
-    };
-    parse.calls = 0;
-    return parse;
-  }
-
-  it("parses a shared answer once per schema and shares the parsed value's JSON; anything else every time", () => {
-    const answer = render(rows);
-    const parse = counted();
-    const parseOnce = parsedOnce(parse);
-    const parsed = parseOnce(answer);
-    expect(parseOnce(answer)).toBe(parsed);
-    expect(parse.calls).toBe(1);
-    expect(jsonOf(parsed)).toBe(JSON.stringify(answer));
-    expect(jsonOf(parsed)).toBe(jsonOf(parsed));
-    // Another output schema parses the same answer itself.
-    const other = counted();
-    expect(parsedOnce(other)(answer)).not.toBe(parsed);
-    expect(other.calls).toBe(1);
-
-    const unshared = { items: [] };
-    parseOnce(unshared);
-    parseOnce(unshared);
-    expect(parse.calls).toBe(3);
-    expect(jsonOf(unshared)).toBe('{"items":[]}');
-  });
-
-  it("shares an async parse's promise, and its value's JSON once it resolves", async () => {
-    const answer = render(Object.freeze([{ id: "d" }]));
-    const parse = counted(true);
-    const parseOnce = parsedOnce(parse);
-    const first = parseOnce(answer);
-    expect(parseOnce(answer)).toBe(first);
-    const parsed = await first;
-    expect(parse.calls).toBe(1);
-    expect(parsed).toEqual(answer);
-    expect(parsed).not.toBe(answer);
-    expect(jsonOf(parsed)).toBe(jsonOf(parsed));
-    expect(jsonOf(parsed)).toBe('{"items":[{"id":"D"}]}');
-  });
-
-  it("does not remember a parse that threw", () => {
-    const answer = render(Object.freeze([{ id: "c" }]));
-    let fail = true;
-    const parseOnce = parsedOnce((value: unknown) => {
-      if (fail) throw new Error("bad output");
-      return value;
-    });
-    expect(() => parseOnce(answer)).toThrow("bad output");
-    fail = false;
-    expect(parseOnce(answer)).toBe(answer);
-  });
-});
-
-describe("shared answers over HTTP (built API)", () => {
+describe("reads sharing a statement, over HTTP (built API)", () => {
   let h: Harness;
   let other: Tenant;
   let jobId: string;
@@ -116,7 +43,7 @@ describe("shared answers over HTTP (built API)", () => {
   it("answers a job polled at once by its owner and by another tenant: the owner's answer to each, a 404 to the other", async () => {
     const lone = await request(h.api, "GET", `/v1/jobs/${jobId}`, { key: h.tenant.api_key });
     expect(lone.status).toBe(200);
-    // Until one statement answered several of these calls (the shared rows were rendered once).
+    // Until one statement answered several of these calls.
     const before = await sharedStatements("jobs_by_id");
     for (let round = 0; round < 20; round++) {
       const answers = await burst(`/v1/jobs/${jobId}`, [h.tenant.api_key, other.api_key], 10);
