@@ -20,9 +20,11 @@
 // row pools its slices (requests / seconds), and the spread of the per-slice ratios is printed
 // beside it. POST …/backups has its own rounds, after the GETs (it grows the jobs table).
 // Usage: pnpm bench:api-throughput [--duration 10] [--slices 5] [--warmup 2] [--connections 10]
-//                                  [--layer-duration 10] [--no-layers] [--no-postgres] [--cpu-prof DIR] [--only TEXT]
+//                                  [--layer-duration 10] [--no-layers] [--no-postgres] [--cpu-prof DIR] [--gc] [--only TEXT]
 // --no-postgres: no run of Postgres alone (postgres-alone.mjs: pgbench with each endpoint's statement).
 // --cpu-prof DIR: the API runs with node --cpu-prof, its profile written to DIR on exit.
+// --gc: the API runs with node --trace-gc-nvp; prints its young-generation collections (scavenges)
+// over the whole run: how many, the bytes they promoted to the old generation, their pauses.
 // --only TEXT: only the endpoints whose name contains TEXT (e.g. to profile one of them).
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -46,6 +48,7 @@ const { values: args } = parseArgs({
     "no-layers": { type: "boolean", default: false },
     "no-postgres": { type: "boolean", default: false },
     "cpu-prof": { type: "string" },
+    gc: { type: "boolean", default: false },
     only: { type: "string" },
   },
 });
@@ -352,7 +355,7 @@ async function main() {
       LOG_LEVEL: "warn",
       RATE_LIMIT_PER_MINUTE: "1000000000",
     },
-    args["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(args["cpu-prof"])}`] : [],
+    [...(args["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(args["cpu-prof"])}`] : []), ...(args.gc ? ["--trace-gc-nvp"] : [])],
   );
   cleanups.unshift(() => api.stop());
   const list = await fetch(`${api.baseUrl}/v1/projects/${tenant.project_id}/scheduled-backups`, { headers: { authorization: `Bearer ${tenant.api_key}` } });
@@ -391,6 +394,7 @@ async function main() {
     bareRow?.rps,
   );
 
+  if (args.gc) console.log(`\n${describeScavenges(api.logs())}`);
   if (!args["no-postgres"]) await comparePostgresAlone(meta.url, tenant, rows);
   if (!args["no-layers"]) await measureLayers(bodyFile, redis, tenant);
 }
@@ -418,6 +422,19 @@ async function measureEndpoints(targets, extra, api, bare) {
     if (rest) Object.assign(rows[i], { rest: rest.rps, restRounds: perRound(rows[i], rest) });
   }
   return [...rows, ...measured.slice(2 * targets.length)];
+}
+
+/** The API's scavenges, from its --trace-gc-nvp lines (`gc=s … pause=<ms> … promoted=<bytes>`). */
+function describeScavenges(output) {
+  const scavenges = output.split("\n").filter((line) => line.includes("gc=s "));
+  const field = (line, name) => Number(new RegExp(`\\b${name}=([\\d.]+)`).exec(line)?.[1] ?? 0);
+  const pauses = scavenges.map((line) => field(line, "pause"));
+  const promoted = scavenges.reduce((sum, line) => sum + field(line, "promoted"), 0);
+  const total = pauses.reduce((sum, ms) => sum + ms, 0);
+  return (
+    `API scavenges (the whole run, bare runs' idle time included): ${scavenges.length}, ${fmt(promoted / 2 ** 20)} MiB promoted, ` +
+    `pauses ${fmt(total)} ms in all, ${fmt(total / Math.max(1, pauses.length), 2)} ms mean, ${fmt(Math.max(0, ...pauses), 1)} ms max`
+  );
 }
 
 /** Postgres alone with each endpoint's statement, against the API's rate and the target's. */
