@@ -431,9 +431,10 @@ function describeScavenges(output) {
   const pauses = scavenges.map((line) => field(line, "pause"));
   const promoted = scavenges.reduce((sum, line) => sum + field(line, "promoted"), 0);
   const total = pauses.reduce((sum, ms) => sum + ms, 0);
+  const longest = pauses.reduce((max, ms) => Math.max(max, ms), 0);
   return (
-    `API scavenges (the whole run, bare runs' idle time included): ${scavenges.length}, ${fmt(promoted / 2 ** 20)} MiB promoted, ` +
-    `pauses ${fmt(total)} ms in all, ${fmt(total / Math.max(1, pauses.length), 2)} ms mean, ${fmt(Math.max(0, ...pauses), 1)} ms max`
+    `API scavenges (the whole run, bare runs' idle time included): ${scavenges.length}, ${fmt(promoted / 1e6)} MB promoted, ` +
+    `pauses ${fmt(total)} ms in all, ${fmt(total / Math.max(1, pauses.length), 2)} ms mean, ${fmt(longest, 1)} ms max`
   );
 }
 

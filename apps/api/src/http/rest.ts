@@ -131,8 +131,7 @@ export function registerRestApi(app: FastifyInstance, createContext: (opts: { re
           try {
             const input = inputOf(route, request);
             const data = await callProcedure(route.procedure, route.path, createContext({ req: request }), input);
-            // Sent as its JSON (Fastify's own serializer would be JSON.stringify too; it still adds the charset).
-            return reply.code(route.successStatus).header("content-type", "application/json").send(JSON.stringify(data));
+            return reply.code(route.successStatus).header("content-type", "application/json").send(data);
           } catch (cause) {
             const { status, message } = errorReply(cause);
             return withChallenge(reply.code(status)).send({ error: message } satisfies ErrorBody);
