@@ -49,6 +49,9 @@ function singleCallInput(request: FastifyRequest): { input: unknown } | undefine
   }
 }
 
+/** The reply's serializer: the body as JSON.stringify writes it (one function for every answer). */
+const toJson = (payload: unknown): string => JSON.stringify(payload);
+
 /** Answers a single call to `path` as tRPC would; false when it is not one the fast path takes. */
 async function answerSingleCall(path: string, request: FastifyRequest, reply: FastifyReply, options: NativeTrpcOptions): Promise<boolean> {
   const procedure = procedures.get(path);
@@ -75,10 +78,7 @@ async function answerSingleCall(path: string, request: FastifyRequest, reply: Fa
   // Serialized by the reply's own serializer: Fastify adds `; charset=utf-8` to the content type
   // of JSON it serializes itself (tRPC does not). Not sent as a Buffer, which Node writes as a
   // second chunk after the headers instead of one string with them.
-  await reply
-    .header("content-type", "application/json")
-    .serializer((payload: unknown) => JSON.stringify(payload))
-    .send(body);
+  await reply.header("content-type", "application/json").serializer(toJson).send(body);
   return true;
 }
 
